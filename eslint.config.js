@@ -1,0 +1,32 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'Use a string union, not an enum.' }],
+    },
+  },
+  {
+    // Jobs decide the order of work; they never do I/O themselves (STYLE.md §4).
+    files: ['jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fs', 'child_process', 'net', 'http', 'https'], message: 'jobs/ does no I/O: give the work to a step.' },
+          { group: ['node-ssh', 'ssh2', 'ioredis', 'bullmq', '@slack/*'], message: 'jobs/ does no I/O: give the work to a step.' },
+          { group: ['**/ssh/*', '**/queue/*', '**/slack/*'], message: 'jobs/ may import step types only.' },
+        ],
+      }],
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+);
