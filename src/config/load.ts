@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import type { z } from 'zod';
+import { WarrenError } from '../errors.js';
+import { WarrenConfig } from './schema.js';
+import type { Cluster, Host } from './schema.js';
+
+/** The config file: `--config`, else WARREN_CONFIG, else config/warren.yaml. */
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.WARREN_CONFIG ?? 'config/warren.yaml';
+}
+
+/** One line per bad field: its exact path and what was expected. */
+export function formatConfigIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.length === 0 ? '(top level)' : issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    return `${path}: ${issue.message}`;
+  });
+}
+
+/** Parses and validates config text; a bad file is refused whole, with every bad field named. */
+export function parseConfig(text: string, source = 'config'): WarrenConfig {
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (error) {
+    throw new WarrenError('config.invalid', `${source} is not valid YAML: ${(error as Error).message}`, {
+      hint: 'Fix the YAML syntax at the line shown.',
+    });
+  }
+  const result = WarrenConfig.safeParse(raw);
+  if (!result.success) {
+    const lines = formatConfigIssues(result.error.issues);
+    throw new WarrenError('config.invalid', `${source} is invalid:\n  ${lines.join('\n  ')}`, {
+      hint: 'Correct the fields listed; config/warren.example.yaml shows every field.',
+    });
+  }
+  return result.data;
+}
+
+export async function loadConfig(path: string): Promise<WarrenConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new WarrenError('config.not_found', `cannot read config ${path}: ${(error as Error).message}`, {
+      hint: 'Pass --config <file> or set WARREN_CONFIG.',
+    });
+  }
+  return parseConfig(text, path);
+}
+
+/** A cluster with its hosts resolved, in the cluster's node order. */
+export interface ResolvedCluster {
+  cluster: Cluster;
+  seed: Host;
+  hosts: Host[];
+}
+
+export function resolveCluster(config: WarrenConfig, name: string): ResolvedCluster {
+  const cluster = config.clusters.find((c) => c.name === name);
+  if (!cluster) {
+    const known = config.clusters.map((c) => c.name).join(', ');
+    throw new WarrenError('cluster.unknown', `unknown cluster "${name}"`, { hint: `Known clusters: ${known}.` });
+  }
+  const byName = new Map(config.hosts.map((h) => [h.name, h]));
+  const hosts = cluster.nodes.map((n) => byName.get(n)).filter((h): h is Host => h !== undefined);
+  const seed = byName.get(cluster.seed);
+  if (!seed || hosts.length !== cluster.nodes.length) throw new WarrenError('config.invalid', `cluster ${name} names hosts missing from the inventory`);
+  return { cluster, seed, hosts };
+}
+
+/** The short hostname RabbitMQ will use for this host's node name. */
+export function shortHostnameOf(host: Host): string {
+  return host.hostname ?? host.name.split('.')[0]!;
+}
+
+export function nodeNameOf(host: Host): string {
+  return `rabbit@${shortHostnameOf(host)}`;
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/** Names that reach a remote shell or a node name: letters, digits, dot, dash, underscore; no leading dash. */
+export const SafeName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "-" or "_", starting with a letter or digit, at most 63 characters');
+
+/** A short hostname as RabbitMQ uses it in `rabbit@<short hostname>`. */
+export const ShortHostname = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'a short hostname (letters, digits and "-", no dots)');
+
+/** An environment variable name (secrets are named here, never written here). */
+const EnvVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name such as WARREN_SSH_PASSPHRASE');
+
+/** A pinned SSH host key: the `type base64` pair of a .pub / known_hosts line, or an OpenSSH `SHA256:` fingerprint. */
+export const PinnedHostKey = z
+  .string()
+  .trim()
+  .refine(
+    (v) => /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(v) || /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}(\s.*)?$/.test(v),
+    'an OpenSSH public key ("ssh-ed25519 AAAA…") or fingerprint ("SHA256:…"), as printed by ssh-keyscan or ssh-keygen -lf',
+  );
+
+export const ServiceManagerSetting = z.enum(['auto', 'systemd', 'sysv']);
+export type ServiceManagerSetting = z.infer<typeof ServiceManagerSetting>;
+
+export const Host = z
+  .object({
+    name: SafeName.describe('inventory name used by clusters'),
+    address: z.string().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or DNS name'),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name').default('root'),
+    privateKeyPath: z.string().min(1),
+    /** Name of the env variable that holds the key's passphrase, if the key has one. */
+    privateKeyPassphraseEnv: EnvVarName.optional(),
+    hostKey: PinnedHostKey,
+    /** The node's short hostname when it differs from the inventory name. */
+    hostname: ShortHostname.optional(),
+    serviceManager: ServiceManagerSetting.default('auto'),
+  })
+  .strict();
+export type Host = z.infer<typeof Host>;
+
+export const ReplicationMode = z.enum(['auto', 'ha-all', 'quorum', 'none']);
+export type ReplicationMode = z.infer<typeof ReplicationMode>;
+
+export const DEFAULT_HA_POLICY_PATTERN = '^(?!amq\\.).*';
+
+export const Cluster = z
+  .object({
+    name: SafeName,
+    nodes: z.array(SafeName).min(1),
+    seed: SafeName,
+    replication: ReplicationMode.default('auto'),
+    haPolicyPattern: z.string().min(1).max(512).default(DEFAULT_HA_POLICY_PATTERN),
+    packageVersion: z
+      .string()
+      .regex(/^[A-Za-z0-9.:+~-]+$/, 'a Debian package version such as 3.10.8-1.1+deb12u1')
+      .optional(),
+  })
+  .strict();
+export type Cluster = z.infer<typeof Cluster>;
+
+export const SshSettings = z
+  .object({
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    commandTimeoutMs: z.number().int().positive().default(180_000),
+  })
+  .strict();
+
+/** Who may do what from Slack: viewer (help, status, jobs), operator (create), approver (destructive ops). */
+export const SlackRole = z.enum(['viewer', 'operator', 'approver']);
+export type SlackRole = z.infer<typeof SlackRole>;
+
+export const SlackSettings = z
+  .object({
+    /** Channel ids the bot answers in; anywhere else gets an ephemeral refusal. */
+    channels: z.array(z.string().regex(/^[CG][A-Z0-9]+$/, 'a Slack channel id such as C0123ABCD')).default([]),
+    /** Slack user id -> roles. A user not listed may do nothing. */
+    users: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'), z.array(SlackRole).min(1)).default({}),
+  })
+  .strict();
+export type SlackSettings = z.infer<typeof SlackSettings>;
+
+export const WarrenConfig = z
+  .object({
+    ssh: SshSettings.default({ connectTimeoutMs: 10_000, commandTimeoutMs: 180_000 }),
+    hosts: z.array(Host).min(1),
+    clusters: z.array(Cluster).min(1),
+    slack: SlackSettings.default({ channels: [], users: {} }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const hostNames = new Set<string>();
+    config.hosts.forEach((host, i) => {
+      if (hostNames.has(host.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `duplicate host name "${host.name}"` });
+      hostNames.add(host.name);
+    });
+    const clusterNames = new Set<string>();
+    config.clusters.forEach((cluster, i) => {
+      if (clusterNames.has(cluster.name)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${cluster.name}"` });
+      clusterNames.add(cluster.name);
+      const seen = new Set<string>();
+      cluster.nodes.forEach((node, j) => {
+        if (!hostNames.has(node)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'nodes', j], message: `unknown host "${node}": expected one of ${[...hostNames].join(', ')}` });
+        if (seen.has(node)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'nodes', j], message: `host "${node}" is listed twice` });
+        seen.add(node);
+      });
+      if (!cluster.nodes.includes(cluster.seed)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'seed'], message: `seed "${cluster.seed}" must be one of the cluster's nodes (${cluster.nodes.join(', ')})` });
+    });
+  });
+export type WarrenConfig = z.infer<typeof WarrenConfig>;

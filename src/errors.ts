@@ -1,0 +1,127 @@
+/** Stable error codes: front ends, tests and operators key on these, never on message text. */
+export type WarrenErrorCode =
+  | 'config.invalid'
+  | 'config.not_found'
+  | 'cluster.unknown'
+  | 'cluster.busy'
+  | 'ssh.connect_failed'
+  | 'ssh.connect_timeout'
+  | 'ssh.auth_failed'
+  | 'ssh.host_key_mismatch'
+  | 'ssh.key_unreadable'
+  | 'ssh.connection_lost'
+  | 'command.failed'
+  | 'command.timeout'
+  | 'preflight.hostname_mismatch'
+  | 'preflight.unresolvable_peer'
+  | 'preflight.version_mismatch'
+  | 'install.failed'
+  | 'install.version_conflict'
+  | 'start.timeout'
+  | 'cookie.unreadable'
+  | 'join.would_wipe'
+  | 'join.failed'
+  | 'replication.unsupported'
+  | 'status.unparseable'
+  | 'status.unreachable'
+  | 'verify.failed'
+  | 'job.invalid';
+
+/** What a failed remote command left behind: enough to debug without logging in. */
+export interface CommandEvidence {
+  host: string;
+  command: string;
+  exitCode: number | null;
+  signal?: string | null;
+  stderr: string;
+  stdout?: string;
+}
+
+export interface WarrenErrorOptions {
+  /** True when the same request may succeed later (network blips, timeouts). */
+  retryable?: boolean;
+  host?: string;
+  step?: string;
+  evidence?: CommandEvidence;
+  /** What the operator should do next, in one sentence. */
+  hint?: string;
+  cause?: unknown;
+}
+
+/** Every failure warren reports: a stable code, a message, whether retrying helps, and the evidence. */
+export class WarrenError extends Error {
+  readonly code: WarrenErrorCode;
+  readonly retryable: boolean;
+  readonly host?: string;
+  step?: string;
+  readonly evidence?: CommandEvidence;
+  readonly hint?: string;
+
+  constructor(code: WarrenErrorCode, message: string, options: WarrenErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WarrenError';
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.host = options.host ?? options.evidence?.host;
+    this.step = options.step;
+    this.evidence = options.evidence;
+    this.hint = options.hint;
+  }
+
+  /** A plain object safe to store in Redis or print as JSON (evidence is already redacted). */
+  toJSON(): SerializedWarrenError {
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.host === undefined ? {} : { host: this.host }),
+      ...(this.step === undefined ? {} : { step: this.step }),
+      ...(this.evidence === undefined ? {} : { evidence: this.evidence }),
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+    };
+  }
+}
+
+export interface SerializedWarrenError {
+  code: WarrenErrorCode;
+  message: string;
+  retryable: boolean;
+  host?: string;
+  step?: string;
+  evidence?: CommandEvidence;
+  hint?: string;
+}
+
+export function isWarrenError(value: unknown): value is WarrenError {
+  return value instanceof WarrenError;
+}
+
+/** Turns any thrown value into a WarrenError; unknown errors are treated as retryable only if they look like network trouble. */
+export function toWarrenError(value: unknown, fallback: { step?: string; host?: string } = {}): WarrenError {
+  if (value instanceof WarrenError) {
+    if (value.step === undefined && fallback.step !== undefined) value.step = fallback.step;
+    return value;
+  }
+  const message = value instanceof Error ? value.message : String(value);
+  const networkish = /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EHOSTUNREACH|socket hang up|Not connected|No response from server/i.test(message);
+  return new WarrenError(networkish ? 'ssh.connection_lost' : 'job.invalid', message, {
+    retryable: networkish,
+    ...fallback,
+    cause: value,
+  });
+}
+
+/** The one place an error becomes the text an operator reads: what broke, where, the evidence, what to do. */
+export function describeError(error: SerializedWarrenError): string {
+  const where = [error.step && `step ${error.step}`, error.host && `host ${error.host}`].filter(Boolean).join(', ');
+  const lines = [`${error.code}: ${error.message}${where ? ` (${where})` : ''}`];
+  if (error.evidence) {
+    const e = error.evidence;
+    lines.push(`  command: ${e.command}`);
+    lines.push(`  exit code: ${e.exitCode ?? 'none'}${e.signal ? ` (signal ${e.signal})` : ''}`);
+    const stderr = e.stderr.trim();
+    if (stderr) lines.push(`  stderr: ${stderr.split('\n').slice(0, 12).join('\n          ')}`);
+  }
+  if (error.hint) lines.push(`  next: ${error.hint}`);
+  return lines.join('\n');
+}

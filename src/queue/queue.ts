@@ -1,0 +1,24 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAME } from './schema.js';
+import type { JobData } from './schema.js';
+
+export type OperationsQueue = Queue<JobData, unknown, string>;
+
+/** Retries for transient failures: 5 tries, 2 s doubling backoff (about a minute in all). */
+export const DEFAULT_ATTEMPTS = 5;
+export const DEFAULT_BACKOFF_MS = 2000;
+
+/** The one queue every operation goes through; `prefix` isolates tests from each other. */
+export function openOperationsQueue(connection: Redis, prefix = 'warren'): OperationsQueue {
+  return new Queue<JobData, unknown, string>(QUEUE_NAME, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: DEFAULT_BACKOFF_MS },
+      removeOnComplete: { age: 30 * 24 * 3600, count: 1000 },
+      removeOnFail: { age: 30 * 24 * 3600, count: 1000 },
+    },
+  });
+}

@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { WarrenError } from '../errors.js';
+
+const NodeName = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'a node name such as rabbit@host');
+
+const Alarm = z.union([
+  z.string(),
+  z.object({ node: z.string().optional(), resource: z.string().optional(), type: z.string().optional() }).loose(),
+]);
+
+/**
+ * `rabbitmqctl cluster_status --formatter json`, only the fields we use. Keys differ across
+ * 3.x–4.x: `ram_nodes` is gone in 4.x and `partitions` is absent on some versions, so both are
+ * optional; `partitions` is an object keyed by node (an empty list on some builds when empty).
+ */
+export const ClusterStatus = z
+  .object({
+    cluster_name: z.string().optional(),
+    disk_nodes: z.array(NodeName),
+    ram_nodes: z.array(NodeName).optional(),
+    running_nodes: z.array(NodeName),
+    alarms: z.array(Alarm).default([]),
+    partitions: z.union([z.record(z.string(), z.array(z.string())), z.array(z.unknown()).length(0).transform((): Record<string, string[]> => ({}))]).optional(),
+    maintenance_status: z.record(z.string(), z.string()).optional(),
+    versions: z
+      .record(z.string(), z.object({ rabbitmq_version: z.string().optional(), erlang_version: z.string().optional() }).loose())
+      .optional(),
+  })
+  .loose();
+export type ClusterStatus = z.infer<typeof ClusterStatus>;
+
+/** Parses cluster_status JSON output; a node that printed something else is reported with what it printed. */
+export function parseClusterStatus(stdout: string, host: string): ClusterStatus {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch {
+    throw new WarrenError('status.unparseable', `cluster_status on ${host} did not print JSON`, {
+      host,
+      hint: 'Run `rabbitmqctl cluster_status --formatter json` on the host and check the RabbitMQ version.',
+    });
+  }
+  const result = ClusterStatus.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+    throw new WarrenError('status.unparseable', `cluster_status on ${host} has an unexpected shape: ${fields}`, { host });
+  }
+  return result.data;
+}
+
+/** Node name -> the nodes it reports a partition with. */
+export function partitionsOf(status: ClusterStatus): Record<string, string[]> {
+  const partitions = status.partitions ?? {};
+  return Object.fromEntries(Object.entries(partitions).filter(([, peers]) => peers.length > 0));
+}
+
+function alarmText(alarm: z.infer<typeof Alarm>): string {
+  if (typeof alarm === 'string') return alarm;
+  return [alarm.resource ?? alarm.type ?? 'alarm', alarm.node && `on ${alarm.node}`].filter(Boolean).join(' ');
+}
+
+function alarmNode(alarm: z.infer<typeof Alarm>): string | undefined {
+  return typeof alarm === 'string' ? undefined : alarm.node;
+}
+
+export type HealthHeadline = 'healthy' | 'degraded' | 'partitioned' | 'unreachable';
+
+export interface NodeHealth {
+  node: string;
+  /** The inventory host, when the node belongs to the configured cluster. */
+  host?: string;
+  running: boolean;
+  rabbitmqVersion?: string;
+  erlangVersion?: string;
+  alarms: string[];
+  /** e.g. "not under maintenance"; absent when the node did not report it (stopped, or old versions). */
+  maintenance?: string;
+  partitionedFrom: string[];
+}
+
+export interface ClusterHealth {
+  cluster: string;
+  headline: HealthHeadline;
+  /** The host the status was read from (the seed, or another node when the seed is down). */
+  readFrom?: string;
+  nodes: NodeHealth[];
+  /** One sentence per problem, naming the node; empty when healthy. */
+  problems: string[];
+  /** The expected node names (rabbit@<short hostname>) from the config. */
+  expected: string[];
+}
+
+/**
+ * Judges a cluster from one node's view: healthy when running = disk = expected, no alarms and
+ * no partitions. `expected` maps node name -> inventory host.
+ */
+export function evaluateHealth(cluster: string, status: ClusterStatus, expected: Map<string, string>, readFrom: string): ClusterHealth {
+  const running = new Set(status.running_nodes);
+  const disk = new Set(status.disk_nodes);
+  const partitions = partitionsOf(status);
+  const allNodes = [...new Set([...expected.keys(), ...status.disk_nodes, ...(status.ram_nodes ?? []), ...status.running_nodes])].sort();
+  const nodes: NodeHealth[] = allNodes.map((node) => {
+    const version = status.versions?.[node];
+    return {
+      node,
+      ...(expected.has(node) ? { host: expected.get(node) } : {}),
+      running: running.has(node),
+      ...(version?.rabbitmq_version ? { rabbitmqVersion: version.rabbitmq_version } : {}),
+      ...(version?.erlang_version ? { erlangVersion: version.erlang_version } : {}),
+      alarms: status.alarms.filter((a) => alarmNode(a) === node).map(alarmText),
+      ...(status.maintenance_status?.[node] ? { maintenance: status.maintenance_status[node] } : {}),
+      partitionedFrom: partitions[node] ?? [],
+    };
+  });
+  const problems: string[] = [];
+  for (const node of expected.keys()) {
+    if (!disk.has(node) && !(status.ram_nodes ?? []).includes(node)) problems.push(`${node} is not a member of the cluster`);
+    else if (!running.has(node)) problems.push(`${node} is stopped`);
+  }
+  for (const node of allNodes) if (!expected.has(node)) problems.push(`${node} is a member but not in the config`);
+  for (const node of status.ram_nodes ?? []) problems.push(`${node} is a RAM node (expected disk nodes)`);
+  for (const alarm of status.alarms) problems.push(`alarm: ${alarmText(alarm)}`);
+  for (const [node, peers] of Object.entries(partitions)) problems.push(`${node} is partitioned from ${peers.join(', ')}`);
+  for (const [node, state] of Object.entries(status.maintenance_status ?? {})) {
+    if (!/not under maintenance/.test(state)) problems.push(`${node} is ${state}`);
+  }
+  const headline: HealthHeadline = Object.keys(partitions).length > 0 ? 'partitioned' : problems.length > 0 ? 'degraded' : 'healthy';
+  return { cluster, headline, readFrom, nodes, problems, expected: [...expected.keys()] };
+}
+
+/** The health of a cluster none of whose nodes answered. */
+export function unreachableHealth(cluster: string, expected: Map<string, string>, reasons: string[]): ClusterHealth {
+  return {
+    cluster,
+    headline: 'unreachable',
+    nodes: [...expected.keys()].map((node) => ({ node, host: expected.get(node)!, running: false, alarms: [], partitionedFrom: [] })),
+    problems: reasons,
+    expected: [...expected.keys()],
+  };
+}
