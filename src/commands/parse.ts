@@ -1,0 +1,153 @@
+import type { WarrenConfig } from '../config/schema.js';
+import { USAGE, allUsage } from './help.js';
+import { RabbitCommand } from './schema.js';
+import type { CommandName, ParseResult, UsageError, UsageErrorCode } from './schema.js';
+
+/** Longer than any real command; anything past it is pasted text, not a command. */
+export const MAX_COMMAND_LENGTH = 200;
+
+const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
+const VERBS = ['help', 'cluster', 'status', 'jobs'] as const;
+
+/**
+ * Turns `/rabbit` text into a typed command, or a usage error that names what was wrong.
+ * Only letters, digits, ".", "-", "_" and spaces get past the first check, so nothing a shell
+ * would interpret can reach a command, a log line or a message unescaped.
+ */
+export function parseCommand(text: string): ParseResult {
+  if (text.length > MAX_COMMAND_LENGTH) {
+    return fail('usage.too_long', `the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`, allUsage());
+  }
+  if (/[\r\n\u2028\u2029]/.test(text)) return fail('usage.multiline', 'the command must be on one line', allUsage());
+  const normalized = normalize(text);
+  const bad = findBadCharacter(normalized);
+  if (bad) {
+    return fail(
+      'usage.bad_character',
+      `unexpected character ${bad.description} at position ${bad.position}: commands use only letters, digits, ".", "-", "_" and spaces`,
+      allUsage(),
+    );
+  }
+  const tokens = normalized.split(/[ \t]+/).filter((t) => t.length > 0);
+  const [verb, ...rest] = tokens;
+  if (verb === undefined) return ok({ name: 'help' });
+  switch (verb.toLowerCase()) {
+    case 'help':
+    case '-h':
+    case '--help':
+      // Asking for help with extra words still deserves help.
+      return ok({ name: 'help' });
+    case 'cluster':
+      return parseCluster(rest);
+    case 'status':
+      return parseStatus(rest);
+    case 'jobs':
+      return rest.length === 0 ? ok({ name: 'jobs' }) : unexpected('jobs', rest[0]);
+    default:
+      return fail('usage.unknown_command', `unknown command "${verb}"${suggestionFor(verb.toLowerCase())}`, allUsage());
+  }
+}
+
+/** Refuses a command naming a cluster the config does not have, listing the ones it has. */
+export function checkClusterKnown(command: RabbitCommand, config: Pick<WarrenConfig, 'clusters'>): UsageError | undefined {
+  if (!('cluster' in command) || command.cluster === undefined) return undefined;
+  const known = config.clusters.map((c) => c.name);
+  if (known.includes(command.cluster)) return undefined;
+  return {
+    code: 'usage.unknown_cluster',
+    message: `unknown cluster "${command.cluster}"; known clusters: ${known.join(', ')}`,
+    usage: [USAGE[command.name]],
+  };
+}
+
+function parseCluster(args: string[]): ParseResult {
+  const [sub, ...rest] = args;
+  if (sub === undefined) return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create <cluster>', [USAGE['cluster.create']]);
+  if (sub.toLowerCase() !== 'create') return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, [USAGE['cluster.create']]);
+  const { positional, flags } = splitArgs(rest);
+  const unknownFlag = flags.find((f) => f !== '--dry-run');
+  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for cluster create (options: --dry-run)`, [USAGE['cluster.create']]);
+  if (positional.length === 0) return fail('usage.missing_argument', 'cluster create needs a cluster name', [USAGE['cluster.create']]);
+  if (positional.length > 1) return unexpected('cluster.create', positional[1]);
+  return validated({ name: 'cluster.create', cluster: positional[0], dryRun: flags.includes('--dry-run') });
+}
+
+function parseStatus(args: string[]): ParseResult {
+  const { positional, flags } = splitArgs(args);
+  if (flags.length > 0) return fail('usage.unknown_option', `unknown option "${flags[0]}" for status (it takes none)`, [USAGE.status]);
+  if (positional.length > 1) return unexpected('status', positional[1]);
+  return validated(positional.length === 0 ? { name: 'status' } : { name: 'status', cluster: positional[0] });
+}
+
+/** The zod check at the boundary: cluster names must be SafeNames, whatever the tokenizer let through. */
+function validated(candidate: unknown): ParseResult {
+  const result = RabbitCommand.safeParse(candidate);
+  if (result.success) return ok(result.data);
+  const name = (candidate as { name: CommandName; cluster?: string }).name;
+  const cluster = (candidate as { cluster?: string }).cluster ?? '';
+  const reason = result.error.issues[0]?.message ?? 'invalid';
+  return fail('usage.bad_name', `"${cluster}" is not a cluster name: ${reason}`, [USAGE[name]]);
+}
+
+function splitArgs(args: string[]): { positional: string[]; flags: string[] } {
+  return {
+    positional: args.filter((a) => !a.startsWith('-')),
+    flags: args.filter((a) => a.startsWith('-')).map((f) => f.toLowerCase()),
+  };
+}
+
+/**
+ * Slack's clients turn a typed "--" into an em or en dash and spaces into no-break spaces;
+ * undo both so `—dry-run` means what the user typed.
+ */
+function normalize(text: string): string {
+  return text
+    .replace(/\u00a0/g, ' ')
+    .replace(/(^|\s)[\u2013\u2014]+(?=\S)/g, '$1--')
+    .trim();
+}
+
+function findBadCharacter(text: string): { description: string; position: number } | undefined {
+  let position = 0;
+  for (const char of text) {
+    position += 1;
+    if (!ALLOWED_CHARACTER.test(char)) return { description: describeCharacter(char), position };
+  }
+  return undefined;
+}
+
+function describeCharacter(char: string): string {
+  const code = `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return /^[\x21-\x7e]$/.test(char) ? `${code} (${char})` : code;
+}
+
+function suggestionFor(verb: string): string {
+  if (verb === 'create') return '; did you mean "cluster create"?';
+  const close = VERBS.find((v) => editDistance(v, verb) <= 2);
+  return close ? `; did you mean "${close}"?` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function unexpected(name: CommandName, argument: string): ParseResult {
+  return fail('usage.unexpected_argument', `unexpected argument "${argument}"`, [USAGE[name]]);
+}
+
+function ok(command: RabbitCommand): ParseResult {
+  return { ok: true, command };
+}
+
+function fail(code: UsageErrorCode, message: string, usage: string[]): ParseResult {
+  return { ok: false, error: { code, message, usage } };
+}

