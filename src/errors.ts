@@ -112,7 +112,7 @@ export function toWarrenError(value: unknown, fallback: { step?: string; host?: 
 }
 
 /** The one place an error becomes the text an operator reads: what broke, where, the evidence, what to do. */
-export function describeError(error: SerializedWarrenError): string {
+export function describeError(error: Omit<SerializedWarrenError, 'code'> & { code: string }): string {
   const where = [error.step && `step ${error.step}`, error.host && `host ${error.host}`].filter(Boolean).join(', ');
   const lines = [`${error.code}: ${error.message}${where ? ` (${where})` : ''}`];
   if (error.evidence) {

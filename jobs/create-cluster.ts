@@ -1,0 +1,54 @@
+import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
+import { transportUrlTemplate } from '../src/rabbit/transport-url.js';
+import type { ClusterCreateResult } from '../src/queue/schema.js';
+import { cookie } from '../src/steps/cookie.js';
+import { install } from '../src/steps/install.js';
+import { join } from '../src/steps/join.js';
+import { preflight } from '../src/steps/preflight.js';
+import { MIRRORING_DEPRECATED, effectiveReplication, replication } from '../src/steps/replication.js';
+import { start } from '../src/steps/start.js';
+import { declareStep } from '../src/steps/step.js';
+import { verify } from '../src/steps/verify.js';
+import type { OperationDefinition } from './operation.js';
+
+/**
+ * The runbook, corrected: install → cookie → start → join (serial) → replication → verify.
+ * The cookie step comes before start so a node whose cookie must change restarts once, not twice:
+ * the cookie step stops it and writes the cookie, the start step brings it up with the new one.
+ */
+export const createCluster: OperationDefinition<ClusterCreateResult> = {
+  operation: 'cluster.create',
+  title: 'Create cluster',
+  steps: [
+    declareStep(preflight),
+    declareStep(install),
+    declareStep(cookie),
+    declareStep(start),
+    declareStep(join),
+    declareStep(replication),
+    declareStep(verify),
+  ],
+  alwaysRun: new Set([preflight.id, verify.id]),
+
+  buildResult({ cluster, facts, steps }) {
+    const version = facts.get(cluster.seed.name)?.rabbitmqVersion;
+    const mode = effectiveReplication(cluster, version);
+    const health = steps.find((s) => s.id === verify.id)?.output as ClusterHealth;
+    return {
+      cluster: cluster.cluster.name,
+      health,
+      replication: {
+        mode,
+        detail:
+          mode === 'ha-all'
+            ? `policy ha-all: ${cluster.cluster.haPolicyPattern} -> {"ha-mode":"all"}`
+            : mode === 'quorum'
+              ? 'quorum is the default queue type of every vhost'
+              : 'no replication configured',
+      },
+      warnings: mode === 'ha-all' ? [MIRRORING_DEPRECATED] : [],
+      transportUrl: transportUrlTemplate(cluster.hosts),
+      steps: steps.map(({ id, state, durationMs, detail }) => ({ id, state, ...(durationMs === undefined ? {} : { durationMs }), ...(detail === undefined ? {} : { detail }) })),
+    };
+  },
+};

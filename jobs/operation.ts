@@ -1,0 +1,29 @@
+import type { ResolvedCluster } from '../src/config/load.js';
+import type { OperationName, StepState } from '../src/queue/schema.js';
+import type { DeclaredStep, NodeFacts } from '../src/steps/step.js';
+
+/** How one step of a job ended. */
+export interface StepRecord {
+  id: string;
+  state: StepState;
+  durationMs?: number;
+  detail?: string;
+  output?: unknown;
+}
+
+/** What a job definition sees when it builds its result: no connections, only what the steps returned. */
+export interface OperationOutcome {
+  cluster: ResolvedCluster;
+  facts: ReadonlyMap<string, NodeFacts>;
+  steps: readonly StepRecord[];
+}
+
+/** An operation: which steps, in what order, and how their outcome becomes the job's result. No I/O here. */
+export interface OperationDefinition<Result = unknown> {
+  operation: OperationName;
+  title: string;
+  steps: readonly DeclaredStep[];
+  /** Read-only steps that run on every attempt, even when an earlier attempt finished them. */
+  alwaysRun: ReadonlySet<string>;
+  buildResult(outcome: OperationOutcome): Result;
+}

@@ -1,0 +1,78 @@
+import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { ProgressEvent } from '../queue/schema.js';
+import { ClusterCreateResult } from '../queue/schema.js';
+import { describeError } from '../errors.js';
+import type { PlannedCommand } from '../steps/step.js';
+
+const MARK: Record<string, string> = { running: '…', done: '✓', skipped: '–', failed: '✗', pending: ' ' };
+
+function seconds(ms: number | undefined): string {
+  return ms === undefined ? '' : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** One terminal line per progress event worth showing; undefined for the ones that are not. */
+export function renderEvent(event: ProgressEvent): string | undefined {
+  if (event.type === 'step') {
+    if (event.state === 'running' && !event.host) return `${MARK.running} ${event.step}`;
+    if (event.state === 'running') return undefined;
+    const where = event.host ? `    ${event.host.padEnd(12)}` : `${event.step.padEnd(20)}`;
+    return `${MARK[event.state] ?? '?'} ${where} ${seconds(event.durationMs).padStart(6)}  ${event.detail ?? ''}`.trimEnd();
+  }
+  switch (event.state) {
+    case 'queued':
+      return `job ${event.jobId} queued: ${event.operation} ${event.cluster}`;
+    case 'started':
+      return `attempt ${event.attempt} started`;
+    case 'retrying':
+      return `attempt ${event.attempt} failed, will retry:\n${event.error ? describeError(event.error) : ''}`;
+    case 'failed':
+      return `✗ ${event.operation} ${event.cluster} failed:\n${event.error ? describeError(event.error) : ''}`;
+    case 'completed':
+      return renderCompletion(event.result);
+  }
+}
+
+function renderCompletion(result: unknown): string {
+  const parsed = ClusterCreateResult.safeParse(result);
+  if (!parsed.success) return '✓ completed';
+  const r = parsed.data;
+  const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', renderHealth(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
+  for (const warning of r.warnings) lines.push(`warning: ${warning}`);
+  lines.push(`oslo.messaging transport_url: ${r.transportUrl}`);
+  return lines.join('\n');
+}
+
+/** A status table a person reads at a glance: headline, then one row per node. */
+export function renderHealth(health: ClusterHealth): string {
+  const rows = health.nodes.map((n) =>
+    [
+      n.running ? '●' : '○',
+      n.node.padEnd(22),
+      (n.running ? 'running' : 'stopped').padEnd(8),
+      `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
+      `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
+      n.alarms.length ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
+      n.partitionedFrom.length ? `partitioned from ${n.partitionedFrom.join(', ')}` : '',
+      n.maintenance && !/not under/.test(n.maintenance) ? n.maintenance : '',
+    ]
+      .filter(Boolean)
+      .join('  '),
+  );
+  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
+  const problems = health.problems.map((p) => `  ! ${p}`);
+  return [head, ...rows.map((r) => `  ${r}`), ...problems].join('\n');
+}
+
+/** The dry run, grouped by step. */
+export function renderPlan(cluster: string, plan: readonly PlannedCommand[]): string {
+  const lines = [`plan: cluster create ${cluster} (dry run: nothing is run; each command runs only when its condition holds)`];
+  let step = '';
+  for (const p of plan) {
+    if (p.step !== step) {
+      step = p.step;
+      lines.push('', `${step}`);
+    }
+    lines.push(`  ${p.host.padEnd(12)} ${p.command}${p.when ? `\n  ${''.padEnd(12)}   # when ${p.when}` : ''}`);
+  }
+  return lines.join('\n');
+}

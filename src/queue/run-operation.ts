@@ -1,0 +1,82 @@
+import type { OperationDefinition, StepRecord } from '../../jobs/operation.js';
+import type { ResolvedCluster } from '../config/load.js';
+import { toWarrenError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { Shells } from '../ssh/session.js';
+import type { HostProgress, NodeFacts, StepContext } from '../steps/step.js';
+import type { JobOptions, StepState } from './schema.js';
+
+export interface StepReport {
+  step: string;
+  host?: string;
+  state: StepState;
+  durationMs?: number;
+  detail?: string;
+  error?: ReturnType<ReturnType<typeof toWarrenError>['toJSON']>;
+}
+
+export interface RunOperationInput<Result> {
+  definition: OperationDefinition<Result>;
+  cluster: ResolvedCluster;
+  shells: Shells;
+  options: JobOptions;
+  logger: Logger;
+  /** Steps an earlier attempt finished (from the job's checkpoint). */
+  completedSteps: readonly string[];
+  report(event: StepReport): Promise<void>;
+  /** Called after each step finishes, with every step finished so far; persists the checkpoint. */
+  saveCheckpoint(completedSteps: string[]): Promise<void>;
+}
+
+/**
+ * Runs an operation's steps in order. A step an earlier attempt finished is not run again (unless
+ * it is read-only and marked always-run); each finished step is checkpointed before the next starts.
+ */
+export async function runOperation<Result>(input: RunOperationInput<Result>): Promise<Result> {
+  const { definition, logger } = input;
+  const facts = new Map<string, NodeFacts>();
+  const completed = new Set(input.completedSteps);
+  const records: StepRecord[] = [];
+
+  for (const step of definition.steps) {
+    if (completed.has(step.id) && !definition.alwaysRun.has(step.id)) {
+      records.push({ id: step.id, state: 'skipped', detail: 'finished by an earlier attempt' });
+      await input.report({ step: step.id, state: 'skipped', detail: 'finished by an earlier attempt' });
+      continue;
+    }
+    const ctx: StepContext = {
+      cluster: input.cluster,
+      shells: input.shells,
+      facts,
+      options: input.options,
+      logger: logger.child({ step: step.id }),
+      report: (progress: HostProgress) => input.report({ step: step.id, ...progress }),
+    };
+    await input.report({ step: step.id, state: 'running' });
+    const started = performance.now();
+    try {
+      const outcome = await step.execute(ctx);
+      const durationMs = Math.round(performance.now() - started);
+      const record: StepRecord = outcome
+        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: outcome.output }
+        : { id: step.id, state: 'skipped', durationMs, detail: step.skippedDetail };
+      records.push(record);
+      completed.add(step.id);
+      await input.saveCheckpoint([...completed]);
+      await input.report({ step: step.id, state: record.state, durationMs, ...(record.detail ? { detail: record.detail } : {}) });
+      logger.info({ step: step.id, state: record.state, durationMs }, 'step finished');
+    } catch (thrown) {
+      const error = toWarrenError(thrown, { step: step.id });
+      await input.report({
+        step: step.id,
+        state: 'failed',
+        durationMs: Math.round(performance.now() - started),
+        detail: error.message,
+        error: error.toJSON(),
+        ...(error.host ? { host: error.host } : {}),
+      });
+      throw error;
+    }
+  }
+  return definition.buildResult({ cluster: input.cluster, facts, steps: records });
+}

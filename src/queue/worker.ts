@@ -1,0 +1,118 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { operations } from '../../jobs/index.js';
+import { resolveCluster } from '../config/load.js';
+import type { WarrenConfig } from '../config/schema.js';
+import { toWarrenError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import type { Logger } from '../log/logger.js';
+import { SshSessionPool } from '../ssh/session.js';
+import type { CommandObserver } from '../ssh/session.js';
+import { publishEvent } from './events.js';
+import { runOperation } from './run-operation.js';
+import { JobData, QUEUE_NAME } from './schema.js';
+import type { ProgressEvent } from './schema.js';
+
+export interface WorkerOptions {
+  config: WarrenConfig;
+  connection: Redis;
+  prefix?: string;
+  logger?: Logger;
+  /** Jobs at once; each holds a different cluster (one operation per cluster is enforced at enqueue). */
+  concurrency?: number;
+  /** Sees every remote command (tests, metrics). */
+  observer?: CommandObserver;
+  /** How long a job's lock lives without renewal: a worker killed mid-job is noticed after this. */
+  lockDurationMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningWorker {
+  worker: Worker<JobData>;
+  close(): Promise<void>;
+}
+
+function jobEvent(data: JobData, jobId: string, attempt: number, fields: Partial<Extract<ProgressEvent, { type: 'job' }>>): ProgressEvent {
+  return { type: 'job', jobId, operation: data.operation, cluster: data.cluster, attempt, at: new Date().toISOString(), state: 'started', ...fields };
+}
+
+/** Runs one job: validate, resolve the cluster, run the operation's steps, publish every change. */
+async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger): Promise<unknown> {
+  const redis = options.connection;
+  const parsed = JobData.safeParse(job.data);
+  if (!parsed.success) {
+    logger.error({ jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
+    throw new UnrecoverableError('job.invalid: the job payload does not match the schema');
+  }
+  const data = parsed.data;
+  const jobId = String(job.id);
+  const attempt = job.attemptsMade + 1;
+  const maxAttempts = job.opts.attempts ?? 1;
+  const definition = operations[data.operation];
+  const jobLogger = logger.child({ jobId, operation: data.operation, cluster: data.cluster, attempt });
+
+  try {
+    const cluster = resolveCluster(options.config, data.cluster);
+    const shells = new SshSessionPool(cluster.hosts, options.config.ssh, {
+      ...(options.observer ? { observer: options.observer } : {}),
+      logger: jobLogger,
+      ...(options.env ? { env: options.env } : {}),
+    });
+    try {
+      await publishEvent(redis, jobEvent(data, jobId, attempt, { state: 'started', steps: definition.steps.map((s) => ({ id: s.id, title: s.title })) }));
+      jobLogger.info('job started');
+      const result = await runOperation({
+        definition,
+        cluster,
+        shells,
+        options: data.options,
+        logger: jobLogger,
+        completedSteps: data.checkpoint.completedSteps,
+        report: async (report) => {
+          await publishEvent(redis, {
+            type: 'step',
+            jobId,
+            operation: data.operation,
+            cluster: data.cluster,
+            at: new Date().toISOString(),
+            ...report,
+          });
+        },
+        saveCheckpoint: async (completedSteps) => {
+          await job.updateData({ ...data, checkpoint: { completedSteps } });
+        },
+      });
+      await publishEvent(redis, jobEvent(data, jobId, attempt, { state: 'completed', result }));
+      jobLogger.info('job completed');
+      return result;
+    } finally {
+      await shells.close();
+    }
+  } catch (thrown) {
+    const error = toWarrenError(thrown);
+    const willRetry = error.retryable && attempt < maxAttempts;
+    await publishEvent(redis, jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
+    jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry }, 'job attempt failed');
+    if (willRetry) throw error;
+    throw new UnrecoverableError(`${error.code}: ${error.message}`);
+  }
+}
+
+/** A BullMQ worker for warren's operations; `close()` lets running jobs finish first. */
+export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const logger = options.logger ?? createLogger({ name: 'warren-worker' });
+  const worker = new Worker<JobData>(QUEUE_NAME, (job) => processJob(job, options, logger), {
+    connection: options.connection,
+    prefix: options.prefix ?? 'warren',
+    concurrency: options.concurrency ?? 4,
+    lockDuration: options.lockDurationMs ?? 30_000,
+    // A worker killed mid-job hands the job on; allow that a few times before calling the job stuck.
+    maxStalledCount: 3,
+  });
+  worker.on('error', (error) => logger.error({ err: error.message }, 'worker error'));
+  return worker.waitUntilReady().then(() => ({
+    worker,
+    close: () => worker.close(),
+  }));
+}

@@ -1,0 +1,118 @@
+import { sh } from '../ssh/quote.js';
+import type { ShellCommand } from '../ssh/quote.js';
+
+/**
+ * Every command warren sends to a RabbitMQ host, built in one place. rabbitmqctl swallows stdin,
+ * so each invocation reads /dev/null; judged by exit code, since it warns on stderr while succeeding.
+ */
+
+export const COOKIE_PATH = '/var/lib/rabbitmq/.erlang.cookie';
+const COOKIE_TMP = '/var/lib/rabbitmq/.erlang.cookie.warren-new';
+
+export type ServiceManager = 'systemd' | 'sysv';
+
+/**
+ * One round trip that tells preflight what it needs: short hostname, init system, package state,
+ * Erlang version, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
+ */
+export function probeHostCommand(peers: readonly string[]): ShellCommand {
+  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`;
+}
+
+export function packageStatusCommand(): ShellCommand {
+  return sh`dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null || true`;
+}
+
+/** apt-get install, non-interactive; the dpkg lock wait lets installs on hosts that share dpkg line up. */
+export function aptInstallCommand(version?: string): ShellCommand {
+  const pkg = version ? `rabbitmq-server=${version}` : 'rabbitmq-server';
+  return sh`DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confold install -y -q --no-install-recommends ${pkg}`;
+}
+
+export function aptUpdateCommand(): ShellCommand {
+  return sh`DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 update -q`;
+}
+
+export function checkRunningCommand(): ShellCommand {
+  return sh`rabbitmq-diagnostics -q check_running </dev/null`;
+}
+
+export function serviceStartCommand(manager: ServiceManager): ShellCommand {
+  return manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
+}
+
+/**
+ * Waits until the app runs, polling check_running: `await_startup` fails at once when the VM has
+ * not registered with epmd yet. The deadline is the loop's; exit 75 (tempfail) when it passes.
+ */
+export function waitRunningCommand(deadlineSeconds: number): ShellCommand {
+  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmq-diagnostics -q check_running </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done; rabbitmqctl -q await_startup </dev/null`;
+}
+
+/**
+ * Stops the Erlang VM whatever started it. Exit 69 means it was not running, which is what we want.
+ * `service … stop` is not used: after a cookie change it claims "already stopped" while beam runs.
+ */
+export function shutdownCommand(): ShellCommand {
+  return sh`rabbitmqctl -q shutdown </dev/null`;
+}
+
+export function cookieHashCommand(): ShellCommand {
+  return sh`sha256sum ${COOKIE_PATH} | cut -d' ' -f1`;
+}
+
+/** The seed's cookie as base64, so the exact bytes survive the trip; the caller must never log it. */
+export function readCookieCommand(): ShellCommand {
+  return sh`base64 -w0 ${COOKIE_PATH}`;
+}
+
+/**
+ * Writes the cookie from stdin (base64) with umask 077, owner rabbitmq, mode 0400, replacing the
+ * old one atomically. The cookie is on stdin only: never in the command line, never in `ps`.
+ */
+export function writeCookieCommand(): ShellCommand {
+  return sh`umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`;
+}
+
+export function clusterStatusCommand(): ShellCommand {
+  return sh`rabbitmqctl cluster_status --formatter json </dev/null`;
+}
+
+export function stopAppCommand(): ShellCommand {
+  return sh`rabbitmqctl -q stop_app </dev/null`;
+}
+
+export function joinClusterCommand(seedNode: string): ShellCommand {
+  return sh`rabbitmqctl -q join_cluster ${seedNode} </dev/null`;
+}
+
+export function startAppCommand(): ShellCommand {
+  return sh`rabbitmqctl -q start_app </dev/null`;
+}
+
+export function listVhostsCommand(): ShellCommand {
+  return sh`rabbitmqctl -q list_vhosts --formatter json name </dev/null`;
+}
+
+export function listQueuesCommand(vhost: string): ShellCommand {
+  return sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`;
+}
+
+export function listPoliciesCommand(vhost = '/'): ShellCommand {
+  return sh`rabbitmqctl -q list_policies --formatter json --vhost ${vhost} </dev/null`;
+}
+
+export const HA_POLICY_NAME = 'ha-all';
+export const HA_POLICY_DEFINITION = '{"ha-mode":"all"}';
+
+export function setHaPolicyCommand(pattern: string): ShellCommand {
+  return sh`rabbitmqctl -q set_policy ${HA_POLICY_NAME} ${pattern} ${HA_POLICY_DEFINITION} </dev/null`;
+}
+
+export function listVhostQueueTypesCommand(): ShellCommand {
+  return sh`rabbitmqctl -q list_vhosts --formatter json name default_queue_type </dev/null`;
+}
+
+export function setDefaultQueueTypeCommand(vhost: string, queueType: 'quorum'): ShellCommand {
+  return sh`rabbitmqctl -q update_vhost_metadata ${vhost} --default-queue-type ${queueType} </dev/null`;
+}

@@ -1,0 +1,236 @@
+import { readFile } from 'node:fs/promises';
+import { NodeSSH } from 'node-ssh';
+import type { Host } from '../config/schema.js';
+import { WarrenError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { fingerprintOf, matchesPinnedKey } from './host-key.js';
+import { ShellCommand, quote } from './quote.js';
+import { Redactor } from './redact.js';
+
+export interface CommandResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  /** Bytes for the command's stdin (how secrets travel: never in the command line). Never logged. */
+  stdin?: string;
+  /** Overall deadline for this command; defaults to the config's ssh.commandTimeoutMs. */
+  timeoutMs?: number;
+  /** Exit codes that are answers, not failures (e.g. 69 when probing a node that may be down). */
+  okExitCodes?: readonly number[];
+}
+
+/** One host's shell: the only way steps reach a machine. */
+export interface RemoteShell {
+  readonly host: Host;
+  run(command: ShellCommand, options?: RunOptions): Promise<CommandResult>;
+}
+
+/** What ran where, for tests and metrics; the command text never contains a secret (stdin does). */
+export interface CommandRecord {
+  host: string;
+  command: string;
+  code: number | null;
+  durationMs: number;
+}
+export type CommandObserver = (record: CommandRecord) => void;
+
+/** The shells of one job, by inventory host name, and the job's secrets to redact. */
+export interface Shells {
+  shell(hostName: string): Promise<RemoteShell>;
+  readonly redactor: Redactor;
+}
+
+export interface SshSettings {
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail, timeout(1)'s 124. */
+const TRANSIENT_EXIT_CODES = new Set([69, 75, 124]);
+
+/** Wraps a command for the remote side: its own deadline, root via `sudo -n` when the user is not root. */
+export function wrapRemoteCommand(command: ShellCommand, user: string, timeoutMs: number): string {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  const body = `timeout -k 5 ${seconds} sh -c ${quote(command.text)}`;
+  return user === 'root' ? body : `sudo -n ${body}`;
+}
+
+/** A connection to one host, opened only after its host key matched the pin. */
+class SshShell implements RemoteShell {
+  constructor(
+    readonly host: Host,
+    private readonly ssh: NodeSSH,
+    private readonly settings: SshSettings,
+    private readonly redactor: Redactor,
+    private readonly observer: CommandObserver | undefined,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  dispose(): void {
+    this.ssh.dispose();
+  }
+
+  async run(command: ShellCommand, options: RunOptions = {}): Promise<CommandResult> {
+    const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
+    const remote = wrapRemoteCommand(command, this.host.user, timeoutMs);
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    let raw: { code: number | null; signal: string | null; stdout: string; stderr: string };
+    try {
+      raw = await this.ssh.execCommand(remote, {
+        noTrim: true,
+        ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+        onChannel: (channel) => {
+          // The remote `timeout` should end the command; this catches a hung channel or a dead link.
+          timer = setTimeout(() => {
+            timedOut = true;
+            channel.close();
+          }, timeoutMs + 10_000);
+        },
+      });
+    } catch (error) {
+      throw new WarrenError('ssh.connection_lost', `lost the SSH connection to ${this.host.name}: ${(error as Error).message}`, {
+        retryable: true,
+        host: this.host.name,
+        evidence: { host: this.host.name, command: command.text, exitCode: null, stderr: this.redactor.redact((error as Error).message) },
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
+    this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs });
+    this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
+    if (raw.code === 0 || (raw.code !== null && options.okExitCodes?.includes(raw.code))) return result;
+
+    const evidence = {
+      host: this.host.name,
+      command: command.text,
+      exitCode: raw.code,
+      signal: raw.signal,
+      stderr: this.redactor.redact(raw.stderr).slice(-4000),
+      stdout: this.redactor.redact(raw.stdout).slice(-2000),
+    };
+    if (timedOut || raw.code === 124) {
+      throw new WarrenError('command.timeout', `command timed out after ${Math.round(timeoutMs / 1000)} s on ${this.host.name}`, {
+        retryable: true,
+        evidence,
+        hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
+      });
+    }
+    const program = command.text.split(/\s+/).find((w) => !w.includes('=')) ?? command.text;
+    throw new WarrenError('command.failed', `${program} failed on ${this.host.name} with exit code ${raw.code ?? 'none'}`, {
+      retryable: raw.code === null || TRANSIENT_EXIT_CODES.has(raw.code),
+      evidence,
+    });
+  }
+}
+
+function classifyConnectError(host: Host, error: Error, presented: string | undefined): WarrenError {
+  const message = error.message;
+  const level = (error as Error & { level?: string }).level;
+  if (/verification failed/i.test(message)) {
+    return new WarrenError(
+      'ssh.host_key_mismatch',
+      `${host.name} (${host.address}:${host.port}) presented host key ${presented ?? 'unknown'}, which is not the key pinned in the config`,
+      {
+        host: host.name,
+        hint: `If the host was legitimately rebuilt, verify ${presented ?? 'its key'} out of band and update hosts[].hostKey for ${host.name}; otherwise treat this as a possible man-in-the-middle.`,
+      },
+    );
+  }
+  if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
+    return new WarrenError('ssh.auth_failed', `${host.user}@${host.name} refused our key`, {
+      host: host.name,
+      hint: `Add the public half of ${host.privateKeyPath} to ~${host.user}/.ssh/authorized_keys on ${host.name}.`,
+    });
+  }
+  if (/timed out/i.test(message) || /ETIMEDOUT/.test(message)) {
+    return new WarrenError('ssh.connect_timeout', `connecting to ${host.name} (${host.address}:${host.port}) timed out`, {
+      host: host.name,
+      retryable: true,
+      hint: `Check that ${host.address} is up and port ${host.port} is reachable from the worker.`,
+    });
+  }
+  return new WarrenError('ssh.connect_failed', `cannot connect to ${host.name} (${host.address}:${host.port}): ${message}`, {
+    host: host.name,
+    retryable: true,
+    hint: `Check that sshd runs on ${host.name} and listens on port ${host.port}.`,
+    cause: error,
+  });
+}
+
+/** Opens one SSH connection, refusing any host whose key is not the pinned one. */
+export async function connectHost(host: Host, settings: SshSettings, env: NodeJS.ProcessEnv = process.env): Promise<NodeSSH> {
+  let privateKey: string;
+  try {
+    privateKey = await readFile(host.privateKeyPath, 'utf8');
+  } catch (error) {
+    throw new WarrenError('ssh.key_unreadable', `cannot read the SSH key ${host.privateKeyPath} for ${host.name}: ${(error as Error).message}`, {
+      host: host.name,
+      hint: 'Check hosts[].privateKeyPath and that the worker may read it.',
+    });
+  }
+  const passphrase = host.privateKeyPassphraseEnv ? env[host.privateKeyPassphraseEnv] : undefined;
+  let presented: string | undefined;
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect({
+      host: host.address,
+      port: host.port,
+      username: host.user,
+      privateKey,
+      ...(passphrase === undefined ? {} : { passphrase }),
+      readyTimeout: settings.connectTimeoutMs,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
+      hostVerifier: (key: Buffer) => {
+        presented = fingerprintOf(key);
+        return matchesPinnedKey(key, host.hostKey);
+      },
+    });
+  } catch (error) {
+    ssh.dispose();
+    throw classifyConnectError(host, error as Error, presented);
+  }
+  return ssh;
+}
+
+/** One connection per host, opened on first use and reused across a job's steps. */
+export class SshSessionPool implements Shells {
+  readonly redactor = new Redactor();
+  private readonly connections = new Map<string, Promise<SshShell>>();
+
+  constructor(
+    private readonly hosts: readonly Host[],
+    private readonly settings: SshSettings,
+    private readonly options: { observer?: CommandObserver; logger?: Logger; env?: NodeJS.ProcessEnv } = {},
+  ) {}
+
+  shell(hostName: string): Promise<RemoteShell> {
+    const existing = this.connections.get(hostName);
+    if (existing) return existing;
+    const host = this.hosts.find((h) => h.name === hostName);
+    if (!host) return Promise.reject(new WarrenError('config.invalid', `host ${hostName} is not in the inventory`));
+    const opening = connectHost(host, this.settings, this.options.env).then(
+      (ssh) => new SshShell(host, ssh, this.settings, this.redactor, this.options.observer, this.options.logger),
+    );
+    // A failed connect is not cached: the next attempt (a retry) dials again.
+    opening.catch(() => this.connections.delete(hostName));
+    this.connections.set(hostName, opening);
+    return opening;
+  }
+
+  async close(): Promise<void> {
+    const shells = await Promise.allSettled(this.connections.values());
+    this.connections.clear();
+    for (const s of shells) if (s.status === 'fulfilled') s.value.dispose();
+  }
+}

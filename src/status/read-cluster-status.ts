@@ -1,0 +1,48 @@
+import { resolveCluster } from '../config/load.js';
+import type { WarrenConfig } from '../config/schema.js';
+import { toWarrenError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { evaluateHealth, parseClusterStatus, unreachableHealth } from '../rabbit/cluster-status.js';
+import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import { clusterStatusCommand } from '../rabbit/commands.js';
+import { SshSessionPool } from '../ssh/session.js';
+import type { CommandObserver } from '../ssh/session.js';
+import { expectedNodes } from '../steps/verify.js';
+
+export interface ReadStatusOptions {
+  logger?: Logger;
+  observer?: CommandObserver;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * A cluster's health, read from the seed, or from the next node that answers when the seed is
+ * down. Read-only: it needs no lock and runs beside any operation.
+ */
+export async function readClusterStatus(config: WarrenConfig, clusterName: string, options: ReadStatusOptions = {}): Promise<ClusterHealth> {
+  const cluster = resolveCluster(config, clusterName);
+  const expected = expectedNodes({ cluster });
+  const order = [cluster.seed, ...cluster.hosts.filter((h) => h.name !== cluster.seed.name)];
+  const pool = new SshSessionPool(cluster.hosts, config.ssh, {
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
+  const reasons: string[] = [];
+  try {
+    for (const host of order) {
+      try {
+        const shell = await pool.shell(host.name);
+        const result = await shell.run(clusterStatusCommand(), { timeoutMs: 90_000 });
+        return evaluateHealth(cluster.cluster.name, parseClusterStatus(result.stdout, host.name), expected, host.name);
+      } catch (thrown) {
+        const error = toWarrenError(thrown);
+        reasons.push(`${host.name}: ${error.message}`);
+        options.logger?.info({ host: host.name, code: error.code }, 'status: node did not answer, trying the next');
+      }
+    }
+    return unreachableHealth(cluster.cluster.name, expected, reasons);
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import { nodeNameOf, shortHostnameOf } from '../config/load.js';
+import type { ResolvedCluster } from '../config/load.js';
+import type { Host } from '../config/schema.js';
+import { WarrenError } from '../errors.js';
+import { probeHostCommand } from '../rabbit/commands.js';
+import type { ServiceManager } from '../rabbit/commands.js';
+import { onEveryHost, timedOnHost, upstreamVersion } from './step.js';
+import type { NodeFacts, Step, StepContext } from './step.js';
+
+const ProbeOutput = z.object({
+  hostname: z.string(),
+  init: z.string(),
+  rabbitmq: z.string(),
+  erlang: z.string(),
+  resolves: z.array(z.string()),
+  unresolved: z.array(z.string()),
+});
+
+/** Parses the probe's `key=value` lines; repeated keys (resolves/unresolved) collect into lists. */
+export function parseProbe(stdout: string): z.infer<typeof ProbeOutput> {
+  const fields: Record<string, string> = {};
+  const resolves: string[] = [];
+  const unresolved: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const at = line.indexOf('=');
+    if (at < 0) continue;
+    const key = line.slice(0, at).trim();
+    const value = line.slice(at + 1).trim();
+    if (key === 'resolves') resolves.push(value);
+    else if (key === 'unresolved') unresolved.push(value);
+    else fields[key] = value;
+  }
+  return ProbeOutput.parse({ ...fields, resolves, unresolved });
+}
+
+/** The package status line `install ok installed|3.10.8-1` -> the version, when installed. */
+export function installedVersionOf(statusLine: string): string | undefined {
+  const [status, version] = statusLine.split('|');
+  return status?.trim() === 'install ok installed' && version ? version.trim() : undefined;
+}
+
+function peersOf(cluster: ResolvedCluster, host: Host): string[] {
+  return cluster.hosts.filter((h) => h.name !== host.name).map(shortHostnameOf);
+}
+
+function factsFrom(host: Host, probe: z.infer<typeof ProbeOutput>): NodeFacts {
+  const detected: ServiceManager = probe.init === 'systemd' ? 'systemd' : 'sysv';
+  const packageVersion = installedVersionOf(probe.rabbitmq);
+  return {
+    host: host.name,
+    nodeName: nodeNameOf(host),
+    serviceManager: host.serviceManager === 'auto' ? detected : host.serviceManager,
+    ...(packageVersion ? { packageVersion, rabbitmqVersion: upstreamVersion(packageVersion) } : {}),
+    ...(probe.erlang ? { erlangVersion: upstreamVersion(probe.erlang) } : {}),
+  };
+}
+
+/**
+ * Every node reachable (host keys checked before any command runs), named as its node name will be,
+ * and able to resolve every peer; records versions and the service manager for later steps.
+ * Read-only, so it runs on every attempt.
+ */
+export const preflight: Step<Host> = {
+  id: 'rabbit:preflight',
+  title: 'Preflight: reach every node, check names and peers, detect versions',
+  skippedDetail: 'never skipped',
+
+  plan(cluster) {
+    return cluster.hosts.map((host) => ({ step: this.id, host: host.name, command: probeHostCommand(peersOf(cluster, host)).text }));
+  },
+
+  check(ctx) {
+    return Promise.resolve([...ctx.cluster.hosts]);
+  },
+
+  async run(ctx: StepContext, hosts) {
+    // Connect everywhere first: a host with the wrong key stops the job before any node is touched.
+    await onEveryHost(hosts, (host) => ctx.shells.shell(host.name));
+    await onEveryHost(hosts, (host) =>
+      timedOnHost(
+        ctx,
+        host.name,
+        async () => {
+          const shell = await ctx.shells.shell(host.name);
+          const probe = parseProbe((await shell.run(probeHostCommand(peersOf(ctx.cluster, host)), { timeoutMs: 30_000 })).stdout);
+          const expected = shortHostnameOf(host);
+          if (probe.hostname !== expected) {
+            throw new WarrenError('preflight.hostname_mismatch', `${host.name} calls itself "${probe.hostname}", but its node name would be rabbit@${expected}`, {
+              host: host.name,
+              hint: `Set hosts[].hostname to "${probe.hostname}" for ${host.name}, or rename the host to ${expected}.`,
+            });
+          }
+          if (probe.unresolved.length > 0) {
+            throw new WarrenError('preflight.unresolvable_peer', `${host.name} cannot resolve ${probe.unresolved.join(', ')}`, {
+              host: host.name,
+              hint: `Every node must resolve every peer's short hostname: add ${probe.unresolved.join(', ')} to DNS or /etc/hosts on ${host.name}.`,
+            });
+          }
+          const facts = factsFrom(host, probe);
+          ctx.facts.set(host.name, facts);
+          return facts;
+        },
+        (facts) => `${facts.nodeName}, ${facts.rabbitmqVersion ? `RabbitMQ ${facts.rabbitmqVersion}` : 'rabbitmq-server not installed'}, Erlang ${facts.erlangVersion ?? 'not installed'}, ${facts.serviceManager}`,
+      ),
+    );
+    const versions = new Set([...ctx.facts.values()].map((f) => f.rabbitmqVersion).filter(Boolean));
+    return { detail: `${hosts.length} nodes reachable${versions.size ? `, RabbitMQ ${[...versions].join(' / ')}` : ''}` };
+  },
+};

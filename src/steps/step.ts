@@ -1,0 +1,127 @@
+import type { ResolvedCluster } from '../config/load.js';
+import type { Host } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { ServiceManager } from '../rabbit/commands.js';
+import type { JobOptions, StepState } from '../queue/schema.js';
+import type { Shells } from '../ssh/session.js';
+
+/** What preflight learned about one node; later steps read it, nothing writes it but preflight and install. */
+export interface NodeFacts {
+  host: string;
+  nodeName: string;
+  serviceManager: ServiceManager;
+  /** Debian package version, e.g. 3.10.8-1.1+deb12u1; undefined when not installed. */
+  packageVersion?: string;
+  /** Upstream RabbitMQ version, e.g. 3.10.8. */
+  rabbitmqVersion?: string;
+  erlangVersion?: string;
+}
+
+export interface HostProgress {
+  host?: string;
+  state: StepState;
+  durationMs?: number;
+  detail?: string;
+}
+
+/** Everything a step may use; steps get their I/O from here and nowhere else. */
+export interface StepContext {
+  readonly cluster: ResolvedCluster;
+  readonly shells: Shells;
+  readonly facts: Map<string, NodeFacts>;
+  readonly options: JobOptions;
+  readonly logger: Logger;
+  /** Publishes per-host progress for this step (the runner adds the step's own events). */
+  report(progress: HostProgress): Promise<void>;
+}
+
+/** One command a dry run shows: which host gets it, and the condition under which it would run. */
+export interface PlannedCommand {
+  step: string;
+  host: string;
+  command: string;
+  when?: string;
+}
+
+export interface StepOutcome {
+  /** One line for people, e.g. "lab2, lab3 restarted with the seed's cookie". */
+  detail: string;
+  /** Step-specific output the job's result may use (never secrets). */
+  output?: unknown;
+}
+
+/**
+ * A declared, idempotent unit of work. `check` finds what is still to do (nothing = already done,
+ * and the step is skipped); `run` does exactly that; re-running a finished step changes nothing.
+ */
+export interface Step<Pending = unknown> {
+  readonly id: `rabbit:${string}`;
+  readonly title: string;
+  /** The commands each host would get, without connecting anywhere. */
+  plan(cluster: ResolvedCluster): PlannedCommand[];
+  check(ctx: StepContext): Promise<Pending[]>;
+  run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome>;
+  /** Detail for a skipped step. */
+  readonly skippedDetail: string;
+}
+
+/** Runs `work` on every host at once and waits for all; the first failure wins after all have settled. */
+export async function onEveryHost<T>(hosts: readonly Host[], work: (host: Host) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(hosts.map(work));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Times one host's part of a step and reports it running, then done or failed. */
+export async function timedOnHost<T>(ctx: StepContext, host: string, work: () => Promise<T>, detail: (value: T) => string): Promise<T> {
+  await ctx.report({ host, state: 'running' });
+  const started = performance.now();
+  try {
+    const value = await work();
+    await ctx.report({ host, state: 'done', durationMs: Math.round(performance.now() - started), detail: detail(value) });
+    return value;
+  } catch (error) {
+    await ctx.report({ host, state: 'failed', durationMs: Math.round(performance.now() - started), detail: (error as Error).message });
+    throw error;
+  }
+}
+
+/** Strips the Debian epoch and revision: `1:3.10.8-1.1+deb12u1` -> `3.10.8`. */
+export function upstreamVersion(packageVersion: string): string {
+  return packageVersion.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+}
+
+/** Compares dotted versions numerically: negative, zero or positive. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+~-]/).map((p) => Number.parseInt(p, 10) || 0);
+  const pb = b.split(/[.+~-]/).map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** A step with its pending-work type hidden, so steps of different kinds can sit in one list. */
+export interface DeclaredStep {
+  readonly id: string;
+  readonly title: string;
+  readonly skippedDetail: string;
+  plan(cluster: ResolvedCluster): PlannedCommand[];
+  /** Runs the check, then the work it found; `undefined` when there was nothing to do. */
+  execute(ctx: StepContext): Promise<StepOutcome | undefined>;
+}
+
+export function declareStep<Pending>(step: Step<Pending>): DeclaredStep {
+  return {
+    id: step.id,
+    title: step.title,
+    skippedDetail: step.skippedDetail,
+    plan: (cluster) => step.plan(cluster),
+    async execute(ctx) {
+      const pending = await step.check(ctx);
+      return pending.length === 0 ? undefined : step.run(ctx, pending);
+    },
+  };
+}
