@@ -23,7 +23,7 @@ export default tseslint.config(
         patterns: [
           { group: ['node:*', 'fs', 'child_process', 'net', 'http', 'https'], message: 'jobs/ does no I/O: give the work to a step.' },
           { group: ['node-ssh', 'ssh2', 'ioredis', 'bullmq', '@slack/*'], message: 'jobs/ does no I/O: give the work to a step.' },
-          { group: ['**/ssh/*', '**/queue/*', '**/slack/*'], message: 'jobs/ may import step types only.' },
+          { group: ['**/ssh/*', '**/queue/*', '!**/queue/schema.js', '**/slack/*'], message: 'jobs/ orders steps: it may use schemas and step types, not connections.' },
         ],
       }],
     },

@@ -72,7 +72,7 @@ export function resolveCluster(config: WarrenConfig, name: string): ResolvedClus
 
 /** The short hostname RabbitMQ will use for this host's node name. */
 export function shortHostnameOf(host: Host): string {
-  return host.hostname ?? host.name.split('.')[0]!;
+  return host.hostname ?? host.name.split('.')[0];
 }
 
 export function nodeNameOf(host: Host): string {

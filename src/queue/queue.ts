@@ -10,13 +10,17 @@ export const DEFAULT_ATTEMPTS = 5;
 export const DEFAULT_BACKOFF_MS = 2000;
 
 /** The one queue every operation goes through; `prefix` isolates tests from each other. */
-export function openOperationsQueue(connection: Redis, prefix = 'warren'): OperationsQueue {
+export function openOperationsQueue(
+  connection: Redis,
+  prefix = 'warren',
+  retry: { attempts?: number; backoffMs?: number } = {},
+): OperationsQueue {
   return new Queue<JobData, unknown, string>(QUEUE_NAME, {
     connection,
     prefix,
     defaultJobOptions: {
-      attempts: DEFAULT_ATTEMPTS,
-      backoff: { type: 'exponential', delay: DEFAULT_BACKOFF_MS },
+      attempts: retry.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: retry.backoffMs ?? DEFAULT_BACKOFF_MS },
       removeOnComplete: { age: 30 * 24 * 3600, count: 1000 },
       removeOnFail: { age: 30 * 24 * 3600, count: 1000 },
     },

@@ -18,7 +18,7 @@ type ShellValue = string | number | ShellCommand | readonly (string | number)[];
 function render(value: ShellValue): string {
   if (value instanceof ShellCommand) return value.text;
   if (Array.isArray(value)) return value.map((v) => quote(String(v))).join(' ');
-  return quote(String(value as string | number));
+  return quote(String(value));
 }
 
 /**

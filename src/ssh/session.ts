@@ -4,7 +4,8 @@ import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { fingerprintOf, matchesPinnedKey } from './host-key.js';
-import { ShellCommand, quote } from './quote.js';
+import type { ShellCommand} from './quote.js';
+import { quote } from './quote.js';
 import { Redactor } from './redact.js';
 
 export interface CommandResult {
@@ -108,29 +109,43 @@ class SshShell implements RemoteShell {
     const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
     this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs });
     this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
-    if (raw.code === 0 || (raw.code !== null && options.okExitCodes?.includes(raw.code))) return result;
+    return judgeResult(this.host.name, command, result, { ...options, timeoutMs }, this.redactor, timedOut);
+  }
+}
 
-    const evidence = {
-      host: this.host.name,
-      command: command.text,
-      exitCode: raw.code,
-      signal: raw.signal,
-      stderr: this.redactor.redact(raw.stderr).slice(-4000),
-      stdout: this.redactor.redact(raw.stdout).slice(-2000),
-    };
-    if (timedOut || raw.code === 124) {
-      throw new WarrenError('command.timeout', `command timed out after ${Math.round(timeoutMs / 1000)} s on ${this.host.name}`, {
-        retryable: true,
-        evidence,
-        hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
-      });
-    }
-    const program = command.text.split(/\s+/).find((w) => !w.includes('=')) ?? command.text;
-    throw new WarrenError('command.failed', `${program} failed on ${this.host.name} with exit code ${raw.code ?? 'none'}`, {
-      retryable: raw.code === null || TRANSIENT_EXIT_CODES.has(raw.code),
+/**
+ * Decides a command's fate by its exit code (never by stderr: rabbitmqctl warns there while
+ * succeeding). Shared by the real shell and the recording fake so both fail the same way.
+ */
+export function judgeResult(
+  host: string,
+  command: ShellCommand,
+  result: CommandResult,
+  options: RunOptions & { timeoutMs: number },
+  redactor: Redactor,
+  timedOut = false,
+): CommandResult {
+  if (result.code === 0 || (result.code !== null && options.okExitCodes?.includes(result.code))) return result;
+  const evidence = {
+    host,
+    command: command.text,
+    exitCode: result.code,
+    signal: result.signal,
+    stderr: redactor.redact(result.stderr).slice(-4000),
+    stdout: redactor.redact(result.stdout).slice(-2000),
+  };
+  if (timedOut || result.code === 124) {
+    throw new WarrenError('command.timeout', `command timed out after ${Math.round(options.timeoutMs / 1000)} s on ${host}`, {
+      retryable: true,
       evidence,
+      hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
     });
   }
+  const program = command.text.split(/\s+/).find((w) => !w.includes('=')) ?? command.text;
+  throw new WarrenError('command.failed', `${program} failed on ${host} with exit code ${result.code ?? 'none'}`, {
+    retryable: result.code === null || TRANSIENT_EXIT_CODES.has(result.code),
+    evidence,
+  });
 }
 
 function classifyConnectError(host: Host, error: Error, presented: string | undefined): WarrenError {

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import type { WarrenConfig } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { enqueueOperation } from '../../src/queue/enqueue.js';
+import type { EnqueueResult } from '../../src/queue/enqueue.js';
+import { isFinalEvent, readEvents } from '../../src/queue/events.js';
+import type { StoredEvent } from '../../src/queue/events.js';
+import { openOperationsQueue } from '../../src/queue/queue.js';
+import type { OperationsQueue } from '../../src/queue/queue.js';
+import { connectRedis } from '../../src/queue/redis.js';
+import type { JobEvent } from '../../src/queue/schema.js';
+import { startWorker } from '../../src/queue/worker.js';
+import type { RunningWorker } from '../../src/queue/worker.js';
+import type { CommandRecord } from '../../src/ssh/session.js';
+
+/** Real Redis, a fresh queue prefix, a real worker whose every remote command is recorded. */
+export interface Harness {
+  prefix: string;
+  redis: Redis;
+  queue: OperationsQueue;
+  worker: RunningWorker;
+  commands: CommandRecord[];
+  logs: string[];
+  /** Enqueues a cluster.create and waits for its final event. */
+  create(cluster: string, options?: { allowWipe?: boolean }): Promise<{ jobId: string; final: JobEvent; events: StoredEvent[] }>;
+  enqueue(cluster: string): Promise<EnqueueResult>;
+  waitForEnd(jobId: string, deadlineMs?: number): Promise<{ final: JobEvent; events: StoredEvent[] }>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(config: WarrenConfig, options: { attempts?: number; backoffMs?: number } = {}): Promise<Harness> {
+  const prefix = `test-${randomUUID().slice(0, 8)}`;
+  const redis = connectRedis();
+  const queue = openOperationsQueue(redis, prefix, { attempts: options.attempts ?? 2, backoffMs: options.backoffMs ?? 200 });
+  const commands: CommandRecord[] = [];
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const workerConnection = connectRedis();
+  const worker = await startWorker({
+    config,
+    connection: workerConnection,
+    prefix,
+    logger: createLogger({ level: 'debug', destination: sink }),
+    observer: (record) => commands.push(record),
+  });
+
+  const enqueue = (cluster: string, allowWipe = false) =>
+    enqueueOperation(queue, redis, {
+      operation: 'cluster.create',
+      cluster,
+      options: { allowWipe },
+      origin: { kind: 'cli', user: 'test' },
+      requestedAt: new Date().toISOString(),
+    });
+
+  async function waitForEnd(jobId: string, deadlineMs = 240_000): Promise<{ final: JobEvent; events: StoredEvent[] }> {
+    const reader = connectRedis();
+    const events: StoredEvent[] = [];
+    const deadline = Date.now() + deadlineMs;
+    try {
+      let last = '0';
+      while (Date.now() < deadline) {
+        for (const stored of await readEvents(reader, jobId, last, { blockMs: 2000 })) {
+          events.push(stored);
+          last = stored.id;
+          if (isFinalEvent(stored.event)) return { final: stored.event as JobEvent, events };
+        }
+      }
+      throw new Error(`job ${jobId} did not end within ${deadlineMs} ms`);
+    } finally {
+      reader.disconnect();
+    }
+  }
+
+  return {
+    prefix,
+    redis,
+    queue,
+    worker,
+    commands,
+    logs,
+    enqueue: (cluster) => enqueue(cluster),
+    waitForEnd,
+    async create(cluster, createOptions = {}) {
+      const queued = await enqueue(cluster, createOptions.allowWipe ?? false);
+      if (queued.status !== 'queued') throw new Error(`cluster ${cluster} busy with ${queued.jobId}`);
+      return { jobId: queued.jobId, ...(await waitForEnd(queued.jobId)) };
+    },
+    async close() {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      workerConnection.disconnect();
+      redis.disconnect();
+    },
+  };
+}
+
+/** Commands that change a node, as opposed to reading it. */
+export const MUTATING = /apt-get|shutdown|base64 -d|service rabbitmq-server start|systemctl start|stop_app|join_cluster|start_app|set_policy|update_vhost_metadata/;
