@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The demo: a 3-host lab, a worker, `warren cluster create lab` followed live, then `warren status`.
+# Tears the lab down at the end; KEEP_LAB=1 leaves it up to explore (then: bash test/lab/lab.sh down).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+LAB_DIR=${LAB_DIR:-/tmp/warren-lab}
+export WARREN_CONFIG=$LAB_DIR/warren.yaml
+export WARREN_QUEUE_PREFIX=${WARREN_QUEUE_PREFIX:-warren-demo}
+warren() { node dist/src/cli/bin.js "$@"; }
+
+worker_pid=
+cleanup() {
+  [ -n "$worker_pid" ] && kill -TERM "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null || true
+  if [ "${KEEP_LAB:-0}" = 1 ]; then
+    echo "lab left up (config: $WARREN_CONFIG); tear it down with: bash test/lab/lab.sh down"
+  else
+    bash test/lab/lab.sh down >/dev/null
+  fi
+}
+trap cleanup EXIT
+
+echo "== lab: 3 Debian hosts (network namespaces), rabbitmq-server installed and running, each with its own cookie"
+bash test/lab/lab.sh up 3
+
+echo "== worker (logs: $LAB_DIR/worker.log)"
+warren worker >"$LAB_DIR/worker.log" 2>&1 &
+worker_pid=$!
+
+echo "== warren plan cluster create lab (dry run)"
+warren plan cluster create lab | head -12; echo "   …"
+
+echo "== warren cluster create lab"
+warren cluster create lab
+
+echo "== warren status lab"
+warren status lab
