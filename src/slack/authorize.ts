@@ -1,0 +1,52 @@
+import type { RabbitCommand } from '../commands/schema.js';
+import type { SlackRole, SlackSettings } from '../config/schema.js';
+import type { Refusal } from './messages/refusal.js';
+
+/**
+ * The role a command needs. Anything that only reads (including a dry run, which changes nothing)
+ * needs viewer; creating needs operator; approver is reserved for destructive operations.
+ */
+export function requiredRole(command: RabbitCommand): SlackRole {
+  return command.name === 'cluster.create' && !command.dryRun ? 'operator' : 'viewer';
+}
+
+/** What a role grants: an approver may do what an operator may, an operator what a viewer may. */
+const GRANTS: Record<SlackRole, SlackRole[]> = {
+  viewer: ['viewer'],
+  operator: ['viewer', 'operator'],
+  approver: ['viewer', 'operator', 'approver'],
+};
+
+export type Authorization = { ok: true; roles: SlackRole[] } | { ok: false; refusal: Refusal };
+
+/** May this user use the bot in this channel at all? Checked before the text is even parsed. */
+export function authorizeRequest(settings: SlackSettings, request: { user: string; channel: string }): Authorization {
+  if (!settings.channels.includes(request.channel)) return { ok: false, refusal: { reason: 'channel', channel: request.channel } };
+  const roles = settings.users[request.user];
+  if (!roles || roles.length === 0) return { ok: false, refusal: { reason: 'user', user: request.user } };
+  return { ok: true, roles };
+}
+
+/** True when one of the roles grants `needs`. */
+export function hasRole(roles: SlackRole[], needs: SlackRole): boolean {
+  return roles.some((role) => GRANTS[role].includes(needs));
+}
+
+/** May a user with these roles run this command? */
+export function authorizeCommand(roles: SlackRole[], command: RabbitCommand, user: string): Refusal | undefined {
+  const needs = requiredRole(command);
+  if (hasRole(roles, needs)) return undefined;
+  return { reason: 'role', user, needs, has: roles, command: commandLabel(command) };
+}
+
+/** The command as the user would type it, for refusals and logs. */
+export function commandLabel(command: RabbitCommand): string {
+  switch (command.name) {
+    case 'cluster.create':
+      return `cluster create ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
+    case 'status':
+      return command.cluster ? `status ${command.cluster}` : 'status';
+    default:
+      return command.name;
+  }
+}

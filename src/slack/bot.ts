@@ -1,0 +1,96 @@
+import type { App, webApi } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { WarrenConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { planOperation } from '../plan.js';
+import type { OperationsQueue } from '../queue/queue.js';
+import { readClusterStatus } from '../status/read-cluster-status.js';
+import { createSlackApp } from './app.js';
+import type { BotDeps, PlanOperation, ReadClusterStatus } from './deps.js';
+import { slackSettingsFromEnv } from './env.js';
+import { registerListeners } from './listeners/index.js';
+import { MethodLimiter } from './rate-limit.js';
+import type { RateBudget } from './rate-limit.js';
+import { JobReporter } from './reporter.js';
+import type { ReporterOptions } from './reporter.js';
+import { SlackStore } from './store.js';
+
+export interface BotOptions {
+  config: WarrenConfig;
+  redis: Redis;
+  queue: OperationsQueue;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Seams for tests and the demo; production uses the real ones. */
+  readClusterStatus?: ReadClusterStatus;
+  planOperation?: PlanOperation;
+  retryConfig?: webApi.RetryOptions;
+  rateBudget?: RateBudget;
+  reporter?: Pick<ReporterOptions, 'pollMs' | 'cardIntervalMs' | 'leaseMs' | 'staleCheckMs' | 'rescanMs' | 'closeTimeoutMs'>;
+}
+
+export interface RunningBot {
+  close(): Promise<void>;
+  /** The HTTP receiver's port (absent in Socket Mode). */
+  port?: number;
+  mode: 'http' | 'socket';
+  app: App;
+  reporter: JobReporter;
+}
+
+/**
+ * Starts the Slack front: the Bolt app on the receiver the environment chooses, its listeners,
+ * and the reporter, which first resumes every card a previous run left unfinished.
+ */
+export async function startBot(options: BotOptions): Promise<RunningBot> {
+  const settings = slackSettingsFromEnv(options.env);
+  const logger = options.logger.child({ component: 'slack' });
+  const app = createSlackApp({ settings, logger, ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}) });
+  const store = new SlackStore(options.redis, options.queue.opts.prefix ?? 'warren');
+  const reporter = new JobReporter({
+    client: app.client,
+    redis: options.redis,
+    store,
+    queue: options.queue,
+    logger,
+    limiter: new MethodLimiter(options.rateBudget),
+    ...options.reporter,
+  });
+  const deps: BotDeps = {
+    config: options.config,
+    redis: options.redis,
+    queue: options.queue,
+    logger,
+    client: app.client,
+    store,
+    reporter,
+    readClusterStatus: options.readClusterStatus ?? readClusterStatus,
+    planOperation: options.planOperation ?? planOperation,
+  };
+  registerListeners(app, deps);
+  app.error((error) => {
+    logger.error({ code: error.code, err: error.message }, 'slack listener error');
+    return Promise.resolve();
+  });
+  let port: number | undefined;
+  if (settings.mode === 'http') {
+    const server = (await app.start(settings.port)) as Server;
+    port = (server.address() as AddressInfo).port;
+  } else {
+    await app.start();
+  }
+  await reporter.start();
+  logger.info({ mode: settings.mode, port }, 'slack bot started');
+  return {
+    mode: settings.mode,
+    ...(port === undefined ? {} : { port }),
+    app,
+    reporter,
+    close: async () => {
+      await reporter.close();
+      await app.stop();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { webApi } from '@slack/bolt';
+import type { Redis } from 'ioredis';
+import type { WarrenConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { OperationsQueue } from '../queue/queue.js';
+import type { OperationName } from '../queue/schema.js';
+import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { Block } from './messages/mrkdwn.js';
+import type { PlanEntry } from './messages/plan.js';
+import type { JobReporter } from './reporter.js';
+import type { SlackStore } from './store.js';
+
+/** Reads a cluster's health over SSH (src/status/read-cluster-status.ts in production). */
+export type ReadClusterStatus = (config: WarrenConfig, cluster: string, options?: { logger?: Logger }) => Promise<ClusterHealth>;
+
+/** The dry run's commands per host (src/plan.ts in production). */
+export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string) => PlanEntry[] | Promise<PlanEntry[]>;
+
+/** What listeners and handlers work with; built once in bot.ts. */
+export interface BotDeps {
+  config: WarrenConfig;
+  redis: Redis;
+  queue: OperationsQueue;
+  logger: Logger;
+  client: webApi.WebClient;
+  store: SlackStore;
+  reporter: JobReporter;
+  readClusterStatus: ReadClusterStatus;
+  planOperation: PlanOperation;
+}
+
+/** Who asked, where, and how to answer them privately. */
+export interface SlackRequest {
+  user: string;
+  channel: string;
+  teamDomain?: string;
+  /** Answers only the requester (response_url): refusals, usage, busy notices, plans, lists. */
+  reply: (message: { text: string; blocks?: Block[]; replace_original?: boolean }) => Promise<void>;
+}

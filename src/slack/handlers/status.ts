@@ -1,0 +1,33 @@
+import type { Logger } from '../../log/logger.js';
+import type { BotDeps, SlackRequest } from '../deps.js';
+import { buildProblem } from '../messages/refusal.js';
+import { buildClusterSummary, buildStatusCard } from '../messages/status-card.js';
+import type { ClusterSummaryRow } from '../messages/status-card.js';
+
+/** After the ack: read one cluster's health over SSH and post its status card in the channel. */
+export async function postClusterStatus(deps: BotDeps, request: SlackRequest, cluster: string, log: Logger): Promise<void> {
+  let card;
+  try {
+    card = buildStatusCard(await deps.readClusterStatus(deps.config, cluster, { logger: log }));
+  } catch (error) {
+    log.warn({ err: (error as Error).message }, 'status read failed');
+    await request.reply(buildProblem(`Could not read the status of ${cluster}: ${(error as Error).message}`, 'Check that warren can reach the hosts over SSH (`warren status` shows the same).'));
+    return;
+  }
+  await deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false });
+}
+
+/** After the ack: one line per configured cluster, read side by side. */
+export async function postStatusSummary(deps: BotDeps, request: SlackRequest, log: Logger): Promise<void> {
+  const rows = await Promise.all(
+    deps.config.clusters.map(async ({ name }): Promise<ClusterSummaryRow> => {
+      try {
+        return { cluster: name, health: await deps.readClusterStatus(deps.config, name, { logger: log }) };
+      } catch (error) {
+        return { cluster: name, error: (error as Error).message };
+      }
+    }),
+  );
+  const summary = buildClusterSummary(rows);
+  await deps.client.chat.postMessage({ channel: request.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
+}

@@ -1,0 +1,57 @@
+import type { AllMiddlewareArgs, SlackActionMiddlewareArgs } from '@slack/bolt';
+import { checkClusterKnown } from '../../../commands/parse.js';
+import { ClusterCreateCommand } from '../../../commands/schema.js';
+import { authorizeCommand, authorizeRequest, commandLabel } from '../../authorize.js';
+import type { BotDeps, SlackRequest } from '../../deps.js';
+import { startClusterCreate } from '../../handlers/cluster-create.js';
+import { buildProblem, buildRefusal } from '../../messages/refusal.js';
+import { buildUsageError } from '../../messages/usage.js';
+import { BlockActionPayload } from '../../payloads.js';
+import { logRefusal } from '../log-refusal.js';
+
+/**
+ * "Create <cluster> now" on a dry run: acks at once, then checks everything a typed create is
+ * checked for (the button's value is user-controlled data like any other) and starts the create.
+ */
+export function createConfirmAction(deps: BotDeps) {
+  return async ({ ack, body, respond }: SlackActionMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    await ack();
+    const reply: SlackRequest['reply'] = async (message) => {
+      await respond({ response_type: 'ephemeral', ...message });
+    };
+    const payload = BlockActionPayload.safeParse(body);
+    if (!payload.success) {
+      deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
+      return;
+    }
+    const { user: { id: user }, channel: { id: channel } } = payload.data;
+    const access = authorizeRequest(deps.config.slack, { user, channel });
+    if (!access.ok) {
+      await reply(buildRefusal(access.refusal));
+      logRefusal(deps.logger, { user, channel, command: 'button: cluster create', reason: access.refusal.reason });
+      return;
+    }
+    const command = ClusterCreateCommand.safeParse({ name: 'cluster.create', cluster: payload.data.actions[0].value, dryRun: false });
+    const unknown = command.success ? checkClusterKnown(command.data, deps.config) : undefined;
+    if (!command.success || unknown) {
+      await reply(unknown ? buildUsageError(unknown) : buildProblem('That button does not name a cluster.', 'Run `/rabbit cluster create <cluster> --dry-run` again.'));
+      return;
+    }
+    const refusal = authorizeCommand(access.roles, command.data, user);
+    if (refusal) {
+      await reply(buildRefusal(refusal));
+      logRefusal(deps.logger, { user, channel, command: commandLabel(command.data), reason: refusal.reason });
+      return;
+    }
+    const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
+    const teamDomain = payload.data.team?.domain;
+    const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
+    try {
+      await reply({ replace_original: true, text: `Creating ${command.data.cluster}: follow the job card in the channel.` });
+      await startClusterCreate(deps, request, command.data.cluster, log);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'create from button failed');
+      await reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Try `/rabbit cluster create` again; if it persists, check the bot log.')).catch(() => undefined);
+    }
+  };
+}

@@ -1,0 +1,96 @@
+import type { AllMiddlewareArgs, RespondArguments, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import { checkClusterKnown, parseCommand } from '../../../commands/parse.js';
+import type { RabbitCommand } from '../../../commands/schema.js';
+import { authorizeCommand, authorizeRequest, commandLabel, hasRole } from '../../authorize.js';
+import type { BotDeps, SlackRequest } from '../../deps.js';
+import { startClusterCreate } from '../../handlers/cluster-create.js';
+import { replyWithPlan } from '../../handlers/dry-run.js';
+import { replyWithJobs } from '../../handlers/jobs.js';
+import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
+import type { SlackMessage } from '../../messages/mrkdwn.js';
+import { buildProblem, buildRefusal } from '../../messages/refusal.js';
+import { buildHelp, buildUsageError } from '../../messages/usage.js';
+import { SlashCommandPayload } from '../../payloads.js';
+import { logRefusal } from '../log-refusal.js';
+
+/**
+ * `/rabbit …`: checks channel, user, grammar and role in memory and acks at once (refusals and
+ * usage errors ride on the ack, privately); anything slow — Redis, SSH, posting — comes after.
+ */
+export function rabbitCommand(deps: BotDeps) {
+  return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    const payload = SlashCommandPayload.safeParse(command);
+    if (!payload.success) {
+      await ack(ephemeral(buildProblem('This request did not look like a slash command from Slack.', 'Try again from a channel.')));
+      deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'slash command payload rejected');
+      return;
+    }
+    const { user_id: user, channel_id: channel, text } = payload.data;
+    const access = authorizeRequest(deps.config.slack, { user, channel });
+    if (!access.ok) {
+      await ack(ephemeral(buildRefusal(access.refusal)));
+      logRefusal(deps.logger, { user, channel, command: text, reason: access.refusal.reason });
+      return;
+    }
+    const parsed = parseCommand(text);
+    const usage = parsed.ok ? checkClusterKnown(parsed.command, deps.config) : parsed.error;
+    if (usage || !parsed.ok) {
+      const error = usage ?? { code: 'usage.unknown_command' as const, message: 'not understood', usage: [] };
+      await ack(ephemeral(buildUsageError(error)));
+      deps.logger.info({ user, channel, code: error.code }, 'slack command: usage error');
+      return;
+    }
+    const refusal = authorizeCommand(access.roles, parsed.command, user);
+    if (refusal) {
+      await ack(ephemeral(buildRefusal(refusal)));
+      logRefusal(deps.logger, { user, channel, command: commandLabel(parsed.command), reason: refusal.reason });
+      return;
+    }
+    const log = deps.logger.child({ user, channel, command: commandLabel(parsed.command) });
+    await ack(ackFor(parsed.command));
+    log.info('slack command accepted');
+    const request: SlackRequest = {
+      user,
+      channel,
+      ...(payload.data.team_domain ? { teamDomain: payload.data.team_domain } : {}),
+      reply: async (message) => {
+        await respond({ response_type: 'ephemeral', ...message });
+      },
+    };
+    try {
+      await afterAck(deps, request, parsed.command, hasRole(access.roles, 'operator'), log);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'slack command failed after ack');
+      await request.reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.')).catch(() => undefined);
+    }
+  };
+}
+
+async function afterAck(deps: BotDeps, request: SlackRequest, command: RabbitCommand, isOperator: boolean, log: BotDeps['logger']): Promise<void> {
+  switch (command.name) {
+    case 'help':
+      return;
+    case 'jobs':
+      return replyWithJobs(deps, request);
+    case 'status':
+      return command.cluster ? postClusterStatus(deps, request, command.cluster, log) : postStatusSummary(deps, request, log);
+    case 'cluster.create':
+      return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }) : startClusterCreate(deps, request, command.cluster, log);
+  }
+}
+
+/** What the ack itself carries: help in full; a short note for work that takes a while; nothing for a create (the card says it). */
+function ackFor(command: RabbitCommand): RespondArguments | undefined {
+  switch (command.name) {
+    case 'help':
+      return ephemeral(buildHelp());
+    case 'status':
+      return { response_type: 'ephemeral', text: command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…' };
+    default:
+      return undefined;
+  }
+}
+
+function ephemeral(message: SlackMessage): RespondArguments {
+  return { response_type: 'ephemeral', text: message.text, blocks: message.blocks };
+}

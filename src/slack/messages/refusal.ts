@@ -1,0 +1,39 @@
+import type { SlackRole } from '../../config/schema.js';
+import type { SlackMessage } from './mrkdwn.js';
+import { escapeText, inlineCode, section } from './mrkdwn.js';
+
+/** Why a request was refused; each says what an admin would change in the config. */
+export type Refusal =
+  | { reason: 'channel'; channel: string }
+  | { reason: 'user'; user: string }
+  | { reason: 'role'; user: string; needs: SlackRole; has: SlackRole[]; command: string };
+
+/** The ephemeral answer to a refused request. */
+export function buildRefusal(refusal: Refusal): SlackMessage {
+  switch (refusal.reason) {
+    case 'channel':
+      return notice(
+        "Sorry, I don't take commands in this channel.",
+        `Ask a warren admin to add ${inlineCode(refusal.channel)} to \`slack.channels\` in warren's config, or use a channel that is listed there.`,
+      );
+    case 'user':
+      return notice(
+        "Sorry, you're not allowed to use `/rabbit`.",
+        `Ask a warren admin to give your user id ${inlineCode(refusal.user)} a role (viewer, operator or approver) under \`slack.users\` in warren's config.`,
+      );
+    case 'role':
+      return notice(
+        `Sorry, ${inlineCode(refusal.command)} needs the *${refusal.needs}* role; you have ${refusal.has.length > 0 ? refusal.has.map((r) => `*${r}*`).join(', ') : 'none'}.`,
+        `Ask a warren admin to add \`${refusal.needs}\` to ${inlineCode(refusal.user)} under \`slack.users\`.`,
+      );
+  }
+}
+
+function notice(headline: string, next: string): SlackMessage {
+  return { text: headline.replace(/[*`]/g, ''), blocks: [section(`:no_entry: ${headline}\n${next}`)] };
+}
+
+/** A short ephemeral about something that went wrong on our side, with what to do next. */
+export function buildProblem(message: string, next: string): SlackMessage {
+  return { text: message, blocks: [section(`:warning: ${escapeText(message)}\n${escapeText(next)}`)] };
+}

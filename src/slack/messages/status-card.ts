@@ -1,0 +1,52 @@
+import type { ClusterHealth, HealthHeadline, NodeHealth } from '../../rabbit/cluster-status.js';
+import type { Block, SlackMessage } from './mrkdwn.js';
+import { context, escapeText, header, inlineCode, section, sectionsOf } from './mrkdwn.js';
+
+export const HEADLINE_ICON: Record<HealthHeadline, string> = {
+  healthy: ':large_green_circle:',
+  degraded: ':large_yellow_circle:',
+  partitioned: ':red_circle:',
+  unreachable: ':black_circle:',
+};
+
+/** The status card: the cluster, a clear headline, one row per node and the problems found. */
+export function buildStatusCard(health: ClusterHealth): SlackMessage {
+  const running = health.nodes.filter((n) => n.running).length;
+  const blocks: Block[] = [
+    header(`${health.cluster}: ${health.headline}`),
+    section(`${HEADLINE_ICON[health.headline]} *${escapeText(health.cluster)}* is *${health.headline}* — ${running}/${health.nodes.length} nodes running`),
+    ...sectionsOf(health.nodes.map(nodeRow), 40),
+  ];
+  if (health.problems.length > 0) blocks.push(...sectionsOf(['*Problems*', ...health.problems.map((p) => `• ${escapeText(p)}`)], 5));
+  blocks.push(context(health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
+  const problems = health.problems.length > 0 ? `: ${health.problems.join('; ')}` : '';
+  return { text: `${health.cluster} is ${health.headline}${problems}`.slice(0, 3000), blocks };
+}
+
+/** One node: name, host, running or stopped, versions, alarms, partitions, maintenance. */
+export function nodeRow(node: NodeHealth): string {
+  const name = `*${escapeText(node.node)}*${node.host && node.host !== node.node ? ` (${escapeText(node.host)})` : ''}`;
+  const parts = [`${node.running ? ':large_green_circle:' : ':red_circle:'} ${name}`, node.running ? 'running' : '*stopped*'];
+  if (node.rabbitmqVersion) parts.push(`RabbitMQ ${escapeText(node.rabbitmqVersion)}`);
+  if (node.erlangVersion) parts.push(`Erlang ${escapeText(node.erlangVersion)}`);
+  parts.push(node.alarms.length > 0 ? `:rotating_light: alarms: ${escapeText(node.alarms.join(', '))}` : 'no alarms');
+  if (node.partitionedFrom.length > 0) parts.push(`:warning: partitioned from ${escapeText(node.partitionedFrom.join(', '))}`);
+  if (node.maintenance) parts.push(escapeText(node.maintenance));
+  return parts.join(' · ');
+}
+
+/** One cluster's line in `/rabbit status` without a name: a status, or why it could not be read. */
+export type ClusterSummaryRow = { cluster: string; health: ClusterHealth } | { cluster: string; error: string };
+
+/** `/rabbit status`: one line per configured cluster. */
+export function buildClusterSummary(rows: ClusterSummaryRow[]): SlackMessage {
+  const lines = rows.map((row) => {
+    if ('error' in row) return `${HEADLINE_ICON.unreachable} *${escapeText(row.cluster)}* — could not read status: ${escapeText(row.error.split('\n')[0].slice(0, 200))}`;
+    const { health } = row;
+    const running = health.nodes.filter((n) => n.running).length;
+    const first = health.problems[0] ? ` — ${escapeText(health.problems[0])}${health.problems.length > 1 ? ` (+${health.problems.length - 1} more)` : ''}` : '';
+    return `${HEADLINE_ICON[health.headline]} *${escapeText(row.cluster)}* ${health.headline}, ${running}/${health.nodes.length} running${first}`;
+  });
+  const text = rows.map((r) => `${r.cluster}: ${'error' in r ? 'unknown' : r.health.headline}`).join(', ');
+  return { text: `Clusters — ${text}`, blocks: [section('*Clusters*'), ...sectionsOf(lines, 45), context('`/rabbit status <cluster>` shows every node')] };
+}

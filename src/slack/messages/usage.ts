@@ -1,0 +1,28 @@
+import { helpLines } from '../../commands/help.js';
+import type { UsageError } from '../../commands/schema.js';
+import type { SlackMessage } from './mrkdwn.js';
+import { context, escapeText, inlineCode, section } from './mrkdwn.js';
+
+/** `/rabbit help`. */
+export function buildHelp(): SlackMessage {
+  const lines = helpLines('/rabbit').map((line) => {
+    const [usage, what] = line.split(' — ');
+    return `• ${inlineCode(usage)} — ${escapeText(what ?? '')}`;
+  });
+  return {
+    text: helpLines('/rabbit').join('\n'),
+    blocks: [section('*warren* builds and checks RabbitMQ clusters from the inventory in its config.'), section(lines.join('\n')), context('Progress goes to the job card and its thread; failures come with the evidence and what to do next.')],
+  };
+}
+
+/** A command we could not interpret: what was wrong, and the usage that would have worked. */
+export function buildUsageError(error: UsageError): SlackMessage {
+  const usage = error.usage.map((line) => {
+    const [grammar, what] = line.split(' — ');
+    return `• ${inlineCode(`/rabbit ${grammar}`)}${what ? ` — ${escapeText(what)}` : ''}`;
+  });
+  return {
+    text: `Sorry: ${error.message}`,
+    blocks: [section(`:warning: ${escapeText(error.message)}`), section(`*Usage*\n${usage.join('\n')}`)],
+  };
+}

@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import { WarrenConfig } from '../../src/config/schema.js';
+import { createLogger } from '../../src/log/logger.js';
+import { openOperationsQueue } from '../../src/queue/queue.js';
+import type { OperationsQueue } from '../../src/queue/queue.js';
+import { connectRedis } from '../../src/queue/redis.js';
+import { eventsKey } from '../../src/queue/schema.js';
+import type { ClusterHealth } from '../../src/rabbit/cluster-status.js';
+import { startBot } from '../../src/slack/bot.js';
+import type { BotOptions, RunningBot } from '../../src/slack/bot.js';
+import { SlackStore } from '../../src/slack/store.js';
+import { SlackDriver } from './driver.js';
+import { SlackEmulator } from './emulator.js';
+
+export const CHANNEL = 'C2147483705';
+export const OTHER_CHANNEL = 'C0OTHER01';
+export const OPERATOR = 'U2147483697';
+export const VIEWER = 'U0VIEWER1';
+export const OUTSIDER = 'U0NOBODY1';
+export const SIGNING_SECRET = 'emulated-signing-secret-8f14e45f';
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample';
+
+/** Three hosts, two clusters, one channel, an operator and a viewer. */
+export function testConfig(): WarrenConfig {
+  return WarrenConfig.parse({
+    hosts: ['mq1', 'mq2', 'mq3', 'mq4'].map((name, i) => ({ name, address: `192.0.2.${11 + i}`, privateKeyPath: '/nonexistent/id_ed25519', hostKey: HOST_KEY })),
+    clusters: [
+      { name: 'rmq-lab', nodes: ['mq1', 'mq2', 'mq3'], seed: 'mq1' },
+      { name: 'spare', nodes: ['mq4'], seed: 'mq4' },
+    ],
+    slack: { channels: [CHANNEL], users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'] } },
+  });
+}
+
+/** A healthy three-node cluster as readClusterStatus reports it. */
+export function healthyCluster(cluster = 'rmq-lab'): ClusterHealth {
+  return {
+    cluster,
+    headline: 'healthy',
+    readFrom: 'mq1',
+    nodes: ['mq1', 'mq2', 'mq3'].map((host) => ({ node: `rabbit@${host}`, host, running: true, rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3', alarms: [], maintenance: 'not under maintenance', partitionedFrom: [] })),
+    problems: [],
+    expected: ['rabbit@mq1', 'rabbit@mq2', 'rabbit@mq3'],
+  };
+}
+
+/** Fast settings: tests wait for outcomes, never for clocks. */
+export const FAST_REPORTER = { pollMs: 20, cardIntervalMs: 40, leaseMs: 5000, staleCheckMs: 600_000, rescanMs: 600_000, closeTimeoutMs: 5000 };
+export const FAST_RETRY = { retries: 8, factor: 1, minTimeout: 10, maxTimeout: 20 };
+
+export interface SlackHarness {
+  prefix: string;
+  redis: Redis;
+  queue: OperationsQueue;
+  emulator: SlackEmulator;
+  driver: SlackDriver;
+  store: SlackStore;
+  bot: RunningBot;
+  config: WarrenConfig;
+  /** Every log line the bot wrote, parsed. */
+  logs: Record<string, unknown>[];
+  /** Stops the bot only (Redis state stays), and starts it again: a restart. */
+  restartBot(): Promise<RunningBot>;
+  close(): Promise<void>;
+}
+
+export interface SlackHarnessOptions {
+  mode?: 'http' | 'socket';
+  config?: WarrenConfig;
+  readClusterStatus?: BotOptions['readClusterStatus'];
+  reporter?: BotOptions['reporter'];
+}
+
+/** Real Redis under a fresh prefix, the Slack emulator, and the real bot (Bolt unmodified) in between. */
+export async function startSlackHarness(options: SlackHarnessOptions = {}): Promise<SlackHarness> {
+  const prefix = `test-slack-${randomUUID().slice(0, 8)}`;
+  const redis = connectRedis();
+  const queue = openOperationsQueue(redis, prefix);
+  const emulator = await SlackEmulator.start();
+  const config = options.config ?? testConfig();
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination: sink });
+  const env: NodeJS.ProcessEnv =
+    options.mode === 'socket'
+      ? { SLACK_BOT_TOKEN: emulator.botToken, SLACK_APP_TOKEN: emulator.appToken, SLACK_API_URL: emulator.apiUrl }
+      : { SLACK_BOT_TOKEN: emulator.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, PORT: '0' };
+  const launch = () =>
+    startBot({
+      config,
+      redis,
+      queue,
+      env,
+      logger,
+      readClusterStatus: options.readClusterStatus ?? ((_config, cluster) => Promise.resolve(healthyCluster(cluster))),
+      retryConfig: FAST_RETRY,
+      rateBudget: { perMinute: 60_000, burst: 1000 },
+      reporter: options.reporter ?? FAST_REPORTER,
+    });
+  let bot = await launch();
+  const driver = new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, ...(bot.port ? { botUrl: `http://127.0.0.1:${bot.port}/slack/events` } : {}) });
+  const harness: SlackHarness = {
+    prefix,
+    redis,
+    queue,
+    emulator,
+    driver,
+    store: new SlackStore(redis, prefix),
+    get bot() {
+      return bot;
+    },
+    config,
+    logs,
+    async restartBot() {
+      await bot.close();
+      bot = await launch();
+      return bot;
+    },
+    async close() {
+      await bot.close();
+      const jobIds = (await queue.getJobs()).map((j) => j.id).filter((id): id is string => id !== undefined);
+      await queue.obliterate({ force: true });
+      await queue.close();
+      const keys = await scanKeys(redis, `${prefix}:*`);
+      const streams = jobIds.map(eventsKey);
+      if (keys.length + streams.length > 0) await redis.del(...keys, ...streams);
+      await emulator.close();
+      redis.disconnect();
+    },
+  };
+  return harness;
+}
+
+async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
