@@ -4,6 +4,7 @@ import type { ClusterCreateResult } from '../src/queue/schema.js';
 import { cookie } from '../src/steps/cookie.js';
 import { install } from '../src/steps/install.js';
 import { join } from '../src/steps/join.js';
+import { membership } from '../src/steps/membership.js';
 import { preflight } from '../src/steps/preflight.js';
 import { MIRRORING_DEPRECATED, effectiveReplication, replication } from '../src/steps/replication.js';
 import { start } from '../src/steps/start.js';
@@ -12,9 +13,11 @@ import { verify } from '../src/steps/verify.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
- * The runbook, corrected: install → cookie → start → join (serial) → replication → verify.
- * The cookie step comes before start so a node whose cookie must change restarts once, not twice:
- * the cookie step stops it and writes the cookie, the start step brings it up with the new one.
+ * The runbook, corrected: install → membership gate → cookie → start → join (serial) →
+ * replication → verify. The gate refuses a node whose join would wipe something before its cookie
+ * changes (a new cookie would already cut it off from its own cluster). The cookie step comes
+ * before start so a node whose cookie must change restarts once, not twice: the cookie step stops
+ * it and writes the cookie, the start step brings it up with the new one.
  */
 export const createCluster: OperationDefinition<ClusterCreateResult> = {
   operation: 'cluster.create',
@@ -22,13 +25,14 @@ export const createCluster: OperationDefinition<ClusterCreateResult> = {
   steps: [
     declareStep(preflight),
     declareStep(install),
+    declareStep(membership),
     declareStep(cookie),
     declareStep(start),
     declareStep(join),
     declareStep(replication),
     declareStep(verify),
   ],
-  alwaysRun: new Set([preflight.id, verify.id]),
+  alwaysRun: new Set([preflight.id, membership.id, verify.id]),
 
   buildResult({ cluster, facts, steps }) {
     const version = facts.get(cluster.seed.name)?.rabbitmqVersion;

@@ -11,6 +11,9 @@ const COOKIE_TMP = '/var/lib/rabbitmq/.erlang.cookie.warren-new';
 
 export type ServiceManager = 'systemd' | 'sysv';
 
+/** Exit 69 without starting the CLI when no Erlang VM runs (hosts without pgrep just ask the CLI). */
+const NO_VM_EXITS_69 = sh`if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi;`;
+
 /**
  * One round trip that tells preflight what it needs: short hostname, init system, package state,
  * Erlang version, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
@@ -33,8 +36,12 @@ export function aptUpdateCommand(): ShellCommand {
   return sh`DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 update -q`;
 }
 
+/**
+ * Is the RabbitMQ app running? A host with no Erlang VM at all answers at once without starting
+ * the CLI (each rabbitmqctl costs ~0.5 s of CPU); exit 69 means not running, as the CLI says.
+ */
 export function checkRunningCommand(): ShellCommand {
-  return sh`rabbitmq-diagnostics -q check_running </dev/null`;
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_running </dev/null`;
 }
 
 export function serviceStartCommand(manager: ServiceManager): ShellCommand {
@@ -42,11 +49,11 @@ export function serviceStartCommand(manager: ServiceManager): ShellCommand {
 }
 
 /**
- * Waits until the app runs, polling check_running: `await_startup` fails at once when the VM has
- * not registered with epmd yet. The deadline is the loop's; exit 75 (tempfail) when it passes.
+ * Waits until the app runs. `await_startup` fails at once when the VM has not registered with
+ * epmd yet, so it is retried until the deadline; exit 75 (tempfail) when the deadline passes.
  */
 export function waitRunningCommand(deadlineSeconds: number): ShellCommand {
-  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmq-diagnostics -q check_running </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done; rabbitmqctl -q await_startup </dev/null`;
+  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmqctl -q await_startup --timeout ${deadlineSeconds} </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done`;
 }
 
 /**
@@ -74,8 +81,9 @@ export function writeCookieCommand(): ShellCommand {
   return sh`umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`;
 }
 
+/** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
 export function clusterStatusCommand(): ShellCommand {
-  return sh`rabbitmqctl cluster_status --formatter json </dev/null`;
+  return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`;
 }
 
 export function stopAppCommand(): ShellCommand {

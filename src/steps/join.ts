@@ -1,37 +1,13 @@
-import { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { parseClusterStatus } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import {
-  clusterStatusCommand,
-  joinClusterCommand,
-  listQueuesCommand,
-  listVhostsCommand,
-  startAppCommand,
-  stopAppCommand,
-} from '../rabbit/commands.js';
+import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { assessNode, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
-const Vhosts = z.array(z.object({ name: z.string() }));
-const Queues = z.array(z.object({ name: z.string() }));
-
-export async function clusterStatusOf(ctx: StepContext, host: Host): Promise<ClusterStatus> {
-  const shell = await ctx.shells.shell(host.name);
-  return parseClusterStatus((await shell.run(clusterStatusCommand(), { timeoutMs: 120_000 })).stdout, host.name);
-}
-
-async function queueCount(ctx: StepContext, host: Host): Promise<number> {
-  const shell = await ctx.shells.shell(host.name);
-  const vhosts = Vhosts.parse(JSON.parse((await shell.run(listVhostsCommand())).stdout));
-  let total = 0;
-  for (const vhost of vhosts) total += Queues.parse(JSON.parse((await shell.run(listQueuesCommand(vhost.name))).stdout)).length;
-  return total;
-}
-
-/** A node to join, and why it is safe (checked before any node is touched). */
+/** A node to join. */
 interface PendingJoin {
   host: Host;
   /** Already recorded as a member by the seed: the join only restores it. */
@@ -39,35 +15,20 @@ interface PendingJoin {
 }
 
 /**
- * Decides, for one node, whether it must join: skipped when it and the seed list each other and it
- * runs. `join_cluster` wipes the joining node, so a node with queues or another cluster's
- * membership is refused unless the job allows the wipe.
+ * Decides whether one node must join. The membership gate vetted running nodes before the cookie
+ * step; a node it found joinable is joined without asking again. Members are skipped when they run;
+ * nodes the gate could not ask (not running then, or a resumed attempt) are assessed now.
  */
-async function assessNode(ctx: StepContext, host: Host, seedStatus: ClusterStatus): Promise<PendingJoin | undefined> {
+async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Promise<ClusterStatus>): Promise<PendingJoin | undefined> {
+  const known = ctx.facts.get(host.name)?.membership;
+  if (known === 'joinable') return { host, knownToSeed: false };
+  const seed = await seedStatus();
   const node = nodeNameOf(host);
-  const seedNode = nodeNameOf(ctx.cluster.seed);
+  if (known === 'member') return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
   const own = await clusterStatusOf(ctx, host);
-  const seedListsNode = seedStatus.disk_nodes.includes(node) || (seedStatus.ram_nodes ?? []).includes(node);
-  const nodeListsSeed = own.disk_nodes.includes(seedNode) || (own.ram_nodes ?? []).includes(seedNode);
-  if (seedListsNode && nodeListsSeed && seedStatus.running_nodes.includes(node)) return undefined;
-  if (seedListsNode && nodeListsSeed) return { host, knownToSeed: true };
-  if (ctx.options.allowWipe) return { host, knownToSeed: false };
-
-  const foreign = own.disk_nodes.filter((n) => n !== node);
-  if (foreign.length > 0) {
-    throw new WarrenError('join.would_wipe', `${host.name} belongs to another cluster (${foreign.join(', ')}); joining would wipe it`, {
-      host: host.name,
-      hint: `Check that ${host.name} is the right host. To wipe it and join anyway, run the create again with --allow-wipe.`,
-    });
-  }
-  const queues = await queueCount(ctx, host);
-  if (queues > 0) {
-    throw new WarrenError('join.would_wipe', `${host.name} holds ${queues} queue(s); joining would delete them`, {
-      host: host.name,
-      hint: `Drain or move the queues on ${host.name} first, or run the create again with --allow-wipe to discard them.`,
-    });
-  }
-  return { host, knownToSeed: false };
+  const verdict = await assessNode(ctx, host, seed, own);
+  if (verdict === 'joinable') return { host, knownToSeed: false };
+  return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
 }
 
 /** stop_app, join_cluster, start_app; on a failed join the app is started again so the node is not left down. */
@@ -114,10 +75,11 @@ export const join: Step<PendingJoin> = {
   },
 
   async check(ctx) {
-    const seedStatus = await clusterStatusOf(ctx, ctx.cluster.seed);
+    let seedStatus: Promise<ClusterStatus> | undefined;
+    const readSeedOnce = () => (seedStatus ??= clusterStatusOf(ctx, ctx.cluster.seed));
     const others = ctx.cluster.hosts.filter((h) => h.name !== ctx.cluster.seed.name);
     // The checks are read-only, so they run in parallel; only the joins themselves are serial.
-    const assessed = await onEveryHost(others, (host) => assessNode(ctx, host, seedStatus));
+    const assessed = await onEveryHost(others, (host) => pendingJoinFor(ctx, host, readSeedOnce));
     return assessed.filter((p): p is PendingJoin => p !== undefined);
   },
 

@@ -52,7 +52,7 @@ function factsFrom(host: Host, probe: z.infer<typeof ProbeOutput>): NodeFacts {
     nodeName: nodeNameOf(host),
     serviceManager: host.serviceManager === 'auto' ? detected : host.serviceManager,
     ...(packageVersion ? { packageVersion, rabbitmqVersion: upstreamVersion(packageVersion) } : {}),
-    ...(probe.erlang ? { erlangVersion: upstreamVersion(probe.erlang) } : {}),
+    ...(probe.erlang ? { erlangVersion: upstreamVersion(probe.erlang).replace(/\+dfsg.*$/, '') } : {}),
   };
 }
 

@@ -15,6 +15,11 @@ export interface NodeFacts {
   /** Upstream RabbitMQ version, e.g. 3.10.8. */
   rabbitmqVersion?: string;
   erlangVersion?: string;
+  /**
+   * What the membership gate found in this attempt: already clustered with the seed, or safe to
+   * join (standalone, no queues, or the job allows the wipe). Undefined: not yet known.
+   */
+  membership?: 'member' | 'joinable';
 }
 
 export interface HostProgress {
@@ -66,8 +71,8 @@ export interface Step<Pending = unknown> {
 }
 
 /** Runs `work` on every host at once and waits for all; the first failure wins after all have settled. */
-export async function onEveryHost<T>(hosts: readonly Host[], work: (host: Host) => Promise<T>): Promise<T[]> {
-  const results = await Promise.allSettled(hosts.map(work));
+export async function onEveryHost<T>(hosts: readonly Host[], work: (host: Host, index: number) => Promise<T>): Promise<T[]> {
+  const results = await Promise.allSettled(hosts.map((host, index) => work(host, index)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);

@@ -3,7 +3,7 @@ import { WarrenError } from '../errors.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
-import { clusterStatusOf } from './join.js';
+import { clusterStatusOf } from './membership.js';
 import type { Step, StepContext } from './step.js';
 
 /** A node that has just run start_app can take a few seconds to show in running_nodes. */

@@ -75,6 +75,29 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
     }
   }, 120_000);
 
+  it('refuses a node holding queues before its cookie changes (join would wipe it)', async () => {
+    const declare = await lab.exec(
+      3,
+      `rabbitmqctl eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"orders">>), true, false, [], none, <<"test">>).' </dev/null`,
+    );
+    expect(declare.code).toBe(0);
+    const cookieBefore = await lab.readCookie(3);
+    try {
+      const { final } = await harness.create('lab');
+      expect(final.state).toBe('failed');
+      expect(final.attempt).toBe(1);
+      expect(final.error?.code).toBe('join.would_wipe');
+      expect(final.error?.host).toBe('lab3');
+      expect(final.error?.step).toBe('rabbit:membership');
+      expect(final.error?.hint).toMatch(/--allow-wipe/);
+      expect(harness.commands.filter((c) => MUTATING.test(c.command))).toEqual([]);
+      expect(await lab.readCookie(3)).toBe(cookieBefore);
+    } finally {
+      expect((await lab.exec(3, 'rabbitmqctl -q delete_queue orders </dev/null')).code).toBe(0);
+      harness.commands.length = 0;
+    }
+  }, 120_000);
+
   it('forms a 3-node cluster: every node lists 3 running disk nodes, policy set, cookies equal', async () => {
     const { final } = await harness.create('lab');
     expect(final.error).toBeUndefined();
