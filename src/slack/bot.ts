@@ -82,6 +82,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     await app.start();
   }
   await reporter.start();
+  let closed = false;
   logger.info({ mode: settings.mode, port }, 'slack bot started');
   return {
     mode: settings.mode,
@@ -89,6 +90,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     app,
     reporter,
     close: async () => {
+      if (closed) return;
+      closed = true;
       await reporter.close();
       await app.stop();
     },

@@ -60,6 +60,9 @@ function stepReply(step: StepView): PlannedReply {
   return { key, message: buildStepReply(step) };
 }
 
+/** A failure always; a done step when it has something to say; a skipped step only for host output (its reason is on the card). */
 function deservesReply(step: StepView): boolean {
-  return step.state === 'failed' || step.detail !== undefined || step.hosts.length > 0;
+  if (step.state === 'failed') return true;
+  if (step.state === 'skipped') return step.hosts.length > 0;
+  return step.detail !== undefined || step.hosts.length > 0;
 }

@@ -17,6 +17,9 @@ const JOB_STATE_LINE: Record<JobState, string> = {
   failed: ':x: failed',
 };
 
+/** The card's state in one word, for notifications (`text`). */
+const JOB_STATE_WORD: Record<JobState, string> = { queued: 'queued', started: 'running', retrying: 'retrying', completed: 'completed', failed: 'failed' };
+
 const STEP_ICON: Record<StepState, string> = {
   pending: ':white_circle:',
   running: ':arrows_counterclockwise:',
@@ -43,7 +46,7 @@ export function buildJobCard(view: JobView, meta: JobCardMeta): SlackMessage {
     blocks.push(context(`:warning: ${inlineCode(view.error.code)}${where ? ` at ${where}` : ''} — evidence and what to do next are in the thread`));
   }
   if (view.state === 'completed') blocks.push(context('status card and transport_url are in the thread'));
-  return { text: `${title}: ${view.state}${summaryOf(view)}`, blocks };
+  return { text: `${title}: ${JOB_STATE_WORD[view.state]}${summaryOf(view)}`, blocks };
 }
 
 function stepLine(step: StepView): string {
