@@ -22,8 +22,9 @@ export type Authorization = { ok: true; roles: SlackRole[] } | { ok: false; refu
 /** May this user use the bot in this channel at all? Checked before the text is even parsed. */
 export function authorizeRequest(settings: SlackSettings, request: { user: string; channel: string }): Authorization {
   if (!settings.channels.includes(request.channel)) return { ok: false, refusal: { reason: 'channel', channel: request.channel } };
-  const roles = settings.users[request.user];
-  if (!roles || roles.length === 0) return { ok: false, refusal: { reason: 'user', user: request.user } };
+  // Own keys only: a user id such as "constructor" must not find Object's.
+  const roles = Object.hasOwn(settings.users, request.user) ? settings.users[request.user] : undefined;
+  if (!Array.isArray(roles) || roles.length === 0) return { ok: false, refusal: { reason: 'user', user: request.user } };
   return { ok: true, roles };
 }
 
