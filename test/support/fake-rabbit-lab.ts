@@ -1,0 +1,375 @@
+import { createHash } from 'node:crypto';
+import { nodeNameOf, shortHostnameOf } from '../../src/config/load.js';
+import type { Host } from '../../src/config/schema.js';
+import { fixture } from './fixtures.js';
+import type { Reply, Responder } from './recording-shells.js';
+
+/**
+ * Scenario objects for the recording shells: a simulated RabbitMQ host per inventory host that
+ * answers warren's commands the way a Debian 12 host with RabbitMQ 3.10.8 does (real captured
+ * error texts from test/fixtures), and changes state as they run, so a step that forgets an order
+ * (a cookie written under a running VM, a join while the app runs) fails here as it would there.
+ */
+
+export interface Policy {
+  name: string;
+  pattern: string;
+  definition: Record<string, unknown>;
+}
+
+/** How one node starts out; everything is optional and defaults to a freshly installed Debian node. */
+export interface NodeSetup {
+  /** What `hostname -s` prints; defaults to the inventory's short hostname. */
+  hostname?: string;
+  /** PID 1's name: `systemd`, or anything else (the lab's `host-init.sh`). */
+  init?: string;
+  /** Installed Debian version of rabbitmq-server; `null` when not installed. */
+  packageVersion?: string | null;
+  /** What `apt-get install rabbitmq-server` would install. */
+  candidateVersion?: string;
+  /** Until `apt-get update` runs, apt cannot find the package (stale or empty lists). */
+  aptListsStale?: boolean;
+  erlangPackageVersion?: string;
+  /** The Erlang VM and the rabbit app run (default: true when installed). */
+  running?: boolean;
+  /** Cookie file contents; `null` when there is no cookie yet (installed, never started). */
+  cookie?: string | null;
+  /** The node names of the cluster this node believes it belongs to (default: only itself). */
+  members?: string[];
+  /** vhost -> queue names. */
+  queues?: Record<string, string[]>;
+  policies?: Policy[];
+  /** vhost -> default queue type; its keys are the node's vhosts. */
+  vhosts?: Record<string, string | undefined>;
+  /** 3.x's `list_policies` printed the definition as a JSON string; default: an object. */
+  policyDefinitionAsString?: boolean;
+  /** Peers (short hostnames) this node's resolver cannot find. */
+  unresolved?: string[];
+}
+
+export interface NodeState {
+  host: Host;
+  nodeName: string;
+  hostname: string;
+  init: string;
+  packageVersion: string | null;
+  candidateVersion: string;
+  aptListsStale: boolean;
+  erlangPackageVersion: string;
+  vm: boolean;
+  app: boolean;
+  cookie: string | null;
+  /** The cookie the running VM read at start (null when the VM is down). */
+  vmCookie: string | null;
+  members: string[];
+  queues: Record<string, string[]>;
+  policies: Policy[];
+  vhosts: Record<string, string | undefined>;
+  policyDefinitionAsString: boolean;
+  unresolved: string[];
+  /** Full starts of the service (the restarts a create costs). */
+  starts: number;
+  /** Cookies switched in the running VM (rabbitmqctl eval), without a restart. */
+  liveSwitches: number;
+}
+
+export const DEBIAN_12_RABBITMQ = '3.10.8-1.1+deb12u1';
+const DEBIAN_12_ERLANG = '1:25.2.3+dfsg-1';
+
+/** A Debian-style cookie: 20 upper-case letters, different per host, stable across runs. */
+export function cookieFor(seed: string): string {
+  const digest = createHash('sha256').update(seed).digest();
+  return Array.from(digest.subarray(0, 20), (b) => String.fromCharCode(65 + (b % 26))).join('');
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Splits a POSIX shell command into words: enough of sh's quoting for what `quote()` produces. */
+export function shellWords(command: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i];
+    if (c === "'") {
+      const end = command.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated quote in: ${command}`);
+      word += command.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (c === '\\') {
+      word += command[i + 1] ?? '';
+      i++;
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = '';
+      inWord = false;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+const ok = (stdout = ''): Reply => ({ code: 0, stdout });
+
+/** rabbitmqctl verbs that refuse to run while the rabbit app is stopped (checked in the 3.10.8 CLI). */
+const APP_REQUIRED = new Set(['cluster_status', 'list_vhosts', 'list_queues', 'list_policies', 'set_policy', 'update_vhost_metadata']);
+/** The CLI's message for that refusal (format_validation_error(:rabbit_app_is_stopped) in rabbitmq_cli), not captured. */
+const APP_STOPPED = "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n";
+
+/** The shell guard warren puts before a CLI call that only makes sense with a running VM. */
+const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >\/dev\/null; then exit 69; fi; (.*)$/s;
+
+/** A set of simulated RabbitMQ hosts that together answer like a lab. */
+export class FakeRabbitLab {
+  readonly nodes = new Map<string, NodeState>();
+
+  constructor(hosts: readonly Host[], setups: Record<string, NodeSetup> = {}) {
+    for (const host of hosts) {
+      const setup = setups[host.name] ?? {};
+      const installed = setup.packageVersion === undefined ? DEBIAN_12_RABBITMQ : setup.packageVersion;
+      const running = setup.running ?? installed !== null;
+      const cookie = setup.cookie === undefined ? cookieFor(host.name) : setup.cookie;
+      this.nodes.set(host.name, {
+        host,
+        nodeName: nodeNameOf(host),
+        hostname: setup.hostname ?? shortHostnameOf(host),
+        init: setup.init ?? 'host-init.sh',
+        packageVersion: installed,
+        candidateVersion: setup.candidateVersion ?? installed ?? DEBIAN_12_RABBITMQ,
+        aptListsStale: setup.aptListsStale ?? false,
+        erlangPackageVersion: setup.erlangPackageVersion ?? DEBIAN_12_ERLANG,
+        vm: running,
+        app: running,
+        cookie,
+        vmCookie: running ? cookie : null,
+        members: setup.members ?? [nodeNameOf(host)],
+        queues: setup.queues ?? {},
+        policies: setup.policies ?? [],
+        vhosts: setup.vhosts ?? { '/': undefined },
+        policyDefinitionAsString: setup.policyDefinitionAsString ?? false,
+        unresolved: setup.unresolved ?? [],
+        starts: 0,
+        liveSwitches: 0,
+      });
+    }
+  }
+
+  /** A formed cluster: every node a running member with the first node's cookie and policies. */
+  static formed(hosts: readonly Host[], setup: NodeSetup = {}): FakeRabbitLab {
+    const members = hosts.map(nodeNameOf);
+    const cookie = cookieFor(hosts[0].name);
+    return new FakeRabbitLab(hosts, Object.fromEntries(hosts.map((h) => [h.name, { members, cookie, ...setup }])));
+  }
+
+  node(hostName: string): NodeState {
+    const node = this.nodes.get(hostName);
+    if (!node) throw new Error(`fake lab: no host ${hostName}`);
+    return node;
+  }
+
+  private byNodeName(nodeName: string): NodeState | undefined {
+    return [...this.nodes.values()].find((n) => n.nodeName === nodeName);
+  }
+
+  /** The responder to give RecordingShells. */
+  readonly respond: Responder = (hostName, command, stdin) => this.answer(this.node(hostName), command, stdin);
+
+  private answer(node: NodeState, command: string, stdin: string | undefined): Reply {
+    const guarded = NO_VM_GUARD.exec(command);
+    // The guard exits 69 before the CLI starts when no Erlang VM runs.
+    if (guarded) return node.vm ? this.answer(node, guarded[1], stdin) : { code: 69 };
+    if (command.startsWith('echo hostname=')) return this.probe(node, command);
+    if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
+    if (/apt-get .* update/.test(command)) {
+      node.aptListsStale = false;
+      return ok('Reading package lists...\n');
+    }
+    if (/apt-get .* install /.test(command)) return this.aptInstall(node, command);
+    if (command.startsWith('rabbitmq-diagnostics -q check_running')) return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    if (command === 'systemctl start rabbitmq-server') {
+      if (node.init !== 'systemd') return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
+      return this.startService(node);
+    }
+    if (command === 'service rabbitmq-server start') return this.startService(node);
+    if (command.startsWith('end=$((')) return node.app ? ok() : { code: 75, stderr: 'rabbit did not start within 150 s\n' };
+    if (command.startsWith('sha256sum /var/lib/rabbitmq/.erlang.cookie | cut')) {
+      // A pipeline's status is cut's: a missing file still exits 0, with nothing on stdout.
+      if (node.cookie === null) return { code: 0, stderr: 'sha256sum: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
+      return ok(`${sha256(node.cookie)}\n`);
+    }
+    if (command === 'base64 -w0 /var/lib/rabbitmq/.erlang.cookie') {
+      if (node.cookie === null) return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
+      return ok(Buffer.from(node.cookie, 'utf8').toString('base64'));
+    }
+    if (command.startsWith("trap '' HUP; umask 077 && base64 -d > ")) return this.switchCookieLive(node, stdin);
+    if (command.startsWith('umask 077 && base64 -d > ')) {
+      if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
+      node.cookie = Buffer.from(stdin, 'base64').toString('utf8');
+      return ok();
+    }
+    if (command.startsWith('rabbitmqctl')) return this.rabbitmqctl(node, command);
+    throw new Error(`fake lab: ${node.host.name} has no answer for: ${command}`);
+  }
+
+  /** The VM takes the new cookie through `rabbitmqctl eval` (which needs the VM up), then the file is replaced. */
+  private switchCookieLive(node: NodeState, stdin: string | undefined): Reply {
+    if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
+    if (!node.vm) return { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    if (node.vmCookie !== node.cookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+    const cookie = Buffer.from(stdin, 'base64').toString('utf8');
+    node.vmCookie = cookie;
+    node.cookie = cookie;
+    node.liveSwitches++;
+    return ok();
+  }
+
+  private probe(node: NodeState, command: string): Reply {
+    const peers = /for peer in (.*?); do/.exec(command)?.[1]?.trim().split(/\s+/).filter(Boolean) ?? [];
+    const lines = [
+      `hostname=${node.hostname}`,
+      `init=${node.init}`,
+      `rabbitmq=${node.packageVersion ? `install ok installed|${node.packageVersion}` : ''}`,
+      `erlang=${node.packageVersion ? node.erlangPackageVersion : ''}`,
+      ...peers.map((peer) => (node.unresolved.includes(peer) ? `unresolved=${peer}` : `resolves=${peer}`)),
+    ];
+    return ok(`${lines.join('\n')}\n`);
+  }
+
+  private aptInstall(node: NodeState, command: string): Reply {
+    const spec = shellWords(command).find((w) => w.startsWith('rabbitmq-server')) ?? 'rabbitmq-server';
+    const [, version] = spec.split('=');
+    if (node.aptListsStale) {
+      return { code: 100, stdout: 'Reading package lists...\n', stderr: fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt').replace('rabbitmq-server-nonexistent', 'rabbitmq-server') };
+    }
+    if (version !== undefined && version !== node.candidateVersion) {
+      return { code: 100, stderr: fixture('debian-12/apt-get-install.version-not-found.exit100.stderr.txt').replace('9.9.9-1', version) };
+    }
+    // Debian's policy-rc.d in the lab: installing does not start the service; the VM creates the cookie at first start.
+    node.packageVersion = version ?? node.candidateVersion;
+    return ok(`Setting up rabbitmq-server (${node.packageVersion}) ...\n`);
+  }
+
+  private startService(node: NodeState): Reply {
+    if (!node.packageVersion) return { code: 1, stderr: 'Failed to start rabbitmq-server.service: Unit rabbitmq-server.service not found.\n' };
+    if (node.vm) return ok();
+    node.cookie ??= cookieFor(`${node.host.name}-first-start`);
+    node.vm = true;
+    node.app = true;
+    node.vmCookie = node.cookie;
+    node.starts++;
+    return ok();
+  }
+
+  private clusterStatus(node: NodeState): Reply {
+    const is4 = Number.parseInt((node.packageVersion ?? '3').replace(/^\d+:/, ''), 10) >= 4;
+    const running = node.members.filter((m) => this.byNodeName(m)?.app).reverse();
+    const version = (node.packageVersion ?? '').replace(/^\d+:/, '').replace(/-[^-]*$/, '');
+    const status: Record<string, unknown> = {
+      alarms: [],
+      cluster_name: node.members[0],
+      disk_nodes: [...node.members].sort(),
+      maintenance_status: Object.fromEntries(running.map((m) => [m, 'not under maintenance'])),
+      partitions: {},
+      ...(is4 ? { cluster_tags: [] } : { ram_nodes: [] }),
+      running_nodes: running,
+      versions: Object.fromEntries(running.map((m) => [m, { erlang_version: '25.2.3', rabbitmq_name: 'RabbitMQ', rabbitmq_version: version }])),
+    };
+    return ok(JSON.stringify(status));
+  }
+
+  private rabbitmqctl(node: NodeState, command: string): Reply {
+    const unreachable: Reply = { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    // Every rabbitmqctl verb, shutdown included, exits 69 when the VM is down.
+    if (!node.vm) return unreachable;
+    if (node.vmCookie !== node.cookie) {
+      // A cookie written under a running VM locks the CLI out (seen on 3.10.8).
+      return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+    }
+    const words = shellWords(command).filter((w) => w !== '-q' && w !== '</dev/null');
+    const [, verb, ...args] = words;
+    // In 3.10.8 these commands validate that the rabbit app runs (their beams call
+    // Validators.rabbit_is_running); a validation failure exits 64, like join_cluster's opposite check.
+    if (!node.app && APP_REQUIRED.has(verb ?? '')) return { code: 64, stderr: APP_STOPPED };
+    switch (verb) {
+      case 'shutdown':
+        node.vm = false;
+        node.app = false;
+        node.vmCookie = null;
+        return ok();
+      case 'cluster_status':
+        return this.clusterStatus(node);
+      case 'stop_app':
+        node.app = false;
+        return ok();
+      case 'start_app':
+        node.app = true;
+        return ok();
+      case 'join_cluster':
+        return this.join(node, args[0] ?? '');
+      case 'list_vhosts':
+        return ok(JSON.stringify(Object.entries(node.vhosts).map(([name, type]) => (args.includes('default_queue_type') ? { name, default_queue_type: type ?? 'classic' } : { name }))));
+      case 'list_queues': {
+        const vhost = args[args.indexOf('--vhost') + 1] ?? '/';
+        return ok(JSON.stringify((node.queues[vhost] ?? []).map((name) => ({ name }))));
+      }
+      case 'list_policies':
+        return ok(
+          JSON.stringify(
+            node.policies.map((p) => ({
+              vhost: '/',
+              name: p.name,
+              pattern: p.pattern,
+              'apply-to': 'all',
+              definition: node.policyDefinitionAsString ? JSON.stringify(p.definition) : p.definition,
+              priority: 0,
+            })),
+          ),
+        );
+      case 'set_policy': {
+        const [name, pattern, definition] = args;
+        if (name === undefined || pattern === undefined || definition === undefined) return { code: 64, stderr: 'Error: not enough arguments.\n' };
+        const policy: Policy = { name, pattern, definition: JSON.parse(definition) as Record<string, unknown> };
+        for (const member of this.membersOf(node)) member.policies = [...member.policies.filter((p) => p.name !== name), policy];
+        return ok();
+      }
+      case 'update_vhost_metadata': {
+        const [vhost] = args;
+        const type = args[args.indexOf('--default-queue-type') + 1];
+        for (const member of this.membersOf(node)) member.vhosts = { ...member.vhosts, [vhost ?? '/']: type };
+        return ok();
+      }
+      default:
+        throw new Error(`fake lab: ${node.host.name} has no answer for: ${command}`);
+    }
+  }
+
+  private membersOf(node: NodeState): NodeState[] {
+    return node.members.map((m) => this.byNodeName(m)).filter((n): n is NodeState => n !== undefined);
+  }
+
+  private join(node: NodeState, seedName: string): Reply {
+    if (node.app) return { code: 64, stderr: `${fixture('rabbitmq-3.10/join_cluster.app-running.exit64.firstline.txt')}\n` };
+    const seed = this.byNodeName(seedName);
+    const seedShort = seedName.split('@')[1] ?? '';
+    if (!seed || node.unresolved.includes(seedShort)) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.unresolvable-seed.exit69.txt') };
+    if (!seed.app || seed.vmCookie !== node.vmCookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt') };
+    if (seed.members.includes(node.nodeName) && node.members.includes(seedName)) {
+      return ok(fixture('rabbitmq-3.10/join_cluster.already-member.exit0.txt'));
+    }
+    // join_cluster resets the node: its queues and its old membership go, it takes the seed cluster's state.
+    for (const old of this.membersOf(node)) if (old !== node) old.members = old.members.filter((m) => m !== node.nodeName);
+    const members = [...seed.members, node.nodeName];
+    for (const member of [...this.membersOf(seed), node]) member.members = members;
+    node.queues = {};
+    node.policies = [...seed.policies];
+    node.vhosts = { ...seed.vhosts };
+    return ok(`Clustering node ${node.nodeName} with ${seedName}\n`);
+  }
+}

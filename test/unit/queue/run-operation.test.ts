@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import type { OperationDefinition, OperationOutcome } from '../../../jobs/operation.js';
+import { WarrenError } from '../../../src/errors.js';
+import { runOperation } from '../../../src/queue/run-operation.js';
+import type { StepReport } from '../../../src/queue/run-operation.js';
+import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
+import { labCluster } from '../../support/inventory.js';
+import { RecordingShells, scripted } from '../../support/recording-shells.js';
+import { silentLogger } from '../../support/step-context.js';
+
+/** A fake step: logs its run into `log` and does what `work` says. */
+function fakeStep(id: string, log: string[], work: (ctx: StepContext) => Promise<StepOutcome | undefined> = () => Promise.resolve({ detail: `${id} done` })): DeclaredStep {
+  return {
+    id,
+    title: `Fake ${id}`,
+    skippedDetail: `${id} had nothing to do`,
+    plan: () => [],
+    async execute(ctx) {
+      log.push(`run ${id}`);
+      return work(ctx);
+    },
+  };
+}
+
+function definition(steps: DeclaredStep[], alwaysRun: string[] = []): OperationDefinition<OperationOutcome> {
+  return { operation: 'cluster.create', title: 'Fake operation', steps, alwaysRun: new Set(alwaysRun), buildResult: (outcome) => outcome };
+}
+
+/** Runs an operation with recording report and checkpoint callbacks; both append to `log`. */
+function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = []) {
+  const reports: StepReport[] = [];
+  const checkpoints: string[][] = [];
+  const cluster = labCluster(3);
+  const result = runOperation({
+    definition: def,
+    cluster,
+    shells: new RecordingShells(cluster.hosts, scripted([])),
+    options: { allowWipe: false },
+    logger: silentLogger,
+    completedSteps,
+    report(event) {
+      reports.push(event);
+      return Promise.resolve();
+    },
+    saveCheckpoint(steps) {
+      checkpoints.push(steps);
+      log.push(`checkpoint ${steps.join(',')}`);
+      return Promise.resolve();
+    },
+  });
+  return { result, reports, checkpoints };
+}
+
+describe('runOperation', () => {
+  it('runs the steps in order and checkpoints each before the next starts', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log), fakeStep('rabbit:b', log), fakeStep('rabbit:c', log)]);
+
+    const { result, checkpoints } = run(def, log);
+    await result;
+
+    expect(log).toEqual(['run rabbit:a', 'checkpoint rabbit:a', 'run rabbit:b', 'checkpoint rabbit:a,rabbit:b', 'run rabbit:c', 'checkpoint rabbit:a,rabbit:b,rabbit:c']);
+    expect(checkpoints).toEqual([['rabbit:a'], ['rabbit:a', 'rabbit:b'], ['rabbit:a', 'rabbit:b', 'rabbit:c']]);
+  });
+
+  it('reports each step running, then done with its detail', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log), fakeStep('rabbit:b', log, () => Promise.resolve(undefined))]);
+
+    const { result, reports } = run(def, log);
+    await result;
+
+    expect(reports.map(({ step, state, detail }) => ({ step, state, detail }))).toEqual([
+      { step: 'rabbit:a', state: 'running', detail: undefined },
+      { step: 'rabbit:a', state: 'done', detail: 'rabbit:a done' },
+      { step: 'rabbit:b', state: 'running', detail: undefined },
+      { step: 'rabbit:b', state: 'skipped', detail: 'rabbit:b had nothing to do' },
+    ]);
+    expect(reports.filter((r) => r.state !== 'running').every((r) => typeof r.durationMs === 'number')).toBe(true);
+  });
+
+  it('checkpoints a step that found nothing to do as finished', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log, () => Promise.resolve(undefined))]);
+
+    const { result, checkpoints } = run(def, log);
+    const outcome = await result;
+
+    expect(checkpoints).toEqual([['rabbit:a']]);
+    expect(outcome.steps).toEqual([{ id: 'rabbit:a', state: 'skipped', durationMs: expect.any(Number) as unknown, detail: 'rabbit:a had nothing to do' }]);
+  });
+
+  it('skips on a second attempt what the first finished, except the always-run steps', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:preflight', log), fakeStep('rabbit:b', log), fakeStep('rabbit:c', log), fakeStep('rabbit:verify', log)], ['rabbit:preflight', 'rabbit:verify']);
+
+    const { result, reports, checkpoints } = run(def, log, ['rabbit:preflight', 'rabbit:b']);
+    const outcome = await result;
+
+    expect(log.filter((l) => l.startsWith('run'))).toEqual(['run rabbit:preflight', 'run rabbit:c', 'run rabbit:verify']);
+    expect(reports.find((r) => r.step === 'rabbit:b')).toEqual({ step: 'rabbit:b', state: 'skipped', detail: 'finished by an earlier attempt' });
+    expect(checkpoints.at(-1)).toEqual(['rabbit:preflight', 'rabbit:b', 'rabbit:c', 'rabbit:verify']);
+    expect(outcome.steps.map((s) => [s.id, s.state])).toEqual([
+      ['rabbit:preflight', 'done'],
+      ['rabbit:b', 'skipped'],
+      ['rabbit:c', 'done'],
+      ['rabbit:verify', 'done'],
+    ]);
+  });
+
+  it('stops at a failing step, reports it failed with the code, and rethrows it with the step set', async () => {
+    const log: string[] = [];
+    const failure = new WarrenError('join.failed', 'lab2 could not join rabbit@lab1', {
+      host: 'lab2',
+      retryable: true,
+      evidence: { host: 'lab2', command: 'rabbitmqctl -q join_cluster rabbit@lab1 </dev/null', exitCode: 69, stderr: 'Erlang distribution failed' },
+    });
+    const def = definition([fakeStep('rabbit:a', log), fakeStep('rabbit:join', log, () => Promise.reject(failure)), fakeStep('rabbit:c', log)]);
+
+    const { result, reports, checkpoints } = run(def, log);
+
+    await expect(result).rejects.toSatisfy((error: unknown) => error instanceof WarrenError && error.code === 'join.failed' && error.step === 'rabbit:join');
+    expect(log.filter((l) => l.startsWith('run'))).toEqual(['run rabbit:a', 'run rabbit:join']);
+    expect(checkpoints).toEqual([['rabbit:a']]);
+    const failed = reports.at(-1);
+    expect(failed).toMatchObject({ step: 'rabbit:join', state: 'failed', host: 'lab2', detail: 'lab2 could not join rabbit@lab1' });
+    expect(failed?.error).toMatchObject({ code: 'join.failed', step: 'rabbit:join', host: 'lab2', retryable: true, evidence: { exitCode: 69 } });
+  });
+
+  it('turns a plain network error into a retryable WarrenError of the step', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new Error('read ECONNRESET')))]);
+
+    const { result, reports } = run(def, log);
+
+    await expect(result).rejects.toMatchObject({ code: 'ssh.connection_lost', retryable: true, step: 'rabbit:a', message: 'read ECONNRESET' });
+    expect(reports.at(-1)?.error).toMatchObject({ code: 'ssh.connection_lost', step: 'rabbit:a' });
+  });
+
+  it('turns any other unexpected error into a non-retryable one', async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")))]);
+
+    const { result } = run(def, log);
+
+    await expect(result).rejects.toMatchObject({ code: 'job.invalid', retryable: false, step: 'rabbit:a' });
+  });
+
+  it("lets a step's per-host progress through with the step's id", async () => {
+    const log: string[] = [];
+    const def = definition([
+      fakeStep('rabbit:a', log, async (ctx) => {
+        await ctx.report({ host: 'lab2', state: 'done', durationMs: 1200, detail: 'started' });
+        return { detail: 'ok' };
+      }),
+    ]);
+
+    const { result, reports } = run(def, log);
+    await result;
+
+    expect(reports[1]).toEqual({ step: 'rabbit:a', host: 'lab2', state: 'done', durationMs: 1200, detail: 'started' });
+  });
+
+  it('shares facts between steps and hands every record to buildResult', async () => {
+    const log: string[] = [];
+    const def = definition([
+      fakeStep('rabbit:a', log, (ctx) => {
+        ctx.facts.set('lab1', { host: 'lab1', nodeName: 'rabbit@lab1', serviceManager: 'sysv', rabbitmqVersion: '3.10.8' });
+        return Promise.resolve({ detail: 'learned', output: { seen: 1 } });
+      }),
+      fakeStep('rabbit:b', log, (ctx) => Promise.resolve({ detail: `saw ${ctx.facts.get('lab1')?.rabbitmqVersion ?? 'nothing'}` })),
+    ]);
+
+    const { result } = run(def, log);
+    const outcome = await result;
+
+    expect(outcome.cluster.cluster.name).toBe('demo');
+    expect(outcome.facts.get('lab1')?.rabbitmqVersion).toBe('3.10.8');
+    expect(outcome.steps.map(({ id, detail, output }) => ({ id, detail, output }))).toEqual([
+      { id: 'rabbit:a', detail: 'learned', output: { seen: 1 } },
+      { id: 'rabbit:b', detail: 'saw 3.10.8', output: undefined },
+    ]);
+  });
+});

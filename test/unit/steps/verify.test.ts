@@ -1,0 +1,130 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { declareStep } from '../../../src/steps/step.js';
+import { awaitHealthy, expectedNodes, verify } from '../../../src/steps/verify.js';
+import type { ClusterHealth } from '../../../src/rabbit/cluster-status.js';
+import { CMD } from '../../support/expected-commands.js';
+import { fixture } from '../../support/fixtures.js';
+import { labCluster } from '../../support/inventory.js';
+import { RecordingShells } from '../../support/recording-shells.js';
+import type { Reply } from '../../support/recording-shells.js';
+import { labFacts, stepContext } from '../../support/step-context.js';
+
+const STATUS = CMD.clusterStatus;
+const CLEAN: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.clean.json') };
+const LAB3_STOPPED: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.lab3-rabbit-stopped.json') };
+
+/** A seed that answers cluster_status with each reply in turn, repeating the last one. */
+function seedAnswering(...replies: Reply[]) {
+  const cluster = labCluster(3);
+  let calls = 0;
+  const shells = new RecordingShells(cluster.hosts, (host, command) => {
+    if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
+    return replies[Math.min(calls++, replies.length - 1)];
+  });
+  const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+  return { shells, ctx };
+}
+
+describe('rabbit:verify', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('passes a healthy cluster after one cluster_status on the seed', async () => {
+    const { shells, ctx } = seedAnswering(CLEAN);
+
+    const outcome = await declareStep(verify).execute(ctx);
+
+    expect(shells.commands).toEqual([{ host: 'lab1', command: STATUS }]);
+    expect(outcome?.detail).toBe('3 running disk nodes, no alarms, no partitions');
+    expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
+  });
+
+  it('passes the 4.x-shaped status as well', async () => {
+    const { ctx } = seedAnswering({ code: 0, stdout: fixture('rabbitmq-4.x/cluster_status.4.0-shaped.json') });
+
+    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
+  });
+
+  describe('with a node that settles late', () => {
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+
+    it('polls once a second until the node shows up in running_nodes', async () => {
+      const { shells, ctx } = seedAnswering(LAB3_STOPPED, LAB3_STOPPED, CLEAN);
+
+      const running = declareStep(verify).execute(ctx);
+      await vi.advanceTimersByTimeAsync(2_000);
+
+      await expect(running).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
+      expect(shells.commands).toHaveLength(3);
+    });
+
+    it('fails with verify.failed naming the node when it stays stopped past the deadline', async () => {
+      const { shells, ctx } = seedAnswering(LAB3_STOPPED);
+
+      const running = declareStep(verify).execute(ctx);
+      const failed = expect(running).rejects.toMatchObject({
+        code: 'verify.failed',
+        host: 'lab1',
+        retryable: true,
+        message: 'cluster demo is degraded: rabbit@lab3 is stopped',
+      });
+      await vi.advanceTimersByTimeAsync(61_000);
+
+      await failed;
+      // One read a second for 60 s, plus the first: it gave the node the whole minute.
+      expect(shells.commands.length).toBeGreaterThanOrEqual(60);
+      expect(shells.commands.length).toBeLessThanOrEqual(62);
+    });
+  });
+
+  it('fails on a partitioned cluster, with the partition in the message', async () => {
+    vi.useFakeTimers();
+    const { ctx } = seedAnswering({ code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.partitioned.lab1-view.json') });
+
+    const running = declareStep(verify).execute(ctx);
+    const failed = expect(running).rejects.toMatchObject({ code: 'verify.failed', message: expect.stringMatching(/^cluster demo is partitioned: .*rabbit@lab1 is partitioned from rabbit@lab3/) as unknown });
+    await vi.advanceTimersByTimeAsync(61_000);
+
+    await failed;
+  });
+
+  it('fails at once, as unreachable, when RabbitMQ is not running on the seed', async () => {
+    const { shells, ctx } = seedAnswering({ code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') });
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1' });
+    expect(shells.commands).toHaveLength(1);
+  });
+
+  it('fails at once on any other cluster_status failure, with the evidence', async () => {
+    const { ctx } = seedAnswering({ code: 70, stderr: 'Error: timed out while waiting for a response from rabbit@lab1.' });
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'command.failed', host: 'lab1', evidence: { exitCode: 70 } });
+  });
+});
+
+describe('awaitHealthy', () => {
+  it('returns the first reading when the deadline is zero', async () => {
+    const { shells, ctx } = seedAnswering(LAB3_STOPPED, CLEAN);
+
+    const health = await awaitHealthy(ctx, 0);
+
+    expect(health.headline).toBe('degraded');
+    expect(health.problems).toEqual(['rabbit@lab3 is stopped']);
+    expect(shells.commands).toHaveLength(1);
+  });
+});
+
+describe('expectedNodes', () => {
+  it('maps each configured node name to its inventory host', () => {
+    const cluster = labCluster(3, {}, (i) => (i === 2 ? { hostname: 'rabbit-c' } : {}));
+
+    expect([...expectedNodes({ cluster })]).toEqual([
+      ['rabbit@lab1', 'lab1'],
+      ['rabbit@lab2', 'lab2'],
+      ['rabbit@rabbit-c', 'lab3'],
+    ]);
+  });
+});
