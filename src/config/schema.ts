@@ -54,6 +54,11 @@ export const Cluster = z
     seed: SafeName,
     replication: ReplicationMode.default('auto'),
     haPolicyPattern: z.string().min(1).max(512).default(DEFAULT_HA_POLICY_PATTERN),
+    /**
+     * A node that is about to join (standalone, no queues: the join wipes it anyway) takes the
+     * seed's cookie without a restart. false: always stop, write, start.
+     */
+    liveCookieSwitch: z.boolean().default(true),
     packageVersion: z
       .string()
       .regex(/^[A-Za-z0-9.:+~-]+$/, 'a Debian package version such as 3.10.8-1.1+deb12u1')

@@ -82,6 +82,17 @@ export function writeCookieCommand(): ShellCommand {
 }
 
 /** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
+/**
+ * Switches a running node to the cookie on stdin without a restart: the VM takes the new cookie
+ * (erlang:set_cookie, read from a 0400 file so the secret is never in a command line), and only
+ * then is the file renamed over the old one, so the CLI and the VM never disagree. One shell,
+ * immune to SIGHUP, so a dropped SSH session cannot stop it between the two.
+ */
+export function switchCookieLiveCommand(): ShellCommand {
+  const setCookie = `{ok, C} = file:read_file("${COOKIE_TMP}"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.`;
+  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`;
+}
+
 export function clusterStatusCommand(): ShellCommand {
   return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`;
 }

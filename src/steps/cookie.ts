@@ -1,6 +1,6 @@
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { cookieHashCommand, readCookieCommand, shutdownCommand, writeCookieCommand } from '../rabbit/commands.js';
+import { cookieHashCommand, readCookieCommand, shutdownCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
 import { ensureRunning } from './start.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -44,12 +44,40 @@ async function stopFully(ctx: StepContext, host: Host): Promise<void> {
   await shell.run(shutdownCommand(), { okExitCodes: [69], timeoutMs: 120_000 });
 }
 
+/** How a node gets the cookie: switched live (it joins next), or stopped and written (the start step restarts it). */
+interface PendingCookie {
+  host: Host;
+  how: 'live' | 'restart';
+}
+
 /**
- * Every node gets the seed's Erlang cookie. Only nodes whose cookie differs are touched: full
- * stop, then the seed's exact bytes (owner rabbitmq, 0400). The start step brings them back, so
- * each such node restarts exactly once. The cookie never appears in logs, job data or events.
+ * Switches a running node that is about to join without restarting it. If the switch fails (an
+ * old Erlang, an odd node), the safe path runs instead: full stop, then write.
  */
-export const cookie: Step<Host> = {
+async function giveCookie(ctx: StepContext, { host, how }: PendingCookie, cookieBase64: string): Promise<string> {
+  const shell = await ctx.shells.shell(host.name);
+  if (how === 'live') {
+    try {
+      await shell.run(switchCookieLiveCommand(), { stdin: cookieBase64, timeoutMs: 60_000 });
+      return "switched to the seed's cookie live (no restart: the join comes next)";
+    } catch (error) {
+      ctx.logger.warn({ host: host.name, code: isWarrenError(error) ? error.code : 'unknown' }, 'live cookie switch failed; stopping the node instead');
+    }
+  }
+  await stopFully(ctx, host);
+  await shell.run(writeCookieCommand(), { stdin: cookieBase64 });
+  return "stopped, wrote the seed's cookie (start follows)";
+}
+
+/**
+ * Every node gets the seed's Erlang cookie; only nodes whose cookie differs are touched. The VM
+ * reads the cookie only at start, and a cookie file changed under a running VM locks the CLI out,
+ * so a node is either fully stopped before the file changes (the start step brings it back: one
+ * restart), or, when the membership gate found it standalone and empty so the join will wipe it
+ * anyway, switched live: the VM takes the cookie first, then the file. The cookie itself never
+ * appears in logs, job data, events or command lines (it travels base64 on stdin).
+ */
+export const cookie: Step<PendingCookie> = {
   id: 'rabbit:cookie',
   title: "Give every node the seed's Erlang cookie",
   skippedDetail: "every node already has the seed's cookie",
@@ -58,40 +86,36 @@ export const cookie: Step<Host> = {
     return cluster.hosts
       .filter((h) => h.name !== cluster.seed.name)
       .flatMap((host) => [
-        { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's" },
-        { step: this.id, host: host.name, command: `${writeCookieCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's" },
+        ...(cluster.cluster.liveCookieSwitch
+          ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
+          : []),
+        { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's (otherwise)" },
+        { step: this.id, host: host.name, command: `${writeCookieCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
       ]);
   },
 
   async check(ctx) {
     const seedHash = await seedCookieHash(ctx);
     const others = ctx.cluster.hosts.filter((h) => h.name !== ctx.cluster.seed.name);
-    const hashes = await onEveryHost(others, async (host) => {
-      try {
-        return { host, hash: await cookieHash(ctx, host) };
-      } catch (error) {
-        // A node without a cookie file simply needs one.
-        if (isWarrenError(error) && error.code === 'command.failed') return { host, hash: '' };
-        throw error;
-      }
-    });
-    return hashes.filter((h) => h.hash !== seedHash).map((h) => h.host);
+    const hashes = await onEveryHost(others, async (host) => ({ host, hash: await cookieHash(ctx, host) }));
+    return hashes
+      .filter((h) => h.hash !== seedHash)
+      .map(({ host }) => ({
+        host,
+        how: ctx.cluster.cluster.liveCookieSwitch && ctx.facts.get(host.name)?.membership === 'joinable' ? 'live' : 'restart',
+      }));
   },
 
-  async run(ctx, hosts) {
+  async run(ctx, pending) {
     const cookieBase64 = await readSeedCookie(ctx);
-    await onEveryHost(hosts, (host) =>
-      timedOnHost(
-        ctx,
-        host.name,
-        async () => {
-          await stopFully(ctx, host);
-          const shell = await ctx.shells.shell(host.name);
-          await shell.run(writeCookieCommand(), { stdin: cookieBase64 });
-        },
-        () => "stopped, wrote the seed's cookie",
-      ),
+    await onEveryHost(
+      pending.map((p) => p.host),
+      (host, i) => timedOnHost(ctx, host.name, () => giveCookie(ctx, pending[i], cookieBase64), (detail) => detail),
     );
-    return { detail: `${hosts.map((h) => h.name).join(', ')} given the seed's cookie (stopped; start follows)` };
+    const live = pending.filter((p) => p.how === 'live').map((p) => p.host.name);
+    const restarted = pending.filter((p) => p.how === 'restart').map((p) => p.host.name);
+    return {
+      detail: [live.length ? `${live.join(', ')} switched live` : '', restarted.length ? `${restarted.join(', ')} stopped and given the cookie` : ''].filter(Boolean).join('; '),
+    };
   },
 };
