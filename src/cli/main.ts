@@ -9,6 +9,7 @@ import { isFinalEvent, readEvents } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
 import { startWorker } from '../queue/worker.js';
+import { startBot } from '../slack/bot.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
 import { renderEvent, renderHealth, renderPlan } from './render.js';
@@ -87,26 +88,45 @@ async function showStatus(program: Command, clusterName: string, options: { json
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
 
+/** Resolves on SIGTERM or SIGINT, after `close` has run. */
+function untilSignalled(logger: ReturnType<typeof createLogger>, close: () => Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'closing');
+      close()
+        .catch((error: unknown) => logger.error({ err: (error as Error).message }, 'did not close cleanly'))
+        .finally(resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function runBot(program: Command): Promise<number> {
+  const config = await configFrom(program);
+  const logger = createLogger({ name: 'warren-bot' });
+  const redis = connectRedis(redisUrlFromEnv());
+  const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
+  const bot = await startBot({ config, redis, queue, env: process.env, logger });
+  logger.info({ mode: bot.mode, port: bot.port }, 'bot ready');
+  await untilSignalled(logger, async () => {
+    await bot.close();
+    await queue.close();
+    await redis.quit();
+  });
+  return EXIT.ok;
+}
+
 async function runWorker(program: Command, options: { concurrency: string }): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-worker' });
   const connection = connectRedis(redisUrlFromEnv());
   const running = await startWorker({ config, connection, prefix: program.opts<GlobalOptions>().prefix, logger, concurrency: Number(options.concurrency) });
   logger.info({ concurrency: Number(options.concurrency) }, 'worker ready');
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'closing worker: running jobs finish first');
-      running
-        .close()
-        .then(() => connection.quit())
-        .then(() => resolve())
-        .catch((error: unknown) => {
-          logger.error({ err: (error as Error).message }, 'worker did not close cleanly');
-          resolve();
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  // SIGTERM: stop taking jobs, let running ones finish, then leave.
+  await untilSignalled(logger, async () => {
+    await running.close();
+    await connection.quit();
   });
   return EXIT.ok;
 }
@@ -152,6 +172,11 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('run a worker: takes jobs from the queue until SIGTERM')
     .option('--concurrency <n>', 'jobs at once (each on a different cluster)', '4')
     .action((options: { concurrency: string }) => run(() => runWorker(program, options))());
+
+  program
+    .command('bot')
+    .description('run the Slack app (HTTP or Socket Mode, chosen by environment; see docs/slack.md)')
+    .action(() => run(() => runBot(program))());
 
   return program;
 }

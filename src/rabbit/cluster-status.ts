@@ -13,7 +13,21 @@ const Alarm = z.union([
  * 3.x–4.x: `ram_nodes` is gone in 4.x and `partitions` is absent on some versions, so both are
  * optional; `partitions` is an object keyed by node (an empty list on some builds when empty).
  */
-export const ClusterStatus = z
+/**
+ * RabbitMQ 4.1.0–4.1.3 print `running_nodes` as one concatenated string (rabbitmq-server#14398):
+ * split it back into the member names it is made of.
+ */
+function splitConcatenatedRunningNodes(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const record = raw as Record<string, unknown>;
+  if (typeof record.running_nodes !== 'string') return raw;
+  const listed = (key: string): unknown[] => (Array.isArray(record[key]) ? (record[key] as unknown[]) : []);
+  const known = [...listed('disk_nodes'), ...listed('ram_nodes')].filter((n): n is string => typeof n === 'string');
+  const running = known.filter((n) => (record.running_nodes as string).includes(n));
+  return { ...record, running_nodes: running };
+}
+
+export const ClusterStatus = z.preprocess(splitConcatenatedRunningNodes, z
   .object({
     cluster_name: z.string().optional(),
     disk_nodes: z.array(NodeName),
@@ -26,8 +40,24 @@ export const ClusterStatus = z
       .record(z.string(), z.object({ rabbitmq_version: z.string().optional(), erlang_version: z.string().optional() }).loose())
       .optional(),
   })
-  .loose();
+  .loose());
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
+
+/** Parses a command's JSON output with a schema; anything else is reported with the host and what was expected. */
+export function parseJsonOutput<T>(schema: z.ZodType<T>, stdout: string, host: string, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch {
+    throw new WarrenError('status.unparseable', `${what} on ${host} did not print JSON: ${stdout.slice(0, 200)}`, { host });
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+    throw new WarrenError('status.unparseable', `${what} on ${host} has an unexpected shape: ${fields}`, { host });
+  }
+  return result.data;
+}
 
 /** Parses cluster_status JSON output; a node that printed something else is reported with what it printed. */
 export function parseClusterStatus(stdout: string, host: string): ClusterStatus {

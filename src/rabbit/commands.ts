@@ -19,7 +19,7 @@ const NO_VM_EXITS_69 = sh`if command -v pgrep >/dev/null && ! pgrep -x beam.smp 
  * Erlang version, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
  */
 export function probeHostCommand(peers: readonly string[]): ShellCommand {
-  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`;
+  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
 }
 
 export function packageStatusCommand(): ShellCommand {
@@ -41,11 +41,16 @@ export function aptUpdateCommand(): ShellCommand {
  * the CLI (each rabbitmqctl costs ~0.5 s of CPU); exit 69 means not running, as the CLI says.
  */
 export function checkRunningCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_running </dev/null`;
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_running </dev/null`.named('rabbitmq-diagnostics check_running');
 }
 
+/**
+ * Starts RabbitMQ. A VM that runs with its app stopped (a worker died between stop_app and
+ * start_app) only needs start_app: the service would say "already running" and leave it down.
+ */
 export function serviceStartCommand(manager: ServiceManager): ShellCommand {
-  return manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
+  const service = manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${service}; fi`.named(`${service.text} (or start_app)`);
 }
 
 /**
@@ -53,7 +58,7 @@ export function serviceStartCommand(manager: ServiceManager): ShellCommand {
  * epmd yet, so it is retried until the deadline; exit 75 (tempfail) when the deadline passes.
  */
 export function waitRunningCommand(deadlineSeconds: number): ShellCommand {
-  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmqctl -q await_startup --timeout ${deadlineSeconds} </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done`;
+  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmqctl -q await_startup --timeout ${deadlineSeconds} </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done`.named('rabbitmqctl await_startup');
 }
 
 /**
@@ -90,11 +95,11 @@ export function writeCookieCommand(): ShellCommand {
  */
 export function switchCookieLiveCommand(): ShellCommand {
   const setCookie = `{ok, C} = file:read_file("${COOKIE_TMP}"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.`;
-  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`;
+  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('live cookie switch (rabbitmqctl eval)');
 }
 
 export function clusterStatusCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`;
+  return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`.named('rabbitmqctl cluster_status');
 }
 
 export function stopAppCommand(): ShellCommand {

@@ -7,10 +7,29 @@ export function quote(word: string): string {
 
 /** A shell command built only from literal text and quoted values: the one way commands are made. */
 export class ShellCommand {
-  constructor(readonly text: string) {}
+  constructor(
+    readonly text: string,
+    /** What an operator would call it ("rabbitmqctl cluster_status"), for error messages. */
+    readonly label?: string,
+  ) {}
+
+  /** The same command, named for error messages (commands wrapped in shell logic need it). */
+  named(label: string): ShellCommand {
+    return new ShellCommand(this.text, label);
+  }
+
   toString(): string {
     return this.text;
   }
+}
+
+const SHELL_WORDS = new Set(['if', 'then', 'else', 'fi', 'for', 'do', 'done', 'until', 'while', '!', '{', '}', 'trap', 'umask', 'timeout', 'end']);
+
+/** The name an operator knows a command by: its label, else its first program word. */
+export function commandName(command: ShellCommand): string {
+  if (command.label) return command.label;
+  const word = command.text.split(/[\s;&|()]+/).find((w) => w && !w.includes('=') && !SHELL_WORDS.has(w) && !w.startsWith('$'));
+  return word ?? 'command';
 }
 
 type ShellValue = string | number | ShellCommand | readonly (string | number)[];

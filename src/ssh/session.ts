@@ -5,7 +5,7 @@ import { WarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { fingerprintOf, matchesPinnedKey } from './host-key.js';
 import type { ShellCommand} from './quote.js';
-import { quote } from './quote.js';
+import { commandName, quote } from './quote.js';
 import { Redactor } from './redact.js';
 
 export interface CommandResult {
@@ -141,8 +141,7 @@ export function judgeResult(
       hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
     });
   }
-  const program = command.text.split(/\s+/).find((w) => !w.includes('=')) ?? command.text;
-  throw new WarrenError('command.failed', `${program} failed on ${host} with exit code ${result.code ?? 'none'}`, {
+  throw new WarrenError('command.failed', `${commandName(command)} failed on ${host} with exit code ${result.code ?? 'none'}`, {
     retryable: result.code === null || TRANSIENT_EXIT_CODES.has(result.code),
     evidence,
   });

@@ -3,7 +3,7 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
-import { assessNode, clusterStatusOf } from './membership.js';
+import { assessNode, clusterStatusIfRunning, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
@@ -25,7 +25,16 @@ async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Pr
   const seed = await seedStatus();
   const node = nodeNameOf(host);
   if (known === 'member') return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
-  const own = await clusterStatusOf(ctx, host);
+  let own = await clusterStatusIfRunning(ctx, host);
+  if (own === 'app-stopped') {
+    // A worker died between stop_app and start_app. Bring the app back, then judge the node as it is.
+    const shell = await ctx.shells.shell(host.name);
+    await shell.run(startAppCommand(), { timeoutMs: 300_000 });
+    own = await clusterStatusIfRunning(ctx, host);
+  }
+  if (typeof own === 'string') {
+    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}`, { host: host.name, retryable: true, hint: 'Run the create again: its start step starts the node.' });
+  }
   const verdict = await assessNode(ctx, host, seed, own);
   if (verdict === 'joinable') return { host, knownToSeed: false };
   return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };

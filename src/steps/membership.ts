@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
-import { parseClusterStatus } from '../rabbit/cluster-status.js';
+import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { onEveryHost, timedOnHost } from './step.js';
@@ -13,28 +13,33 @@ const Queues = z.array(z.object({ name: z.string() }));
 
 export async function clusterStatusOf(ctx: StepContext, host: Host): Promise<ClusterStatus> {
   const status = await clusterStatusIfRunning(ctx, host);
-  if (!status) {
-    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}`, {
+  if (typeof status === 'string') {
+    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`, {
       host: host.name,
       retryable: true,
-      hint: `Start it (service rabbitmq-server start) or run the create again, which starts it.`,
+      hint: 'Run the create again: its start step starts the node.',
     });
   }
   return status;
 }
 
-/** The node's cluster_status, or undefined when its Erlang VM is not running. */
-export async function clusterStatusIfRunning(ctx: StepContext, host: Host): Promise<ClusterStatus | undefined> {
+/**
+ * The node's cluster_status; 'vm-down' when no Erlang VM runs (exit 69), 'app-stopped' when the VM
+ * runs without the rabbit app (exit 64: the CLI refuses cluster_status then, as seen on 3.10.8).
+ */
+export async function clusterStatusIfRunning(ctx: StepContext, host: Host): Promise<ClusterStatus | 'vm-down' | 'app-stopped'> {
   const shell = await ctx.shells.shell(host.name);
-  const result = await shell.run(clusterStatusCommand(), { timeoutMs: 120_000, okExitCodes: [69] });
-  return result.code === 69 ? undefined : parseClusterStatus(result.stdout, host.name);
+  const result = await shell.run(clusterStatusCommand(), { timeoutMs: 120_000, okExitCodes: [64, 69] });
+  if (result.code === 69) return 'vm-down';
+  if (result.code === 64) return 'app-stopped';
+  return parseClusterStatus(result.stdout, host.name);
 }
 
 async function queueCount(ctx: StepContext, host: Host): Promise<number> {
   const shell = await ctx.shells.shell(host.name);
-  const vhosts = Vhosts.parse(JSON.parse((await shell.run(listVhostsCommand())).stdout));
+  const vhosts = parseJsonOutput(Vhosts, (await shell.run(listVhostsCommand())).stdout, host.name, 'list_vhosts');
   let total = 0;
-  for (const vhost of vhosts) total += Queues.parse(JSON.parse((await shell.run(listQueuesCommand(vhost.name))).stdout)).length;
+  for (const vhost of vhosts) total += parseJsonOutput(Queues, (await shell.run(listQueuesCommand(vhost.name))).stdout, host.name, 'list_queues').length;
   return total;
 }
 
@@ -92,10 +97,12 @@ export const membership: Step<Host> = {
     const seed = ctx.cluster.seed;
     // Every node's view at once: the seed's and each joiner's (a stopped VM answers at once).
     const [seedStatus, ...statuses] = await onEveryHost([seed, ...hosts], (host) => clusterStatusIfRunning(ctx, host));
-    if (!seedStatus) return { detail: `seed ${seed.name} is not running yet: membership is checked before the join` };
+    if (seedStatus === undefined || typeof seedStatus === 'string') {
+      return { detail: `seed ${seed.name} is not running yet: membership is checked before the join` };
+    }
     const verdicts = await onEveryHost(hosts, async (host, i) => {
       const own = statuses[i];
-      if (!own) return { host, verdict: 'not running: checked before its join' };
+      if (own === undefined || typeof own === 'string') return { host, verdict: 'not running: checked before its join' };
       const found = await timedOnHost(ctx, host.name, () => assessNode(ctx, host, seedStatus, own), (m) => (m === 'member' ? 'already a member' : 'standalone, no queues: safe to join'));
       const facts = ctx.facts.get(host.name);
       if (facts) ctx.facts.set(host.name, { ...facts, membership: found });

@@ -18,7 +18,7 @@ const ProbeOutput = z.object({
 });
 
 /** Parses the probe's `key=value` lines; repeated keys (resolves/unresolved) collect into lists. */
-export function parseProbe(stdout: string): z.infer<typeof ProbeOutput> {
+export function parseProbe(stdout: string, host = 'the host'): z.infer<typeof ProbeOutput> {
   const fields: Record<string, string> = {};
   const resolves: string[] = [];
   const unresolved: string[] = [];
@@ -31,7 +31,14 @@ export function parseProbe(stdout: string): z.infer<typeof ProbeOutput> {
     else if (key === 'unresolved') unresolved.push(value);
     else fields[key] = value;
   }
-  return ProbeOutput.parse({ ...fields, resolves, unresolved });
+  const parsed = ProbeOutput.safeParse({ ...fields, resolves, unresolved });
+  if (!parsed.success) {
+    throw new WarrenError('status.unparseable', `the preflight probe on ${host} printed something unexpected (missing ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`, {
+      host,
+      hint: `Check that ${host} has a POSIX shell, hostname, dpkg-query and getent.`,
+    });
+  }
+  return parsed.data;
 }
 
 /** The package status line `install ok installed|3.10.8-1` -> the version, when installed. */
@@ -83,7 +90,7 @@ export const preflight: Step<Host> = {
         host.name,
         async () => {
           const shell = await ctx.shells.shell(host.name);
-          const probe = parseProbe((await shell.run(probeHostCommand(peersOf(ctx.cluster, host)), { timeoutMs: 30_000 })).stdout);
+          const probe = parseProbe((await shell.run(probeHostCommand(peersOf(ctx.cluster, host)), { timeoutMs: 30_000 })).stdout, host.name);
           const expected = shortHostnameOf(host);
           if (probe.hostname !== expected) {
             throw new WarrenError('preflight.hostname_mismatch', `${host.name} calls itself "${probe.hostname}", but its node name would be rabbit@${expected}`, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ResolvedCluster } from '../config/load.js';
 import { WarrenError } from '../errors.js';
+import { parseJsonOutput } from '../rabbit/cluster-status.js';
 import {
   HA_POLICY_NAME,
   listPoliciesCommand,
@@ -81,7 +82,7 @@ export const replication: Step<Pending> = {
     const mode = modeOf(ctx);
     const shell = await ctx.shells.shell(ctx.cluster.seed.name);
     if (mode === 'ha-all') {
-      const policies = Policies.parse(JSON.parse((await shell.run(listPoliciesCommand())).stdout));
+      const policies = parseJsonOutput(Policies, (await shell.run(listPoliciesCommand())).stdout, shell.host.name, 'list_policies');
       const inPlace = policies.some((p) => {
         const definition = p.definition as Record<string, unknown>;
         return p.name === HA_POLICY_NAME && p.pattern === ctx.cluster.cluster.haPolicyPattern && definition['ha-mode'] === 'all';
@@ -89,7 +90,7 @@ export const replication: Step<Pending> = {
       return inPlace ? [] : [{ kind: 'policy' }];
     }
     if (mode === 'quorum') {
-      const vhosts = VhostQueueTypes.parse(JSON.parse((await shell.run(listVhostQueueTypesCommand())).stdout));
+      const vhosts = parseJsonOutput(VhostQueueTypes, (await shell.run(listVhostQueueTypesCommand())).stdout, shell.host.name, 'list_vhosts');
       return vhosts.filter((v) => v.default_queue_type !== 'quorum').map((v) => ({ kind: 'default-queue-type', vhost: v.name }));
     }
     return [];

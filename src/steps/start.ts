@@ -32,7 +32,12 @@ export const start: Step<Host> = {
 
   plan(cluster) {
     return cluster.hosts.flatMap((host) => [
-      { step: this.id, host: host.name, command: serviceStartCommand(host.serviceManager === 'systemd' ? 'systemd' : 'sysv').text, when: 'RabbitMQ is not running' },
+      {
+        step: this.id,
+        host: host.name,
+        command: serviceStartCommand(host.serviceManager === 'systemd' ? 'systemd' : 'sysv').text,
+        when: host.serviceManager === 'auto' ? 'RabbitMQ is not running (systemctl instead of service where systemd is PID 1)' : 'RabbitMQ is not running',
+      },
       { step: this.id, host: host.name, command: waitRunningCommand(START_DEADLINE_SECONDS).text, when: 'RabbitMQ is not running' },
     ]);
   },
