@@ -25,13 +25,15 @@ export function createSlackApp(options: SlackAppOptions): App {
   };
   const logger = boltLoggerFrom(options.logger);
   if (settings.mode === 'socket') {
-    return new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger, clientOptions });
+    return new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger, clientOptions, convoStore: false });
   }
   return new App({
     token: settings.botToken,
     signingSecret: settings.signingSecret,
     logger,
     clientOptions,
+    // No listener reads conversation state; without the store every request skips a middleware.
+    convoStore: false,
     // Respond to Slack as soon as a listener acks; the work after the ack runs on its own.
     processBeforeResponse: false,
     customRoutes: [

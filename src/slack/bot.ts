@@ -1,12 +1,14 @@
 import type { App, webApi } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { planOperation } from '../plan.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
+import { AfterAck } from './after-ack.js';
 import { createSlackApp } from './app.js';
 import type { BotDeps, PlanOperation, ReadClusterStatus } from './deps.js';
 import { slackSettingsFromEnv } from './env.js';
@@ -35,9 +37,12 @@ export interface RunningBot {
   close(): Promise<void>;
   /** The HTTP receiver's port (absent in Socket Mode). */
   port?: number;
+  /** The HTTP receiver's server (absent in Socket Mode), e.g. to measure it. */
+  server?: Server;
   mode: 'http' | 'socket';
   app: App;
   reporter: JobReporter;
+  afterAck: AfterAck;
 }
 
 /**
@@ -58,6 +63,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     limiter: new MethodLimiter(options.rateBudget),
     ...options.reporter,
   });
+  const afterAck = new AfterAck(logger);
   const deps: BotDeps = {
     config: options.config,
     redis: options.redis,
@@ -66,6 +72,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     client: app.client,
     store,
     reporter,
+    afterAck,
     readClusterStatus: options.readClusterStatus ?? readClusterStatus,
     planOperation: options.planOperation ?? planOperation,
   };
@@ -75,8 +82,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     return Promise.resolve();
   });
   let port: number | undefined;
+  let server: Server | undefined;
   if (settings.mode === 'http') {
-    const server = (await app.start(settings.port)) as Server;
+    server = await app.start(settings.port);
     port = (server.address() as AddressInfo).port;
   } else {
     await app.start();
@@ -87,13 +95,17 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   return {
     mode: settings.mode,
     ...(port === undefined ? {} : { port }),
+    ...(server === undefined ? {} : { server }),
     app,
     reporter,
+    afterAck,
     close: async () => {
       if (closed) return;
       closed = true;
-      await reporter.close();
+      // Stop taking requests, let follow-ups already acked finish (their cards get tracked), then stop reporting.
       await app.stop();
+      await Promise.race([afterAck.idle(), sleep(10_000, undefined, { ref: false })]);
+      await reporter.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import type { OperationName } from '../queue/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { AfterAck } from './after-ack.js';
 import type { Block } from './messages/mrkdwn.js';
 import type { PlanEntry } from './messages/plan.js';
 import type { JobReporter } from './reporter.js';
@@ -25,6 +26,8 @@ export interface BotDeps {
   client: webApi.WebClient;
   store: SlackStore;
   reporter: JobReporter;
+  /** Where listeners put the work that follows their ack. */
+  afterAck: AfterAck;
   readClusterStatus: ReadClusterStatus;
   planOperation: PlanOperation;
 }

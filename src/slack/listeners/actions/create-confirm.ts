@@ -43,15 +43,18 @@ export function createConfirmAction(deps: BotDeps) {
       logRefusal(deps.logger, { user, channel, command: commandLabel(command.data), reason: refusal.reason });
       return;
     }
-    const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
+    const cluster = command.data.cluster;
     const teamDomain = payload.data.team?.domain;
-    const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
-    try {
-      await reply({ replace_original: true, text: `Creating ${command.data.cluster}: follow the job card in the channel.` });
-      await startClusterCreate(deps, request, command.data.cluster, log);
-    } catch (error) {
-      log.error({ err: (error as Error).message }, 'create from button failed');
-      await reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Try `/rabbit cluster create` again; if it persists, check the bot log.')).catch(() => undefined);
-    }
+    deps.afterAck.run('slack', async () => {
+      const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
+      const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
+      try {
+        await reply({ replace_original: true, text: `Creating ${cluster}: follow the job card in the channel.` });
+        await startClusterCreate(deps, request, cluster, log);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'create from button failed');
+        await reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Try `/rabbit cluster create` again; if it persists, check the bot log.')).catch(() => undefined);
+      }
+    });
   };
 }

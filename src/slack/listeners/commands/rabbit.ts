@@ -15,7 +15,8 @@ import { logRefusal } from '../log-refusal.js';
 
 /**
  * `/rabbit …`: checks channel, user, grammar and role in memory and acks at once (refusals and
- * usage errors ride on the ack, privately); anything slow — Redis, SSH, posting — comes after.
+ * usage errors ride on the ack, privately); anything slow — Redis, SSH, posting — is handed to
+ * AfterAck, so it neither delays this ack nor, in a burst, the next ones.
  */
 export function rabbitCommand(deps: BotDeps) {
   return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
@@ -46,27 +47,32 @@ export function rabbitCommand(deps: BotDeps) {
       logRefusal(deps.logger, { user, channel, command: commandLabel(parsed.command), reason: refusal.reason });
       return;
     }
-    const log = deps.logger.child({ user, channel, command: commandLabel(parsed.command) });
     await ack(ackFor(parsed.command));
-    log.info('slack command accepted');
-    const request: SlackRequest = {
-      user,
-      channel,
-      ...(payload.data.team_domain ? { teamDomain: payload.data.team_domain } : {}),
-      reply: async (message) => {
-        await respond({ response_type: 'ephemeral', ...message });
-      },
-    };
-    try {
-      await afterAck(deps, request, parsed.command, hasRole(access.roles, 'operator'), log);
-    } catch (error) {
-      log.error({ err: (error as Error).message }, 'slack command failed after ack');
-      await request.reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.')).catch(() => undefined);
-    }
+    const rabbit = parsed.command;
+    const isOperator = hasRole(access.roles, 'operator');
+    const teamDomain = payload.data.team_domain;
+    deps.afterAck.run(rabbit.name === 'status' ? 'ssh' : 'slack', async () => {
+      const log = deps.logger.child({ user, channel, command: commandLabel(rabbit) });
+      log.info('slack command accepted');
+      const request: SlackRequest = {
+        user,
+        channel,
+        ...(teamDomain ? { teamDomain } : {}),
+        reply: async (message) => {
+          await respond({ response_type: 'ephemeral', ...message });
+        },
+      };
+      try {
+        await followUp(deps, request, rabbit, isOperator, log);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'slack command failed after ack');
+        await request.reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.')).catch(() => undefined);
+      }
+    });
   };
 }
 
-async function afterAck(deps: BotDeps, request: SlackRequest, command: RabbitCommand, isOperator: boolean, log: BotDeps['logger']): Promise<void> {
+async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCommand, isOperator: boolean, log: BotDeps['logger']): Promise<void> {
   switch (command.name) {
     case 'help':
       return;
