@@ -1,0 +1,56 @@
+/**
+ * The bot under test for the ack benchmark, in its own process so the load generator does not share
+ * its event loop: the real bot (Bolt's HTTP receiver, production logger on stderr) on real Redis,
+ * talking to the Slack emulator at SLACK_API_URL. Prints `READY {"port":…}` when it listens; on
+ * SIGUSR2 prints `STATS {serverMs, cpuMs}`: the server-side time of each request and the CPU the bot
+ * used since the last; on SIGTERM it
+ * stops and removes what it put in Redis.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createLogger } from '../../src/log/logger.js';
+import { openOperationsQueue } from '../../src/queue/queue.js';
+import { connectRedis } from '../../src/queue/redis.js';
+import { eventsKey } from '../../src/queue/schema.js';
+import { startBot } from '../../src/slack/bot.js';
+import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
+
+const prefix = `bench-slack-${randomUUID().slice(0, 8)}`;
+const redis = connectRedis();
+const queue = openOperationsQueue(redis, prefix);
+const bot = await startBot({
+  config: testConfig(),
+  redis,
+  queue,
+  env: { SLACK_BOT_TOKEN: process.env.SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: process.env.SLACK_API_URL, PORT: '0' },
+  logger: createLogger({ level: 'info' }),
+  readClusterStatus: (_config, cluster) => Promise.resolve(healthyCluster(cluster)),
+});
+
+// Server-side view: from the request reaching Node (headers parsed) to the response handed to the kernel.
+const serverMs: number[] = [];
+bot.server?.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+  const started = performance.now();
+  res.on('finish', () => serverMs.push(performance.now() - started));
+});
+process.stdout.write(`READY ${JSON.stringify({ port: bot.port })}\n`);
+let cpuSince = process.cpuUsage();
+process.on('SIGUSR2', () => {
+  const cpu = process.cpuUsage(cpuSince);
+  cpuSince = process.cpuUsage();
+  process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+});
+
+process.on('SIGTERM', () => {
+  void (async () => {
+    await bot.close();
+    const jobIds = (await queue.getJobs()).flatMap((j) => (j.id ? [j.id] : []));
+    await queue.obliterate({ force: true });
+    await queue.close();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length + jobIds.length > 0) await redis.del(...keys, ...jobIds.map(eventsKey));
+    redis.disconnect();
+    process.exit(0);
+  })();
+});
