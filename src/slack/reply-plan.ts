@@ -38,9 +38,10 @@ export function repliesForEvent(event: ProgressEvent, after: JobView): PlannedRe
 function completionReplies(view: JobView): PlannedReply[] {
   const parsed = ClusterCreateResult.safeParse(view.result);
   if (parsed.success) {
+    // The thread ends with the cluster's health: the last thing a reader should see.
     return [
-      { key: 'job:status', message: buildStatusCard(parsed.data.health) },
       { key: 'job:transport', message: buildTransportReply(parsed.data) },
+      { key: 'job:status', message: buildStatusCard(parsed.data.health) },
     ];
   }
   // A result of another shape still shows what we can read of it, rather than nothing.

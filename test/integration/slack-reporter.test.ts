@@ -90,7 +90,7 @@ function checklist(message: EmulatedMessage): string {
 }
 
 describe('job card and thread', () => {
-  it('ends with every step done, then the status card and the transport_url in the thread', async () => {
+  it('ends with every step done, then the transport_url and, last, the status card in the thread', async () => {
     const { h, jobId, card } = await createFromSlack();
     await publishAll(h, successfulRun(jobId));
     const final = await finalCard(h, card, 'completed');
@@ -105,15 +105,15 @@ describe('job card and thread', () => {
       'Check hosts: done',
       'Install RabbitMQ: done',
       'Join nodes: done',
-      'rmq-lab is healthy',
       `transport_url: ${RESULT.transportUrl}`,
+      'rmq-lab is healthy',
     ]);
     const replies = h.emulator.threadReplies(CHANNEL, card.ts);
     expect(JSON.stringify(replies[0].blocks)).toContain('`mq2`: done (310 ms) — Debian 12, hostname matches');
-    const status = JSON.stringify(replies[3].blocks);
+    const status = JSON.stringify(replies[4].blocks);
     for (const node of ['rabbit@mq1', 'rabbit@mq2', 'rabbit@mq3']) expect(status).toContain(node);
     expect(status).toContain('3/3 nodes running');
-    expect(JSON.stringify(replies[4].blocks)).toContain('classic queue mirroring is deprecated');
+    expect(JSON.stringify(replies[3].blocks)).toContain('classic queue mirroring is deprecated');
   });
 
   it('marks the failed step and host on the card and replies with the evidence and what to do next', async () => {
@@ -168,7 +168,7 @@ describe('job card and thread', () => {
     ]);
     const final = await finalCard(h, card, 'completed');
     expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
-    expect(replyTexts(h, card)).toEqual(['attempt 1 of cluster.create rmq-lab failed; retrying', 'rmq-lab is healthy', `transport_url: ${RESULT.transportUrl}`]);
+    expect(replyTexts(h, card)).toEqual(['attempt 1 of cluster.create rmq-lab failed; retrying', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
   });
 
   it('coalesces a burst of events into a few card edits', async () => {
@@ -193,7 +193,7 @@ describe('restarts and replays', () => {
     await h.restartBot();
     await publishAll(h, run.slice(half));
     await finalCard(h, card, 'completed');
-    expect(replyTexts(h, card)).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', 'rmq-lab is healthy', `transport_url: ${RESULT.transportUrl}`]);
+    expect(replyTexts(h, card)).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
   });
 
   it('picks up a job that ended while the bot was down and closes its card', async () => {
@@ -237,7 +237,7 @@ describe('Slack rate limits', () => {
     expect(h.emulator.callsOf('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
     expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
     const replies = replyTexts(h, card);
-    expect(replies).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', 'rmq-lab is healthy', `transport_url: ${RESULT.transportUrl}`]);
+    expect(replies).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
     expect(new Set(replies).size).toBe(replies.length);
   });
 });

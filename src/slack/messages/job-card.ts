@@ -51,7 +51,8 @@ export function buildJobCard(view: JobView, meta: JobCardMeta): SlackMessage {
 
 function stepLine(step: StepView): string {
   const parts = [`${STEP_ICON[step.state]} ${escapeText(step.title)}`];
-  if (step.durationMs !== undefined && step.state !== 'running' && step.state !== 'pending') parts.push(`— ${formatDuration(step.durationMs)}`);
+  // A skipped step's time is the check that found nothing to do: its reason says more.
+  if (step.durationMs !== undefined && (step.state === 'done' || step.state === 'failed')) parts.push(`— ${formatDuration(step.durationMs)}`);
   if (step.state === 'running' && step.hosts.length > 0) {
     const finished = step.hosts.filter((h) => h.state === 'done' || h.state === 'skipped').length;
     parts.push(`— ${finished}/${step.hosts.length} hosts`);

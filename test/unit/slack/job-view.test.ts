@@ -122,7 +122,7 @@ describe('repliesForEvent', () => {
       transportUrl: 'rabbit://USER:PASS@h1:5672/',
       steps: [],
     };
-    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result })])).toEqual(['job:status', 'job:transport']);
+    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result })])).toEqual(['job:transport', 'job:status']);
     // A result of another shape still closes the thread with something readable.
     expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result: { odd: true } })])).toEqual(['job:status']);
   });
