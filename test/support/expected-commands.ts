@@ -14,8 +14,11 @@ export const CMD = {
   aptUpdate: 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 update -q',
   packageStatus: "dpkg-query -W -f='${Status}|${Version}' rabbitmq-server 2>/dev/null || true",
   checkRunning: `${NO_VM_GUARD} rabbitmq-diagnostics -q check_running </dev/null`,
-  sysvStart: 'service rabbitmq-server start',
-  systemdStart: 'systemctl start rabbitmq-server',
+  /** start_app on a live VM whose app is stopped, else the service (a stopped app makes the init script fail). */
+  sysvStart:
+    'if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else service rabbitmq-server start; fi',
+  systemdStart:
+    'if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else systemctl start rabbitmq-server; fi',
   waitRunning:
     'end=$(( $(date +%s) + 150 )); until rabbitmqctl -q await_startup --timeout 150 </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within 150 s" >&2; exit 75; fi; sleep 0.5; done',
   cookieHash: "sha256sum /var/lib/rabbitmq/.erlang.cookie | cut -d' ' -f1",

@@ -118,13 +118,25 @@ export function shellWords(command: string): string[] {
 
 const ok = (stdout = ''): Reply => ({ code: 0, stdout });
 
-/** rabbitmqctl verbs that refuse to run while the rabbit app is stopped (checked in the 3.10.8 CLI). */
+/**
+ * rabbitmqctl verbs that refuse to run while the rabbit app is stopped (checked in the 3.10.8 CLI;
+ * cluster_status and list_vhosts measured on the lab: exit 64). ping, start_app, stop_app,
+ * join_cluster, eval and shutdown run with the app stopped.
+ */
 const APP_REQUIRED = new Set(['cluster_status', 'list_vhosts', 'list_queues', 'list_policies', 'set_policy', 'update_vhost_metadata']);
-/** The CLI's message for that refusal (format_validation_error(:rabbit_app_is_stopped) in rabbitmq_cli), not captured. */
+/** The CLI's message for that refusal (format_validation_error(:rabbit_app_is_stopped) in rabbitmq_cli). */
 const APP_STOPPED = "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n";
+/** What `service rabbitmq-server start` says (exit 1) when the VM runs without its app; the text is not captured. */
+const APP_STOPPED_SERVICE = 'Starting RabbitMQ: failed (the node is running, its rabbit app is not)\n';
 
 /** The shell guard warren puts before a CLI call that only makes sense with a running VM. */
 const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >\/dev\/null; then exit 69; fi; (.*)$/s;
+
+/**
+ * warren's start: start_app when a VM runs and answers ping (its app stopped), else the service.
+ * Group 1 is the ping, 2 the command for a live VM, 3 the service start.
+ */
+const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
 /** A set of simulated RabbitMQ hosts that together answer like a lab. */
 export class FakeRabbitLab {
@@ -185,6 +197,12 @@ export class FakeRabbitLab {
     const guarded = NO_VM_GUARD.exec(command);
     // The guard exits 69 before the CLI starts when no Erlang VM runs.
     if (guarded) return node.vm ? this.answer(node, guarded[1], stdin) : { code: 69 };
+    const start = START_GUARD.exec(command);
+    if (start) {
+      // pgrep finds beam.smp only while the VM runs; the ping's output goes to /dev/null, only its exit counts.
+      const live = node.vm && this.answer(node, start[1], undefined).code === 0;
+      return this.answer(node, live ? start[2] : start[3], stdin);
+    }
     if (command.startsWith('echo hostname=')) return this.probe(node, command);
     if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
     if (/apt-get .* update/.test(command)) {
@@ -192,12 +210,20 @@ export class FakeRabbitLab {
       return ok('Reading package lists...\n');
     }
     if (/apt-get .* install /.test(command)) return this.aptInstall(node, command);
+    // check_running exits 69 both with no VM and with the VM up and its app stopped (measured on 3.10.8).
     if (command.startsWith('rabbitmq-diagnostics -q check_running')) return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
     if (command === 'systemctl start rabbitmq-server') {
       if (node.init !== 'systemd') return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
+      // systemd sees an active unit whenever the VM runs: a no-op that leaves a stopped app stopped.
+      if (node.vm) return ok();
       return this.startService(node);
     }
-    if (command === 'service rabbitmq-server start') return this.startService(node);
+    if (command === 'service rabbitmq-server start') {
+      // The init script refuses a VM that runs without its app: exit 1 (measured on 3.10.8).
+      if (node.vm && !node.app) return { code: 1, stderr: APP_STOPPED_SERVICE };
+      return this.startService(node);
+    }
+    // await_startup exits 69 while the app is stopped (measured on 3.10.8), so the loop runs to its deadline.
     if (command.startsWith('end=$((')) return node.app ? ok() : { code: 75, stderr: 'rabbit did not start within 150 s\n' };
     if (command.startsWith('sha256sum /var/lib/rabbitmq/.erlang.cookie | cut')) {
       // A pipeline's status is cut's: a missing file still exits 0, with nothing on stdout.
@@ -308,7 +334,11 @@ export class FakeRabbitLab {
       case 'stop_app':
         node.app = false;
         return ok();
+      case 'ping':
+        // Answers whenever the VM runs and the cookie matches, app stopped or not (exit 0 on 3.10.8).
+        return ok();
       case 'start_app':
+        // Idempotent: exit 0 on a running app too.
         node.app = true;
         return ok();
       case 'join_cluster':

@@ -63,6 +63,15 @@ describe('planOperation for cluster.create on 3 nodes', () => {
     ]);
   });
 
+  it('says where an auto host would use systemctl instead of the init script it shows', () => {
+    const plan = planOperation(labConfig(3, {}, (i) => (i === 1 ? { serviceManager: 'systemd' } : i === 2 ? { serviceManager: 'sysv' } : {})), 'cluster.create', 'demo');
+
+    const startOf = (host: string) => plan.find((p) => p.host === host && p.step === 'rabbit:start' && p.command !== CMD.waitRunning);
+    expect(startOf('lab1')).toMatchObject({ command: CMD.sysvStart, when: 'RabbitMQ is not running (systemctl instead of service where systemd is PID 1)' });
+    expect(startOf('lab2')).toMatchObject({ command: CMD.systemdStart, when: 'RabbitMQ is not running' });
+    expect(startOf('lab3')).toMatchObject({ command: CMD.sysvStart, when: 'RabbitMQ is not running' });
+  });
+
   it('plans no live switch when the cluster turns it off', () => {
     const plan = planOperation(labConfig(3, { liveCookieSwitch: false }), 'cluster.create', 'demo');
 

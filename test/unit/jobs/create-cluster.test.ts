@@ -162,6 +162,22 @@ describe('cluster.create against simulated Debian nodes', () => {
     expect(reports.some((r) => r.state === 'failed')).toBe(false);
   });
 
+  it('recovers a member a dead worker left with its app stopped: start_app, no restart, no join', async () => {
+    const cluster = labCluster(3);
+    const lab = new FakeRabbitLab(cluster.hosts);
+    await create(cluster, lab);
+    const startsBefore = [...lab.nodes.values()].map((n) => n.starts);
+    lab.node('lab3').app = false;
+
+    const { result, shells } = await create(cluster, lab);
+
+    expect(result.health.headline).toBe('healthy');
+    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d/)).toEqual([`lab3: ${CMD.sysvStart}`]);
+    expect([...lab.nodes.values()].map((n) => n.starts)).toEqual(startsBefore);
+    expect(result.steps.find((s) => s.id === 'rabbit:start')).toMatchObject({ state: 'done' });
+    expect(result.steps.find((s) => s.id === 'rabbit:join')).toMatchObject({ state: 'skipped' });
+  });
+
   it('installs, starts and joins a node that had no RabbitMQ at all', async () => {
     const cluster = labCluster(3);
     const lab = new FakeRabbitLab(cluster.hosts, { lab3: { packageVersion: null, cookie: null } satisfies NodeSetup });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ShellCommand, quote, sh } from '../../../src/ssh/quote.js';
+import { ShellCommand, commandName, quote, sh } from '../../../src/ssh/quote.js';
 
 /** Every printable ASCII character and then some, in a fixed pseudo-random order: 10 000 of them. */
 function longHostileString(): string {
@@ -131,5 +131,36 @@ describe('sh', () => {
 
   it('renders an array as separately quoted words', () => {
     expect(sh`for p in ${['lab1', 'it s', '']}; do :; done`.text).toBe(`for p in lab1 'it s' ''; do :; done`);
+  });
+});
+
+describe('commandName', () => {
+  it('uses the label a command was named with, over its text', () => {
+    const command = sh`if true; then rabbitmqctl -q start_app </dev/null; fi`.named('rabbitmqctl start_app');
+
+    expect(commandName(command)).toBe('rabbitmqctl start_app');
+    expect(command.text).toBe('if true; then rabbitmqctl -q start_app </dev/null; fi');
+  });
+
+  it.each([
+    ['a plain command', sh`rabbitmqctl -q stop_app </dev/null`, 'rabbitmqctl'],
+    ['an environment assignment first', sh`DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server`, 'apt-get'],
+    ['a guard in shell keywords', sh`if ! pgrep -x beam.smp; then exit 69; fi`, 'pgrep'],
+    ['a loop', sh`until rabbitmqctl -q await_startup; do sleep 1; done`, 'rabbitmqctl'],
+    ['a subshell', sh`(cd /tmp && tar xf x.tar)`, 'cd'],
+    ['umask and its mode before the program', sh`umask 077 && base64 -d > /tmp/x`, 'base64'],
+    ['timeout and its seconds before the program', sh`timeout 30 rabbitmqctl -q ping`, 'rabbitmqctl'],
+  ])('names %s by its first program word', (_what, command, name) => {
+    expect(commandName(command)).toBe(name);
+  });
+
+  it('falls back to "command" when there is no program word', () => {
+    expect(commandName(sh`if then fi`)).toBe('command');
+  });
+
+  it('keeps the label through a nested command only when named again', () => {
+    const inner = sh`rabbitmqctl -q ping`.named('ping');
+
+    expect(commandName(sh`${inner}`)).toBe('rabbitmqctl');
   });
 });

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { WarrenError } from '../../../src/errors.js';
+import { clusterStatusCommand, serviceStartCommand, waitRunningCommand, writeCookieCommand } from '../../../src/rabbit/commands.js';
 import { sh } from '../../../src/ssh/quote.js';
 import { Redactor } from '../../../src/ssh/redact.js';
 import { judgeResult, wrapRemoteCommand } from '../../../src/ssh/session.js';
@@ -142,6 +143,28 @@ describe('judgeResult', () => {
     const error = judged(() => judgeResult('lab1', apt, result(100, fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt')), options, new Redactor()));
 
     expect(error.message).toBe('apt-get failed on lab1 with exit code 100');
+  });
+
+  it('names a guarded cluster_status by what it runs, not by the shell keyword in front', () => {
+    const stderr = "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n";
+
+    const error = judged(() => judgeResult('lab3', clusterStatusCommand(), result(64, stderr), options, new Redactor()));
+
+    expect(clusterStatusCommand().text.startsWith('if ')).toBe(true);
+    expect(error.message).toBe('rabbitmqctl cluster_status failed on lab3 with exit code 64');
+    expect(error.message).not.toMatch(/^if /);
+    expect(error.evidence?.command).toBe(clusterStatusCommand().text);
+  });
+
+  it.each([
+    ['the start', serviceStartCommand('sysv'), 'service rabbitmq-server start (or start_app)', 1],
+    ['the start on systemd', serviceStartCommand('systemd'), 'systemctl start rabbitmq-server (or start_app)', 1],
+    ['the wait for the app', waitRunningCommand(150), 'rabbitmqctl await_startup', 75],
+    ['the cookie write', writeCookieCommand(), 'base64', 1],
+  ])('names %s for the operator', (_what, command, name, code) => {
+    const error = judged(() => judgeResult('lab2', command, result(code), options, new Redactor()));
+
+    expect(error.message).toBe(`${name} failed on lab2 with exit code ${code}`);
   });
 
   it('redacts the job secrets out of stderr and stdout', () => {

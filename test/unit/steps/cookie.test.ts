@@ -173,7 +173,7 @@ describe('rabbit:cookie', () => {
   it('changes nothing when run again after the start step', async () => {
     const { lab, shells, ctx } = setUp({});
     await declareStep(cookie).execute(ctx);
-    for (const host of ['lab2', 'lab3']) lab.respond(host, 'service rabbitmq-server start', undefined);
+    for (const host of ['lab2', 'lab3']) lab.respond(host, CMD.sysvStart, undefined);
     shells.commands.length = 0;
 
     const outcome = await declareStep(cookie).execute(ctx);

@@ -82,11 +82,10 @@ describe('rabbit:join', () => {
     expect(shells.matching(MEMBERSHIP)).toEqual([`lab3: ${STOP_APP}`, `lab3: ${JOIN}`, `lab3: ${START_APP}`]);
   });
 
-  // Known gap: a member left with its app stopped (a worker that died between stop_app and start_app)
-  // is never brought back. 3.10.8's cluster_status refuses a stopped app with exit 64, which the
-  // status read does not expect, so the check fails ("if failed on lab3 with exit code 64").
-  // Drop `.fails` once the join (and the membership gate) handle it.
-  it.fails('brings back a member whose app is stopped, treating "already a member" as success', async () => {
+  // A worker that died between stop_app and start_app leaves the VM up and the app stopped; 3.10.8's
+  // cluster_status refuses such a node with exit 64. The join check starts the app, then judges it.
+  // The seed's view was read while the app was stopped, so the member is joined again (exit 0).
+  it('brings back a member whose app is stopped with start_app, then treats "already a member" as success', async () => {
     const cluster = labCluster(3);
     const lab = FakeRabbitLab.formed(cluster.hosts);
     lab.node('lab3').app = false;
@@ -95,9 +94,68 @@ describe('rabbit:join', () => {
 
     await declareStep(join).execute(ctx);
 
-    expect(shells.matching(MEMBERSHIP)).toEqual([`lab3: ${STOP_APP}`, `lab3: ${JOIN}`, `lab3: ${START_APP}`]);
+    expect(shells.commandsOn('lab3')).toEqual([STATUS, START_APP, STATUS, STOP_APP, JOIN, START_APP]);
     expect(shells.commandsOn('lab3')).not.toContain(VHOSTS);
+    expect(shells.matching(MEMBERSHIP).filter((l) => l.startsWith('lab2'))).toEqual([]);
     expect(reports.find((r) => r.host === 'lab3' && r.state === 'done')?.detail).toBe('member again, app started');
+    expect(lab.node('lab3').app).toBe(true);
+    expect(lab.node('lab3').starts).toBe(0);
+    for (const node of lab.nodes.values()) expect([...node.members].sort()).toEqual(LAB);
+  });
+
+  it('skips a member whose stopped app it started when the seed already lists it as running', async () => {
+    const cluster = labCluster(3);
+    const lab = FakeRabbitLab.formed(cluster.hosts);
+    lab.node('lab3').app = false;
+    // The seed answers as it would once lab3's app is back (lab3 running); lab3 itself still refuses with exit 64 first.
+    const seedView = JSON.stringify({ disk_nodes: LAB, running_nodes: LAB, alarms: [], partitions: {} });
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
+      host === 'lab1' && command === STATUS ? { code: 0, stdout: seedView } : lab.respond(host, command, stdin),
+    );
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    const outcome = await declareStep(join).execute(ctx);
+
+    expect(outcome).toBeUndefined();
+    expect(shells.commandsOn('lab3')).toEqual([STATUS, START_APP, STATUS]);
+    expect(shells.matching(/stop_app|join_cluster/)).toEqual([]);
+    expect(lab.node('lab3').app).toBe(true);
+  });
+
+  it('starts the stopped app of a standalone node, then checks its queues and joins it', async () => {
+    const { lab, shells, ctx } = setUp({});
+    lab.node('lab2').app = false;
+
+    await declareStep(join).execute(ctx);
+
+    expect(shells.commandsOn('lab2')).toEqual([STATUS, START_APP, STATUS, VHOSTS, QUEUES, STOP_APP, JOIN, START_APP]);
+    for (const node of lab.nodes.values()) expect([...node.members].sort()).toEqual(LAB);
+  });
+
+  it('still refuses a node of another cluster after starting its stopped app', async () => {
+    const { lab, shells, ctx } = setUp({ lab3: { ...SHARED_COOKIE, members: ['rabbit@lab3', 'rabbit@other1'] } });
+    lab.node('lab3').app = false;
+
+    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({ code: 'join.would_wipe', host: 'lab3' });
+    expect(shells.commandsOn('lab3')).toEqual([STATUS, START_APP, STATUS]);
+    expect(shells.matching(/stop_app|join_cluster/)).toEqual([]);
+  });
+
+  it('fails as unreachable when start_app does not bring the app back', async () => {
+    const cluster = labCluster(2);
+    const appStopped = { code: 64, stderr: "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n" };
+    const shells = new RecordingShells(
+      cluster.hosts,
+      scripted([
+        ['lab1', /cluster_status/, { code: 0, stdout: JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: ['rabbit@lab1'], alarms: [], partitions: {} }) }],
+        ['lab2', /cluster_status/, appStopped],
+        ['lab2', /start_app/, { code: 0 }],
+      ]),
+    );
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab2', retryable: true });
+    expect(shells.commandsOn('lab2')).toEqual([STATUS, START_APP, STATUS]);
   });
 
   it('refuses a node that belongs to another cluster, before touching any node', async () => {

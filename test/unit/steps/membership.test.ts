@@ -92,6 +92,28 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
     expect(ctx.facts.get('lab3')?.membership).toBeUndefined();
   });
 
+  it('leaves a node whose VM runs with its app stopped for the join step, without starting it', async () => {
+    const { lab, shells, ctx } = setUp({});
+    lab.node('lab3').app = false;
+
+    const outcome = await declareStep(membership).execute(ctx);
+
+    expect(shells.commandsOn('lab3')).toEqual([CMD.clusterStatus]);
+    expect(outcome?.detail).toBe('lab2: joinable; lab3: not running: checked before its join');
+    expect(ctx.facts.get('lab3')?.membership).toBeUndefined();
+    expect(lab.node('lab3').app).toBe(false);
+  });
+
+  it('postpones the whole check when the seed runs with its app stopped', async () => {
+    const { lab, shells, ctx } = setUp({});
+    lab.node('lab1').app = false;
+
+    const outcome = await declareStep(membership).execute(ctx);
+
+    expect(outcome?.detail).toBe('seed lab1 is not running yet: membership is checked before the join');
+    expect(shells.matching(WRITES)).toEqual([]);
+  });
+
   it('postpones the whole check when the seed is not running yet', async () => {
     const { shells, ctx } = setUp({ lab1: { running: false } });
 
@@ -100,6 +122,28 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
     expect(shells.commands.map((c) => c.command)).toEqual([CMD.clusterStatus, CMD.clusterStatus, CMD.clusterStatus]);
     expect(outcome?.detail).toBe('seed lab1 is not running yet: membership is checked before the join');
     expect([...ctx.facts.values()].map((f) => f.membership)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('names a failing guarded cluster_status by its command, not by the "if" in front', async () => {
+    const cluster = labCluster(3);
+    const lab = new FakeRabbitLab(cluster.hosts);
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab2' && command === CMD.clusterStatus ? { code: 70, stderr: 'Error: internal software error\n' } : lab.respond(host, command, stdin)));
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({
+      code: 'command.failed',
+      message: 'rabbitmqctl cluster_status failed on lab2 with exit code 70',
+      evidence: { host: 'lab2', command: CMD.clusterStatus, exitCode: 70 },
+    });
+  });
+
+  it('fails with status.unparseable, naming the host, when list_vhosts prints no JSON', async () => {
+    const cluster = labCluster(3);
+    const lab = new FakeRabbitLab(cluster.hosts);
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab3' && command === CMD.listVhosts ? { code: 0, stdout: 'Listing vhosts ...\n/\n' } : lab.respond(host, command, stdin)));
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab3', message: expect.stringMatching(/^list_vhosts on lab3 did not print JSON/) as unknown });
   });
 
   it('never changes a node', async () => {

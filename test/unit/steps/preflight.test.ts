@@ -111,6 +111,35 @@ describe('rabbit:preflight', () => {
 });
 
 describe('parseProbe', () => {
+  it.each([
+    ['nothing', '', 'hostname'],
+    ['a shell error instead of key=value lines', 'sh: 1: hostname: not found\n', 'hostname'],
+    ['a probe cut off after the hostname', 'hostname=lab1\n', 'init'],
+  ])('refuses %s as status.unparseable, naming the host and what is missing', (_what, stdout, missing) => {
+    let thrown: unknown;
+    try {
+      parseProbe(stdout, 'lab2');
+    } catch (error) {
+      thrown = error;
+    }
+
+    expect(thrown).toBeInstanceOf(WarrenError);
+    expect(thrown).toMatchObject({ code: 'status.unparseable', host: 'lab2', hint: expect.stringContaining('lab2') as unknown });
+    expect((thrown as WarrenError).message).toMatch(/^the preflight probe on lab2 printed something unexpected \(missing .*\)$/);
+    expect((thrown as WarrenError).message).toContain(missing);
+  });
+
+  it('fails the preflight of a host whose probe prints garbage, naming that host', async () => {
+    const cluster = labCluster(3);
+    const lab = new FakeRabbitLab(cluster.hosts);
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab3' ? { code: 0, stdout: 'Welcome to lab3!\n' } : lab.respond(host, command, stdin)));
+    const { ctx, reports } = stepContext(cluster, shells);
+
+    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab3' });
+    expect(reports.find((r) => r.host === 'lab3' && r.state === 'failed')?.detail).toMatch(/^the preflight probe on lab3 printed something unexpected/);
+  });
+
+
   it('collects repeated resolves/unresolved keys and keeps "=" inside values', () => {
     const probe = parseProbe('hostname=lab1\ninit=systemd\nrabbitmq=install ok installed|3.10.8-1\nerlang=\nresolves=lab2\nunresolved=lab3\nresolves=lab4\nnoise without equals\n');
 

@@ -83,6 +83,22 @@ describe('rabbit:replication on 3.x', () => {
     expect(lab.node('lab1').policies[0]?.pattern).toBe("^(orders|it's)\\..*$");
   });
 
+  it.each([
+    ['text instead of JSON', 'Listing policies for vhost "/" ...\n', /^list_policies on lab1 did not print JSON: Listing policies/],
+    ['JSON of another shape', '{"policies":[]}', /^list_policies on lab1 has an unexpected shape: \(top\): /],
+    ['a policy without a name', '[{"vhost":"/","pattern":".*","definition":{}}]', /^list_policies on lab1 has an unexpected shape: .*0\.name/],
+  ])('fails with status.unparseable, naming the seed, when list_policies prints %s', async (_what, stdout, message) => {
+    const cluster = labCluster(3);
+    const lab = FakeRabbitLab.formed(cluster.hosts);
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (command === LIST_POLICIES ? { code: 0, stdout } : lab.respond(host, command, stdin)));
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    const run = declareStep(replication).execute(ctx);
+
+    await expect(run).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab1', message: expect.stringMatching(message) as unknown });
+    expect(shells.matching(/set_policy/)).toEqual([]);
+  });
+
   it('refuses quorum as the default on 3.10, before any command', async () => {
     const { shells, ctx } = setUp({ replication: 'quorum' });
 

@@ -84,7 +84,7 @@ describe('rabbit:start', () => {
       cluster.hosts,
       scripted([
         ['lab1', /rabbitmq-diagnostics -q check_running/, { code: 69 }],
-        ['lab1', /^service rabbitmq-server start$/, { code: 0 }],
+        ['lab1', /; else service rabbitmq-server start; fi$/, { code: 0 }],
         ['lab1', /^end=/, { code: 75, stderr: 'rabbit did not start within 150 s\n' }],
       ]),
     );
@@ -93,6 +93,46 @@ describe('rabbit:start', () => {
     const run = declareStep(start).execute(ctx);
 
     await expect(run).rejects.toMatchObject({ code: 'command.failed', host: 'lab1', retryable: true, evidence: { exitCode: 75, stderr: 'rabbit did not start within 150 s\n' } });
+  });
+
+  it('starts only the app of a node whose VM runs with its app stopped, without restarting it', async () => {
+    const { lab, shells, ctx, reports } = setUp({});
+    lab.node('lab2').app = false;
+
+    const outcome = await declareStep(start).execute(ctx);
+
+    expect(shells.commandsOn('lab2')).toEqual([CHECK, CMD.sysvStart, WAIT]);
+    expect(outcome?.detail).toBe('started lab2');
+    expect(lab.node('lab2').app).toBe(true);
+    expect(lab.node('lab2').starts).toBe(0);
+    expect(reports.find((r) => r.host === 'lab2' && r.state === 'done')?.detail).toBe('started');
+  });
+
+  it('starts the app the same way on systemd, where systemctl start would leave it stopped', async () => {
+    const { lab, shells, ctx } = setUp({ lab3: { init: 'systemd' } }, (cluster) => {
+      const facts = labFacts(cluster);
+      facts.set('lab3', { ...facts.get('lab3')!, serviceManager: 'systemd' });
+      return facts;
+    });
+    lab.node('lab3').app = false;
+
+    await declareStep(start).execute(ctx);
+
+    expect(shells.commandsOn('lab3')).toEqual([CHECK, CMD.systemdStart, WAIT]);
+    expect(lab.node('lab3').app).toBe(true);
+    expect(lab.node('lab3').starts).toBe(0);
+  });
+
+  it('is a no-op when run again after recovering a stopped app', async () => {
+    const { lab, shells, ctx } = setUp({});
+    lab.node('lab1').app = false;
+    await declareStep(start).execute(ctx);
+    shells.commands.length = 0;
+
+    const outcome = await declareStep(start).execute(ctx);
+
+    expect(outcome).toBeUndefined();
+    expect(shells.commands.map((c) => c.command)).toEqual([CHECK, CHECK, CHECK]);
   });
 
   it('fails on an unexpected check_running exit instead of guessing', async () => {

@@ -94,7 +94,14 @@ describe('rabbit:verify', () => {
   it('fails at once, as unreachable, when RabbitMQ is not running on the seed', async () => {
     const { shells, ctx } = seedAnswering({ code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') });
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1' });
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1 (no Erlang VM)' });
+    expect(shells.commands).toHaveLength(1);
+  });
+
+  it('fails at once, as unreachable, when the seed runs its VM with the app stopped (cluster_status exits 64)', async () => {
+    const { shells, ctx } = seedAnswering({ code: 64, stderr: "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n" });
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1 (app stopped)' });
     expect(shells.commands).toHaveLength(1);
   });
 
