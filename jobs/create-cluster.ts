@@ -32,7 +32,9 @@ export const createCluster: OperationDefinition<ClusterCreateResult> = {
     declareStep(replication),
     declareStep(verify),
   ],
-  alwaysRun: new Set([preflight.id, membership.id, verify.id]),
+  // Read-only gates run on every attempt; so does start, whose check is cheap and which brings back
+  // a node a dead worker left with its app stopped (between stop_app and start_app).
+  alwaysRun: new Set([preflight.id, membership.id, start.id, verify.id]),
 
   buildResult({ cluster, facts, steps }) {
     const version = facts.get(cluster.seed.name)?.rabbitmqVersion;

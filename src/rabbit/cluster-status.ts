@@ -23,8 +23,22 @@ function splitConcatenatedRunningNodes(raw: unknown): unknown {
   if (typeof record.running_nodes !== 'string') return raw;
   const listed = (key: string): unknown[] => (Array.isArray(record[key]) ? (record[key] as unknown[]) : []);
   const known = [...listed('disk_nodes'), ...listed('ram_nodes')].filter((n): n is string => typeof n === 'string');
-  const running = known.filter((n) => (record.running_nodes as string).includes(n));
+  const running = splitByKnownNames(record.running_nodes, known) ?? [];
   return { ...record, running_nodes: running };
+}
+
+/**
+ * Splits a concatenation of node names into those names, exactly: every character must belong to
+ * one name, so `rabbit@lab10` is never read as `rabbit@lab1` plus garbage. Undefined if it can't.
+ */
+export function splitByKnownNames(text: string, names: readonly string[]): string[] | undefined {
+  if (text === '') return [];
+  for (const name of [...names].sort((a, b) => b.length - a.length)) {
+    if (!text.startsWith(name)) continue;
+    const rest = splitByKnownNames(text.slice(name.length), names);
+    if (rest) return [name, ...rest];
+  }
+  return undefined;
 }
 
 export const ClusterStatus = z.preprocess(splitConcatenatedRunningNodes, z

@@ -26,18 +26,21 @@ async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Pr
   const node = nodeNameOf(host);
   if (known === 'member') return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
   let own = await clusterStatusIfRunning(ctx, host);
+  let seedView = seed;
   if (own === 'app-stopped') {
-    // A worker died between stop_app and start_app. Bring the app back, then judge the node as it is.
+    // A worker died between stop_app and start_app. Bring the app back, then judge the node as it
+    // is now, against a fresh seed view (the cached one predates the node's return).
     const shell = await ctx.shells.shell(host.name);
     await shell.run(startAppCommand(), { timeoutMs: 300_000 });
     own = await clusterStatusIfRunning(ctx, host);
+    seedView = await clusterStatusOf(ctx, ctx.cluster.seed);
   }
   if (typeof own === 'string') {
     throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}`, { host: host.name, retryable: true, hint: 'Run the create again: its start step starts the node.' });
   }
-  const verdict = await assessNode(ctx, host, seed, own);
+  const verdict = await assessNode(ctx, host, seedView, own);
   if (verdict === 'joinable') return { host, knownToSeed: false };
-  return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
+  return seedView.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
 }
 
 /** stop_app, join_cluster, start_app; on a failed join the app is started again so the node is not left down. */

@@ -52,8 +52,9 @@ async function create(cluster: ResolvedCluster, lab: FakeRabbitLab, completedSte
 describe('the cluster.create definition', () => {
   it('orders the runbook: preflight, install, membership gate, cookie, start, join, replication, verify', () => {
     expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:verify']);
-    // The read-only steps run on every attempt; the ones that change a node are checkpointed.
-    expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:membership', 'rabbit:preflight', 'rabbit:verify']);
+    // The read-only steps run on every attempt, and start (which recovers a node left with its app
+    // stopped); the ones that change a node otherwise are checkpointed.
+    expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:membership', 'rabbit:preflight', 'rabbit:start', 'rabbit:verify']);
     expect(operations['cluster.create']).toBe(createCluster);
   });
 
