@@ -121,7 +121,16 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-worker' });
   const connection = connectRedis(redisUrlFromEnv());
-  const running = await startWorker({ config, connection, prefix: program.opts<GlobalOptions>().prefix, logger, concurrency: Number(options.concurrency) });
+  // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
+  const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
+  const running = await startWorker({
+    config,
+    connection,
+    prefix: program.opts<GlobalOptions>().prefix,
+    logger,
+    concurrency: Number(options.concurrency),
+    ...(lockDurationMs && lockDurationMs > 0 ? { lockDurationMs } : {}),
+  });
   logger.info({ concurrency: Number(options.concurrency) }, 'worker ready');
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {

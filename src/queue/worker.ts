@@ -107,6 +107,8 @@ export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
     prefix: options.prefix ?? 'warren',
     concurrency: options.concurrency ?? 4,
     lockDuration: options.lockDurationMs ?? 30_000,
+    // Look for jobs whose worker died as often as a lock can expire.
+    stalledInterval: options.lockDurationMs ?? 30_000,
     // A worker killed mid-job hands the job on; allow that a few times before calling the job stuck.
     maxStalledCount: 3,
   });
