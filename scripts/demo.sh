@@ -25,7 +25,8 @@ echo "== lab: 3 Debian hosts (network namespaces), rabbitmq-server installed and
 bash test/lab/lab.sh up 3
 
 echo "== worker (logs: $LAB_DIR/worker.log)"
-warren worker >"$LAB_DIR/worker.log" 2>&1 &
+# node itself in the background (not the shell function), so the EXIT trap's SIGTERM reaches it.
+node dist/src/cli/bin.js worker >"$LAB_DIR/worker.log" 2>&1 &
 worker_pid=$!
 
 echo "== warren plan cluster create lab (dry run)"
