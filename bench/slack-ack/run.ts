@@ -2,7 +2,7 @@
  * Ack latency of the HTTP receiver: rounds of 100 concurrent signed /rabbit commands, timed from
  * the request leaving to the whole response arriving (Bolt responds when the listener acks).
  *
- *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"]
+ *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline]
  *
  * The bot (bench/slack-ack/bot.ts) and the Slack emulator (emulator.ts) run in child processes of
  * their own, so this process only sends and times, over keep-alive connections as Slack's senders keep them. Commands are a
@@ -29,7 +29,11 @@ const MIX = option('mix')?.split(',') ?? ['cluster create rmq-lab', 'cluster cre
 
 /** A child running one of this directory's scripts, and a way to wait for its tagged lines. */
 function launch(script: string, env: Record<string, string> = {}, nodeArgs: string[] = []) {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], {
+  // BENCH_JS_DIR=<dir> runs the children from a compiled copy (`tsc --outDir <dir>`, plus
+  // test/slack/fixtures), as production runs; by default they run through tsx.
+  const file = process.env.BENCH_JS_DIR ? `${process.env.BENCH_JS_DIR}/bench/slack-ack/${script.replace(/^\.\//, '').replace(/\.ts$/, '.js')}` : fileURLToPath(new URL(script, import.meta.url));
+  const loader = process.env.BENCH_JS_DIR ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, file], {
     stdio: ['ignore', 'pipe', 'ignore'],
     env: { ...process.env, ...env },
   });
@@ -55,7 +59,8 @@ function launch(script: string, env: Record<string, string> = {}, nodeArgs: stri
 const emulator = launch('./emulator.ts');
 const slack = JSON.parse(await emulator.line('READY')) as { apiUrl: string; botToken: string; responseUrl: string };
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-const bot = launch('./bot.ts', { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, profile);
+// --baseline: a bare signed-request server instead of the bot, to show what the machine itself costs.
+const bot = launch(args.includes('--baseline') ? './baseline.ts' : './bot.ts', { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, profile);
 const ready = JSON.parse(await bot.line('READY')) as { port: number };
 // Each command gets its own response_url on the emulator, as Slack gives each its own.
 const responseUrlBase = slack.responseUrl.replace(/[^/]+$/, '');
@@ -124,6 +129,8 @@ try {
   const all = samples.map((s) => s.ms).sort((a, b) => a - b);
   const f = (ms: number) => ms.toFixed(1);
   const lines = [
+    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : 'warren bot (Bolt HTTPReceiver)'}`,
+    '',
     `| measured at | requests | concurrency | p50 ms | p90 ms | p99 ms | max ms |`,
     `|---|---:|---:|---:|---:|---:|---:|`,
     `| client (request sent → response received) | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} |`,

@@ -7,11 +7,17 @@ export function boltLoggerFrom(logger: Logger): BoltLogger {
   let child = logger.child({ component: 'bolt' });
   let level: LogLevel = pinoToBolt(logger.level);
   const line = (args: unknown[]): string => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+  // Bolt logs at debug several times per request: format only what pino will write.
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]): void => {
+      if (child.isLevelEnabled(level)) child[level](line(args));
+    };
   return {
-    debug: (...args: unknown[]) => child.debug(line(args)),
-    info: (...args: unknown[]) => child.info(line(args)),
-    warn: (...args: unknown[]) => child.warn(line(args)),
-    error: (...args: unknown[]) => child.error(line(args)),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
     setLevel: (next: LogLevel) => {
       level = next;
     },

@@ -1,0 +1,35 @@
+/**
+ * The floor the bot is measured against: a bare node:http server that reads the body, checks the
+ * Slack signature and answers `{}`, as cheaply as an HTTP ack can be on this machine. Same
+ * protocol as bot.ts (READY / STATS on SIGUSR2 / SIGTERM).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { SIGNING_SECRET } from '../../test/slack/harness.js';
+
+const serverMs: number[] = [];
+const server = createServer((req, res) => {
+  const started = performance.now();
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${String(req.headers['x-slack-request-timestamp'])}:${body}`).digest('hex')}`;
+    const given = String(req.headers['x-slack-signature']);
+    const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
+    res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
+    res.end('{}');
+    serverMs.push(performance.now() - started);
+  });
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+process.stdout.write(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+let cpuSince = process.cpuUsage();
+process.on('SIGUSR2', () => {
+  const cpu = process.cpuUsage(cpuSince);
+  cpuSince = process.cpuUsage();
+  process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
