@@ -59,6 +59,14 @@ describe('request verification', () => {
   });
 });
 
+describe('health', () => {
+  it('answers GET /healthz for load balancers, without a signature', async () => {
+    const response = await fetch(`http://127.0.0.1:${h.bot.port}/healthz`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('ok');
+  });
+});
+
 describe('who may do what', () => {
   it('refuses a channel that is not listed, privately, and logs who, where and what', async () => {
     const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab', channel: OTHER_CHANNEL });
