@@ -160,6 +160,15 @@ describe('cluster create', () => {
     expect(h.emulator.channelMessages(CHANNEL)).toHaveLength(1);
   });
 
+  it('says to invite the bot when it cannot post the card, and queues nothing', async () => {
+    h.emulator.removeBotFrom(CHANNEL);
+    const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+    const problem = await h.emulator.waitFor(() => h.emulator.responsesTo(reply.responseUrl)[0], 'the problem');
+    expect(said(problem.body)).toContain("I can't post in this channel, so nothing was started.");
+    expect(said(problem.body)).toContain('/invite @warren');
+    expect(await jobCount()).toBe(0);
+  });
+
   it('lets another cluster be created while one is busy', async () => {
     await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
     await waitForJob();

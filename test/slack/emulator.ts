@@ -58,6 +58,8 @@ export class SlackEmulator {
   readonly ephemerals: Record<string, unknown>[] = [];
   private readonly messages = new Map<string, EmulatedMessage>();
   private readonly rateLimits = new Map<string, { remaining: number; retryAfter: number }>();
+  /** Channels the bot is not a member of: posting there fails as Slack fails it. */
+  private readonly notMemberOf = new Set<string>();
   private readonly sockets = new Set<WebSocket>();
   private readonly pendingAcks = new Map<string, (ack: EnvelopeAck) => void>();
   private readonly connectionWaiters: (() => void)[] = [];
@@ -101,6 +103,11 @@ export class SlackEmulator {
   /** The next `count` calls of `method` get HTTP 429 with `Retry-After: retryAfterSeconds`. */
   rateLimit(method: string, count: number, retryAfterSeconds = 1): void {
     this.rateLimits.set(method, { remaining: count, retryAfter: retryAfterSeconds });
+  }
+
+  /** The bot is not in `channel`: chat.postMessage there answers not_in_channel. */
+  removeBotFrom(channel: string): void {
+    this.notMemberOf.add(channel);
   }
 
   callsOf(method: string): RecordedCall[] {
@@ -246,6 +253,7 @@ export class SlackEmulator {
   private postMessage(args: Record<string, unknown>): Record<string, unknown> {
     const channel = args.channel;
     if (typeof channel !== 'string' || channel.length === 0) return { ok: false, error: 'channel_not_found' };
+    if (this.notMemberOf.has(channel)) return { ok: false, error: 'not_in_channel' };
     if (typeof args.text !== 'string' && !Array.isArray(args.blocks)) return { ok: false, error: 'no_text' };
     const threadTs = typeof args.thread_ts === 'string' ? args.thread_ts : undefined;
     if (threadTs && !this.messages.has(`${channel}/${threadTs}`)) return { ok: false, error: 'thread_not_found' };

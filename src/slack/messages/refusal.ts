@@ -37,3 +37,12 @@ function notice(headline: string, next: string): SlackMessage {
 export function buildProblem(message: string, next: string): SlackMessage {
   return { text: message, blocks: [section(`:warning: ${escapeText(message)}\n${escapeText(next)}`)] };
 }
+
+/** What the requester reads when the work after an ack failed; Slack's own refusals come with their fix. */
+export function problemAfterAck(error: unknown): SlackMessage {
+  const slackError = (error as { data?: { error?: unknown } } | undefined)?.data?.error;
+  if (slackError === 'not_in_channel' || slackError === 'channel_not_found') {
+    return buildProblem("I can't post in this channel, so nothing was started.", 'Invite me with /invite @warren, then try again.');
+  }
+  return buildProblem(`Something went wrong: ${error instanceof Error ? error.message : String(error)}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.');
+}

@@ -4,7 +4,7 @@ import { ClusterCreateCommand } from '../../../commands/schema.js';
 import { authorizeCommand, authorizeRequest, commandLabel } from '../../authorize.js';
 import type { BotDeps, SlackRequest } from '../../deps.js';
 import { startClusterCreate } from '../../handlers/cluster-create.js';
-import { buildProblem, buildRefusal } from '../../messages/refusal.js';
+import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refusal.js';
 import { buildUsageError } from '../../messages/usage.js';
 import { BlockActionPayload } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
@@ -53,7 +53,7 @@ export function createConfirmAction(deps: BotDeps) {
         await startClusterCreate(deps, request, cluster, log);
       } catch (error) {
         log.error({ err: (error as Error).message }, 'create from button failed');
-        await reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Try `/rabbit cluster create` again; if it persists, check the bot log.')).catch(() => undefined);
+        await reply(problemAfterAck(error)).catch(() => undefined);
       }
     });
   };

@@ -1,6 +1,6 @@
 import type { AllMiddlewareArgs, RespondArguments, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { checkClusterKnown, parseCommand } from '../../../commands/parse.js';
-import type { RabbitCommand } from '../../../commands/schema.js';
+import type { RabbitCommand, UsageError } from '../../../commands/schema.js';
 import { authorizeCommand, authorizeRequest, commandLabel, hasRole } from '../../authorize.js';
 import type { BotDeps, SlackRequest } from '../../deps.js';
 import { startClusterCreate } from '../../handlers/cluster-create.js';
@@ -8,7 +8,7 @@ import { replyWithPlan } from '../../handlers/dry-run.js';
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
-import { buildProblem, buildRefusal } from '../../messages/refusal.js';
+import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refusal.js';
 import { buildHelp, buildUsageError } from '../../messages/usage.js';
 import { SlashCommandPayload } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
@@ -33,14 +33,14 @@ export function rabbitCommand(deps: BotDeps) {
       logRefusal(deps.logger, { user, channel, command: text, reason: access.refusal.reason });
       return;
     }
+    const refuseUsage = async (usage: UsageError): Promise<void> => {
+      await ack(ephemeral(buildUsageError(usage)));
+      deps.logger.info({ user, channel, code: usage.code }, 'slack command: usage error');
+    };
     const parsed = parseCommand(text);
-    const usage = parsed.ok ? checkClusterKnown(parsed.command, deps.config) : parsed.error;
-    if (usage || !parsed.ok) {
-      const error = usage ?? { code: 'usage.unknown_command' as const, message: 'not understood', usage: [] };
-      await ack(ephemeral(buildUsageError(error)));
-      deps.logger.info({ user, channel, code: error.code }, 'slack command: usage error');
-      return;
-    }
+    if (!parsed.ok) return refuseUsage(parsed.error);
+    const unknown = checkClusterKnown(parsed.command, deps.config);
+    if (unknown) return refuseUsage(unknown);
     const refusal = authorizeCommand(access.roles, parsed.command, user);
     if (refusal) {
       await ack(ephemeral(buildRefusal(refusal)));
@@ -66,7 +66,7 @@ export function rabbitCommand(deps: BotDeps) {
         await followUp(deps, request, rabbit, isOperator, log);
       } catch (error) {
         log.error({ err: (error as Error).message }, 'slack command failed after ack');
-        await request.reply(buildProblem(`Something went wrong: ${(error as Error).message}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.')).catch(() => undefined);
+        await request.reply(problemAfterAck(error)).catch(() => undefined);
       }
     });
   };
