@@ -160,6 +160,22 @@ describe('cluster create', () => {
     expect(h.emulator.channelMessages(CHANNEL)).toHaveLength(1);
   });
 
+  it('queues one job when two creates race, and the loser hears where the winner is', async () => {
+    const [a, b] = await Promise.all([h.driver.slashCommand({ text: 'cluster create rmq-lab' }), h.driver.slashCommand({ text: 'cluster create rmq-lab' })]);
+    const notices = await h.emulator.waitFor(() => {
+      const all = [...h.emulator.responsesTo(a.responseUrl), ...h.emulator.responsesTo(b.responseUrl)];
+      return all.length === 1 ? all : undefined;
+    }, 'one busy notice');
+    expect(said(notices[0].body)).toContain('already has an operation running');
+    expect(await jobCount()).toBe(1);
+    const job = await waitForJob();
+    const winner = JobData.parse(job.data).origin as { cardTs: string };
+    // Whether the loser lost at the check (no card) or at the enqueue (its card says so), no card is left pretending.
+    for (const card of h.emulator.channelMessages(CHANNEL)) {
+      if (card.ts !== winner.cardTs) await h.emulator.waitFor(() => h.emulator.message(CHANNEL, card.ts)!.text.includes('not started'), 'the losing card to say so');
+    }
+  });
+
   it('says to invite the bot when it cannot post the card, and queues nothing', async () => {
     h.emulator.removeBotFrom(CHANNEL);
     const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
