@@ -32,16 +32,16 @@ describe('the operations queue on real Redis', () => {
     const busy = [a, b].filter((r) => r.status === 'busy');
     expect(queued).toHaveLength(1);
     expect(busy).toHaveLength(1);
-    expect(busy[0]!.jobId).toBe(queued[0]!.jobId);
-    expect(await runningOperationFor(queue, 'prod-mq')).toBe(queued[0]!.jobId);
+    expect(busy[0].jobId).toBe(queued[0].jobId);
+    expect(await runningOperationFor(queue, 'prod-mq')).toBe(queued[0].jobId);
 
     // Another cluster is not held by it.
     const other = await enqueueOperation(queue, redis, request('other-mq'));
     expect(other.status).toBe('queued');
-    expect(other.jobId).not.toBe(queued[0]!.jobId);
+    expect(other.jobId).not.toBe(queued[0].jobId);
 
     // The queued event is the first on the job's stream.
-    const events = await readEvents(redis, queued[0]!.jobId);
+    const events = await readEvents(redis, queued[0].jobId);
     expect(events[0]?.event).toMatchObject({ type: 'job', state: 'queued', cluster: 'prod-mq' });
   });
 
