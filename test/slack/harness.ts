@@ -130,7 +130,9 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       await queue.obliterate({ force: true });
       await queue.close();
       const keys = await scanKeys(redis, `${prefix}:*`);
-      const streams = jobIds.map(eventsKey);
+      // Jobs a test removed from the queue still have a card, and an event stream to delete.
+      const carded = keys.filter((k) => k.startsWith(`${prefix}:slack:card:`)).map((k) => k.slice(`${prefix}:slack:card:`.length));
+      const streams = [...new Set([...jobIds, ...carded])].map(eventsKey);
       if (keys.length + streams.length > 0) await redis.del(...keys, ...streams);
       await emulator.close();
       redis.disconnect();
