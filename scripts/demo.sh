@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The demo: a 3-host lab, a worker, `warren cluster create lab` followed live, then `warren status`.
+# The demo: a 3-host lab and a worker; then, through Slack's path (the real bot against the project's
+# Slack emulator, driven by signed slash commands), `/rabbit cluster create lab` and `/rabbit status
+# lab`, with the thread printed as a person reads it; last, `warren status lab` from the terminal.
 # Tears the lab down at the end; KEEP_LAB=1 leaves it up to explore (then: bash test/lab/lab.sh down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,10 +32,11 @@ node dist/src/cli/bin.js worker >"$LAB_DIR/worker.log" 2>&1 &
 worker_pid=$!
 
 echo "== warren plan cluster create lab (dry run)"
-warren plan cluster create lab | head -12; echo "   …"
+warren plan cluster create lab >"$LAB_DIR/plan.txt"
+head -12 "$LAB_DIR/plan.txt"; echo "   … (whole plan: $LAB_DIR/plan.txt)"
 
-echo "== warren cluster create lab"
-warren cluster create lab
+echo "== Slack: /rabbit cluster create lab, then /rabbit status lab (bot + emulator + signed driver)"
+node --import tsx test/slack/demo.ts lab
 
-echo "== warren status lab"
+echo "== the same cluster from the terminal: warren status lab"
 warren status lab

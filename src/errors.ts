@@ -25,7 +25,9 @@ export type WarrenErrorCode =
   | 'status.unparseable'
   | 'status.unreachable'
   | 'verify.failed'
-  | 'job.invalid';
+  | 'job.invalid'
+  /** The job ended (removed, or its worker gave up) without publishing a final event. */
+  | 'job.lost';
 
 /** What a failed remote command left behind: enough to debug without logging in. */
 export interface CommandEvidence {

@@ -72,8 +72,8 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
         state: 'failed',
         durationMs: Math.round(performance.now() - started),
         detail: error.message,
+        // The step's own event (no host): the host, if any, is in error.host.
         error: error.toJSON(),
-        ...(error.host ? { host: error.host } : {}),
       });
       throw error;
     }

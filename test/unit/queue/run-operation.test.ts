@@ -123,7 +123,9 @@ describe('runOperation', () => {
     expect(log.filter((l) => l.startsWith('run'))).toEqual(['run rabbit:a', 'run rabbit:join']);
     expect(checkpoints).toEqual([['rabbit:a']]);
     const failed = reports.at(-1);
-    expect(failed).toMatchObject({ step: 'rabbit:join', state: 'failed', host: 'lab2', detail: 'lab2 could not join rabbit@lab1' });
+    // The step's own failure event has no host; the host is in the error.
+    expect(failed).toMatchObject({ step: 'rabbit:join', state: 'failed', detail: 'lab2 could not join rabbit@lab1' });
+    expect(failed?.host).toBeUndefined();
     expect(failed?.error).toMatchObject({ code: 'join.failed', step: 'rabbit:join', host: 'lab2', retryable: true, evidence: { exitCode: 69 } });
   });
 
