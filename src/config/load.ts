@@ -55,6 +55,8 @@ export interface ResolvedCluster {
   cluster: Cluster;
   seed: Host;
   hosts: Host[];
+  /** Every node but the seed, in config order: the ones that join. */
+  joiners: Host[];
 }
 
 export function resolveCluster(config: WarrenConfig, name: string): ResolvedCluster {
@@ -67,7 +69,7 @@ export function resolveCluster(config: WarrenConfig, name: string): ResolvedClus
   const hosts = cluster.nodes.map((n) => byName.get(n)).filter((h): h is Host => h !== undefined);
   const seed = byName.get(cluster.seed);
   if (!seed || hosts.length !== cluster.nodes.length) throw new WarrenError('config.invalid', `cluster ${name} names hosts missing from the inventory`);
-  return { cluster, seed, hosts };
+  return { cluster, seed, hosts, joiners: hosts.filter((h) => h.name !== seed.name) };
 }
 
 /** The short hostname RabbitMQ will use for this host's node name. */

@@ -22,7 +22,7 @@ export interface ReadStatusOptions {
 export async function readClusterStatus(config: WarrenConfig, clusterName: string, options: ReadStatusOptions = {}): Promise<ClusterHealth> {
   const cluster = resolveCluster(config, clusterName);
   const expected = expectedNodes({ cluster });
-  const order = [cluster.seed, ...cluster.hosts.filter((h) => h.name !== cluster.seed.name)];
+  const order = [cluster.seed, ...cluster.joiners];
   const pool = new SshSessionPool(cluster.hosts, config.ssh, {
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

@@ -83,9 +83,7 @@ export const cookie: Step<PendingCookie> = {
   skippedDetail: "every node already has the seed's cookie",
 
   plan(cluster) {
-    return cluster.hosts
-      .filter((h) => h.name !== cluster.seed.name)
-      .flatMap((host) => [
+    return cluster.joiners.flatMap((host) => [
         ...(cluster.cluster.liveCookieSwitch
           ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
           : []),
@@ -96,8 +94,7 @@ export const cookie: Step<PendingCookie> = {
 
   async check(ctx) {
     const seedHash = await seedCookieHash(ctx);
-    const others = ctx.cluster.hosts.filter((h) => h.name !== ctx.cluster.seed.name);
-    const hashes = await onEveryHost(others, async (host) => ({ host, hash: await cookieHash(ctx, host) }));
+    const hashes = await onEveryHost(ctx.cluster.joiners, async (host) => ({ host, hash: await cookieHash(ctx, host) }));
     return hashes
       .filter((h) => h.hash !== seedHash)
       .map(({ host }) => ({

@@ -74,9 +74,7 @@ export const join: Step<PendingJoin> = {
 
   plan(cluster) {
     const seedNode = nodeNameOf(cluster.seed);
-    return cluster.hosts
-      .filter((h) => h.name !== cluster.seed.name)
-      .flatMap((host) =>
+    return cluster.joiners.flatMap((host) =>
         [stopAppCommand(), joinClusterCommand(seedNode), startAppCommand()].map((command) => ({
           step: this.id,
           host: host.name,
@@ -89,9 +87,8 @@ export const join: Step<PendingJoin> = {
   async check(ctx) {
     let seedStatus: Promise<ClusterStatus> | undefined;
     const readSeedOnce = () => (seedStatus ??= clusterStatusOf(ctx, ctx.cluster.seed));
-    const others = ctx.cluster.hosts.filter((h) => h.name !== ctx.cluster.seed.name);
     // The checks are read-only, so they run in parallel; only the joins themselves are serial.
-    const assessed = await onEveryHost(others, (host) => pendingJoinFor(ctx, host, readSeedOnce));
+    const assessed = await onEveryHost(ctx.cluster.joiners, (host) => pendingJoinFor(ctx, host, readSeedOnce));
     return assessed.filter((p): p is PendingJoin => p !== undefined);
   },
 

@@ -90,7 +90,7 @@ export const membership: Step<Host> = {
   },
 
   check(ctx) {
-    return Promise.resolve(ctx.cluster.hosts.filter((h) => h.name !== ctx.cluster.seed.name));
+    return Promise.resolve(ctx.cluster.joiners);
   },
 
   async run(ctx, hosts) {
