@@ -1,4 +1,4 @@
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, resolveCluster, resolveConfigPath } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
@@ -8,7 +8,9 @@ import { enqueueOperation } from '../queue/enqueue.js';
 import { isFinalEvent, readEvents } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
-import { startWorker } from '../queue/worker.js';
+import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
+import { createMetrics } from '../observability/metrics.js';
+import { startObservabilityServer } from '../observability/server.js';
 import { startBot } from '../slack/bot.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
@@ -123,18 +125,28 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const connection = connectRedis(redisUrlFromEnv());
   // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
+  const metrics = createMetrics();
   const running = await startWorker({
     config,
     connection,
+    metrics,
     prefix: program.opts<GlobalOptions>().prefix,
     logger,
     concurrency: Number(options.concurrency),
     ...(lockDurationMs && lockDurationMs > 0 ? { lockDurationMs } : {}),
   });
-  logger.info({ concurrency: Number(options.concurrency) }, 'worker ready');
+  const stopHeartbeat = startHeartbeat(connection, program.opts<GlobalOptions>().prefix, `${hostname()}-${process.pid}`);
+  // /metrics and /healthz on WARREN_METRICS_PORT, when set (two workers on one host need two ports).
+  const metricsPort = process.env.WARREN_METRICS_PORT;
+  const observability = metricsPort
+    ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health: () => workerHealth(running, connection) })
+    : undefined;
+  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port }, 'worker ready');
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {
     await running.close();
+    await stopHeartbeat();
+    await observability?.close();
     await connection.quit();
   });
   return EXIT.ok;

@@ -6,6 +6,9 @@ import { resolveCluster } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
 import { toWarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
+import { observeCommand, observeEvent } from '../observability/metrics.js';
+import type { WarrenMetrics } from '../observability/metrics.js';
+import type { HealthReport } from '../observability/server.js';
 import type { Logger } from '../log/logger.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
@@ -21,8 +24,10 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Jobs at once; each holds a different cluster (one operation per cluster is enforced at enqueue). */
   concurrency?: number;
-  /** Sees every remote command (tests, metrics). */
+  /** Sees every remote command (tests). */
   observer?: CommandObserver;
+  /** Prometheus metrics to feed from every event and remote command. */
+  metrics?: WarrenMetrics;
   /** How long a job's lock lives without renewal: a worker killed mid-job is noticed after this. */
   lockDurationMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -51,16 +56,23 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   const maxAttempts = job.opts.attempts ?? 1;
   const definition = operations[data.operation];
   const jobLogger = logger.child({ jobId, operation: data.operation, cluster: data.cluster, attempt });
+  const publish = async (event: ProgressEvent): Promise<void> => {
+    await publishEvent(redis, event);
+    if (options.metrics) observeEvent(options.metrics, event);
+  };
 
   try {
     const cluster = resolveCluster(options.config, data.cluster);
     const shells = new SshSessionPool(cluster.hosts, options.config.ssh, {
-      ...(options.observer ? { observer: options.observer } : {}),
+      observer: (record) => {
+        options.observer?.(record);
+        if (options.metrics) observeCommand(options.metrics, record);
+      },
       logger: jobLogger,
       ...(options.env ? { env: options.env } : {}),
     });
     try {
-      await publishEvent(redis, jobEvent(data, jobId, attempt, { state: 'started', steps: definition.steps.map((s) => ({ id: s.id, title: s.title })) }));
+      await publish(jobEvent(data, jobId, attempt, { state: 'started', steps: definition.steps.map((s) => ({ id: s.id, title: s.title })) }));
       jobLogger.info('job started');
       const result = await runOperation({
         definition,
@@ -70,7 +82,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
         logger: jobLogger,
         completedSteps: data.checkpoint.completedSteps,
         report: async (report) => {
-          await publishEvent(redis, {
+          await publish({
             type: 'step',
             jobId,
             operation: data.operation,
@@ -83,7 +95,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
           await job.updateData({ ...data, checkpoint: { completedSteps } });
         },
       });
-      await publishEvent(redis, jobEvent(data, jobId, attempt, { state: 'completed', result }));
+      await publish(jobEvent(data, jobId, attempt, { state: 'completed', result }));
       jobLogger.info('job completed');
       return result;
     } finally {
@@ -92,7 +104,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   } catch (thrown) {
     const error = toWarrenError(thrown);
     const willRetry = error.retryable && attempt < maxAttempts;
-    await publishEvent(redis, jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
+    await publish(jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
     jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry }, 'job attempt failed');
     if (willRetry) throw error;
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
@@ -117,4 +129,38 @@ export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
     worker,
     close: () => worker.close(),
   }));
+}
+
+/** How often a worker writes its heartbeat, and how long Redis keeps it. */
+const HEARTBEAT_EVERY_MS = 10_000;
+const HEARTBEAT_TTL_SECONDS = 30;
+export const heartbeatKey = (prefix: string, workerId: string): string => `${prefix}:heartbeat:worker:${workerId}`;
+
+/**
+ * Writes `<prefix>:heartbeat:worker:<id>` every 10 s (kept 30 s), so a bot or an operator can tell
+ * whether any worker is alive. Returns a function that stops it and removes the key.
+ */
+export function startHeartbeat(connection: Redis, prefix: string, workerId: string): () => Promise<void> {
+  const key = heartbeatKey(prefix, workerId);
+  const beat = () => connection.set(key, new Date().toISOString(), 'EX', HEARTBEAT_TTL_SECONDS).catch(() => undefined);
+  void beat();
+  const timer = setInterval(() => void beat(), HEARTBEAT_EVERY_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await connection.del(key).catch(() => undefined);
+  };
+}
+
+/** Healthy when Redis answers within a second and the worker's loop runs. */
+export async function workerHealth(running: RunningWorker, connection: Redis): Promise<HealthReport> {
+  const redis = await Promise.race([
+    connection.ping().then(
+      () => ({ ok: true }),
+      (error: unknown) => ({ ok: false, detail: (error as Error).message }),
+    ),
+    new Promise<{ ok: boolean; detail: string }>((resolve) => setTimeout(() => resolve({ ok: false, detail: 'no answer within 1 s' }), 1000).unref()),
+  ]);
+  const loop = running.worker.isRunning() ? { ok: true } : { ok: false, detail: 'the worker is not taking jobs' };
+  return { healthy: redis.ok && loop.ok, checks: { redis, worker: loop } };
 }

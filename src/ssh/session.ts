@@ -37,6 +37,8 @@ export interface CommandRecord {
   command: string;
   code: number | null;
   durationMs: number;
+  /** Exit 0, or an exit code the caller expected as an answer (e.g. 69 "not running"). */
+  ok: boolean;
 }
 export type CommandObserver = (record: CommandRecord) => void;
 
@@ -107,7 +109,8 @@ class SshShell implements RemoteShell {
     }
     const durationMs = Math.round(performance.now() - started);
     const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
-    this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs });
+    const ok = raw.code === 0 || (raw.code !== null && (options.okExitCodes?.includes(raw.code) ?? false));
+    this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok });
     this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
     return judgeResult(this.host.name, command, result, { ...options, timeoutMs }, this.redactor, timedOut);
   }

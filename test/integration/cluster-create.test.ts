@@ -129,6 +129,13 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
     const joins = harness.commands.filter((c) => /join_cluster/.test(c.command)).map((c) => c.host);
     expect(joins).toEqual(['lab2', 'lab3']);
     expect(harness.commands.filter((c) => c.host === 'lab1' && MUTATING.test(c.command) && !/set_policy/.test(c.command))).toEqual([]);
+
+    // The worker's metrics saw it: jobs by outcome (the refusals above, then this one), step and command timings.
+    const text = await harness.metrics.registry.metrics();
+    expect(text).toContain('warren_jobs_total{operation="cluster.create",outcome="completed"} 1');
+    expect(text).toMatch(/warren_jobs_total\{operation="cluster.create",outcome="failed"\} [1-9]/);
+    expect(text).toContain('warren_step_duration_seconds_count{operation="cluster.create",step="rabbit:join",state="done"} 1');
+    expect(text).toMatch(/warren_ssh_command_duration_seconds_count\{host="lab2",outcome="ok"\} [1-9]/);
   }, 240_000);
 
   it('runs again through the CLI on the formed cluster: no restart, no stop_app, no join', async () => {

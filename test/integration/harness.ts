@@ -3,6 +3,8 @@ import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { WarrenConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log/logger.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import type { WarrenMetrics } from '../../src/observability/metrics.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
 import type { EnqueueResult } from '../../src/queue/enqueue.js';
 import { isFinalEvent, readEvents } from '../../src/queue/events.js';
@@ -23,6 +25,8 @@ export interface Harness {
   worker: RunningWorker;
   commands: CommandRecord[];
   logs: string[];
+  /** The worker's Prometheus registry, fed by every event and command. */
+  metrics: WarrenMetrics;
   /** Enqueues a cluster.create and waits for its final event. */
   create(cluster: string, options?: { allowWipe?: boolean }): Promise<{ jobId: string; final: JobEvent; events: StoredEvent[] }>;
   enqueue(cluster: string): Promise<EnqueueResult>;
@@ -43,9 +47,11 @@ export async function startHarness(config: WarrenConfig, options: { attempts?: n
     },
   });
   const workerConnection = connectRedis();
+  const metrics = createMetrics({ defaultMetrics: false });
   const worker = await startWorker({
     config,
     connection: workerConnection,
+    metrics,
     prefix,
     logger: createLogger({ level: 'debug', destination: sink }),
     observer: (record) => commands.push(record),
@@ -86,6 +92,7 @@ export async function startHarness(config: WarrenConfig, options: { attempts?: n
     worker,
     commands,
     logs,
+    metrics,
     enqueue: (cluster) => enqueue(cluster),
     waitForEnd,
     async create(cluster, createOptions = {}) {
