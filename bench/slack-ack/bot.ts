@@ -1,9 +1,9 @@
 /**
  * The bot under test for the ack benchmark, in its own process so the load generator does not share
- * its event loop: the real bot (Bolt's HTTP receiver, production logger on stderr) on real Redis,
+ * its event loop: the real bot (Bolt on warren's SlackHttpReceiver, production logger on stderr) on real Redis,
  * talking to the Slack emulator at SLACK_API_URL. Prints `READY {"port":…}` when it listens; on
- * SIGUSR2 prints `STATS {serverMs, cpuMs}`: the server-side time of each request and the CPU the bot
- * used since the last; on SIGTERM it
+ * SIGUSR2 waits for the work after the acks so far, then prints `STATS {serverMs, cpuMs}`: the
+ * server-side time of each request and the CPU the bot used since the last; on SIGTERM it
  * stops and removes what it put in Redis.
  */
 import { randomUUID } from 'node:crypto';
@@ -37,9 +37,14 @@ bot.server?.prependListener('request', (_req: IncomingMessage, res: ServerRespon
 process.stdout.write(`READY ${JSON.stringify({ port: bot.port })}\n`);
 let cpuSince = process.cpuUsage();
 process.on('SIGUSR2', () => {
-  const cpu = process.cpuUsage(cpuSince);
-  cpuSince = process.cpuUsage();
-  process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+  // The follow-ups of the commands acked so far are part of their cost: wait for them before reading the CPU.
+  const asked = performance.now();
+  void bot.afterAck.idle().then(() => {
+    const drainMs = performance.now() - asked;
+    const cpu = process.cpuUsage(cpuSince);
+    cpuSince = process.cpuUsage();
+    process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000, drainMs })}\n`);
+  });
 });
 
 process.on('SIGTERM', () => {

@@ -122,21 +122,21 @@ try {
   const loadBefore = loadavg()[0];
   for (let r = 0; r < ROUNDS; r += 1) samples.push(...(await round(r)));
   bot.child.kill('SIGUSR2');
-  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number };
+  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs: number };
   const server = stats.serverMs.sort((a, b) => a - b);
   const bad = samples.filter((s) => s.status !== 200);
   if (bad.length > 0) throw new Error(`${bad.length} requests were not answered 200`);
   const all = samples.map((s) => s.ms).sort((a, b) => a - b);
   const f = (ms: number) => ms.toFixed(1);
   const lines = [
-    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : 'warren bot (Bolt HTTPReceiver)'}`,
+    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : 'warren bot (Bolt app on SlackHttpReceiver)'}`,
     '',
     `| measured at | requests | concurrency | p50 ms | p90 ms | p99 ms | max ms |`,
     `|---|---:|---:|---:|---:|---:|---:|`,
     `| client (request sent → response received) | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} |`,
     `| bot (request parsed → response written) | ${server.length} | ${CONCURRENCY} | ${f(percentile(server, 50))} | ${f(percentile(server, 90))} | ${f(percentile(server, 99))} | ${f(server.at(-1)!)} |`,
     '',
-    `bot CPU per command (the ack and all the work after it): ${(stats.cpuMs / all.length).toFixed(2)} ms`,
+    `bot CPU per command (the ack and all the work after it): ${(stats.cpuMs / all.length).toFixed(2)} ms; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`,
     '',
     `| command | client p50 ms | client p99 ms |`,
     `|---|---:|---:|`,

@@ -3,6 +3,7 @@ import type { webApi } from '@slack/bolt';
 import type { Logger } from '../log/logger.js';
 import { boltLoggerFrom } from './bolt-logger.js';
 import type { SlackReceiverSettings } from './env.js';
+import { SlackHttpReceiver } from './receiver.js';
 
 export interface SlackAppOptions {
   settings: SlackReceiverSettings;
@@ -12,8 +13,8 @@ export interface SlackAppOptions {
 }
 
 /**
- * The Bolt app for either receiver. Bolt verifies every HTTP request's signature and refuses
- * ones older than five minutes; Socket Mode needs no public URL.
+ * The Bolt app for either receiver. Over HTTP every request's signature is verified and ones older
+ * than five minutes are refused (SlackHttpReceiver); Socket Mode needs no public URL.
  */
 export function createSlackApp(options: SlackAppOptions): App {
   const { settings } = options;
@@ -29,22 +30,11 @@ export function createSlackApp(options: SlackAppOptions): App {
   }
   return new App({
     token: settings.botToken,
-    signingSecret: settings.signingSecret,
+    // Our receiver: Bolt's signature and replay checks and answers, with less work per request.
+    receiver: new SlackHttpReceiver({ signingSecret: settings.signingSecret, logger: options.logger.child({ component: 'slack-receiver' }) }),
     logger,
     clientOptions,
     // No listener reads conversation state; without the store every request skips a middleware.
     convoStore: false,
-    // Respond to Slack as soon as a listener acks; the work after the ack runs on its own.
-    processBeforeResponse: false,
-    customRoutes: [
-      {
-        path: '/healthz',
-        method: ['GET'],
-        handler: (_req, res) => {
-          res.writeHead(200, { 'content-type': 'text/plain' });
-          res.end('ok');
-        },
-      },
-    ],
   });
 }

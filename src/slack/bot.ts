@@ -86,6 +86,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (settings.mode === 'http') {
     server = await app.start(settings.port);
     port = (server.address() as AddressInfo).port;
+    afterAck.watch(server);
   } else {
     await app.start();
   }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AfterAck } from '../../../src/slack/after-ack.js';
@@ -11,7 +12,7 @@ function gate() {
 
 describe('AfterAck', () => {
   it('runs at most `concurrency` tasks of a lane at once, in order, and each lane on its own', async () => {
-    const queue = new AfterAck(pino({ level: 'silent' }), { slack: 2, ssh: 1 });
+    const queue = new AfterAck(pino({ level: 'silent' }), { concurrency: { slack: 2, ssh: 1 } });
     const started: string[] = [];
     const gates = new Map<string, ReturnType<typeof gate>>();
     const task = (name: string) => () => {
@@ -51,7 +52,7 @@ describe('AfterAck', () => {
   it('logs a failing task and keeps going', async () => {
     const lines: string[] = [];
     const logger = pino({ level: 'error' }, { write: (line: string) => lines.push(line) });
-    const queue = new AfterAck(logger, { slack: 1, ssh: 1 });
+    const queue = new AfterAck(logger, { concurrency: { slack: 1, ssh: 1 } });
     let ran = false;
     queue.run('slack', () => Promise.reject(new Error('boom')));
     queue.run('slack', () => {
@@ -61,5 +62,50 @@ describe('AfterAck', () => {
     await queue.idle();
     expect(ran).toBe(true);
     expect(lines.join('')).toContain('"err":"boom"');
+  });
+
+  it('starts no follow-up while the receiver has a request unanswered, and starts them once all are answered', async () => {
+    const server = new EventEmitter();
+    const queue = new AfterAck(pino({ level: 'silent' }), { maxDeferMs: 60_000 });
+    queue.watch(server);
+    const first = new EventEmitter();
+    const second = new EventEmitter();
+    server.emit('request', {}, first);
+    server.emit('request', {}, second);
+    const started: string[] = [];
+    queue.run('slack', () => {
+      started.push('card');
+      return Promise.resolve();
+    });
+    queue.run('ssh', () => {
+      started.push('status');
+      return Promise.resolve();
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual([]);
+
+    first.emit('close');
+    await new Promise((r) => setTimeout(r, 5));
+    expect(started).toEqual([]);
+
+    second.emit('close');
+    await queue.idle();
+    expect(started).toEqual(['card', 'status']);
+  });
+
+  it('starts a deferred follow-up after maxDeferMs even if requests keep coming', async () => {
+    const server = new EventEmitter();
+    const queue = new AfterAck(pino({ level: 'silent' }), { maxDeferMs: 20 });
+    queue.watch(server);
+    server.emit('request', {}, new EventEmitter());
+    let ran = false;
+    queue.run('slack', () => {
+      ran = true;
+      return Promise.resolve();
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    expect(ran).toBe(false);
+    await queue.idle();
+    expect(ran).toBe(true);
   });
 });
