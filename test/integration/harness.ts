@@ -34,9 +34,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(config: WarrenConfig, options: { attempts?: number; backoffMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  config: WarrenConfig,
+  options: { attempts?: number; backoffMs?: number; redisUrl?: string; lockDurationMs?: number } = {},
+): Promise<Harness> {
   const prefix = `test-${randomUUID().slice(0, 8)}`;
-  const redis = connectRedis();
+  const redis = connectRedis(options.redisUrl);
   const queue = openOperationsQueue(redis, prefix, { attempts: options.attempts ?? 2, backoffMs: options.backoffMs ?? 200 });
   const commands: CommandRecord[] = [];
   const logs: string[] = [];
@@ -46,7 +49,7 @@ export async function startHarness(config: WarrenConfig, options: { attempts?: n
       done();
     },
   });
-  const workerConnection = connectRedis();
+  const workerConnection = connectRedis(options.redisUrl);
   const metrics = createMetrics({ defaultMetrics: false });
   const worker = await startWorker({
     config,
@@ -67,7 +70,7 @@ export async function startHarness(config: WarrenConfig, options: { attempts?: n
     });
 
   async function waitForEnd(jobId: string, deadlineMs = 240_000): Promise<{ final: JobEvent; events: StoredEvent[] }> {
-    const reader = connectRedis();
+    const reader = connectRedis(options.redisUrl);
     const events: StoredEvent[] = [];
     const deadline = Date.now() + deadlineMs;
     try {
