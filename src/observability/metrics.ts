@@ -65,3 +65,34 @@ export function observeCommand(metrics: WarrenMetrics, record: CommandRecord): v
   metrics.sshCommandDuration.observe({ host: record.host, outcome: record.ok ? 'ok' : 'failed' }, record.durationMs / 1000);
   if (!record.ok) metrics.sshCommandFailures.inc({ host: record.host, exit_code: record.code === null ? 'none' : String(record.code) });
 }
+
+/** What a slash command came to: acted on, refused (channel, user or role), or not understood. */
+export type CommandOutcome = 'accepted' | 'refused' | 'usage_error';
+
+/** The bot's counters: Slack Web API calls retried after a 429, slash commands by outcome. */
+export interface BotMetrics {
+  registry: Registry;
+  slackApiRetries: Counter<'method'>;
+  slackCommands: Counter<'command' | 'outcome'>;
+}
+
+/** The bot's own registry, in the worker's style: `warren_` names, process metrics included. */
+export function createBotMetrics(options: { defaultMetrics?: boolean } = {}): BotMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'warren_' });
+  return {
+    registry,
+    slackApiRetries: new Counter({
+      name: 'warren_slack_api_retries_total',
+      help: 'Slack Web API calls answered 429 (rate limited) and retried after Retry-After, by method',
+      labelNames: ['method'],
+      registers: [registry],
+    }),
+    slackCommands: new Counter({
+      name: 'warren_slack_commands_total',
+      help: 'Slash commands by subcommand (help, jobs, status, cluster.create, unknown) and outcome (accepted, refused, usage_error)',
+      labelNames: ['command', 'outcome'],
+      registers: [registry],
+    }),
+  };
+}

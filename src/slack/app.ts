@@ -1,6 +1,7 @@
-import { App } from '@slack/bolt';
-import type { webApi } from '@slack/bolt';
+import { App, webApi } from '@slack/bolt';
 import type { Logger } from '../log/logger.js';
+import type { BotMetrics } from '../observability/metrics.js';
+import type { HealthReport } from '../observability/server.js';
 import { boltLoggerFrom } from './bolt-logger.js';
 import type { SlackReceiverSettings } from './env.js';
 import { SlackHttpReceiver } from './receiver.js';
@@ -10,6 +11,10 @@ export interface SlackAppOptions {
   logger: Logger;
   /** How the WebClient retries (429s included); Bolt's default spreads ten retries over ~30 minutes. */
   retryConfig?: webApi.RetryOptions;
+  /** Counts the client's rate-limit retries; over HTTP, also served on the receiver's `GET /metrics`. */
+  metrics?: BotMetrics;
+  /** Over HTTP, what the receiver's `GET /healthz` reports. */
+  health?: () => Promise<HealthReport>;
 }
 
 /**
@@ -25,16 +30,41 @@ export function createSlackApp(options: SlackAppOptions): App {
     rejectRateLimitedCalls: false,
   };
   const logger = boltLoggerFrom(options.logger);
-  if (settings.mode === 'socket') {
-    return new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger, clientOptions, convoStore: false });
-  }
-  return new App({
-    token: settings.botToken,
-    // Our receiver: Bolt's signature and replay checks and answers, with less work per request.
-    receiver: new SlackHttpReceiver({ signingSecret: settings.signingSecret, logger: options.logger.child({ component: 'slack-receiver' }) }),
-    logger,
-    clientOptions,
-    // No listener reads conversation state; without the store every request skips a middleware.
-    convoStore: false,
+  const app =
+    settings.mode === 'socket'
+      ? new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger, clientOptions, convoStore: false })
+      : new App({
+          token: settings.botToken,
+          // Our receiver: Bolt's signature and replay checks and answers, with less work per request.
+          receiver: new SlackHttpReceiver({
+            signingSecret: settings.signingSecret,
+            logger: options.logger.child({ component: 'slack-receiver' }),
+            ...(options.health ? { health: options.health } : {}),
+            ...(options.metrics ? { metrics: options.metrics.registry } : {}),
+          }),
+          logger,
+          clientOptions,
+          // No listener reads conversation state; without the store every request skips a middleware.
+          convoStore: false,
+        });
+  if (options.metrics) countRateLimits(app.client, options.metrics);
+  return app;
+}
+
+/**
+ * Counts each 429 the client waits out. Only `app.client` is hooked: every listener and the
+ * reporter call Slack through it (BotDeps.client), never through the per-request `client` argument.
+ */
+function countRateLimits(client: webApi.WebClient, metrics: BotMetrics): void {
+  // @slack/web-api 7 emits (retryAfterSeconds, { url, body }); older versions only the seconds.
+  client.on(webApi.WebClientEvent.RATE_LIMITED, (_retryAfter: number, request?: { url?: unknown }) => {
+    metrics.slackApiRetries.inc({ method: methodOf(request?.url) });
   });
+}
+
+/** `https://slack.com/api/chat.update` → `chat.update`; anything else → `unknown`. */
+export function methodOf(url: unknown): string {
+  if (typeof url !== 'string') return 'unknown';
+  const method = url.slice(url.lastIndexOf('/') + 1).split('?')[0] ?? '';
+  return /^[a-zA-Z]+(\.[a-zA-Z]+)+$/.test(method) ? method : 'unknown';
 }

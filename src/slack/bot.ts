@@ -5,6 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { createBotMetrics } from '../observability/metrics.js';
+import type { BotMetrics } from '../observability/metrics.js';
+import { startObservabilityServer } from '../observability/server.js';
+import type { ObservabilityServer } from '../observability/server.js';
 import { planOperation } from '../plan.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
@@ -12,6 +16,7 @@ import { AfterAck } from './after-ack.js';
 import { createSlackApp } from './app.js';
 import type { BotDeps, PlanOperation, ReadClusterStatus } from './deps.js';
 import { slackSettingsFromEnv } from './env.js';
+import { botHealth } from './health.js';
 import { registerListeners } from './listeners/index.js';
 import { MethodLimiter } from './rate-limit.js';
 import type { RateBudget } from './rate-limit.js';
@@ -43,17 +48,23 @@ export interface RunningBot {
   app: App;
   reporter: JobReporter;
   afterAck: AfterAck;
+  metrics: BotMetrics;
 }
 
 /**
  * Starts the Slack front: the Bolt app on the receiver the environment chooses, its listeners,
- * and the reporter, which first resumes every card a previous run left unfinished.
+ * and the reporter, which first resumes every card a previous run left unfinished. Over HTTP the
+ * receiver's port also serves `GET /healthz` and `GET /metrics`; in Socket Mode (no port of its
+ * own) they are served on WARREN_METRICS_PORT when it is set.
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const settings = slackSettingsFromEnv(options.env);
   const logger = options.logger.child({ component: 'slack' });
-  const app = createSlackApp({ settings, logger, ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}) });
-  const store = new SlackStore(options.redis, options.queue.opts.prefix ?? 'warren');
+  const prefix = options.queue.opts.prefix ?? 'warren';
+  const metrics = createBotMetrics();
+  const health = () => botHealth(options.redis, prefix);
+  const app = createSlackApp({ settings, logger, metrics, health, ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}) });
+  const store = new SlackStore(options.redis, prefix);
   const reporter = new JobReporter({
     client: app.client,
     redis: options.redis,
@@ -73,6 +84,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     store,
     reporter,
     afterAck,
+    metrics,
     readClusterStatus: options.readClusterStatus ?? readClusterStatus,
     planOperation: options.planOperation ?? planOperation,
   };
@@ -90,6 +102,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   } else {
     await app.start();
   }
+  const metricsPort = options.env.WARREN_METRICS_PORT;
+  const observability: ObservabilityServer | undefined =
+    settings.mode === 'socket' && metricsPort ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health }) : undefined;
   await reporter.start();
   let closed = false;
   logger.info({ mode: settings.mode, port }, 'slack bot started');
@@ -100,6 +115,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     app,
     reporter,
     afterAck,
+    metrics,
     close: async () => {
       if (closed) return;
       closed = true;
@@ -107,6 +123,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await app.stop();
       await Promise.race([afterAck.idle(), sleep(10_000, undefined, { ref: false })]);
       await reporter.close();
+      await observability?.close();
     },
   };
 }

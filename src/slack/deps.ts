@@ -2,6 +2,7 @@ import type { webApi } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import type { BotMetrics } from '../observability/metrics.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import type { OperationName } from '../queue/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
@@ -28,6 +29,8 @@ export interface BotDeps {
   reporter: JobReporter;
   /** Where listeners put the work that follows their ack. */
   afterAck: AfterAck;
+  /** Slash commands by outcome; Web API retries are counted on the client itself. */
+  metrics: BotMetrics;
   readClusterStatus: ReadClusterStatus;
   planOperation: PlanOperation;
 }

@@ -4,7 +4,9 @@ import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } fro
 import { parse as parseForm } from 'node:querystring';
 import { ErrorCode, ReceiverMultipleAckError } from '@slack/bolt';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
+import type { HealthReport } from '../observability/server.js';
 
 /** Where Slack posts commands, interactions and events (the manifest's request URLs). */
 export const EVENTS_PATH = '/slack/events';
@@ -21,6 +23,10 @@ export interface SlackHttpReceiverOptions {
   /** Clock for the replay window (tests). */
   now?: () => number;
   unackedAfterMs?: number;
+  /** What `GET /healthz` reports (200 when healthy, else 503, JSON); without it, a plain `ok`. */
+  health?: () => Promise<HealthReport>;
+  /** What `GET /metrics` serves (Prometheus text); without it, 404. */
+  metrics?: Registry;
 }
 
 /**
@@ -46,7 +52,8 @@ export function checkSlackSignature(signingSecret: string, headers: IncomingHttp
  * Bolt's HTTP receiver, minus what warren never uses (OAuth install paths, route matching, a second
  * parse of each body, per-request debug strings): the same checks and the same answers, for less CPU
  * per request, which is what a burst of slash commands waits on. Signature and replay window are
- * checked on every request but Slack's unsigned `ssl_check`; `GET /healthz` answers load balancers.
+ * checked on every request but Slack's unsigned `ssl_check`. `GET /healthz` (load balancers) and
+ * `GET /metrics` (Prometheus) are not Slack's and need no signature; they never reach the app.
  * Each body is handed to `app.processEvent` with an ack that answers Slack at once.
  */
 export class SlackHttpReceiver implements Receiver {
@@ -89,12 +96,41 @@ export class SlackHttpReceiver implements Receiver {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     if (path === EVENTS_PATH && req.method === 'POST') return this.receive(req, res);
-    if (path === '/healthz' && req.method === 'GET') {
+    if (path === '/healthz' && req.method === 'GET') return this.answerHealth(res);
+    if (path === '/metrics' && req.method === 'GET' && this.options.metrics) return this.answerMetrics(res, this.options.metrics);
+    answer(res, 404);
+  }
+
+  private answerHealth(res: ServerResponse): void {
+    const health = this.options.health;
+    if (!health) {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('ok');
       return;
     }
-    answer(res, 404);
+    health().then(
+      (report) => {
+        res.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(report));
+      },
+      (error: unknown) => {
+        this.options.logger.error({ err: (error as Error).message }, 'health check failed');
+        if (!res.headersSent) answer(res, 500);
+      },
+    );
+  }
+
+  private answerMetrics(res: ServerResponse, registry: Registry): void {
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      },
+      (error: unknown) => {
+        this.options.logger.error({ err: (error as Error).message }, 'metrics could not be collected');
+        if (!res.headersSent) answer(res, 500);
+      },
+    );
   }
 
   private receive(req: IncomingMessage, res: ServerResponse): void {

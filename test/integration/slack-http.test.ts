@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobData } from '../../src/queue/schema.js';
+import { startHeartbeat } from '../../src/queue/worker.js';
 import { CREATE_CONFIRM_ACTION } from '../../src/slack/messages/plan.js';
 import { signSlackRequest } from '../slack/driver.js';
 import { CHANNEL, OPERATOR, OTHER_CHANNEL, OUTSIDER, VIEWER, startSlackHarness } from '../slack/harness.js';
@@ -60,10 +61,15 @@ describe('request verification', () => {
 });
 
 describe('health', () => {
-  it('answers GET /healthz for load balancers, without a signature', async () => {
-    const response = await fetch(`http://127.0.0.1:${h.bot.port}/healthz`);
-    expect(response.status).toBe(200);
-    expect(await response.text()).toBe('ok');
+  it('answers GET /healthz for load balancers, without a signature (bot-observability.test.ts covers each check)', async () => {
+    const stop = startHeartbeat(h.redis, h.prefix, 'w-http');
+    try {
+      const response = await fetch(`http://127.0.0.1:${h.bot.port}/healthz`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ healthy: true });
+    } finally {
+      await stop();
+    }
   });
 });
 

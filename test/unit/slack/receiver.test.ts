@@ -2,8 +2,10 @@ import type { App, ReceiverEvent } from '@slack/bolt';
 import { ErrorCode } from '@slack/bolt';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
+import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_PATH, SlackHttpReceiver, checkSlackSignature } from '../../../src/slack/receiver.js';
+import type { SlackHttpReceiverOptions } from '../../../src/slack/receiver.js';
 import { signSlackRequest } from '../../slack/driver.js';
 
 const SECRET = 'unit-signing-secret-1234';
@@ -37,7 +39,7 @@ describe('checkSlackSignature', () => {
 });
 
 /** A receiver on a free port, with an app whose processEvent the test decides. */
-async function startReceiver(processEvent: (event: ReceiverEvent) => Promise<void>, options: { unackedAfterMs?: number } = {}) {
+async function startReceiver(processEvent: (event: ReceiverEvent) => Promise<void>, options: Partial<Pick<SlackHttpReceiverOptions, 'unackedAfterMs' | 'health' | 'metrics'>> = {}) {
   const events: ReceiverEvent[] = [];
   const receiver = new SlackHttpReceiver({ signingSecret: SECRET, logger: pino({ level: 'silent' }), ...options });
   receiver.init({
@@ -152,5 +154,33 @@ describe('SlackHttpReceiver', () => {
     expect([health.status, await health.text()]).toEqual([200, 'ok']);
     expect((await fetch(`${r.base}/other`)).status).toBe(404);
     expect((await fetch(`${r.base}${EVENTS_PATH}`)).status).toBe(404);
+    expect((await fetch(`${r.base}/metrics`)).status).toBe(404);
+  });
+
+  it('answers GET /healthz with the health report: 200 when healthy, 503 naming the failing check', async () => {
+    let healthy = true;
+    const r = await startReceiver((event) => event.ack(), {
+      health: () => Promise.resolve(healthy ? { healthy, checks: { redis: { ok: true } } } : { healthy, checks: { redis: { ok: false, detail: 'no answer within 1000 ms' } } }),
+    });
+    running = r.receiver;
+    const good = await fetch(`${r.base}/healthz`);
+    expect([good.status, good.headers.get('content-type'), await good.json()]).toEqual([200, 'application/json', { healthy: true, checks: { redis: { ok: true } } }]);
+    healthy = false;
+    const bad = await fetch(`${r.base}/healthz`);
+    expect([bad.status, await bad.json()]).toEqual([503, { healthy: false, checks: { redis: { ok: false, detail: 'no answer within 1000 ms' } } }]);
+    expect(r.events).toEqual([]);
+  });
+
+  it('serves GET /metrics from its registry without a signature, and never hands it to the app', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'warren_test_total', help: 'a test counter', registers: [registry] }).inc(3);
+    const r = await startReceiver((event) => event.ack(), { metrics: registry });
+    running = r.receiver;
+    const scrape = await fetch(`${r.base}/metrics`);
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers.get('content-type')).toBe(registry.contentType);
+    expect(await scrape.text()).toContain('warren_test_total 3');
+    expect((await fetch(`${r.base}/metrics`, { method: 'POST' })).status).toBe(404);
+    expect(r.events).toEqual([]);
   });
 });

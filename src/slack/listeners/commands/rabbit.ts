@@ -8,6 +8,7 @@ import { replyWithPlan } from '../../handlers/dry-run.js';
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
+import type { CommandOutcome } from '../../../observability/metrics.js';
 import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refusal.js';
 import { buildHelp, buildUsageError } from '../../messages/usage.js';
 import { SlashCommandPayload } from '../../payloads.js';
@@ -20,9 +21,11 @@ import { logRefusal } from '../log-refusal.js';
  */
 export function rabbitCommand(deps: BotDeps) {
   return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
+    const count = (name: string, outcome: CommandOutcome): void => deps.metrics.slackCommands.inc({ command: name, outcome });
     const payload = SlashCommandPayload.safeParse(command);
     if (!payload.success) {
       await ack(ephemeral(buildProblem('This request did not look like a slash command from Slack.', 'Try again from a channel.')));
+      count('unknown', 'refused');
       deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'slash command payload rejected');
       return;
     }
@@ -30,24 +33,28 @@ export function rabbitCommand(deps: BotDeps) {
     const access = authorizeRequest(deps.config.slack, { user, channel });
     if (!access.ok) {
       await ack(ephemeral(buildRefusal(access.refusal)));
+      count(subcommandOf(text), 'refused');
       logRefusal(deps.logger, { user, channel, command: text, reason: access.refusal.reason });
       return;
     }
+    const parsed = parseCommand(text);
     const refuseUsage = async (usage: UsageError): Promise<void> => {
       await ack(ephemeral(buildUsageError(usage)));
+      count(parsed.ok ? parsed.command.name : 'unknown', 'usage_error');
       deps.logger.info({ user, channel, code: usage.code }, 'slack command: usage error');
     };
-    const parsed = parseCommand(text);
     if (!parsed.ok) return refuseUsage(parsed.error);
     const unknown = checkClusterKnown(parsed.command, deps.config);
     if (unknown) return refuseUsage(unknown);
     const refusal = authorizeCommand(access.roles, parsed.command, user);
     if (refusal) {
       await ack(ephemeral(buildRefusal(refusal)));
+      count(parsed.command.name, 'refused');
       logRefusal(deps.logger, { user, channel, command: commandLabel(parsed.command), reason: refusal.reason });
       return;
     }
     await ack(ackFor(parsed.command));
+    count(parsed.command.name, 'accepted');
     const rabbit = parsed.command;
     const isOperator = hasRole(access.roles, 'operator');
     const teamDomain = payload.data.team_domain;
@@ -95,6 +102,12 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     default:
       return undefined;
   }
+}
+
+/** The subcommand's name for a metric label (a fixed set, never the user's text), `unknown` if it does not parse. */
+function subcommandOf(text: string): string {
+  const parsed = parseCommand(text);
+  return parsed.ok ? parsed.command.name : 'unknown';
 }
 
 function ephemeral(message: SlackMessage): RespondArguments {
