@@ -161,7 +161,9 @@ export class SlackHttpReceiver implements Receiver {
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse, raw: string): void {
-    const form = req.headers['content-type'] === 'application/x-www-form-urlencoded' ? parseForm(raw) : undefined;
+    // Compare the media type alone: a `; charset=utf-8` parameter must not turn a form into "JSON".
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    const form = mediaType === 'application/x-www-form-urlencoded' ? parseForm(raw) : undefined;
     // Slack's SSL check is the one unsigned request; it is answered without looking at anything else.
     if (form?.ssl_check === '1') return answer(res, 200);
     const refusal = checkSlackSignature(this.options.signingSecret, req.headers, raw, this.now());

@@ -85,6 +85,16 @@ describe('SlackHttpReceiver', () => {
     expect({ ...r.events[0].body }).toEqual({ command: '/rabbit', text: 'help', user_id: 'U1' });
   });
 
+  it('reads a form whose content type carries a charset parameter', async () => {
+    const r = await startReceiver(async (event) => {
+      await event.ack();
+    });
+    running = r.receiver;
+    const reply = await post(r.base, 'command=%2Frabbit&text=help&user_id=U1', { contentType: 'application/x-www-form-urlencoded; charset=utf-8' });
+    expect(reply.status).toBe(200);
+    expect({ ...r.events[0]?.body }).toEqual({ command: '/rabbit', text: 'help', user_id: 'U1' });
+  });
+
   it('answers an empty ack with an empty 200, and parses an interaction payload and a JSON event', async () => {
     const r = await startReceiver((event) => event.ack());
     running = r.receiver;
