@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
@@ -115,3 +117,49 @@ export async function startHarness(
 
 /** Commands that change a node, as opposed to reading it. */
 export const MUTATING = /apt-get|shutdown|base64 -d|service rabbitmq-server start|systemctl start|stop_app|join_cluster|start_app|set_policy|update_vhost_metadata/;
+
+/** One remote command as a worker logged it at debug level. */
+export interface LoggedCommand {
+  host: string;
+  command: string;
+  code: number | null;
+}
+
+/** A real `warren worker` process; every remote command it logs is parsed into `commands`. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  commands: LoggedCommand[];
+  /** Raw stdout and stderr, for a failing test's message. */
+  output: string[];
+}
+
+/**
+ * Spawns `node dist/src/cli/bin.js worker` as production runs it (build first), at debug level so
+ * every remote command is logged, with a short lock so a killed worker's job is taken over quickly.
+ * onCommand sees each command as it is logged (to kill the process at a precise point).
+ */
+export function spawnWorkerProcess(configPath: string, prefix: string, onCommand: (record: LoggedCommand, all: LoggedCommand[]) => void = () => undefined): WorkerProcess {
+  const child = spawn('node', ['dist/src/cli/bin.js', '--config', configPath, '--prefix', prefix, 'worker'], {
+    env: { ...process.env, WARREN_LOCK_DURATION_MS: '4000', LOG_LEVEL: 'debug' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const commands: LoggedCommand[] = [];
+  const output: string[] = [];
+  let partial = '';
+  const onData = (d: Buffer) => {
+    const text = d.toString('utf8');
+    output.push(text);
+    const lines = (partial + text).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.includes('"remote command finished"')) continue;
+      const { host, command, code } = JSON.parse(line) as LoggedCommand;
+      const record = { host, command, code };
+      commands.push(record);
+      onCommand(record, commands);
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  return { child, commands, output };
+}
