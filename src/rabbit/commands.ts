@@ -78,26 +78,40 @@ export function readCookieCommand(): ShellCommand {
   return sh`base64 -w0 ${COOKIE_PATH}`;
 }
 
+/** Placeholder the dry run shows where a real run puts the seed cookie's sha256. */
+export const SEED_COOKIE_SHA256 = 'SEED_COOKIE_SHA256';
+
 /**
- * Writes the cookie from stdin (base64) with umask 077, owner rabbitmq, mode 0400, replacing the
- * old one atomically. The cookie is on stdin only: never in the command line, never in `ps`.
+ * Checks the decoded cookie against the seed's sha256 before anything is installed: a worker that
+ * dies before stdin is sent leaves `base64 -d` with empty input, and an empty cookie must never
+ * replace a real one. Exit 75 (tempfail): the job's retry sends it again.
  */
-export function writeCookieCommand(): ShellCommand {
-  return sh`umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`;
+function verifiedCookieTmp(expectedSha256: string) {
+  return sh`printf '%s  %s\\n' ${expectedSha256} ${COOKIE_TMP} | sha256sum -c --status || { rm -f ${COOKIE_TMP}; echo "the cookie received does not match the seed's (input cut short?): nothing was changed" >&2; exit 75; }`;
 }
 
-/** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
+/**
+ * Writes the cookie from stdin (base64) with umask 077, owner rabbitmq, mode 0400, replacing the
+ * old one atomically once its hash matches the seed's. The cookie is on stdin only: never in the
+ * command line, never in `ps` (its sha256 is, and says nothing of a random cookie).
+ */
+export function writeCookieCommand(expectedSha256: string): ShellCommand {
+  return sh`umask 077 && base64 -d > ${COOKIE_TMP} && ${verifiedCookieTmp(expectedSha256)} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('cookie write');
+}
+
 /**
  * Switches a running node to the cookie on stdin without a restart: the VM takes the new cookie
  * (erlang:set_cookie, read from a 0400 file so the secret is never in a command line), and only
  * then is the file renamed over the old one, so the CLI and the VM never disagree. One shell,
- * immune to SIGHUP, so a dropped SSH session cannot stop it between the two.
+ * immune to SIGHUP, so a dropped SSH session cannot stop it between the two; nothing happens
+ * unless the decoded cookie's hash is the seed's.
  */
-export function switchCookieLiveCommand(): ShellCommand {
+export function switchCookieLiveCommand(expectedSha256: string): ShellCommand {
   const setCookie = `{ok, C} = file:read_file("${COOKIE_TMP}"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.`;
-  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('live cookie switch (rabbitmqctl eval)');
+  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && ${verifiedCookieTmp(expectedSha256)} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('live cookie switch (rabbitmqctl eval)');
 }
 
+/** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
 export function clusterStatusCommand(): ShellCommand {
   return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`.named('rabbitmqctl cluster_status');
 }

@@ -1,6 +1,7 @@
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { cookieHashCommand, readCookieCommand, shutdownCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
+import { SEED_COOKIE_SHA256, cookieHashCommand, readCookieCommand, shutdownCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
+import { createHash } from 'node:crypto';
 import { ensureRunning } from './start.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -56,16 +57,17 @@ interface PendingCookie {
  */
 async function giveCookie(ctx: StepContext, { host, how }: PendingCookie, cookieBase64: string): Promise<string> {
   const shell = await ctx.shells.shell(host.name);
+  const sha256 = createHash('sha256').update(Buffer.from(cookieBase64, 'base64')).digest('hex');
   if (how === 'live') {
     try {
-      await shell.run(switchCookieLiveCommand(), { stdin: cookieBase64, timeoutMs: 60_000 });
+      await shell.run(switchCookieLiveCommand(sha256), { stdin: cookieBase64, timeoutMs: 60_000 });
       return "switched to the seed's cookie live (no restart: the join comes next)";
     } catch (error) {
       ctx.logger.warn({ host: host.name, code: isWarrenError(error) ? error.code : 'unknown' }, 'live cookie switch failed; stopping the node instead');
     }
   }
   await stopFully(ctx, host);
-  await shell.run(writeCookieCommand(), { stdin: cookieBase64 });
+  await shell.run(writeCookieCommand(sha256), { stdin: cookieBase64 });
   return "stopped, wrote the seed's cookie (start follows)";
 }
 
@@ -85,10 +87,10 @@ export const cookie: Step<PendingCookie> = {
   plan(cluster) {
     return cluster.joiners.flatMap((host) => [
         ...(cluster.cluster.liveCookieSwitch
-          ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
+          ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
           : []),
         { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's (otherwise)" },
-        { step: this.id, host: host.name, command: `${writeCookieCommand().text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
+        { step: this.id, host: host.name, command: `${writeCookieCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
       ]);
   },
 

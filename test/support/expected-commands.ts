@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * The exact command texts the step tests expect on a host, written out by hand (not built with
  * src/rabbit/commands.ts), so a change to what reaches a RabbitMQ host fails a test. When a command
@@ -6,6 +7,18 @@
 
 /** Exits 69 without starting the CLI when no Erlang VM runs. */
 const NO_VM_GUARD = 'if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi;';
+
+const COOKIE_TMP = '/var/lib/rabbitmq/.erlang.cookie.warren-new';
+
+/** The hash check every cookie write makes before installing anything (exit 75 on mismatch). */
+function verifyCookie(sha256: string): string {
+  return `printf '%s  %s\\n' ${sha256} ${COOKIE_TMP} | sha256sum -c --status || { rm -f ${COOKIE_TMP}; echo "the cookie received does not match the seed's (input cut short?): nothing was changed" >&2; exit 75; }`;
+}
+
+/** sha256 of a cookie's text, as the cookie step puts it in the command. */
+export function cookieSha256(cookie: string): string {
+  return createHash('sha256').update(cookie, 'utf8').digest('hex');
+}
 
 export const CMD = {
   probe: (peers: string): string =>
@@ -24,10 +37,11 @@ export const CMD = {
   cookieHash: "sha256sum /var/lib/rabbitmq/.erlang.cookie | cut -d' ' -f1",
   readCookie: 'base64 -w0 /var/lib/rabbitmq/.erlang.cookie',
   shutdown: 'rabbitmqctl -q shutdown </dev/null',
-  writeCookie:
-    'umask 077 && base64 -d > /var/lib/rabbitmq/.erlang.cookie.warren-new && chown rabbitmq:rabbitmq /var/lib/rabbitmq/.erlang.cookie.warren-new && chmod 0400 /var/lib/rabbitmq/.erlang.cookie.warren-new && mv -f /var/lib/rabbitmq/.erlang.cookie.warren-new /var/lib/rabbitmq/.erlang.cookie',
-  switchCookieLive:
-    "trap '' HUP; umask 077 && base64 -d > /var/lib/rabbitmq/.erlang.cookie.warren-new && chown rabbitmq:rabbitmq /var/lib/rabbitmq/.erlang.cookie.warren-new && chmod 0400 /var/lib/rabbitmq/.erlang.cookie.warren-new && rabbitmqctl -q eval '{ok, C} = file:read_file(\"/var/lib/rabbitmq/.erlang.cookie.warren-new\"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.' </dev/null && mv -f /var/lib/rabbitmq/.erlang.cookie.warren-new /var/lib/rabbitmq/.erlang.cookie",
+  /** The cookie write, for the seed cookie's sha256 (or the dry run's placeholder). */
+  writeCookie: (sha256: string): string =>
+    `umask 077 && base64 -d > TMP && ${verifyCookie(sha256)} && chown rabbitmq:rabbitmq TMP && chmod 0400 TMP && mv -f TMP /var/lib/rabbitmq/.erlang.cookie`.replaceAll('TMP', COOKIE_TMP),
+  switchCookieLive: (sha256: string): string =>
+    `trap '' HUP; umask 077 && base64 -d > TMP && ${verifyCookie(sha256)} && chown rabbitmq:rabbitmq TMP && chmod 0400 TMP && rabbitmqctl -q eval '{ok, C} = file:read_file("TMP"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.' </dev/null && mv -f TMP /var/lib/rabbitmq/.erlang.cookie`.replaceAll('TMP', COOKIE_TMP),
   clusterStatus: `${NO_VM_GUARD} rabbitmqctl cluster_status --formatter json </dev/null`,
   listVhosts: 'rabbitmqctl -q list_vhosts --formatter json name </dev/null',
   listQueues: (vhost: string): string => `rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`,

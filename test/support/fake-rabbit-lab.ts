@@ -234,6 +234,13 @@ export class FakeRabbitLab {
       if (node.cookie === null) return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(Buffer.from(node.cookie, 'utf8').toString('base64'));
     }
+    if (command.includes('base64 -d > ')) {
+      // Both cookie writes check the decoded bytes against the hash in the command first.
+      const expected = /printf '%s {2}%s\\n' (\S+) /.exec(command)?.[1];
+      if (stdin === undefined || expected !== sha256(Buffer.from(stdin, 'base64').toString('utf8'))) {
+        return { code: 75, stderr: "the cookie received does not match the seed's (input cut short?): nothing was changed\n" };
+      }
+    }
     if (command.startsWith("trap '' HUP; umask 077 && base64 -d > ")) return this.switchCookieLive(node, stdin);
     if (command.startsWith('umask 077 && base64 -d > ')) {
       if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };

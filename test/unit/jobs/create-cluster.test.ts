@@ -9,7 +9,7 @@ import type { StepReport } from '../../../src/queue/run-operation.js';
 import { MIRRORING_DEPRECATED } from '../../../src/steps/replication.js';
 import { FakeRabbitLab, cookieFor } from '../../support/fake-rabbit-lab.js';
 import type { NodeSetup } from '../../support/fake-rabbit-lab.js';
-import { CMD } from '../../support/expected-commands.js';
+import { CMD, cookieSha256 } from '../../support/expected-commands.js';
 import { fixture } from '../../support/fixtures.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells } from '../../support/recording-shells.js';
@@ -189,7 +189,7 @@ describe('cluster.create against simulated Debian nodes', () => {
     expect(shells.commandsOn('lab3').filter((c) => /apt-get|shutdown|base64 -d|rabbitmq-server start|join_cluster/.test(c))).toEqual([
       CMD.aptInstall,
       CMD.shutdown,
-      CMD.writeCookie,
+      CMD.writeCookie(cookieSha256(cookieFor('lab1'))),
       CMD.sysvStart,
       CMD.joinSeed,
     ]);

@@ -160,7 +160,7 @@ describe('judgeResult', () => {
     ['the start', serviceStartCommand('sysv'), 'service rabbitmq-server start (or start_app)', 1],
     ['the start on systemd', serviceStartCommand('systemd'), 'systemctl start rabbitmq-server (or start_app)', 1],
     ['the wait for the app', waitRunningCommand(150), 'rabbitmqctl await_startup', 75],
-    ['the cookie write', writeCookieCommand(), 'base64', 1],
+    ['the cookie write', writeCookieCommand('ab'.repeat(32)), 'cookie write', 1],
   ])('names %s for the operator', (_what, command, name, code) => {
     const error = judged(() => judgeResult('lab2', command, result(code), options, new Redactor()));
 

@@ -3,7 +3,7 @@ import { cookie } from '../../../src/steps/cookie.js';
 import { declareStep } from '../../../src/steps/step.js';
 import { FakeRabbitLab, cookieFor } from '../../support/fake-rabbit-lab.js';
 import type { NodeSetup } from '../../support/fake-rabbit-lab.js';
-import { CMD } from '../../support/expected-commands.js';
+import { CMD, cookieSha256 } from '../../support/expected-commands.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells } from '../../support/recording-shells.js';
 import { labFacts, stepContext } from '../../support/step-context.js';
@@ -11,9 +11,9 @@ import { labFacts, stepContext } from '../../support/step-context.js';
 const HASH = CMD.cookieHash;
 const READ = CMD.readCookie;
 const SHUTDOWN = CMD.shutdown;
-const WRITE = CMD.writeCookie;
-
 const SEED_COOKIE = cookieFor('lab1');
+const WRITE = CMD.writeCookie(cookieSha256(SEED_COOKIE));
+const LIVE = CMD.switchCookieLive(cookieSha256(SEED_COOKIE));
 
 function setUp(setups: Record<string, NodeSetup>, clusterFields: Record<string, unknown> = {}) {
   const cluster = labCluster(3, clusterFields);
@@ -42,8 +42,9 @@ describe('rabbit:cookie', () => {
 
     const withStdin = shells.commands.filter((c) => c.stdin !== undefined);
     expect(withStdin).toEqual([
-      { host: 'lab2', command: WRITE, stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
-      { host: 'lab3', command: WRITE, stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
+      // The hash in the command is of the exact bytes, trailing newline included.
+      { host: 'lab2', command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)), stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
+      { host: 'lab3', command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)), stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
     ]);
     expect(lab.node('lab2').cookie).toBe(`${SEED_COOKIE}\n`);
     expect(lab.node('lab3').cookie).toBe(`${SEED_COOKIE}\n`);
@@ -131,8 +132,8 @@ describe('rabbit:cookie', () => {
 
     const outcome = await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab2')).toEqual([HASH, CMD.switchCookieLive]);
-    expect(shells.commands.find((c) => c.command === CMD.switchCookieLive)?.stdin).toBe(Buffer.from(SEED_COOKIE).toString('base64'));
+    expect(shells.commandsOn('lab2')).toEqual([HASH, LIVE]);
+    expect(shells.commands.find((c) => c.command === LIVE)?.stdin).toBe(Buffer.from(SEED_COOKIE).toString('base64'));
     expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, WRITE]);
     expect(outcome?.detail).toBe('lab2 switched live; lab3 stopped and given the cookie');
     expect(reports.find((r) => r.host === 'lab2' && r.state === 'done')?.detail).toBe("switched to the seed's cookie live (no restart: the join comes next)");
@@ -166,7 +167,7 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([HASH, CMD.switchCookieLive, SHUTDOWN, WRITE]);
+    expect(shells.commandsOn('lab3')).toEqual([HASH, LIVE, SHUTDOWN, WRITE]);
     expect(lab.node('lab3').cookie).toBe(SEED_COOKIE);
   });
 
@@ -180,5 +181,17 @@ describe('rabbit:cookie', () => {
 
     expect(outcome).toBeUndefined();
     expect(shells.matching(/shutdown|base64/)).toEqual([]);
+  });
+
+  it('installs nothing when the cookie arrives cut short (a worker died before sending stdin)', async () => {
+    const cluster = labCluster(3);
+    const lab = new FakeRabbitLab(cluster.hosts, {});
+    const before = lab.node('lab2').cookie;
+    // The step's write, as if stdin never arrived: the hash check refuses it with exit 75 (retryable).
+    const shells = new RecordingShells(cluster.hosts, lab.respond);
+    const shell = await shells.shell('lab2');
+    const { writeCookieCommand } = await import('../../../src/rabbit/commands.js');
+    await expect(shell.run(writeCookieCommand(cookieSha256(SEED_COOKIE)), { stdin: '' })).rejects.toMatchObject({ code: 'command.failed', retryable: true });
+    expect(lab.node('lab2').cookie).toBe(before);
   });
 });
