@@ -2,7 +2,10 @@ import type { OperationName } from '../src/queue/schema.js';
 import { createCluster } from './create-cluster.js';
 import type { OperationDefinition } from './operation.js';
 
-/** Every operation a worker can run, by name. */
-export const operations: Record<OperationName, OperationDefinition> = {
+/**
+ * Every operation this build can run, by name. Partial on purpose: during a rolling upgrade a queue
+ * can hold a job named by a newer build, and a worker must fail it clearly instead of crashing.
+ */
+export const operations: Partial<Record<OperationName, OperationDefinition>> = {
   'cluster.create': createCluster,
 };

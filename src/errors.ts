@@ -26,6 +26,12 @@ export type WarrenErrorCode =
   | 'status.unreachable'
   | 'verify.failed'
   | 'job.invalid'
+  | 'operation.unknown'
+  /** A safety gate refused a destructive operation (last running disk node, minority, quorum-critical). */
+  | 'gate.refused'
+  | 'node.unknown'
+  | 'reset.failed'
+  | 'forget.failed'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
   | 'job.lost';
 

@@ -2,8 +2,20 @@ import { z } from 'zod';
 import { SafeName } from '../config/schema.js';
 
 /** The operations a worker knows; each has a job definition under jobs/. */
-export const OperationName = z.enum(['cluster.create']);
+export const OperationName = z.enum(['cluster.create', 'node.reset', 'node.remove', 'node.add', 'cluster.teardown']);
 export type OperationName = z.infer<typeof OperationName>;
+
+/**
+ * Operations that destroy data (a reset wipes a node; a join wipes the joining node): from Slack
+ * they run only after a second person approves; from the CLI only with --yes. All are audited.
+ */
+export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 'cluster.teardown'] as const satisfies readonly OperationName[];
+export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
+export const isDestructive = (operation: OperationName): operation is DestructiveOperation => (DESTRUCTIVE_OPERATIONS as readonly string[]).includes(operation);
+
+/** Operations on one node of a cluster: the job names that node (an inventory host name). */
+export const NODE_OPERATIONS = ['node.reset', 'node.remove', 'node.add'] as const satisfies readonly OperationName[];
+export const isNodeOperation = (operation: OperationName): boolean => (NODE_OPERATIONS as readonly string[]).includes(operation);
 
 /** Where a job came from, so its progress can go back there (a Slack card, or a terminal). */
 export const JobOrigin = z.discriminatedUnion('kind', [
@@ -40,12 +52,31 @@ export const JobData = z
   .object({
     operation: OperationName,
     cluster: SafeName,
+    /** The inventory host a node.* operation acts on; absent for cluster-wide operations. */
+    node: SafeName.optional(),
     options: JobOptions.default({ allowWipe: false }),
     origin: JobOrigin,
+    /**
+     * How a destructive operation was allowed: the Slack approval that released it, or the CLI's
+     * --yes (which bypasses chat approval). Required for destructive operations.
+     */
+    authorization: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('approval'), approvalId: z.string().min(1).max(64), approvedBy: z.string().regex(/^[UW][A-Z0-9]+$/) }).strict(),
+        z.object({ kind: z.literal('cli-yes'), user: z.string().max(64) }).strict(),
+      ])
+      .optional(),
     requestedAt: z.string().datetime(),
     checkpoint: JobCheckpoint.default({ completedSteps: [] }),
   })
-  .strict();
+  .strict()
+  .superRefine((data, ctx) => {
+    if (isNodeOperation(data.operation) && data.node === undefined) ctx.addIssue({ code: 'custom', path: ['node'], message: `${data.operation} needs the node it acts on` });
+    if (!isNodeOperation(data.operation) && data.node !== undefined) ctx.addIssue({ code: 'custom', path: ['node'], message: `${data.operation} acts on the whole cluster and takes no node` });
+    if (isDestructive(data.operation) && data.authorization === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['authorization'], message: `${data.operation} destroys data: it needs an approval (Slack) or --yes (CLI)` });
+    }
+  });
 export type JobData = z.infer<typeof JobData>;
 export type JobRequest = z.input<typeof JobData>;
 

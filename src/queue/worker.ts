@@ -55,6 +55,10 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
   const definition = operations[data.operation];
+  if (!definition) {
+    logger.error({ jobId: job.id, operation: data.operation }, 'job names an operation this worker cannot run');
+    throw new UnrecoverableError(`job.unknown_operation: this worker cannot run ${data.operation} (upgrade the worker)`);
+  }
   const jobLogger = logger.child({ jobId, operation: data.operation, cluster: data.cluster, attempt });
   const publish = async (event: ProgressEvent): Promise<void> => {
     await publishEvent(redis, event);

@@ -1,0 +1,45 @@
+import type { WarrenConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { DestructiveOperation } from '../queue/schema.js';
+
+/** The safety gates a destructive operation must pass, each by a stable id. */
+export type GateId = 'cluster.busy' | 'node.last_running_disk' | 'cluster.minority' | 'node.quorum_critical' | 'node.reachable' | 'join.wipes_data';
+
+/** One gate's verdict: passed, or refused with why and what would make it possible. */
+export interface GateCheck {
+  id: GateId;
+  ok: boolean;
+  /** One line, e.g. "2 of 3 nodes stay running" or "rabbit@lab1 is the last running disk node". */
+  detail: string;
+  /** What would make the operation possible; set when ok is false. */
+  remedy?: string;
+}
+
+/**
+ * What the gates found for one request: shown on the approval card, checked again by the job's
+ * first step. `allowed` is false when any check failed. `wipes` says what the operation destroys
+ * beyond the node's membership (e.g. "lab4 holds 3 queues"), for the card.
+ */
+export interface GateReport {
+  operation: DestructiveOperation;
+  cluster: string;
+  node?: string;
+  allowed: boolean;
+  checks: GateCheck[];
+  /** The node the cluster's state was read from. */
+  readFrom?: string;
+  wipes?: string[];
+}
+
+export interface GateRequest {
+  operation: DestructiveOperation;
+  cluster: string;
+  node?: string;
+}
+
+/**
+ * Reads the cluster over SSH (read-only) and judges a request; the bot and the CLI call it before
+ * asking, the job's gate step judges again before running. 'cluster.busy' is not checked here
+ * (that is the queue's to say) — callers add it.
+ */
+export type CheckSafetyGates = (config: WarrenConfig, request: GateRequest, options?: { logger?: Logger; prefix?: string }) => Promise<GateReport>;
