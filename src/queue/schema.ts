@@ -179,3 +179,20 @@ export const ClusterCreateResult = z.object({
   steps: z.array(z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() })),
 });
 export type ClusterCreateResult = z.infer<typeof ClusterCreateResult>;
+
+/**
+ * What a finished node.reset / node.remove / node.add / cluster.teardown returns. `health` is the
+ * cluster as the operation left it (for a reset or remove: read from a surviving node; absent after
+ * a teardown, which leaves no cluster); `nodes` says what became of each node it touched.
+ */
+export const MaintenanceResult = z.object({
+  cluster: z.string(),
+  node: z.string().optional(),
+  /** One line for people: "lab3 reset: a blank single node; lab1, lab2 still clustered". */
+  summary: z.string(),
+  health: ClusterHealthSchema.optional(),
+  nodes: z.array(z.object({ host: z.string(), outcome: z.string() })),
+  warnings: z.array(z.string()),
+  steps: z.array(z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() })),
+});
+export type MaintenanceResult = z.infer<typeof MaintenanceResult>;
