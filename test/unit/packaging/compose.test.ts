@@ -1,10 +1,15 @@
 import { readFile } from 'node:fs/promises';
+import { Command } from 'commander';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { addDashboardCommand } from '../../../src/cli/dashboard-command.js';
 import { buildProgram } from '../../../src/cli/main.js';
 
 interface Service {
   command?: string[];
+  profiles?: string[];
+  ports?: string[];
+  healthcheck?: { test?: string[] };
   image?: string;
   build?: string;
   volumes?: string[];
@@ -33,5 +38,34 @@ describe('compose.yaml', () => {
     expect(worker?.volumes?.some((v) => v.includes('/etc/warren/ssh/'))).toBe(true);
     // The key the workers mount is where the config's hosts would point (privateKeyPath).
     expect(worker?.environment?.WARREN_METRICS_PORT).toBe('9464');
+  });
+
+  it('runs the read-only dashboard only on request, with the CLI command, on loopback, login from the environment', async () => {
+    const compose = parse(await readFile('compose.yaml', 'utf8')) as { services: Record<string, Service> };
+    const { bot, dashboard } = compose.services;
+    const [name, ...args] = dashboard?.command ?? [];
+
+    // A profile keeps plain `docker compose up` from starting it: off by default.
+    expect(dashboard?.profiles).toEqual(['dashboard']);
+    expect(dashboard?.image).toBe(bot?.image);
+    expect(dashboard?.environment?.REDIS_URL).toBe('redis://redis:6379');
+
+    // The arguments are ones the dashboard command accepts, and nothing else (no credentials in argv).
+    const command = addDashboardCommand(new Command('warren'), () => undefined);
+    expect(name).toBe(command.name());
+    const parsed = command.parseOptions(args);
+    expect(parsed).toEqual({ operands: [], unknown: [] });
+    const options = command.opts<{ host: string; port: string }>();
+    expect(options.host).toBe('0.0.0.0');
+
+    // Published on the host's loopback only, to the port the command listens on.
+    expect(dashboard?.ports).toEqual([`127.0.0.1:${options.port}:${options.port}`]);
+    expect(dashboard?.healthcheck?.test?.join(' ')).toContain(`127.0.0.1:${options.port}/`);
+
+    // Credentials come from the operator's environment (.env), never written into the file.
+    expect(dashboard?.environment?.WARREN_DASHBOARD_USER).toBe('${WARREN_DASHBOARD_USER:-}');
+    expect(dashboard?.environment?.WARREN_DASHBOARD_PASSWORD).toBe('${WARREN_DASHBOARD_PASSWORD:-}');
+    // It needs neither the inventory nor the SSH key.
+    expect(dashboard?.volumes).toBeUndefined();
   });
 });
