@@ -7,7 +7,9 @@ import type { CommandName, ParseResult, UsageError, UsageErrorCode } from './sch
 export const MAX_COMMAND_LENGTH = 200;
 
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
-const VERBS = ['help', 'cluster', 'status', 'jobs'] as const;
+const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit'] as const;
+const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
+const CLUSTER_ACTIONS = ['create', 'teardown'] as const;
 
 /**
  * Turns `/rabbit` text into a typed command, or a usage error that names what was wrong.
@@ -41,8 +43,12 @@ export function parseCommand(text: string): ParseResult {
       return parseCluster(rest);
     case 'status':
       return parseStatus(rest);
+    case 'node':
+      return parseNode(rest);
     case 'jobs':
       return rest.length === 0 ? ok({ name: 'jobs' }) : unexpected('jobs', rest[0]);
+    case 'audit':
+      return parseAudit(rest);
     default:
       return fail('usage.unknown_command', `unknown command "${verb}"${suggestionFor(verb.toLowerCase())}`, allUsage());
   }
@@ -60,16 +66,58 @@ export function checkClusterKnown(command: RabbitCommand, config: Pick<WarrenCon
   };
 }
 
+/**
+ * Refuses a host that is not in the inventory, listing the ones that are. Whether the host belongs
+ * to the cluster (a reset needs a member, an add a non-member) is the safety gates' to judge.
+ */
+export function checkHostKnown(command: RabbitCommand, config: Pick<WarrenConfig, 'hosts'>): UsageError | undefined {
+  if (!('host' in command)) return undefined;
+  const known = config.hosts.map((h) => h.name);
+  if (known.includes(command.host)) return undefined;
+  return {
+    code: 'usage.unknown_host',
+    message: `unknown host "${command.host}"; inventory hosts: ${known.join(', ')}`,
+    usage: [USAGE[command.name]],
+  };
+}
+
 function parseCluster(args: string[]): ParseResult {
   const [sub, ...rest] = args;
-  if (sub === undefined) return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create <cluster>', [USAGE['cluster.create']]);
-  if (sub.toLowerCase() !== 'create') return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, [USAGE['cluster.create']]);
+  const usage = [USAGE['cluster.create'], USAGE['cluster.teardown']];
+  if (sub === undefined) return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create|teardown <cluster>', usage);
+  const action = sub.toLowerCase();
+  if (!isOneOf(CLUSTER_ACTIONS, action)) return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, usage);
+  const name = action === 'create' ? 'cluster.create' : 'cluster.teardown';
   const { positional, flags } = splitArgs(rest);
   const unknownFlag = flags.find((f) => f !== '--dry-run');
-  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for cluster create (options: --dry-run)`, [USAGE['cluster.create']]);
-  if (positional.length === 0) return fail('usage.missing_argument', 'cluster create needs a cluster name', [USAGE['cluster.create']]);
-  if (positional.length > 1) return unexpected('cluster.create', positional[1]);
-  return validated({ name: 'cluster.create', cluster: positional[0], dryRun: flags.includes('--dry-run') });
+  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for cluster ${action} (options: --dry-run)`, [USAGE[name]]);
+  if (positional.length === 0) return fail('usage.missing_argument', `cluster ${action} needs a cluster name`, [USAGE[name]]);
+  if (positional.length > 1) return unexpected(name, positional[1]);
+  return validated({ name, cluster: positional[0], dryRun: flags.includes('--dry-run') });
+}
+
+/** `node reset|remove|add <cluster> <host> [--dry-run]`. */
+function parseNode(args: string[]): ParseResult {
+  const [sub, ...rest] = args;
+  const usage = NODE_ACTIONS.map((action) => USAGE[`node.${action}`]);
+  if (sub === undefined) return fail('usage.missing_argument', '"node" needs a subcommand: node reset|remove|add <cluster> <host>', usage);
+  const action = sub.toLowerCase();
+  if (!isOneOf(NODE_ACTIONS, action)) return fail('usage.unknown_command', `unknown subcommand "node ${sub}"`, usage);
+  const name = `node.${action}` as const;
+  const { positional, flags } = splitArgs(rest);
+  const unknownFlag = flags.find((f) => f !== '--dry-run');
+  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for node ${action} (options: --dry-run)`, [USAGE[name]]);
+  if (positional.length === 0) return fail('usage.missing_argument', `node ${action} needs a cluster name and a host`, [USAGE[name]]);
+  if (positional.length === 1) return fail('usage.missing_argument', `node ${action} needs the host to act on after the cluster name`, [USAGE[name]]);
+  if (positional.length > 2) return unexpected(name, positional[2]);
+  return validated({ name, cluster: positional[0], host: positional[1], dryRun: flags.includes('--dry-run') });
+}
+
+function parseAudit(args: string[]): ParseResult {
+  const { positional, flags } = splitArgs(args);
+  if (flags.length > 0) return fail('usage.unknown_option', `unknown option "${flags[0]}" for audit (it takes none)`, [USAGE.audit]);
+  if (positional.length > 1) return unexpected('audit', positional[1]);
+  return validated(positional.length === 0 ? { name: 'audit' } : { name: 'audit', cluster: positional[0] });
 }
 
 function parseStatus(args: string[]): ParseResult {
@@ -79,14 +127,18 @@ function parseStatus(args: string[]): ParseResult {
   return validated(positional.length === 0 ? { name: 'status' } : { name: 'status', cluster: positional[0] });
 }
 
-/** The zod check at the boundary: cluster names must be SafeNames, whatever the tokenizer let through. */
-function validated(candidate: unknown): ParseResult {
+/** The zod check at the boundary: cluster and host names must be SafeNames, whatever the tokenizer let through. */
+function validated(candidate: { name: CommandName; cluster?: string; host?: string; dryRun?: boolean }): ParseResult {
   const result = RabbitCommand.safeParse(candidate);
   if (result.success) return ok(result.data);
-  const name = (candidate as { name: CommandName; cluster?: string }).name;
-  const cluster = (candidate as { cluster?: string }).cluster ?? '';
-  const reason = result.error.issues[0]?.message ?? 'invalid';
-  return fail('usage.bad_name', `"${cluster}" is not a cluster name: ${reason}`, [USAGE[name]]);
+  const issue = result.error.issues[0];
+  const field = issue?.path[0] === 'host' ? 'host' : 'cluster';
+  const value = candidate[field] ?? '';
+  return fail('usage.bad_name', `"${value}" is not a ${field} name: ${issue?.message ?? 'invalid'}`, [USAGE[candidate.name]]);
+}
+
+function isOneOf<T extends string>(values: readonly T[], value: string): value is T {
+  return (values as readonly string[]).includes(value);
 }
 
 function splitArgs(args: string[]): { positional: string[]; flags: string[] } {
@@ -122,7 +174,8 @@ function describeCharacter(char: string): string {
 }
 
 function suggestionFor(verb: string): string {
-  if (verb === 'create') return '; did you mean "cluster create"?';
+  if (verb === 'create' || verb === 'teardown') return `; did you mean "cluster ${verb}"?`;
+  if (isOneOf(NODE_ACTIONS, verb)) return `; did you mean "node ${verb}"?`;
   const close = VERBS.find((v) => editDistance(v, verb) <= 2);
   return close ? `; did you mean "${close}"?` : '';
 }

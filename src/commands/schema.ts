@@ -20,12 +20,53 @@ export const StatusCommand = z.object({ name: z.literal('status'), cluster: Safe
 /** `/rabbit jobs`: recent and running operations. */
 export const JobsCommand = z.object({ name: z.literal('jobs') }).strict();
 
+/** `/rabbit node reset|remove|add <cluster> <host> [--dry-run]`: one inventory host of a cluster. */
+const nodeCommand = <Name extends 'node.reset' | 'node.remove' | 'node.add'>(name: Name) =>
+  z
+    .object({
+      name: z.literal(name),
+      cluster: SafeName,
+      /** An inventory host name; whether it belongs to the cluster is the safety gates' to judge. */
+      host: SafeName,
+      /** Show the commands and the gates' verdict instead of asking for approval. */
+      dryRun: z.boolean(),
+    })
+    .strict();
+export const NodeResetCommand = nodeCommand('node.reset');
+export const NodeRemoveCommand = nodeCommand('node.remove');
+export const NodeAddCommand = nodeCommand('node.add');
+
+/** `/rabbit cluster teardown <cluster> [--dry-run]`: reset every node. */
+export const ClusterTeardownCommand = z.object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() }).strict();
+
+/** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
+export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
-export const RabbitCommand = z.discriminatedUnion('name', [HelpCommand, ClusterCreateCommand, StatusCommand, JobsCommand]);
+export const RabbitCommand = z.discriminatedUnion('name', [
+  HelpCommand,
+  ClusterCreateCommand,
+  StatusCommand,
+  JobsCommand,
+  NodeResetCommand,
+  NodeRemoveCommand,
+  NodeAddCommand,
+  ClusterTeardownCommand,
+  AuditCommand,
+]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
 export type ClusterCreateCommand = z.infer<typeof ClusterCreateCommand>;
 export type StatusCommand = z.infer<typeof StatusCommand>;
+export type AuditCommand = z.infer<typeof AuditCommand>;
+
+/** The commands that destroy data: requested in chat, run only once another person approves. */
+export type DestructiveCommand = Extract<RabbitCommand, { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }>;
+
+/** True for node reset/remove/add and cluster teardown. */
+export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
+  return command.name === 'node.reset' || command.name === 'node.remove' || command.name === 'node.add' || command.name === 'cluster.teardown';
+}
 
 /** Stable codes for a command text we refuse to interpret. */
 export type UsageErrorCode =
@@ -37,7 +78,8 @@ export type UsageErrorCode =
   | 'usage.unexpected_argument'
   | 'usage.unknown_option'
   | 'usage.bad_name'
-  | 'usage.unknown_cluster';
+  | 'usage.unknown_cluster'
+  | 'usage.unknown_host';
 
 /** Why a command text was not understood, and the usage line that would have been right. */
 export interface UsageError {

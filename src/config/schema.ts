@@ -74,7 +74,7 @@ export const SshSettings = z
   })
   .strict();
 
-/** Who may do what from Slack: viewer (help, status, jobs), operator (create), approver (destructive ops). */
+/** Who may do what from Slack: viewer (help, status, jobs, audit, dry runs), operator (create, request destructive ops), approver (decide them). */
 export const SlackRole = z.enum(['viewer', 'operator', 'approver']);
 export type SlackRole = z.infer<typeof SlackRole>;
 
@@ -84,6 +84,10 @@ export const SlackSettings = z
     channels: z.array(z.string().regex(/^[CG][A-Z0-9]+$/, 'a Slack channel id such as C0123ABCD')).default([]),
     /** Slack user id -> roles. A user not listed may do nothing. */
     users: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'), z.array(SlackRole).min(1)).default({}),
+    /** May the requester approve their own destructive request? Only for teams of one: off by default. */
+    allowSelfApproval: z.boolean().default(false),
+    /** How long an approval card waits for a decision before it expires. */
+    approvalTimeoutMinutes: z.number().int().min(1).max(1440).default(15),
   })
   .strict();
 export type SlackSettings = z.infer<typeof SlackSettings>;
@@ -93,7 +97,7 @@ export const WarrenConfig = z
     ssh: SshSettings.default({ connectTimeoutMs: 10_000, commandTimeoutMs: 180_000 }),
     hosts: z.array(Host).min(1),
     clusters: z.array(Cluster).min(1),
-    slack: SlackSettings.default({ channels: [], users: {} }),
+    slack: SlackSettings.default({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 }),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -3,11 +3,12 @@ import type { SlackRole, SlackSettings } from '../config/schema.js';
 import type { Refusal } from './messages/refusal.js';
 
 /**
- * The role a command needs. Anything that only reads (including a dry run, which changes nothing)
- * needs viewer; creating needs operator; approver is reserved for destructive operations.
+ * The role a command needs. Anything that only reads (a dry run changes nothing; the audit log is
+ * read-only) needs viewer; creating, and asking for a destructive operation, need operator.
+ * Approving one needs approver, checked by the approval buttons, not here.
  */
 export function requiredRole(command: RabbitCommand): SlackRole {
-  return command.name === 'cluster.create' && !command.dryRun ? 'operator' : 'viewer';
+  return 'dryRun' in command && !command.dryRun ? 'operator' : 'viewer';
 }
 
 /** What a role grants: an approver may do what an operator may, an operator what a viewer may. */
@@ -20,7 +21,7 @@ const GRANTS: Record<SlackRole, SlackRole[]> = {
 export type Authorization = { ok: true; roles: SlackRole[] } | { ok: false; refusal: Refusal };
 
 /** May this user use the bot in this channel at all? Checked before the text is even parsed. */
-export function authorizeRequest(settings: SlackSettings, request: { user: string; channel: string }): Authorization {
+export function authorizeRequest(settings: Pick<SlackSettings, 'channels' | 'users'>, request: { user: string; channel: string }): Authorization {
   if (!settings.channels.includes(request.channel)) return { ok: false, refusal: { reason: 'channel', channel: request.channel } };
   // Own keys only: a user id such as "constructor" must not find Object's.
   const roles = Object.hasOwn(settings.users, request.user) ? settings.users[request.user] : undefined;
@@ -44,9 +45,15 @@ export function authorizeCommand(roles: SlackRole[], command: RabbitCommand, use
 export function commandLabel(command: RabbitCommand): string {
   switch (command.name) {
     case 'cluster.create':
-      return `cluster create ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
+    case 'cluster.teardown':
+      return `${command.name.replace('.', ' ')} ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
+    case 'node.reset':
+    case 'node.remove':
+    case 'node.add':
+      return `${command.name.replace('.', ' ')} ${command.cluster} ${command.host}${command.dryRun ? ' --dry-run' : ''}`;
     case 'status':
-      return command.cluster ? `status ${command.cluster}` : 'status';
+    case 'audit':
+      return command.cluster ? `${command.name} ${command.cluster}` : command.name;
     default:
       return command.name;
   }

@@ -28,7 +28,7 @@ describe('Slack → bot → worker → lab', () => {
   beforeAll(async () => {
     lab = await labUp(3);
     const labConfig = await loadConfig(lab.configPath);
-    const config: WarrenConfig = { ...labConfig, slack: { channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } };
+    const config: WarrenConfig = { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } };
     h = await startSlackHarness({ config, readClusterStatus });
     worker = await startWorker({ config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
   }, 240_000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkClusterKnown, parseCommand, MAX_COMMAND_LENGTH } from '../../../src/commands/parse.js';
+import { checkClusterKnown, checkHostKnown, parseCommand, MAX_COMMAND_LENGTH } from '../../../src/commands/parse.js';
 import { helpLines } from '../../../src/commands/help.js';
 
 function errorOf(text: string) {
@@ -21,6 +21,13 @@ describe('parseCommand', () => {
     ['status', { name: 'status' }],
     ['status rmq-lab', { name: 'status', cluster: 'rmq-lab' }],
     ['jobs', { name: 'jobs' }],
+    ['node reset rmq-lab mq3', { name: 'node.reset', cluster: 'rmq-lab', host: 'mq3', dryRun: false }],
+    ['node remove rmq-lab mq3 --dry-run', { name: 'node.remove', cluster: 'rmq-lab', host: 'mq3', dryRun: true }],
+    ['Node ADD --dry-run rmq-lab mq4', { name: 'node.add', cluster: 'rmq-lab', host: 'mq4', dryRun: true }],
+    ['cluster teardown rmq-lab', { name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: false }],
+    ['cluster teardown rmq-lab --dry-run', { name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: true }],
+    ['audit', { name: 'audit' }],
+    ['audit rmq-lab', { name: 'audit', cluster: 'rmq-lab' }],
   ])('parses %j', (text, command) => {
     expect(parseCommand(text)).toEqual({ ok: true, command });
   });
@@ -45,6 +52,22 @@ describe('parseCommand', () => {
     ['stauts', 'usage.unknown_command', 'unknown command "stauts"; did you mean "status"?'],
     ['create rmq-lab', 'usage.unknown_command', 'did you mean "cluster create"?'],
     ['deploy', 'usage.unknown_command', 'unknown command "deploy"'],
+    ['node', 'usage.missing_argument', '"node" needs a subcommand'],
+    ['node wipe rmq-lab mq3', 'usage.unknown_command', 'unknown subcommand "node wipe"'],
+    ['node reset', 'usage.missing_argument', 'node reset needs a cluster name and a host'],
+    ['node reset rmq-lab', 'usage.missing_argument', 'node reset needs the host to act on'],
+    ['node reset rmq-lab mq3 mq2', 'usage.unexpected_argument', 'unexpected argument "mq2"'],
+    ['node reset rmq-lab mq3 --yes', 'usage.unknown_option', 'unknown option "--yes" for node reset'],
+    ['node remove rmq-lab .mq3', 'usage.bad_name', '".mq3" is not a host name'],
+    ['node add .rmq mq3', 'usage.bad_name', '".rmq" is not a cluster name'],
+    ['cluster teardown', 'usage.missing_argument', 'cluster teardown needs a cluster name'],
+    ['cluster teardown rmq-lab --force', 'usage.unknown_option', 'unknown option "--force" for cluster teardown'],
+    ['cluster teardown a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['audit a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['audit --all', 'usage.unknown_option', 'unknown option "--all" for audit'],
+    ['reset rmq-lab mq3', 'usage.unknown_command', 'did you mean "node reset"?'],
+    ['teardown rmq-lab', 'usage.unknown_command', 'did you mean "cluster teardown"?'],
+    ['audti', 'usage.unknown_command', 'did you mean "audit"?'],
   ])('refuses %j with %s', (text, code, message) => {
     const error = errorOf(text);
     expect(error.code).toBe(code);
@@ -68,13 +91,21 @@ describe('parseCommand', () => {
       ['status rmq\u200blab', 'U+200B'],
       ['status rmq\u0000lab', 'U+0000'],
       ['status \u202erab', 'U+202E'],
+      ['node reset rmq-lab mq3;reboot', 'U+003B (;) at position 23'],
+      ['node remove rmq-lab $(id)', 'U+0024 ($)'],
+      ['node add rmq-lab mq4 `id`', 'U+0060 (`)'],
+      ['node reset rmq-lab ../mq3', 'U+002F (/)'],
+      ['node reset rmq-lab mq3 <!channel>', 'U+003C (<)'],
+      ['cluster teardown rmq-lab || true', 'U+007C (|)'],
+      ['audit rmq\u200blab', 'U+200B'],
+      ['node reset rmq-lab m\u0131q3', 'U+0131'],
     ])('%j is a usage error naming the character', (text, fragment) => {
       const error = errorOf(text);
       expect(error.code).toBe('usage.bad_character');
       expect(error.message).toContain(fragment);
     });
 
-    it.each(['cluster create a\nreboot', 'status\r\nx', 'jobs\u2028'])('%j spans lines and is refused', (text) => {
+    it.each(['cluster create a\nreboot', 'status\r\nx', 'jobs\u2028', 'node reset rmq-lab mq3\ncluster teardown rmq-lab'])('%j spans lines and is refused', (text) => {
       expect(errorOf(text).code).toBe('usage.multiline');
     });
 
@@ -86,7 +117,7 @@ describe('parseCommand', () => {
     });
 
     it('never throws, whatever the input', () => {
-      const samples = ['\u0000', '\uD800', '--', '-', '—', '....', '\t\t', 'cluster create -', '%00', '\\', '{}', 'status .', 'status -'];
+      const samples = ['\u0000', '\uD800', '--', '-', '—', '....', '\t\t', 'cluster create -', '%00', '\\', '{}', 'status .', 'status -', 'node', 'node reset - -', 'node add __proto__ constructor', 'audit -', 'cluster teardown —'];
       for (const text of samples) expect(() => parseCommand(text)).not.toThrow();
       expect(errorOf('\uD800').code).toBe('usage.bad_character');
     });
@@ -114,6 +145,34 @@ describe('checkClusterKnown', () => {
 describe('helpLines', () => {
   it('lists every command with the prefix', () => {
     const lines = helpLines('/rabbit');
-    expect(lines.map((l) => l.split(' — ')[0])).toEqual(['/rabbit help', '/rabbit cluster create <cluster> [--dry-run]', '/rabbit status [<cluster>]', '/rabbit jobs']);
+    expect(lines.map((l) => l.split(' — ')[0])).toEqual([
+      '/rabbit help',
+      '/rabbit cluster create <cluster> [--dry-run]',
+      '/rabbit status [<cluster>]',
+      '/rabbit jobs',
+      '/rabbit node reset <cluster> <host> [--dry-run]',
+      '/rabbit node remove <cluster> <host> [--dry-run]',
+      '/rabbit node add <cluster> <host> [--dry-run]',
+      '/rabbit cluster teardown <cluster> [--dry-run]',
+      '/rabbit audit [<cluster>]',
+    ]);
+  });
+});
+
+describe('checkHostKnown', () => {
+  const config = { hosts: [{ name: 'mq1' }, { name: 'mq2' }, { name: 'mq4' }] } as Parameters<typeof checkHostKnown>[1];
+
+  it('accepts any inventory host (membership is for the gates) and commands without a host', () => {
+    expect(checkHostKnown({ name: 'node.add', cluster: 'rmq-lab', host: 'mq4', dryRun: false }, config)).toBeUndefined();
+    expect(checkHostKnown({ name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: false }, config)).toBeUndefined();
+    expect(checkHostKnown({ name: 'status' }, config)).toBeUndefined();
+  });
+
+  it('lists the inventory hosts when the host is unknown', () => {
+    expect(checkHostKnown({ name: 'node.reset', cluster: 'rmq-lab', host: 'mq9', dryRun: false }, config)).toEqual({
+      code: 'usage.unknown_host',
+      message: 'unknown host "mq9"; inventory hosts: mq1, mq2, mq4',
+      usage: [expect.stringContaining('node reset <cluster> <host>')],
+    });
   });
 });

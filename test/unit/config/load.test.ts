@@ -83,7 +83,7 @@ describe('parseConfig', () => {
     });
     expect(config.hosts[1]).toMatchObject({ port: 2222, user: 'deploy', privateKeyPassphraseEnv: 'WARREN_SSH_PASSPHRASE', hostKey: LAB_HOST_FINGERPRINTS[1], hostname: 'rabbit-b', serviceManager: 'systemd' });
     expect(config.clusters[0]).toEqual({ name: 'demo', nodes: ['lab1', 'lab2'], seed: 'lab1', replication: 'ha-all', haPolicyPattern: '^ha\\.', liveCookieSwitch: true, packageVersion: '3.10.8-1.1+deb12u1' });
-    expect(config.slack).toEqual({ channels: [], users: {} });
+    expect(config.slack).toEqual({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 });
   });
 
   it('defaults replication to auto and the policy pattern to the runbook one', () => {
