@@ -15,6 +15,7 @@ import { connectRedis } from '../../src/queue/redis.js';
 import { eventsKey } from '../../src/queue/schema.js';
 import { startBot } from '../../src/slack/bot.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
+import { refuseAllGates } from '../../test/slack/gates.js';
 
 const prefix = `bench-slack-${randomUUID().slice(0, 8)}`;
 const redis = connectRedis();
@@ -25,6 +26,7 @@ const bot = await startBot({
   queue,
   env: { SLACK_BOT_TOKEN: process.env.SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: process.env.SLACK_API_URL, PORT: '0' },
   logger: createLogger({ level: 'info' }),
+  checkSafetyGates: refuseAllGates,
   readClusterStatus: (_config, cluster) => Promise.resolve(healthyCluster(cluster)),
 });
 

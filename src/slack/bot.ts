@@ -3,7 +3,10 @@ import type { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
+import { ApprovalStore } from '../approvals/store.js';
+import { AuditLog } from '../audit/store.js';
 import type { WarrenConfig } from '../config/schema.js';
+import type { CheckSafetyGates } from '../gates/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createBotMetrics } from '../observability/metrics.js';
 import type { BotMetrics } from '../observability/metrics.js';
@@ -14,6 +17,7 @@ import type { OperationsQueue } from '../queue/queue.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
 import { AfterAck } from './after-ack.js';
 import { createSlackApp } from './app.js';
+import { ApprovalSweeper } from './approval-sweeper.js';
 import type { BotDeps, PlanOperation, ReadClusterStatus } from './deps.js';
 import { slackSettingsFromEnv } from './env.js';
 import { botHealth } from './health.js';
@@ -30,6 +34,15 @@ export interface BotOptions {
   queue: OperationsQueue;
   env: NodeJS.ProcessEnv;
   logger: Logger;
+  /**
+   * Judges destructive requests before an approver is asked (src/gates/check.ts). Required, with
+   * no default: a bot must never ask for approval of an operation nobody checked.
+   */
+  checkSafetyGates: CheckSafetyGates;
+  /** How often expired approvals are closed (default 15 s); tests make it short. */
+  approvalSweepMs?: number;
+  /** The clock approvals are decided by; tests move it. */
+  now?: () => number;
   /** Seams for tests and the demo; production uses the real ones. */
   readClusterStatus?: ReadClusterStatus;
   planOperation?: PlanOperation;
@@ -49,6 +62,8 @@ export interface RunningBot {
   reporter: JobReporter;
   afterAck: AfterAck;
   metrics: BotMetrics;
+  /** Closes approvals nobody decided in time; `sweep()` runs one pass (tests). */
+  sweeper: ApprovalSweeper;
 }
 
 /**
@@ -87,7 +102,12 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     metrics,
     readClusterStatus: options.readClusterStatus ?? readClusterStatus,
     planOperation: options.planOperation ?? planOperation,
+    checkSafetyGates: options.checkSafetyGates,
+    audit: new AuditLog(options.redis, prefix),
+    approvals: new ApprovalStore(options.redis, prefix),
+    now: options.now ?? Date.now,
   };
+  const sweeper = new ApprovalSweeper(deps, logger, options.approvalSweepMs);
   registerListeners(app, deps);
   app.error((error) => {
     logger.error({ code: error.code, err: error.message }, 'slack listener error');
@@ -106,6 +126,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const observability: ObservabilityServer | undefined =
     settings.mode === 'socket' && metricsPort ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health }) : undefined;
   await reporter.start();
+  // Approvals that ran out while no bot was running are closed on this first pass.
+  sweeper.start();
   let closed = false;
   logger.info({ mode: settings.mode, port }, 'slack bot started');
   return {
@@ -116,12 +138,14 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     reporter,
     afterAck,
     metrics,
+    sweeper,
     close: async () => {
       if (closed) return;
       closed = true;
       // Stop taking requests, let follow-ups already acked finish (their cards get tracked), then stop reporting.
       await app.stop();
       await Promise.race([afterAck.idle(), sleep(10_000, undefined, { ref: false })]);
+      await sweeper.close();
       await reporter.close();
       await observability?.close();
     },

@@ -1,6 +1,9 @@
 import type { webApi } from '@slack/bolt';
 import type { Redis } from 'ioredis';
+import type { ApprovalStore } from '../approvals/store.js';
+import type { AuditLog } from '../audit/store.js';
 import type { WarrenConfig } from '../config/schema.js';
+import type { CheckSafetyGates } from '../gates/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { BotMetrics } from '../observability/metrics.js';
 import type { OperationsQueue } from '../queue/queue.js';
@@ -15,8 +18,8 @@ import type { SlackStore } from './store.js';
 /** Reads a cluster's health over SSH (src/status/read-cluster-status.ts in production). */
 export type ReadClusterStatus = (config: WarrenConfig, cluster: string, options?: { logger?: Logger }) => Promise<ClusterHealth>;
 
-/** The dry run's commands per host (src/plan.ts in production). */
-export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string) => PlanEntry[] | Promise<PlanEntry[]>;
+/** The dry run's commands per host (src/plan.ts in production); `node` for the node.* operations. */
+export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string, node?: string) => PlanEntry[] | Promise<PlanEntry[]>;
 
 /** What listeners and handlers work with; built once in bot.ts. */
 export interface BotDeps {
@@ -33,6 +36,13 @@ export interface BotDeps {
   metrics: BotMetrics;
   readClusterStatus: ReadClusterStatus;
   planOperation: PlanOperation;
+  /** Judges a destructive request before an approver is asked (src/gates/check.ts in production). */
+  checkSafetyGates: CheckSafetyGates;
+  /** Every request, decision, expiry and refusal of a destructive operation is appended here. */
+  audit: AuditLog;
+  approvals: ApprovalStore;
+  /** The clock approvals are decided by (tests move it). */
+  now: () => number;
 }
 
 /** Who asked, where, and how to answer them privately. */

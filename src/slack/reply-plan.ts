@@ -1,10 +1,10 @@
 import type { ProgressEvent } from '../queue/schema.js';
-import { ClusterCreateResult, ClusterHealthSchema } from '../queue/schema.js';
+import { ClusterCreateResult, ClusterHealthSchema, MaintenanceResult } from '../queue/schema.js';
 import { isFinishedState, isStepLevelEvent } from './job-view.js';
 import type { JobView, StepView } from './job-view.js';
 import type { SlackMessage } from './messages/mrkdwn.js';
 import { section } from './messages/mrkdwn.js';
-import { buildFailureReply, buildRetryReply, buildStepReply, buildTransportReply } from './messages/replies.js';
+import { buildFailureReply, buildMaintenanceReply, buildRetryReply, buildStepReply, buildTransportReply } from './messages/replies.js';
 import { buildStatusCard } from './messages/status-card.js';
 
 /** A thread reply and the key that makes it post once: the same key is never posted twice for a job. */
@@ -43,6 +43,12 @@ function completionReplies(view: JobView): PlannedReply[] {
       { key: 'job:transport', message: buildTransportReply(parsed.data) },
       { key: 'job:status', message: buildStatusCard(parsed.data.health) },
     ];
+  }
+  const maintenance = MaintenanceResult.safeParse(view.result);
+  if (maintenance.success) {
+    const result: PlannedReply = { key: 'job:result', message: buildMaintenanceReply(maintenance.data) };
+    // After a teardown there is no cluster left to show; otherwise end with what is left of it.
+    return maintenance.data.health ? [result, { key: 'job:status', message: buildStatusCard(maintenance.data.health) }] : [result];
   }
   // A result of another shape still shows what we can read of it, rather than nothing.
   const health = ClusterHealthSchema.safeParse((view.result as { health?: unknown } | undefined)?.health);

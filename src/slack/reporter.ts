@@ -139,6 +139,9 @@ export class JobReporter {
         operation: data.data.operation,
         cluster: data.data.cluster,
         requestedAt: data.data.requestedAt,
+        ...(data.data.node ? { node: data.data.node } : {}),
+        // The approval time is on the approval record, not the job; who approved is enough to keep the line.
+        ...(data.data.authorization?.kind === 'approval' ? { approvedBy: data.data.authorization.approvedBy } : {}),
       });
       this.options.logger.info({ jobId: job.id }, 'adopted a Slack job whose card was never recorded');
     }
@@ -229,7 +232,8 @@ export class JobReporter {
   }
 
   private render(state: TailState): SlackMessage {
-    return buildJobCard(state.view, { user: state.card.user, ...(state.card.requestedAt ? { requestedAt: state.card.requestedAt } : {}) });
+    const { user, requestedAt, node, approvedBy, approvedAt } = state.card;
+    return buildJobCard(state.view, { user, requestedAt, node, approvedBy, approvedAt });
   }
 
   private fingerprintOf(state: TailState): string {

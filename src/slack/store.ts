@@ -10,6 +10,11 @@ export const CardRecord = z.object({
   cluster: z.string(),
   permalink: z.string().optional(),
   requestedAt: z.string().optional(),
+  /** The node of a node.* operation. */
+  node: z.string().optional(),
+  /** Set when the card was an approval card: who approved the operation, and when (ISO). */
+  approvedBy: z.string().optional(),
+  approvedAt: z.string().optional(),
 });
 export type CardRecord = z.infer<typeof CardRecord>;
 

@@ -25,7 +25,7 @@ describe('ApprovalStore on real Redis', () => {
     node: 'mq3',
     requester: 'U0REQUEST',
     channel: 'C0OPS',
-    cardTs: '1764064800.000100',
+    cardTs: '1795600800.000100',
     createdAt: T0,
     expiresAt: T0 + 15 * MINUTE,
     timeoutMinutes: 15,

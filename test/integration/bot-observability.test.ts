@@ -15,6 +15,7 @@ import { SlackHttpReceiver } from '../../src/slack/receiver.js';
 import { SlackEmulator } from '../slack/emulator.js';
 import { CHANNEL, FAST_REPORTER, OPERATOR, OUTSIDER, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
 import type { SlackHarness } from '../slack/harness.js';
+import { refuseAllGates } from '../slack/gates.js';
 
 let h: SlackHarness;
 
@@ -136,6 +137,7 @@ describe('bot in Socket Mode', () => {
       queue,
       env: { SLACK_BOT_TOKEN: emulator.botToken, SLACK_APP_TOKEN: emulator.appToken, SLACK_API_URL: emulator.apiUrl, WARREN_METRICS_PORT: String(port) },
       logger: createLogger({ level: 'silent' }),
+      checkSafetyGates: refuseAllGates,
       reporter: FAST_REPORTER,
     });
     const stop = startHeartbeat(h.redis, prefix, 'w-socket');

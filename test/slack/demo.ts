@@ -16,6 +16,7 @@ import { startBot } from '../../src/slack/bot.js';
 import { SlackDriver } from './driver.js';
 import { SlackEmulator } from './emulator.js';
 import { renderThread } from './render.js';
+import { refuseAllGates } from './gates.js';
 
 const CHANNEL = 'C0DEMO001';
 const USER = 'U0DEMO001';
@@ -25,7 +26,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const loaded = await loadConfig(resolveConfigPath(undefined));
 // The lab's config has no Slack section: the demo's channel and operator are added here.
-const config = { ...loaded, slack: { channels: [CHANNEL], users: { [USER]: ['operator' as const] } } };
+const config = { ...loaded, slack: { ...loaded.slack, channels: [CHANNEL], users: { [USER]: ['operator' as const] } } };
 const redis = connectRedis(redisUrlFromEnv());
 const queue = openOperationsQueue(redis, process.env.WARREN_QUEUE_PREFIX ?? 'warren');
 const emulator = await SlackEmulator.start();
@@ -35,6 +36,8 @@ const bot = await startBot({
   queue,
   env: { SLACK_BOT_TOKEN: emulator.botToken, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: emulator.apiUrl, PORT: '0' },
   logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+  // The demo creates a cluster only; it asks for no destructive operation.
+  checkSafetyGates: refuseAllGates,
 });
 const driver = new SlackDriver({ emulator, signingSecret: SECRET, botUrl: `http://127.0.0.1:${bot.port}/slack/events` });
 

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { EMULATED_TEAM } from './emulator.js';
 import type { EnvelopeAck, SlackEmulator } from './emulator.js';
 
 /** Slack's documented slash command payload; each send overrides the fields it is about. */
@@ -63,16 +64,25 @@ export class SlackDriver {
     return fields;
   }
 
-  /** A block_actions payload for a button press. */
-  blockAction(input: { actionId: string; value: string; user?: string; channel?: string }): Record<string, unknown> {
+  /**
+   * A block_actions payload for a button press. With `messageTs` the button is on a message in the
+   * channel (an approval card), as Slack then sends it: container and message name that message.
+   */
+  blockAction(input: { actionId: string; value: string; user?: string; channel?: string; messageTs?: string }): Record<string, unknown> {
     const user = input.user ?? SLASH_COMMAND_FIXTURE.user_id;
     const channel = input.channel ?? SLASH_COMMAND_FIXTURE.channel_id;
     const base = BLOCK_ACTIONS_FIXTURE as { actions: Record<string, unknown>[]; user: Record<string, unknown>; channel: Record<string, unknown>; container: Record<string, unknown> };
+    const onMessage = input.messageTs
+      ? {
+          container: { type: 'message', message_ts: input.messageTs, channel_id: channel, is_ephemeral: false },
+          message: { type: 'message', ts: input.messageTs, user: EMULATED_TEAM.botUserId, bot_id: EMULATED_TEAM.botId, text: '' },
+        }
+      : { container: { ...base.container, channel_id: channel } };
     return {
       ...base,
       user: { ...base.user, id: user },
       channel: { ...base.channel, id: channel },
-      container: { ...base.container, channel_id: channel },
+      ...onMessage,
       response_url: this.options.emulator.newResponseUrl(),
       actions: [{ ...base.actions[0], action_id: input.actionId, value: input.value }],
     };

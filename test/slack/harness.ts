@@ -13,17 +13,21 @@ import type { BotOptions, RunningBot } from '../../src/slack/bot.js';
 import { SlackStore } from '../../src/slack/store.js';
 import { SlackDriver } from './driver.js';
 import { SlackEmulator } from './emulator.js';
+import { fakeGates } from './gates.js';
 
 export const CHANNEL = 'C2147483705';
 export const OTHER_CHANNEL = 'C0OTHER01';
 export const OPERATOR = 'U2147483697';
 export const VIEWER = 'U0VIEWER1';
 export const OUTSIDER = 'U0NOBODY1';
+/** Two approvers, so one can approve what the other asked for. */
+export const APPROVER = 'U0APPROV1';
+export const APPROVER_2 = 'U0APPROV2';
 export const SIGNING_SECRET = 'emulated-signing-secret-8f14e45f';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample';
 
-/** Three hosts, two clusters, one channel, an operator and a viewer. */
+/** Four hosts, two clusters, one channel, an operator, a viewer and two approvers. */
 export function testConfig(): WarrenConfig {
   return WarrenConfig.parse({
     hosts: ['mq1', 'mq2', 'mq3', 'mq4'].map((name, i) => ({ name, address: `192.0.2.${11 + i}`, privateKeyPath: '/nonexistent/id_ed25519', hostKey: HOST_KEY })),
@@ -31,7 +35,7 @@ export function testConfig(): WarrenConfig {
       { name: 'rmq-lab', nodes: ['mq1', 'mq2', 'mq3'], seed: 'mq1' },
       { name: 'spare', nodes: ['mq4'], seed: 'mq4' },
     ],
-    slack: { channels: [CHANNEL], users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'] } },
+    slack: { channels: [CHANNEL], users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'], [APPROVER]: ['approver'], [APPROVER_2]: ['approver'] } },
   });
 }
 
@@ -72,6 +76,11 @@ export interface SlackHarnessOptions {
   config?: WarrenConfig;
   readClusterStatus?: BotOptions['readClusterStatus'];
   reporter?: BotOptions['reporter'];
+  /** Default: fakeGates(), every gate passed. */
+  checkSafetyGates?: BotOptions['checkSafetyGates'];
+  planOperation?: BotOptions['planOperation'];
+  approvalSweepMs?: number;
+  now?: () => number;
 }
 
 /** Real Redis under a fresh prefix, the Slack emulator, and the real bot (Bolt unmodified) in between. */
@@ -104,15 +113,23 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       retryConfig: FAST_RETRY,
       rateBudget: { perMinute: 60_000, burst: 1000 },
       reporter: options.reporter ?? FAST_REPORTER,
+      checkSafetyGates: options.checkSafetyGates ?? fakeGates(),
+      ...(options.planOperation ? { planOperation: options.planOperation } : {}),
+      ...(options.approvalSweepMs === undefined ? {} : { approvalSweepMs: options.approvalSweepMs }),
+      ...(options.now ? { now: options.now } : {}),
     });
+  const driverFor = (running: RunningBot) => new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, ...(running.port ? { botUrl: `http://127.0.0.1:${running.port}/slack/events` } : {}) });
   let bot = await launch();
-  const driver = new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, ...(bot.port ? { botUrl: `http://127.0.0.1:${bot.port}/slack/events` } : {}) });
+  // A restarted bot listens on a new port: the driver follows it.
+  let driver = driverFor(bot);
   const harness: SlackHarness = {
     prefix,
     redis,
     queue,
     emulator,
-    driver,
+    get driver() {
+      return driver;
+    },
     store: new SlackStore(redis, prefix),
     get bot() {
       return bot;
@@ -122,6 +139,7 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
     async restartBot() {
       await bot.close();
       bot = await launch();
+      driver = driverFor(bot);
       return bot;
     },
     async close() {

@@ -7,6 +7,11 @@ import { context, escapeText, formatDuration, inlineCode, mention, section, sect
 export interface JobCardMeta {
   user: string;
   requestedAt?: string;
+  /** The node a node.* operation acts on, shown in the title. */
+  node?: string;
+  /** Who released a destructive operation from its approval card, and when (ISO). */
+  approvedBy?: string;
+  approvedAt?: string;
 }
 
 const JOB_STATE_LINE: Record<JobState, string> = {
@@ -30,12 +35,15 @@ const STEP_ICON: Record<StepState, string> = {
 
 /** The job card: operation, who asked, the job's state and a checklist of steps with durations. */
 export function buildJobCard(view: JobView, meta: JobCardMeta): SlackMessage {
-  const title = `${view.operation} ${view.cluster}`;
+  const title = [view.operation, view.cluster, meta.node].filter(Boolean).join(' ');
   const attempt = view.attempt > 1 ? ` (attempt ${view.attempt})` : '';
   const blocks: Block[] = [
     section(`*${escapeText(title)}* — ${JOB_STATE_LINE[view.state]}${attempt}`),
     context(
-      [`requested by ${mention(meta.user)}`, view.jobId ? `job ${inlineCode(view.jobId)}` : undefined, meta.requestedAt ? escapeText(meta.requestedAt) : undefined]
+      [
+        `requested by ${mention(meta.user)}`,
+        meta.approvedBy ? `approved by ${mention(meta.approvedBy)}${meta.approvedAt ? ` at ${escapeText(meta.approvedAt)}` : ''}` : undefined,
+        view.jobId ? `job ${inlineCode(view.jobId)}` : undefined, meta.requestedAt ? escapeText(meta.requestedAt) : undefined]
         .filter(Boolean)
         .join(' · '),
     ),
@@ -45,7 +53,7 @@ export function buildJobCard(view: JobView, meta: JobCardMeta): SlackMessage {
     const where = [view.error.step && `step ${inlineCode(view.error.step)}`, view.error.host && `host ${inlineCode(view.error.host)}`].filter(Boolean).join(' on ');
     blocks.push(context(`:warning: ${inlineCode(view.error.code)}${where ? ` at ${where}` : ''} — evidence and what to do next are in the thread`));
   }
-  if (view.state === 'completed') blocks.push(context('status card and transport_url are in the thread'));
+  if (view.state === 'completed') blocks.push(context(view.operation === 'cluster.create' ? 'status card and transport_url are in the thread' : 'the result, per node, is in the thread'));
   return { text: `${title}: ${JOB_STATE_WORD[view.state]}${summaryOf(view)}`, blocks };
 }
 

@@ -1,5 +1,5 @@
 import { describeError } from '../../errors.js';
-import type { ClusterCreateResult } from '../../queue/schema.js';
+import type { ClusterCreateResult, MaintenanceResult } from '../../queue/schema.js';
 import type { JobView, SerializedEventError, StepView } from '../job-view.js';
 import type { SlackMessage } from './mrkdwn.js';
 import { codeBlock, context, escapeText, formatDuration, inlineCode, section, sectionsOf } from './mrkdwn.js';
@@ -38,7 +38,7 @@ export function buildFailureReply(view: JobView): SlackMessage {
     // describeError is the one place an error becomes operator text.
     section(codeBlock(describeError(error))),
   ];
-  blocks.push(section(`*What to do next:* ${escapeText(error.hint ?? 'fix the cause shown above, then run `/rabbit cluster create` again: finished steps are skipped.')}`));
+  blocks.push(section(`*What to do next:* ${escapeText(error.hint ?? defaultHint(view.operation))}`));
   return { text: `${view.operation} ${view.cluster} failed: ${error.code}: ${error.message}`.slice(0, 3000), blocks };
 }
 
@@ -51,4 +51,20 @@ export function buildTransportReply(result: ClusterCreateResult): SlackMessage {
   if (result.warnings.length > 0) blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
   blocks.push(context(`${result.steps.length} steps: ${result.steps.filter((s) => s.state === 'done').length} done, ${result.steps.filter((s) => s.state === 'skipped').length} skipped`));
   return { text: `transport_url: ${result.transportUrl}`, blocks };
+}
+
+/** Only a create resumes where it stopped; a destructive operation needs a new approval. */
+function defaultHint(operation: string): string {
+  return operation === 'cluster.create'
+    ? 'fix the cause shown above, then run `/rabbit cluster create` again: finished steps are skipped.'
+    : 'fix the cause shown above, then ask again with the same `/rabbit` command: it needs a new approval.';
+}
+
+/** The end of a node reset/remove/add or a teardown: what it did, to each node, and any warnings. */
+export function buildMaintenanceReply(result: MaintenanceResult): SlackMessage {
+  const lines = [`:white_check_mark: ${escapeText(result.summary)}`, ...result.nodes.map((n) => `• ${inlineCode(n.host)}: ${escapeText(n.outcome)}`)];
+  const blocks = sectionsOf(lines, 10);
+  if (result.warnings.length > 0) blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
+  blocks.push(context(`${result.steps.length} steps: ${result.steps.filter((s) => s.state === 'done').length} done, ${result.steps.filter((s) => s.state === 'skipped').length} skipped`));
+  return { text: result.summary.slice(0, 3000), blocks };
 }

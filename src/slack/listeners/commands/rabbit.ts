@@ -1,10 +1,13 @@
 import type { AllMiddlewareArgs, RespondArguments, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { checkClusterKnown, parseCommand } from '../../../commands/parse.js';
+import { checkClusterKnown, checkHostKnown, parseCommand } from '../../../commands/parse.js';
+import { isDestructiveCommand } from '../../../commands/schema.js';
 import type { RabbitCommand, UsageError } from '../../../commands/schema.js';
 import { authorizeCommand, authorizeRequest, commandLabel, hasRole } from '../../authorize.js';
 import type { BotDeps, SlackRequest } from '../../deps.js';
 import { startClusterCreate } from '../../handlers/cluster-create.js';
 import { replyWithPlan } from '../../handlers/dry-run.js';
+import { replyWithAudit } from '../../handlers/audit.js';
+import { requestDestructiveOperation } from '../../handlers/destructive-request.js';
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
@@ -44,7 +47,7 @@ export function rabbitCommand(deps: BotDeps) {
       deps.logger.info({ user, channel, code: usage.code }, 'slack command: usage error');
     };
     if (!parsed.ok) return refuseUsage(parsed.error);
-    const unknown = checkClusterKnown(parsed.command, deps.config);
+    const unknown = checkClusterKnown(parsed.command, deps.config) ?? checkHostKnown(parsed.command, deps.config);
     if (unknown) return refuseUsage(unknown);
     const refusal = authorizeCommand(access.roles, parsed.command, user);
     if (refusal) {
@@ -58,7 +61,8 @@ export function rabbitCommand(deps: BotDeps) {
     const rabbit = parsed.command;
     const isOperator = hasRole(access.roles, 'operator');
     const teamDomain = payload.data.team_domain;
-    deps.afterAck.run(rabbit.name === 'status' ? 'ssh' : 'slack', async () => {
+    // Status and the safety gates read the nodes over SSH: their own lane keeps cards from waiting on them.
+    deps.afterAck.run(rabbit.name === 'status' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack', async () => {
       const log = deps.logger.child({ user, channel, command: commandLabel(rabbit) });
       log.info('slack command accepted');
       const request: SlackRequest = {
@@ -89,6 +93,13 @@ async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCom
       return command.cluster ? postClusterStatus(deps, request, command.cluster, log) : postStatusSummary(deps, request, log);
     case 'cluster.create':
       return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }) : startClusterCreate(deps, request, command.cluster, log);
+    case 'audit':
+      return replyWithAudit(deps, request, command.cluster);
+    case 'node.reset':
+    case 'node.remove':
+    case 'node.add':
+    case 'cluster.teardown':
+      return requestDestructiveOperation(deps, request, command, log);
   }
 }
 
@@ -99,6 +110,16 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
       return ephemeral(buildHelp());
     case 'status':
       return { response_type: 'ephemeral', text: command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…' };
+    case 'node.reset':
+    case 'node.remove':
+    case 'node.add':
+    case 'cluster.teardown':
+      return {
+        response_type: 'ephemeral',
+        text: command.dryRun
+          ? `Checking the safety gates of ${commandLabel(command)}…`
+          : `Checking the safety gates of ${commandLabel(command)}; if they pass, an approval card for an approver follows in the channel…`,
+      };
     default:
       return undefined;
   }
