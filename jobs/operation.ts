@@ -1,4 +1,5 @@
 import type { ResolvedCluster } from '../src/config/load.js';
+import type { Host } from '../src/config/schema.js';
 import type { OperationName, StepState } from '../src/queue/schema.js';
 import type { DeclaredStep, NodeFacts } from '../src/steps/step.js';
 
@@ -14,6 +15,8 @@ export interface StepRecord {
 /** What a job definition sees when it builds its result: no connections, only what the steps returned. */
 export interface OperationOutcome {
   cluster: ResolvedCluster;
+  /** The node a node.* operation acted on. */
+  target?: Host;
   facts: ReadonlyMap<string, NodeFacts>;
   steps: readonly StepRecord[];
 }

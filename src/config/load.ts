@@ -59,16 +59,35 @@ export interface ResolvedCluster {
   joiners: Host[];
 }
 
-export function resolveCluster(config: WarrenConfig, name: string): ResolvedCluster {
+/** Hosts added to and removed from a cluster by node.add / node.remove (see src/state/membership.ts). */
+export interface MembershipChanges {
+  added: readonly string[];
+  removed: readonly string[];
+}
+
+/**
+ * A cluster as warren works on it: the config's nodes minus the removed plus the added (added
+ * hosts must be in the inventory); the seed is the config's unless it was removed, else the first
+ * node left.
+ */
+export function resolveCluster(config: WarrenConfig, name: string, overrides?: MembershipChanges): ResolvedCluster {
   const cluster = config.clusters.find((c) => c.name === name);
   if (!cluster) {
     const known = config.clusters.map((c) => c.name).join(', ');
     throw new WarrenError('cluster.unknown', `unknown cluster "${name}"`, { hint: `Known clusters: ${known}.` });
   }
   const byName = new Map(config.hosts.map((h) => [h.name, h]));
-  const hosts = cluster.nodes.map((n) => byName.get(n)).filter((h): h is Host => h !== undefined);
-  const seed = byName.get(cluster.seed);
-  if (!seed || hosts.length !== cluster.nodes.length) throw new WarrenError('config.invalid', `cluster ${name} names hosts missing from the inventory`);
+  const removed = new Set(overrides?.removed ?? []);
+  const nodeNames = [...new Set([...cluster.nodes.filter((n) => !removed.has(n)), ...(overrides?.added ?? [])])];
+  const stranger = nodeNames.find((n) => !byName.has(n));
+  if (stranger !== undefined) {
+    throw new WarrenError('config.invalid', `cluster ${name} counts ${stranger} as a member, but the inventory has no such host`, {
+      hint: `Add ${stranger} back to hosts[], or remove it from the cluster (warren node remove ${name} ${stranger}).`,
+    });
+  }
+  const hosts = nodeNames.map((n) => byName.get(n)!);
+  const seed = removed.has(cluster.seed) ? hosts[0] : byName.get(cluster.seed);
+  if (!seed || hosts.length === 0) throw new WarrenError('config.invalid', `cluster ${name} has no nodes left`, { hint: `Add a node (warren node add ${name} <host>) or fix clusters[].nodes.` });
   return { cluster, seed, hosts, joiners: hosts.filter((h) => h.name !== seed.name) };
 }
 

@@ -3,7 +3,8 @@ import type { ResolvedCluster } from '../config/load.js';
 import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Shells } from '../ssh/session.js';
-import type { HostProgress, NodeFacts, StepContext } from '../steps/step.js';
+import type { Host } from '../config/schema.js';
+import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
 import type { JobOptions, StepState } from './schema.js';
 
 export interface StepReport {
@@ -18,6 +19,9 @@ export interface StepReport {
 export interface RunOperationInput<Result> {
   definition: OperationDefinition<Result>;
   cluster: ResolvedCluster;
+  /** The node a node.* operation acts on. */
+  target?: Host;
+  membership: MembershipRecorder;
   shells: Shells;
   options: JobOptions;
   logger: Logger;
@@ -46,6 +50,8 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
     }
     const ctx: StepContext = {
       cluster: input.cluster,
+      ...(input.target ? { target: input.target } : {}),
+      membership: input.membership,
       shells: input.shells,
       facts,
       options: input.options,
@@ -78,5 +84,5 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       throw error;
     }
   }
-  return definition.buildResult({ cluster: input.cluster, facts, steps: records });
+  return definition.buildResult({ cluster: input.cluster, ...(input.target ? { target: input.target } : {}), facts, steps: records });
 }

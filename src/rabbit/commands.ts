@@ -154,3 +154,60 @@ export function listVhostQueueTypesCommand(): ShellCommand {
 export function setDefaultQueueTypeCommand(vhost: string, queueType: 'quorum'): ShellCommand {
   return sh`rabbitmqctl -q update_vhost_metadata ${vhost} --default-queue-type ${queueType} </dev/null`;
 }
+
+/**
+ * Would stopping this node cost a quorum queue its quorum? Measured on 3.10.8: exit 0 and
+ * `{"result":"ok"}` when not; exit 69 with `{"result":"error","queues":[{"readable_name":…}]…}` on
+ * stderr when it is (69 is also "node down", so the JSON decides); exit 64 when the app is stopped.
+ * The command exists from 3.8.
+ */
+export function quorumCriticalCommand(): ShellCommand {
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_if_node_is_quorum_critical --formatter json </dev/null`.named('rabbitmq-diagnostics check_if_node_is_quorum_critical');
+}
+
+/**
+ * Wipes the node: its queues, users, vhosts and membership. Needs the app stopped (exit 64
+ * otherwise). Measured on 3.10.8: on a clustered node whose peers run, exit 0 in ~0.6–9 s and the
+ * peers' cluster_status no longer lists it (the node leaves the cluster itself); on a node that
+ * was already forgotten by its peers, exit 0; on the last running member of a cluster whose other
+ * members are stopped, exit 69 `{:no_running_cluster_nodes, 'You cannot leave a cluster if no
+ * online nodes are present.'}` and nothing changes; with no VM, exit 69.
+ */
+export function resetCommand(): ShellCommand {
+  return sh`rabbitmqctl -q reset </dev/null`;
+}
+
+/**
+ * Removes a stopped node from the cluster, run on a running peer. Measured on 3.10.8: exit 0 when
+ * the node's app is stopped or its VM is down; exit 69 "RabbitMQ on node … must be stopped … before
+ * it can be removed" while its app runs; exit 69 `{:not_a_cluster_node, 'The node selected is not
+ * in the cluster.'}` when it was already forgotten (so 69 alone does not mean "unreachable").
+ */
+export function forgetClusterNodeCommand(nodeName: string): ShellCommand {
+  return sh`rabbitmqctl -q forget_cluster_node ${nodeName} </dev/null`;
+}
+
+/** forget_cluster_node's answer when the node was already forgotten (exit 69, measured on 3.10.8). */
+export const NOT_A_CLUSTER_NODE = /not_a_cluster_node/;
+
+/** Debian's data directory of a node (RABBITMQ_MNESIA_BASE/<node>), and its feature-flags file. */
+export function nodeDataPaths(nodeName: string): [string, string] {
+  return [`/var/lib/rabbitmq/mnesia/${nodeName}`, `/var/lib/rabbitmq/mnesia/${nodeName}-feature_flags`];
+}
+
+/** Prints `data` when the node's data directory holds anything, else `blank` (reset empties it). */
+export function nodeDataStateCommand(nodeName: string): ShellCommand {
+  const [dir] = nodeDataPaths(nodeName);
+  return sh`if [ -d ${dir} ] && [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo data; else echo blank; fi`.named('data directory check');
+}
+
+/**
+ * The offline equivalent of reset, for a node whose VM is down (rabbitmqctl reset needs a VM).
+ * Measured on 3.10.8: a node forgotten while down fails its next start with `inconsistent_cluster`
+ * ("thinks it's clustered with node rabbit@lab2, but rabbit@lab2 disagrees"); after removing these
+ * two paths it starts as a blank single node. Refuses (exit 70) while a VM runs.
+ */
+export function wipeNodeDataCommand(nodeName: string): ShellCommand {
+  const [dir, flags] = nodeDataPaths(nodeName);
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; rm -rf ${dir} ${flags}`.named('offline wipe of the node data');
+}

@@ -1,4 +1,5 @@
 import { resolveCluster } from '../config/load.js';
+import type { MembershipChanges } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
 import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -13,6 +14,8 @@ export interface ReadStatusOptions {
   logger?: Logger;
   observer?: CommandObserver;
   env?: NodeJS.ProcessEnv;
+  /** What node.add/node.remove changed (src/state/membership.ts); without it, the config's nodes. */
+  membership?: MembershipChanges;
 }
 
 /**
@@ -20,7 +23,7 @@ export interface ReadStatusOptions {
  * down. Read-only: it needs no lock and runs beside any operation.
  */
 export async function readClusterStatus(config: WarrenConfig, clusterName: string, options: ReadStatusOptions = {}): Promise<ClusterHealth> {
-  const cluster = resolveCluster(config, clusterName);
+  const cluster = resolveCluster(config, clusterName, options.membership);
   const expected = expectedNodes({ cluster });
   const order = [cluster.seed, ...cluster.joiners];
   const pool = new SshSessionPool(cluster.hosts, config.ssh, {

@@ -29,9 +29,22 @@ export interface HostProgress {
   detail?: string;
 }
 
+/**
+ * How a step records a change of membership (node.add, node.remove, teardown). Steps never touch
+ * Redis: the worker implements this with src/state/membership.ts. Each call is idempotent.
+ */
+export interface MembershipRecorder {
+  recordAdded(host: string): Promise<void>;
+  recordRemoved(host: string): Promise<void>;
+  clear(): Promise<void>;
+}
+
 /** Everything a step may use; steps get their I/O from here and nowhere else. */
 export interface StepContext {
   readonly cluster: ResolvedCluster;
+  /** The node a node.* operation acts on (for node.add it is also in `cluster.hosts`). */
+  readonly target?: Host;
+  readonly membership: MembershipRecorder;
   readonly shells: Shells;
   readonly facts: Map<string, NodeFacts>;
   readonly options: JobOptions;
@@ -62,8 +75,8 @@ export interface StepOutcome {
 export interface Step<Pending = unknown> {
   readonly id: `rabbit:${string}`;
   readonly title: string;
-  /** The commands each host would get, without connecting anywhere. */
-  plan(cluster: ResolvedCluster): PlannedCommand[];
+  /** The commands each host would get, without connecting anywhere (`target`: a node.* operation's node). */
+  plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   check(ctx: StepContext): Promise<Pending[]>;
   run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome>;
   /** Detail for a skipped step. */
@@ -113,7 +126,7 @@ export interface DeclaredStep {
   readonly id: string;
   readonly title: string;
   readonly skippedDetail: string;
-  plan(cluster: ResolvedCluster): PlannedCommand[];
+  plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   /** Runs the check, then the work it found; `undefined` when there was nothing to do. */
   execute(ctx: StepContext): Promise<StepOutcome | undefined>;
 }
@@ -123,7 +136,7 @@ export function declareStep<Pending>(step: Step<Pending>): DeclaredStep {
     id: step.id,
     title: step.title,
     skippedDetail: step.skippedDetail,
-    plan: (cluster) => step.plan(cluster),
+    plan: (cluster, target) => step.plan(cluster, target),
     async execute(ctx) {
       const pending = await step.check(ctx);
       return pending.length === 0 ? undefined : step.run(ctx, pending);

@@ -3,7 +3,8 @@ import { nodeNameOf } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { JobOptions } from '../../src/queue/schema.js';
 import type { Shells } from '../../src/ssh/session.js';
-import type { HostProgress, NodeFacts, StepContext } from '../../src/steps/step.js';
+import type { Host } from '../../src/config/schema.js';
+import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../../src/steps/step.js';
 
 /** A logger that writes nothing: tests assert on commands and reports, not log lines. */
 export const silentLogger = createLogger({ level: 'silent' });
@@ -26,15 +27,46 @@ export function labFacts(cluster: ResolvedCluster, overrides: Partial<Omit<NodeF
   );
 }
 
+/** The membership capability as the worker gives it, kept in memory: every call lands in `calls`. */
+export class MemoryMembership implements MembershipRecorder {
+  readonly calls: string[] = [];
+  readonly added = new Set<string>();
+  readonly removed = new Set<string>();
+
+  recordAdded(host: string): Promise<void> {
+    this.calls.push(`added ${host}`);
+    this.added.add(host);
+    this.removed.delete(host);
+    return Promise.resolve();
+  }
+
+  recordRemoved(host: string): Promise<void> {
+    this.calls.push(`removed ${host}`);
+    this.removed.add(host);
+    this.added.delete(host);
+    return Promise.resolve();
+  }
+
+  clear(): Promise<void> {
+    this.calls.push('cleared');
+    this.added.clear();
+    this.removed.clear();
+    return Promise.resolve();
+  }
+}
+
 /** A step context over the given shells; every per-host report lands in `reports`. */
 export function stepContext(
   cluster: ResolvedCluster,
   shells: Shells,
-  options: { facts?: Map<string, NodeFacts>; job?: Partial<JobOptions> } = {},
-): { ctx: StepContext; reports: HostProgress[] } {
+  options: { facts?: Map<string, NodeFacts>; job?: Partial<JobOptions>; target?: Host; membership?: MemoryMembership } = {},
+): { ctx: StepContext; reports: HostProgress[]; membership: MemoryMembership } {
   const reports: HostProgress[] = [];
+  const membership = options.membership ?? new MemoryMembership();
   const ctx: StepContext = {
     cluster,
+    ...(options.target ? { target: options.target } : {}),
+    membership,
     shells,
     facts: options.facts ?? new Map<string, NodeFacts>(),
     options: { allowWipe: false, ...options.job },
@@ -44,5 +76,5 @@ export function stepContext(
       return Promise.resolve();
     },
   };
-  return { ctx, reports };
+  return { ctx, reports, membership };
 }

@@ -13,7 +13,7 @@ import { CMD, cookieSha256 } from '../../support/expected-commands.js';
 import { fixture } from '../../support/fixtures.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells } from '../../support/recording-shells.js';
-import { labFacts, silentLogger } from '../../support/step-context.js';
+import { MemoryMembership, labFacts, silentLogger } from '../../support/step-context.js';
 
 const HEALTHY = evaluateHealth(
   'demo',
@@ -35,6 +35,7 @@ async function create(cluster: ResolvedCluster, lab: FakeRabbitLab, completedSte
     cluster,
     shells,
     options: { allowWipe: false },
+    membership: new MemoryMembership(),
     logger: silentLogger,
     completedSteps,
     report: (event) => {

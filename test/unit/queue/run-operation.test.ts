@@ -6,7 +6,7 @@ import type { StepReport } from '../../../src/queue/run-operation.js';
 import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
-import { silentLogger } from '../../support/step-context.js';
+import { MemoryMembership, silentLogger } from '../../support/step-context.js';
 
 /** A fake step: logs its run into `log` and does what `work` says. */
 function fakeStep(id: string, log: string[], work: (ctx: StepContext) => Promise<StepOutcome | undefined> = () => Promise.resolve({ detail: `${id} done` })): DeclaredStep {
@@ -36,6 +36,7 @@ function run(def: OperationDefinition<OperationOutcome>, log: string[], complete
     cluster,
     shells: new RecordingShells(cluster.hosts, scripted([])),
     options: { allowWipe: false },
+    membership: new MemoryMembership(),
     logger: silentLogger,
     completedSteps,
     report(event) {

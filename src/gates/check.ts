@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { nodeNameOf, resolveCluster } from '../config/load.js';
+import type { ResolvedCluster } from '../config/load.js';
+import type { Host, WarrenConfig } from '../config/schema.js';
+import { toWarrenError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
+import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
+import type { ClusterStatus } from '../rabbit/cluster-status.js';
+import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, quorumCriticalCommand } from '../rabbit/commands.js';
+import { SshSessionPool } from '../ssh/session.js';
+import type { Shells } from '../ssh/session.js';
+import { MembershipStore, NO_OVERRIDES } from '../state/membership.js';
+import type { MembershipOverrides } from '../state/membership.js';
+import { compareVersions } from '../steps/step.js';
+import { assertTarget, evaluateGates } from './evaluate.js';
+import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from './evaluate.js';
+import type { CheckSafetyGates, GateRequest } from './schema.js';
+import type { DestructiveOperation } from '../queue/schema.js';
+
+const Vhosts = z.array(z.object({ name: z.string() }));
+const Queues = z.array(z.object({ name: z.string() }));
+const QuorumCritical = z.object({ result: z.string(), queues: z.array(z.object({ readable_name: z.string().optional(), name: z.string() }).loose()).optional() }).loose();
+
+/** How one node answers cluster_status; SSH failures (refused, timeout, wrong key) are 'unreachable'. */
+async function readNode(shells: Shells, host: Host, logger?: Logger): Promise<{ reach: NodeReach; status?: ClusterStatus }> {
+  try {
+    const shell = await shells.shell(host.name);
+    const result = await shell.run(clusterStatusCommand(), { okExitCodes: [64, 69], timeoutMs: 90_000 });
+    if (result.code === 69) return { reach: 'vm-down' };
+    if (result.code === 64) return { reach: 'app-stopped' };
+    return { reach: 'running', status: parseClusterStatus(result.stdout, host.name) };
+  } catch (thrown) {
+    const error = toWarrenError(thrown);
+    if (!error.code.startsWith('ssh.') && error.code !== 'command.timeout') throw error;
+    logger?.info({ host: host.name, code: error.code }, 'gates: node unreachable');
+    return { reach: 'unreachable' };
+  }
+}
+
+async function queueCount(shells: Shells, host: Host): Promise<number> {
+  const shell = await shells.shell(host.name);
+  const vhosts = parseJsonOutput(Vhosts, (await shell.run(listVhostsCommand())).stdout, host.name, 'list_vhosts');
+  let total = 0;
+  for (const vhost of vhosts) total += parseJsonOutput(Queues, (await shell.run(listQueuesCommand(vhost.name))).stdout, host.name, 'list_queues').length;
+  return total;
+}
+
+/** Asks the target itself; exit 69 is "critical" only when the JSON says so (69 also means "node down"). */
+async function quorumVerdict(shells: Shells, host: Host, version: string | undefined): Promise<QuorumVerdict> {
+  if (version !== undefined && compareVersions(version, '3.8') < 0) return 'unsupported';
+  const shell = await shells.shell(host.name);
+  const result = await shell.run(quorumCriticalCommand(), { okExitCodes: [64, 69], timeoutMs: 90_000 });
+  if (result.code === 0) return { critical: false };
+  if (result.code === 64) return 'not-asked';
+  let parsed: z.infer<typeof QuorumCritical> | undefined;
+  try {
+    parsed = QuorumCritical.parse(JSON.parse(result.stderr.trim() || result.stdout.trim()));
+  } catch {
+    return 'not-asked';
+  }
+  return parsed.result === 'error' ? { critical: true, queues: (parsed.queues ?? []).map((q) => q.readable_name ?? q.name) } : { critical: false };
+}
+
+/**
+ * Reads what the gates judge, read-only: every member's own cluster_status (in parallel), the
+ * cluster's view from the first running member (seed first), and for the target its quorum
+ * verdict (reset/remove) or its membership and queues (add). `members` excludes an add's target.
+ */
+export async function readGateFacts(shells: Shells, request: { operation: DestructiveOperation; cluster: string }, members: ResolvedCluster, target?: Host, logger?: Logger): Promise<GateFacts> {
+  const order = [members.seed, ...members.joiners];
+  const read = await Promise.all(order.map((host) => readNode(shells, host, logger)));
+  const nodes: GateNode[] = order.map((host, i) => {
+    const own = read[i];
+    return {
+      host: host.name,
+      nodeName: nodeNameOf(host),
+      reach: own.reach,
+      ...(own.status ? { ownMembers: [...own.status.disk_nodes, ...(own.status.ram_nodes ?? [])] } : {}),
+    };
+  });
+  const viewIndex = read.findIndex((r) => r.status !== undefined);
+  const viewStatus = read[viewIndex]?.status;
+  const view = viewStatus ? { readFrom: order[viewIndex].name, disk: viewStatus.disk_nodes, running: viewStatus.running_nodes } : undefined;
+  const facts: GateFacts = { operation: request.operation, cluster: request.cluster, members: nodes, ...(view ? { view } : {}) };
+  if (request.operation === 'cluster.teardown') {
+    if (viewStatus) facts.clusterQueues = await queueCount(shells, order[viewIndex]);
+    return facts;
+  }
+  if (!target) return facts;
+  if (request.operation === 'node.add') {
+    const own = await readNode(shells, target, logger);
+    const queues = own.reach === 'running' ? await queueCount(shells, target) : undefined;
+    facts.target = {
+      host: target.name,
+      nodeName: nodeNameOf(target),
+      reach: own.reach,
+      ...(own.status ? { ownMembers: [...own.status.disk_nodes, ...(own.status.ram_nodes ?? [])] } : {}),
+      ...(queues === undefined ? {} : { queues }),
+    };
+    return facts;
+  }
+  const known = nodes.find((n) => n.host === target.name) ?? { host: target.name, nodeName: nodeNameOf(target), reach: (await readNode(shells, target, logger)).reach };
+  const version = viewStatus?.versions?.[known.nodeName]?.rabbitmq_version;
+  const quorum = known.reach === 'running' ? await quorumVerdict(shells, target, version) : 'not-asked';
+  facts.target = { ...known, quorum };
+  return facts;
+}
+
+/** The members to judge: an add's target is not one yet. */
+export function membersForGates(cluster: ResolvedCluster, operation: DestructiveOperation, target?: Host): ResolvedCluster {
+  if (operation !== 'node.add' || !target) return cluster;
+  const hosts = cluster.hosts.filter((h) => h.name !== target.name);
+  return { ...cluster, hosts, joiners: hosts.filter((h) => h.name !== cluster.seed.name) };
+}
+
+async function readOverrides(cluster: string, prefix: string | undefined): Promise<MembershipOverrides> {
+  if (prefix === undefined) return NO_OVERRIDES;
+  const redis = connectRedis(redisUrlFromEnv());
+  try {
+    return await new MembershipStore(redis, prefix).read(cluster);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The gates of one request, read over SSH (read-only) from the cluster as node.add/node.remove
+ * left it (membership state under `prefix` in Redis at REDIS_URL, when a prefix is given).
+ * 'cluster.busy' is the caller's. Throws node.unknown for a node the operation cannot act on.
+ */
+export const checkSafetyGates: CheckSafetyGates = async (config: WarrenConfig, request: GateRequest, options = {}) => {
+  const overrides = await readOverrides(request.cluster, options.prefix);
+  const cluster = resolveCluster(config, request.cluster, overrides);
+  assertTarget(request.operation, request.cluster, request.node, cluster.hosts.map((h) => h.name), config.hosts.map((h) => h.name));
+  const target = request.node === undefined ? undefined : config.hosts.find((h) => h.name === request.node);
+  const hosts = target && !cluster.hosts.includes(target) ? [...cluster.hosts, target] : cluster.hosts;
+  const pool = new SshSessionPool(hosts, config.ssh, options.logger ? { logger: options.logger } : {});
+  try {
+    const facts = await readGateFacts(pool, request, cluster, target, options.logger);
+    return evaluateGates(facts, request.node);
+  } finally {
+    await pool.close();
+  }
+};
