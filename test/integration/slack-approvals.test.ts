@@ -235,6 +235,18 @@ describe('deciding', () => {
     await expect.poll(async () => (await jobs()).length).toBe(1);
   });
 
+  it('ignores a click that claims to come from another channel than the card\'s, even an allowed one', async () => {
+    const config = testConfig();
+    await start({ config: { ...config, slack: { ...config.slack, channels: [CHANNEL, 'C0SECOND1'] } } });
+    const card = await requestReset();
+    const press = await pressApprovalButton(h.driver, card, 'approve', APPROVER, 'C0SECOND1');
+    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(press.responseUrl)[0], 'the answer'))).toContain('unknown to warren');
+    await h.bot.afterAck.idle();
+    expect(await jobs()).toEqual([]);
+    expect(buttonsOf(card.ts)).toBe(card.approvalId);
+    expect(await waitForAudit(2)).toEqual([`requested ${OPERATOR}`, `refused ${APPROVER}`]);
+  });
+
   it('lets the requester approve their own request when slack.allowSelfApproval is on', async () => {
     const config = testConfig();
     await start({ config: { ...config, slack: { ...config.slack, allowSelfApproval: true } } });

@@ -1,11 +1,12 @@
 import type { Approval, ApprovalDecision } from '../../approvals/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { enqueueOperation } from '../../queue/enqueue.js';
+import type { EnqueueResult } from '../../queue/enqueue.js';
 import { auditFromSlack } from '../audit.js';
 import { authorizeRequest, hasRole } from '../authorize.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { initialJobView } from '../job-view.js';
-import { buildClickRefusal, busyOutcome, deniedOutcome, requestLabel } from '../messages/approval-card.js';
+import { buildClickRefusal, busyOutcome, deniedOutcome, notQueuedOutcome, requestLabel } from '../messages/approval-card.js';
 import type { ApprovalClickRefusal } from '../messages/approval-card.js';
 import { buildJobCard } from '../messages/job-card.js';
 import type { SlackMessage } from '../messages/mrkdwn.js';
@@ -43,6 +44,8 @@ export async function decideApproval(deps: BotDeps, click: ApprovalClick, decisi
   };
   const access = authorizeRequest(deps.config.slack, click);
   if (!access.ok) return refuse(buildRefusal(access.refusal), access.refusal.reason, `${access.refusal.reason} not allowed`);
+  // Slack only sends a card's clicks from the card's channel: anything else was not a click on it.
+  if (approval.channel !== click.channel) return refuse(buildClickRefusal({ reason: 'unknown' }), 'other_channel', `clicked from ${click.channel}, not the card's channel`);
   if (!hasRole(access.roles, 'approver')) return refuse(buildClickRefusal({ reason: 'not_approver', user: click.user }), 'role', 'not an approver');
   if (decision === 'approved' && click.user === approval.requester && !deps.config.slack.allowSelfApproval) {
     return refuse(buildClickRefusal({ reason: 'own_request' }), 'own_request', 'the requester may not approve their own request');
@@ -87,16 +90,16 @@ async function runApproved(deps: BotDeps, click: ApprovalClick, approval: Approv
   const approvedAt = new Date(approvedAtMs).toISOString();
   const requestedAt = new Date(approval.createdAt).toISOString();
   await auditFromSlack(deps, { ...auditedApproval(approval), event: 'approved', actor: approvedBy });
-  const queued = await enqueueOperation(deps.queue, deps.redis, {
-    operation: approval.operation,
-    cluster: approval.cluster,
-    ...(approval.node ? { node: approval.node } : {}),
-    // The card showed what a join wipes, and an approver accepted it.
-    options: { allowWipe: approval.operation === 'node.add' },
-    origin: { kind: 'slack', user: approval.requester, channel: approval.channel, cardTs: approval.cardTs },
-    authorization: { kind: 'approval', approvalId: approval.id, approvedBy },
-    requestedAt,
-  });
+  let queued: EnqueueResult;
+  try {
+    queued = await enqueueApproved(deps, approval, approvedBy, requestedAt);
+  } catch (error) {
+    // Approved, yet nothing queued: the card must not suggest that the operation runs.
+    const message = error instanceof Error ? error.message : String(error);
+    await auditFromSlack(deps, { ...auditedApproval(approval), event: 'refused', actor: approvedBy, detail: `approved but not queued: ${message}`.slice(0, 500) });
+    await closeApprovalCard(deps, approval, notQueuedOutcome(approvedBy, approvedAtMs, message));
+    throw error;
+  }
   if (queued.status === 'busy') {
     const running = await describeRunning(deps, queued.jobId, approval.teamDomain ?? click.teamDomain);
     await auditFromSlack(deps, { ...auditedApproval(approval), event: 'refused', actor: approvedBy, detail: `approved but not run: cluster busy (job ${queued.jobId})` });
@@ -125,4 +128,18 @@ async function runApproved(deps: BotDeps, click: ApprovalClick, approval: Approv
   await deps.client.chat.update({ channel: approval.channel, ts: approval.cardTs, text: jobCard.text, blocks: jobCard.blocks });
   deps.reporter.track(jobId);
   log.info({ approvalId: approval.id, jobId, approvedBy }, 'approved operation queued');
+}
+
+/** Queues the approved operation: the approval is its authorization, the approval card its card. */
+async function enqueueApproved(deps: BotDeps, approval: Approval, approvedBy: string, requestedAt: string): Promise<EnqueueResult> {
+  return enqueueOperation(deps.queue, deps.redis, {
+    operation: approval.operation,
+    cluster: approval.cluster,
+    ...(approval.node ? { node: approval.node } : {}),
+    // The card showed what a join wipes, and an approver accepted it.
+    options: { allowWipe: approval.operation === 'node.add' },
+    origin: { kind: 'slack', user: approval.requester, channel: approval.channel, cardTs: approval.cardTs },
+    authorization: { kind: 'approval', approvalId: approval.id, approvedBy },
+    requestedAt,
+  });
 }

@@ -130,6 +130,14 @@ export function busyOutcome(user: string, atMs: number, running: { jobId: string
   };
 }
 
+export function notQueuedOutcome(user: string, atMs: number, reason: string): { icon: string; line: string; text: string } {
+  return {
+    icon: ':warning:',
+    line: `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: it could not be queued (${escapeText(reason.slice(0, 300))}). Ask again.`,
+    text: 'approved but not run: could not be queued',
+  };
+}
+
 /** The gates' verdict, one line per check. */
 export function gateBlocks(report: GateReport): Block[] {
   const lines = [`*Safety gates* ${report.allowed ? '— all passed' : '— refused'}${report.readFrom ? ` (read from ${inlineCode(report.readFrom)})` : ''}`, ...report.checks.map(gateLine)];
