@@ -1,6 +1,7 @@
 /**
  * Typed wrapper over test/lab/lab.sh for integration tests and the demo: real Debian "hosts"
- * (lab1..labN) built from Linux namespaces, each with sshd and RabbitMQ. See test/lab/README.md.
+ * (lab1..labN, or NAME1..NAMEN for a lab named NAME) built from Linux namespaces, each with sshd and
+ * RabbitMQ. Labs with different names live side by side. See test/lab/README.md.
  *
  * Every call has a deadline; a command that misses it is killed and the promise rejects.
  * Needs root (lab.sh builds namespaces, a bridge and mounts).
@@ -12,7 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
 const LAB_SH = fileURLToPath(new URL('./lab.sh', import.meta.url));
-const DEFAULT_LAB_DIR = '/tmp/warren-lab';
+const DEFAULT_LAB_NAME = 'lab';
+/** lab.sh's rule: 1-7 characters (veth-NAME + a 3-digit index fits 15), ending in a letter. */
+const LAB_NAME = /^[a-z]([a-z0-9]{0,5}[a-z])?$/;
+
+/** The lab's directory when none is given: /tmp/warren-lab for `lab`, else /tmp/warren-lab-NAME. */
+export function defaultLabDir(name: string = DEFAULT_LAB_NAME): string {
+  return name === DEFAULT_LAB_NAME ? '/tmp/warren-lab' : `/tmp/warren-lab-${name}`;
+}
 
 export interface LabHost {
   /** Inventory name, hostname and RabbitMQ node host: `lab1` → node `rabbit@lab1`. */
@@ -28,11 +36,17 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export interface LabUpOptions {
+/** Which lab: its name (hosts NAME1..NAMEN, netns, veths, bridge, cluster) and its directory. */
+export interface LabOptions {
+  /** Default `lab`; lab.sh's LAB_NAME. */
+  name?: string;
+  /** Default defaultLabDir(name). */
+  labDir?: string;
+}
+
+export interface LabUpOptions extends LabOptions {
   /** true (default): rabbitmq-server installed and running on every host, each with its own cookie. */
   startRabbit?: boolean;
-  /** Default /tmp/warren-lab. */
-  labDir?: string;
 }
 
 export interface RunOptions {
@@ -43,8 +57,10 @@ export interface RunOptions {
 }
 
 export interface Lab {
+  /** The lab's name: hosts are `${name}1`…, the config's one cluster is `name`. */
+  readonly name: string;
   readonly dir: string;
-  /** `$dir/warren.yaml`: the lab as a warren config (hosts with pinned host keys, cluster `lab`). */
+  /** `$dir/warren.yaml`: the lab as a warren config (hosts with pinned host keys, cluster = name). */
   readonly configPath: string;
   readonly hosts: readonly LabHost[];
   /** Tear the whole lab down (idempotent). */
@@ -71,13 +87,25 @@ interface Outcome extends CommandResult {
   readonly timedOut: boolean;
 }
 
-function runLabSh(args: readonly string[], labDir: string, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}, input = ''): Promise<Outcome> {
+interface Target {
+  readonly name: string;
+  readonly dir: string;
+}
+
+function resolveTarget(opts: LabOptions): Target {
+  const name = opts.name ?? DEFAULT_LAB_NAME;
+  if (!LAB_NAME.test(name)) throw new RangeError(`lab name must be 1-7 characters, lowercase letters and digits, starting and ending with a letter, got '${name}'`);
+  return { name, dir: path.resolve(opts.labDir ?? defaultLabDir(name)) };
+}
+
+function runLabSh(args: readonly string[], lab: Target, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}, input = ''): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'bash',
       [LAB_SH, ...args],
       {
-        env: { ...process.env, ...extraEnv, LAB_DIR: labDir },
+        // Always both: a LAB_NAME in the caller's environment must not pick another lab.
+        env: { ...process.env, ...extraEnv, LAB_NAME: lab.name, LAB_DIR: lab.dir },
         timeout: timeoutMs,
         killSignal: 'SIGKILL',
         maxBuffer: 64 * 1024 * 1024,
@@ -107,8 +135,8 @@ function describeRun(args: readonly string[], timeoutMs: number, r: Outcome): st
 }
 
 /** Run a lab.sh subcommand that must succeed. */
-async function labSh(args: readonly string[], labDir: string, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
-  const r = await runLabSh(args, labDir, timeoutMs, extraEnv);
+async function labSh(args: readonly string[], lab: Target, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+  const r = await runLabSh(args, lab, timeoutMs, extraEnv);
   if (r.timedOut || r.code !== 0) throw new Error(describeRun(args, timeoutMs, r));
   return r;
 }
@@ -124,9 +152,12 @@ function hostsFromConfig(text: string, configPath: string): LabHost[] {
   });
 }
 
-/** Tear down the lab in labDir (and any leftover lab namespaces), whatever state it is in. */
-export async function labDown(labDir: string = DEFAULT_LAB_DIR): Promise<void> {
-  await labSh(['down'], path.resolve(labDir), 60_000);
+/**
+ * Tear down a lab (and any leftover namespaces of its name), whatever state it is in; other labs
+ * are not touched. A string is the lab directory of the default-named lab (the old signature).
+ */
+export async function labDown(target: string | LabOptions = {}): Promise<void> {
+  await labSh(['down'], resolveTarget(typeof target === 'string' ? { labDir: target } : target), 60_000);
 }
 
 /**
@@ -135,15 +166,16 @@ export async function labDown(labDir: string = DEFAULT_LAB_DIR): Promise<void> {
  */
 export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
   if (!Number.isInteger(n) || n < 1 || n > 200) throw new RangeError(`host count must be 1..200, got ${n}`);
-  const dir = path.resolve(opts.labDir ?? DEFAULT_LAB_DIR);
+  const lab = resolveTarget(opts);
+  const { name, dir } = lab;
   const startRabbit = opts.startRabbit ?? true;
   const configPath = path.join(dir, 'warren.yaml');
   let hosts: LabHost[];
   try {
-    await labSh(['up', String(n)], dir, 100_000 + 20_000 * n, { LAB_START_RABBIT: startRabbit ? '1' : '0' });
+    await labSh(['up', String(n)], lab, 100_000 + 20_000 * n, { LAB_START_RABBIT: startRabbit ? '1' : '0' });
     hosts = hostsFromConfig(await readFile(configPath, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) }), configPath);
   } catch (err) {
-    await labDown(dir).catch(() => undefined);
+    await labDown(lab).catch(() => undefined);
     throw err;
   }
 
@@ -153,21 +185,22 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
     return h;
   };
   const sub = async (cmd: string, i: number, timeoutMs: number): Promise<void> => {
-    await labSh([cmd, String(host(i).index)], dir, timeoutMs);
+    await labSh([cmd, String(host(i).index)], lab, timeoutMs);
   };
 
   return {
+    name,
     dir,
     configPath,
     hosts,
-    down: () => labDown(dir),
+    down: () => labDown(lab),
     async exec(i, cmd, o = {}) {
       const timeoutMs = o.timeoutMs ?? 60_000;
       // `timeout` inside the host kills the command's process group there: killing nsenter on
       // the machine side alone would leave the command running in the host.
       const args = ['exec', String(host(i).index), 'timeout', '-k', '5', `${timeoutMs / 1000}s`, 'bash', '-c', cmd];
       const started = Date.now();
-      const r = await runLabSh(args, dir, timeoutMs + 15_000, {}, o.input);
+      const r = await runLabSh(args, lab, timeoutMs + 15_000, {}, o.input);
       if (r.timedOut || ((r.code === 124 || r.code === 137) && Date.now() - started >= timeoutMs)) {
         throw new Error(describeRun(['exec', String(i), cmd], timeoutMs, { ...r, timedOut: true }));
       }
@@ -176,7 +209,7 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
     async ssh(i, cmd, o = {}) {
       const timeoutMs = o.timeoutMs ?? 60_000;
       const args = ['ssh', String(host(i).index), cmd];
-      const r = await runLabSh(args, dir, timeoutMs, {}, o.input);
+      const r = await runLabSh(args, lab, timeoutMs, {}, o.input);
       if (r.timedOut) throw new Error(describeRun(args, timeoutMs, r));
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     },
