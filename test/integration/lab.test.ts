@@ -30,14 +30,29 @@ async function pidsIn(ns: string, ids: ReadonlySet<string>): Promise<string[]> {
   return found;
 }
 
-/** Processes (zombies included) still running the lab's host-init.sh. */
-async function hostInits(): Promise<string[]> {
+/**
+ * PIDs of this lab's host-init.sh processes, by command line (`host-init.sh <name>I DIR`): another
+ * lab (another LAB_NAME) may run beside this one, its hosts are not ours.
+ */
+async function hostInits(name: string): Promise<string[]> {
   const found: string[] = [];
   for (const pid of (await readdir('/proc')).filter((e) => /^\d+$/.test(e))) {
     const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === 'host-init.sh') found.push(pid);
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const k = argv.findIndex((a) => a.endsWith('/host-init.sh'));
+    if (comm.trim() === 'host-init.sh' && k >= 0 && new RegExp(`^${name}\\d+$`).test(argv[k + 1] ?? '')) found.push(pid);
   }
   return found;
+}
+
+/** Of these PIDs, those still in the process table as host-init.sh (zombies keep their comm). */
+async function stillThere(pids: readonly string[]): Promise<string[]> {
+  const left: string[] = [];
+  for (const pid of pids) {
+    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+    if (comm.trim() === 'host-init.sh') left.push(pid);
+  }
+  return left;
 }
 
 describe('test lab (2 hosts)', () => {
@@ -122,6 +137,21 @@ describe('test lab (2 hosts)', () => {
     expect(wrong.stderr).toMatch(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
   });
 
+  it('shares the machine with a lab of another name: its up and down leave this one running', async () => {
+    const before = await hostInits(lab.name);
+    const other = await labUp(1, { name: 'lt', startRabbit: false });
+    try {
+      expect(other.hosts).toEqual([{ name: 'lt1', address: expect.stringMatching(/^10\.213\.\d+\.11$/) as unknown, index: 1 }]);
+      expect(other.hosts[0]?.address).not.toBe(lab.hosts[0]?.address);
+      expect((await other.ssh(1, 'hostname')).stdout.trim()).toBe('lt1');
+    } finally {
+      await other.down();
+    }
+    expect((await run('ip', ['netns', 'list'])).stdout).not.toMatch(/^lt\d+\b/m);
+    expect(await hostInits(lab.name)).toEqual(before);
+    for (const h of lab.hosts) expect((await lab.ssh(h.index, 'hostname')).stdout.trim()).toBe(h.name);
+  }, 60_000);
+
   it('goes down leaving no netns, veth, bridge or process behind', async () => {
     // The hosts' own namespace ids, to look for survivors after the netns names are gone.
     const ids = await Promise.all(lab.hosts.map((h) => lab.exec(h.index, 'readlink /proc/1/ns/net /proc/1/ns/pid')));
@@ -129,6 +159,8 @@ describe('test lab (2 hosts)', () => {
     const pidIds = new Set(ids.flatMap((r) => r.stdout.split('\n').filter((l) => l.startsWith('pid:'))));
     expect(netIds.size).toBe(2);
     expect(pidIds.size).toBe(2);
+    const inits = await hostInits(lab.name);
+    expect(inits).toHaveLength(2);
 
     await lab.down();
 
@@ -138,7 +170,8 @@ describe('test lab (2 hosts)', () => {
     expect(links).not.toMatch(/\blabbr0\b/);
     expect(await pidsIn('net', netIds)).toEqual([]);
     expect(await pidsIn('pid', pidIds)).toEqual([]);
-    expect(await hostInits()).toEqual([]);
+    expect(await stillThere(inits)).toEqual([]);
+    expect(await hostInits(lab.name)).toEqual([]);
     await expect(stat(lab.configPath)).rejects.toThrow();
   });
 });
