@@ -1,5 +1,9 @@
 import type { OperationName } from '../src/queue/schema.js';
+import { clusterTeardown } from './cluster-teardown.js';
 import { createCluster } from './create-cluster.js';
+import { nodeAdd } from './node-add.js';
+import { nodeRemove } from './node-remove.js';
+import { nodeReset } from './node-reset.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
@@ -8,4 +12,8 @@ import type { OperationDefinition } from './operation.js';
  */
 export const operations: Partial<Record<OperationName, OperationDefinition>> = {
   'cluster.create': createCluster,
+  'node.reset': nodeReset,
+  'node.remove': nodeRemove,
+  'node.add': nodeAdd,
+  'cluster.teardown': clusterTeardown,
 };

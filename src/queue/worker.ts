@@ -2,9 +2,13 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { operations } from '../../jobs/index.js';
+import { AuditLog } from '../audit/store.js';
+import type { AuditEvent } from '../audit/schema.js';
 import { resolveCluster } from '../config/load.js';
-import type { WarrenConfig } from '../config/schema.js';
-import { toWarrenError } from '../errors.js';
+import type { Host, WarrenConfig } from '../config/schema.js';
+import { WarrenError, toWarrenError } from '../errors.js';
+import { MembershipStore, withAdded } from '../state/membership.js';
+import type { MembershipRecorder } from '../steps/step.js';
 import { createLogger } from '../log/logger.js';
 import { observeCommand, observeEvent } from '../observability/metrics.js';
 import type { WarrenMetrics } from '../observability/metrics.js';
@@ -14,7 +18,7 @@ import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
 import { publishEvent } from './events.js';
 import { runOperation } from './run-operation.js';
-import { JobData, QUEUE_NAME } from './schema.js';
+import { JobData, QUEUE_NAME, isDestructive } from './schema.js';
 import type { ProgressEvent } from './schema.js';
 
 export interface WorkerOptions {
@@ -42,6 +46,49 @@ function jobEvent(data: JobData, jobId: string, attempt: number, fields: Partial
   return { type: 'job', jobId, operation: data.operation, cluster: data.cluster, attempt, at: new Date().toISOString(), state: 'started', ...fields };
 }
 
+/** The inventory host a node.* job names; node.unknown (not retryable) when there is none. */
+function targetHostOf(config: WarrenConfig, name: string): Host {
+  const host = config.hosts.find((h) => h.name === name);
+  if (!host) {
+    throw new WarrenError('node.unknown', `no host "${name}" in the inventory`, { hint: `Known hosts: ${config.hosts.map((h) => h.name).join(', ')}.` });
+  }
+  return host;
+}
+
+/** Who let a destructive job run, in the audit's words: the approver, or `cli:<user>` for --yes. */
+function actorOf(data: JobData): string {
+  const auth = data.authorization;
+  if (auth?.kind === 'approval') return auth.approvedBy;
+  if (auth?.kind === 'cli-yes') return `cli:${auth.user || 'unknown'}`;
+  return data.origin.kind === 'cli' ? `cli:${data.origin.user || 'unknown'}` : data.origin.user;
+}
+
+/**
+ * Appends the worker's audit entries of a destructive job, each at most once per job: a retry or a
+ * job taken over from a dead worker starts again, but the log says "started" once (a Redis SET NX
+ * per job and event decides, across workers).
+ */
+function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string) {
+  const log = new AuditLog(redis, prefix);
+  return async (event: Extract<AuditEvent, 'started' | 'completed' | 'failed'>, detail?: string): Promise<void> => {
+    if (!isDestructive(data.operation)) return;
+    const first = await redis.set(`${prefix}:audit:job:${jobId}:${event}`, '1', 'EX', 90 * 24 * 3600, 'NX');
+    if (first !== 'OK') return;
+    await log.append({
+      at: new Date().toISOString(),
+      event,
+      operation: data.operation,
+      cluster: data.cluster,
+      ...(data.node ? { node: data.node } : {}),
+      actor: actorOf(data),
+      via: 'worker',
+      ...(data.authorization?.kind === 'approval' ? { approvalId: data.authorization.approvalId } : {}),
+      jobId,
+      ...(detail ? { detail: detail.slice(0, 500) } : {}),
+    });
+  };
+}
+
 /** Runs one job: validate, resolve the cluster, run the operation's steps, publish every change. */
 async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger): Promise<unknown> {
   const redis = options.connection;
@@ -60,14 +107,28 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     throw new UnrecoverableError(`job.unknown_operation: this worker cannot run ${data.operation} (upgrade the worker)`);
   }
   const jobLogger = logger.child({ jobId, operation: data.operation, cluster: data.cluster, attempt });
+  const prefix = options.prefix ?? 'warren';
+  const audit = workerAudit(redis, prefix, data, jobId);
+  const membershipStore = new MembershipStore(redis, prefix);
+  const membership: MembershipRecorder = {
+    recordAdded: (host) => membershipStore.recordAdded(data.cluster, host),
+    recordRemoved: (host) => membershipStore.recordRemoved(data.cluster, host),
+    clear: () => membershipStore.clear(data.cluster),
+  };
   const publish = async (event: ProgressEvent): Promise<void> => {
     await publishEvent(redis, event);
     if (options.metrics) observeEvent(options.metrics, event);
   };
 
   try {
-    const cluster = resolveCluster(options.config, data.cluster);
-    const shells = new SshSessionPool(cluster.hosts, options.config.ssh, {
+    await audit('started');
+    // The cluster as node.add/node.remove left it; a node.add works on the cluster with its target in.
+    const target = data.node === undefined ? undefined : targetHostOf(options.config, data.node);
+    const overrides = await membershipStore.read(data.cluster);
+    const cluster = resolveCluster(options.config, data.cluster, data.operation === 'node.add' && target ? withAdded(overrides, target.name) : overrides);
+    // The target of a node.remove/reset is a member; it is in cluster.hosts unless state lost it.
+    const hosts = target && !cluster.hosts.some((h) => h.name === target.name) ? [...cluster.hosts, target] : cluster.hosts;
+    const shells = new SshSessionPool(hosts, options.config.ssh, {
       observer: (record) => {
         options.observer?.(record);
         if (options.metrics) observeCommand(options.metrics, record);
@@ -81,8 +142,11 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
       const result = await runOperation({
         definition,
         cluster,
+        ...(target ? { target } : {}),
+        membership,
         shells,
-        options: data.options,
+        // An approved (or --yes) add has accepted what the gates said the join wipes.
+        options: data.operation === 'node.add' ? { ...data.options, allowWipe: true } : data.options,
         logger: jobLogger,
         completedSteps: data.checkpoint.completedSteps,
         report: async (report) => {
@@ -100,6 +164,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
         },
       });
       await publish(jobEvent(data, jobId, attempt, { state: 'completed', result }));
+      await audit('completed');
       jobLogger.info('job completed');
       return result;
     } finally {
@@ -111,6 +176,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     await publish(jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
     jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry }, 'job attempt failed');
     if (willRetry) throw error;
+    await audit('failed', `${error.code}: ${error.message}`);
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 }

@@ -45,6 +45,8 @@ export interface NodeSetup {
   policyDefinitionAsString?: boolean;
   /** Peers (short hostnames) this node's resolver cannot find. */
   unresolved?: string[];
+  /** Readable names of the quorum queues that would lose quorum if this node stopped. */
+  quorumCritical?: string[];
 }
 
 export interface NodeState {
@@ -71,6 +73,9 @@ export interface NodeState {
   starts: number;
   /** Cookies switched in the running VM (rabbitmqctl eval), without a restart. */
   liveSwitches: number;
+  quorumCritical: string[];
+  /** `rabbitmqctl reset`s and offline wipes this node went through. */
+  resets: number;
 }
 
 export const DEBIAN_12_RABBITMQ = '3.10.8-1.1+deb12u1';
@@ -169,6 +174,8 @@ export class FakeRabbitLab {
         unresolved: setup.unresolved ?? [],
         starts: 0,
         liveSwitches: 0,
+        quorumCritical: setup.quorumCritical ?? [],
+        resets: 0,
       });
     }
   }
@@ -245,6 +252,13 @@ export class FakeRabbitLab {
     if (command.startsWith('umask 077 && base64 -d > ')) {
       if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
       node.cookie = Buffer.from(stdin, 'base64').toString('utf8');
+      return ok();
+    }
+    if (command.startsWith('rabbitmq-diagnostics -q check_if_node_is_quorum_critical')) return this.quorumCritical(node);
+    if (command.startsWith('if [ -d /var/lib/rabbitmq/mnesia/')) return ok(this.isBlank(node) ? 'blank\n' : 'data\n');
+    if (command.startsWith('if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs')) {
+      if (node.vm) return { code: 70, stderr: 'an Erlang VM runs: refusing to delete its data under it\n' };
+      this.wipe(node);
       return ok();
     }
     if (command.startsWith('rabbitmqctl')) return this.rabbitmqctl(node, command);
@@ -348,6 +362,10 @@ export class FakeRabbitLab {
         // Idempotent: exit 0 on a running app too.
         node.app = true;
         return ok();
+      case 'reset':
+        return this.reset(node);
+      case 'forget_cluster_node':
+        return this.forget(node, args[0] ?? '');
       case 'join_cluster':
         return this.join(node, args[0] ?? '');
       case 'list_vhosts':
@@ -389,6 +407,53 @@ export class FakeRabbitLab {
 
   private membersOf(node: NodeState): NodeState[] {
     return node.members.map((m) => this.byNodeName(m)).filter((n): n is NodeState => n !== undefined);
+  }
+
+  /** Blank: a cluster of itself, no queues, no policies, only vhost `/` (what reset leaves). */
+  private isBlank(node: NodeState): boolean {
+    return node.members.length === 1 && node.members[0] === node.nodeName && Object.values(node.queues).every((q) => q.length === 0) && node.policies.length === 0 && Object.keys(node.vhosts).join() === '/';
+  }
+
+  private wipe(node: NodeState): void {
+    node.members = [node.nodeName];
+    node.queues = {};
+    node.policies = [];
+    node.vhosts = { '/': undefined };
+    node.resets++;
+  }
+
+  /**
+   * Measured on 3.10.8: exit 64 while the app runs; on a clustered node, the node leaves (its
+   * running peers drop it) — exit 69 no_running_cluster_nodes when no other member's app runs.
+   */
+  private reset(node: NodeState): Reply {
+    if (node.app) return { code: 64, stderr: "Error: this command requires the 'rabbit' app to be stopped on the target node. Stop it with 'rabbitmqctl stop_app'.\n" };
+    const peers = this.membersOf(node).filter((m) => m !== node && m.members.includes(node.nodeName));
+    if (peers.length > 0 && !peers.some((p) => p.app)) {
+      return { code: 69, stderr: "Error:\n{:no_running_cluster_nodes, 'You cannot leave a cluster if no online nodes are present.'}\n" };
+    }
+    for (const peer of peers) peer.members = peer.members.filter((m) => m !== node.nodeName);
+    this.wipe(node);
+    return ok();
+  }
+
+  /** Measured on 3.10.8: exit 0 for a stopped member; 69 while its app runs; 69 not_a_cluster_node once forgotten. */
+  private forget(node: NodeState, gone: string): Reply {
+    if (!node.members.includes(gone) || gone === node.nodeName) return { code: 69, stderr: "Error:\n{:not_a_cluster_node, 'The node selected is not in the cluster.'}\n" };
+    const target = this.byNodeName(gone);
+    if (target?.app) return { code: 69, stderr: `Error:\nRabbitMQ on node ${gone} must be stopped with 'rabbitmqctl -n ${gone} stop_app' before it can be removed\n` };
+    for (const member of this.membersOf(node)) if (member !== target) member.members = member.members.filter((m) => m !== gone);
+    return ok();
+  }
+
+  /** Measured on 3.10.8: exit 0 `{"result":"ok"}`; exit 69 with the queues as JSON on stderr; 64 with the app stopped. */
+  private quorumCritical(node: NodeState): Reply {
+    if (!node.app) return { code: 64, stderr: APP_STOPPED };
+    if (node.quorumCritical.length === 0) return ok('{"result":"ok"}\n');
+    return {
+      code: 69,
+      stderr: `${JSON.stringify({ message: `Node ${node.nodeName} reported local queues with minimum online quorum`, queues: node.quorumCritical.map((name) => ({ name, readable_name: `queue '${name}' in vhost '/'`, type: 'quorum', virtual_host: '/' })), result: 'error' })}\n`,
+    };
   }
 
   private join(node: NodeState, seedName: string): Reply {

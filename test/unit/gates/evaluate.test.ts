@@ -63,9 +63,9 @@ describe('gates for node.reset', () => {
   it('refuses a target whose RabbitMQ is down or that does not answer', () => {
     for (const reach of ['vm-down', 'unreachable'] as const) {
       const f = facts('node.reset', 3, { target: 3 });
-      f.members[2] = { ...f.members[2]!, reach };
+      f.members[2] = { ...f.members[2], reach };
       f.view = { readFrom: 'lab1', disk: f.view!.disk, running: ['rabbit@lab1', 'rabbit@lab2'] };
-      f.target = { ...f.members[2]!, quorum: 'not-asked' };
+      f.target = { ...f.members[2], quorum: 'not-asked' };
       const report = evaluateGates(f);
       expect(failed(report)).toEqual(['node.reachable']);
     }
@@ -97,9 +97,9 @@ describe('gates for node.remove', () => {
   it('allows removing a dead node, warning that it must be wiped before it returns', () => {
     for (const reach of ['vm-down', 'unreachable'] as const) {
       const f = facts('node.remove', 3, { target: 3 });
-      f.members[2] = { ...f.members[2]!, reach };
+      f.members[2] = { ...f.members[2], reach };
       f.view = { readFrom: 'lab1', disk: f.view!.disk, running: ['rabbit@lab1', 'rabbit@lab2'] };
-      f.target = { ...f.members[2]!, quorum: 'not-asked' };
+      f.target = { ...f.members[2], quorum: 'not-asked' };
       const report = evaluateGates(f);
       expect(report.allowed).toBe(true);
       expect(report.checks.find((c) => c.id === 'node.reachable')?.detail).toMatch(reach === 'unreachable' ? /forgotten on the survivors only.*inconsistent_cluster/ : /wiped offline/);
@@ -152,7 +152,7 @@ describe('gates for cluster.teardown', () => {
 
   it('refuses while a node cannot be reset, naming it', () => {
     const f = facts('cluster.teardown', 3);
-    f.members[1] = { ...f.members[1]!, reach: 'vm-down' };
+    f.members[1] = { ...f.members[1], reach: 'vm-down' };
     const report = evaluateGates(f);
     expect(report.allowed).toBe(false);
     expect(report.checks[0]?.detail).toBe('lab2 (RabbitMQ down) cannot be reset');

@@ -1,0 +1,25 @@
+import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
+import type { MaintenanceResult } from '../src/queue/schema.js';
+import { resetNode } from '../src/steps/reset-node.js';
+import { safetyGates } from '../src/steps/safety-gates.js';
+import { declareStep } from '../src/steps/step.js';
+import { verifySurvivors } from '../src/steps/verify-survivors.js';
+import { maintenanceResult, outputOf } from './maintenance-result.js';
+import type { OperationDefinition } from './operation.js';
+
+/**
+ * node.reset: gates → reset (stop_app, reset, start_app) → the others verified healthy. The node
+ * stays in the config: a later create joins it again.
+ */
+export const nodeReset: OperationDefinition<MaintenanceResult> = {
+  operation: 'node.reset',
+  title: 'Reset a node',
+  steps: [declareStep(safetyGates('node.reset')), declareStep(resetNode), declareStep(verifySurvivors)],
+  alwaysRun: new Set([verifySurvivors.id]),
+
+  buildResult(outcome) {
+    const node = outcome.target?.name ?? '?';
+    const others = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
+    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, outputOf(outcome, verifySurvivors.id) as ClusterHealth | undefined);
+  },
+};

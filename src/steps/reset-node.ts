@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { nodeNameOf } from '../config/load.js';
+import type { Host } from '../config/schema.js';
+import { WarrenError, isWarrenError } from '../errors.js';
+import { parseJsonOutput } from '../rabbit/cluster-status.js';
+import type { ClusterStatus } from '../rabbit/cluster-status.js';
+import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { clusterStatusIfRunning } from './membership.js';
+import { timedOnHost } from './step.js';
+import type { Step, StepContext } from './step.js';
+
+const Vhosts = z.array(z.object({ name: z.string() }));
+const Queues = z.array(z.object({ name: z.string() }));
+
+/** How a node stands before a reset: its app runs, its VM runs without the app, or no VM. */
+export type NodeRunState = { kind: 'running'; status: ClusterStatus } | { kind: 'app-stopped' } | { kind: 'vm-down' };
+
+export async function nodeRunState(ctx: StepContext, host: Host): Promise<NodeRunState> {
+  const status = await clusterStatusIfRunning(ctx, host);
+  if (status === 'vm-down') return { kind: 'vm-down' };
+  if (status === 'app-stopped') return { kind: 'app-stopped' };
+  return { kind: 'running', status };
+}
+
+/**
+ * A blank single node, as `reset` + `start_app` leave it: its cluster is itself alone, its only
+ * vhost is `/`, and `/` holds no queues (measured on 3.10.8: a reset node lists vhost `/` and user
+ * guest only). Anything else still holds something a reset would destroy.
+ */
+export async function isBlankSingle(ctx: StepContext, host: Host, status: ClusterStatus): Promise<boolean> {
+  const self = nodeNameOf(host);
+  const members = [...status.disk_nodes, ...(status.ram_nodes ?? [])];
+  if (members.length !== 1 || members[0] !== self) return false;
+  const shell = await ctx.shells.shell(host.name);
+  const vhosts = parseJsonOutput(Vhosts, (await shell.run(listVhostsCommand())).stdout, host.name, 'list_vhosts');
+  if (vhosts.length !== 1 || vhosts[0]?.name !== '/') return false;
+  return parseJsonOutput(Queues, (await shell.run(listQueuesCommand('/'))).stdout, host.name, 'list_queues').length === 0;
+}
+
+/**
+ * stop_app (unless already stopped: a dead worker may have left it so), reset, then start_app
+ * when `startAfter`. A failed reset starts the app again so the node is not left down, and fails
+ * with reset.failed carrying the evidence.
+ */
+export async function resetHost(ctx: StepContext, host: Host, appRunning: boolean, startAfter: boolean): Promise<void> {
+  const shell = await ctx.shells.shell(host.name);
+  if (appRunning) await shell.run(stopAppCommand(), { timeoutMs: 120_000 });
+  try {
+    await shell.run(resetCommand(), { timeoutMs: 300_000 });
+  } catch (error) {
+    await shell.run(startAppCommand(), { timeoutMs: 300_000 }).catch((restartError: unknown) => {
+      ctx.logger.warn({ host: host.name, code: isWarrenError(restartError) ? restartError.code : 'unknown' }, 'start_app after a failed reset failed too');
+    });
+    if (isWarrenError(error) && error.code === 'command.failed') {
+      throw new WarrenError('reset.failed', `rabbitmqctl reset failed on ${host.name}`, {
+        retryable: error.retryable,
+        ...(error.evidence ? { evidence: error.evidence } : {}),
+        hint: /no_running_cluster_nodes/.test(error.evidence?.stderr ?? '')
+          ? `No other member of the cluster runs, so ${host.name} cannot leave it: start another node first (its app was started again).`
+          : `Check ${host.name}'s RabbitMQ log; its app was started again, so the cluster is as before.`,
+      });
+    }
+    throw error;
+  }
+  if (startAfter) await shell.run(startAppCommand(), { timeoutMs: 300_000 });
+}
+
+type PendingReset = { host: Host; appRunning: boolean };
+
+/**
+ * node.reset: the node leaves the cluster and comes back as a blank single node (stop_app, reset,
+ * start_app). Measured on 3.10.8: the peers' cluster_status no longer lists it afterwards, without
+ * a forget_cluster_node. Skipped when the node is already blank and single; a node left with its
+ * app stopped (a worker died mid-reset) is reset and started from there.
+ */
+export const resetNode: Step<PendingReset> = {
+  id: 'rabbit:reset-node',
+  title: 'Reset the node: stop_app, reset, start_app',
+  skippedDetail: 'the node is already a blank single node',
+
+  plan(_cluster, target) {
+    if (!target) return [];
+    return [
+      { step: this.id, host: target.name, command: clusterStatusCommand().text },
+      { step: this.id, host: target.name, command: stopAppCommand().text, when: 'its app runs and it is not already a blank single node' },
+      { step: this.id, host: target.name, command: resetCommand().text, when: 'it is not already a blank single node' },
+      { step: this.id, host: target.name, command: startAppCommand().text, when: 'it was reset' },
+    ];
+  },
+
+  async check(ctx) {
+    const host = targetOf(ctx);
+    const state = await nodeRunState(ctx, host);
+    if (state.kind === 'vm-down') {
+      throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}: it cannot be reset`, {
+        host: host.name,
+        hint: `Start RabbitMQ on ${host.name} and run the reset again, or use node remove.`,
+      });
+    }
+    if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) return [];
+    return [{ host, appRunning: state.kind === 'running' }];
+  },
+
+  async run(ctx, pending) {
+    for (const { host, appRunning } of pending) {
+      await timedOnHost(ctx, host.name, () => resetHost(ctx, host, appRunning, true), () => 'reset: a blank single node');
+    }
+    return { detail: `${pending.map((p) => p.host.name).join(', ')} reset: a blank single node`, output: { outcomes: pending.map((p) => ({ host: p.host.name, outcome: 'reset: a blank single node, running' })) } };
+  },
+};
+
+/** The node a node.* operation acts on; a job without one is a bug in the worker, not the operator's. */
+export function targetOf(ctx: StepContext): Host {
+  if (!ctx.target) throw new WarrenError('job.invalid', 'this step needs the node the operation acts on');
+  return ctx.target;
+}

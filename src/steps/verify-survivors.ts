@@ -1,0 +1,71 @@
+import { nodeNameOf } from '../config/load.js';
+import type { Host } from '../config/schema.js';
+import { WarrenError, toWarrenError } from '../errors.js';
+import { evaluateHealth } from '../rabbit/cluster-status.js';
+import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import { clusterStatusCommand } from '../rabbit/commands.js';
+import { clusterStatusIfRunning } from './membership.js';
+import { targetOf } from './reset-node.js';
+import type { Step, StepContext } from './step.js';
+
+const SETTLE_DEADLINE_MS = 60_000;
+const SETTLE_INTERVAL_MS = 1_000;
+
+/** The members left clustered after a reset or remove: every member but the target. */
+export function survivorsOf(ctx: Pick<StepContext, 'cluster' | 'target'>): Host[] {
+  return ctx.cluster.hosts.filter((h) => h.name !== ctx.target?.name);
+}
+
+/** The survivors' health, read from the first that answers (seed first), until healthy or the deadline. */
+async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<ClusterHealth> {
+  const expected = new Map(survivors.map((h) => [nodeNameOf(h), h.name]));
+  const deadline = Date.now() + SETTLE_DEADLINE_MS;
+  for (;;) {
+    let health: ClusterHealth | undefined;
+    for (const host of survivors) {
+      const status = await clusterStatusIfRunning(ctx, host).catch((e: unknown) => toWarrenError(e).code);
+      if (typeof status === 'string') continue;
+      health = evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name);
+      break;
+    }
+    if (health?.headline === 'healthy' || Date.now() >= deadline) {
+      if (health) return health;
+      throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, { retryable: true, hint: `Run warren status ${ctx.cluster.cluster.name}.` });
+    }
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+  }
+}
+
+/**
+ * After a reset or remove: the survivors (every member but the target) are running disk nodes of
+ * one cluster with no alarms and no partitions, and the target is no longer among them.
+ * Read-only, so it runs on every attempt; its output is the cluster's health as left.
+ */
+export const verifySurvivors: Step<'survivors'> = {
+  id: 'rabbit:verify-survivors',
+  title: 'Verify the cluster as left: the other nodes healthy',
+  skippedDetail: 'never skipped',
+
+  plan(cluster, target) {
+    const first = cluster.hosts.find((h) => h.name !== target?.name);
+    return first ? [{ step: this.id, host: first.name, command: clusterStatusCommand().text, when: 'first survivor that answers (seed first)' }] : [];
+  },
+
+  check() {
+    return Promise.resolve(['survivors' as const]);
+  },
+
+  async run(ctx) {
+    const target = targetOf(ctx);
+    const survivors = survivorsOf(ctx);
+    const health = await survivorsHealth(ctx, survivors);
+    if (health.headline !== 'healthy') {
+      throw new WarrenError('verify.failed', `the rest of ${ctx.cluster.cluster.name} is ${health.headline}: ${health.problems.join('; ')}`, {
+        ...(health.readFrom ? { host: health.readFrom } : {}),
+        retryable: true,
+        hint: `Run warren status ${ctx.cluster.cluster.name}; fix the node named, then run the operation again.`,
+      });
+    }
+    return { detail: `${survivors.map((h) => h.name).join(', ')}: running disk nodes of one cluster without ${nodeNameOf(target)}`, output: health };
+  },
+};
