@@ -6,12 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredAuditEntry } from '../../src/audit/schema.js';
+import { WarrenError } from '../../src/errors.js';
 import { AuditLog } from '../../src/audit/store.js';
 import type { GateCheck } from '../../src/gates/schema.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
 import { JobData } from '../../src/queue/schema.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
+import { APPROVE_ACTION, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
 import { fakeGates } from '../slack/gates.js';
 import type { FakeGates } from '../slack/gates.js';
 import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, OTHER_CHANNEL, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
@@ -19,10 +20,14 @@ import type { SlackHarness, SlackHarnessOptions } from '../slack/harness.js';
 
 const MINUTE = 60_000;
 
+/** What the dry run was asked to plan, test by test. */
+let planCalls: string[] = [];
+
 /** The dry run the card shows: one recognisable command per node. */
-const fakePlan: PlanOperation = (_config, operation, cluster, node) => [
-  { host: node ?? 'mq1', step: 'rabbit:reset', command: `rabbitmqctl reset # ${operation} ${cluster}` },
-];
+const fakePlan: PlanOperation = (_config, operation, cluster, node) => {
+  planCalls.push([operation, cluster, node].filter(Boolean).join(' '));
+  return [{ host: node ?? 'mq1', step: 'rabbit:reset', command: `rabbitmqctl reset # ${operation} ${cluster}` }];
+};
 
 let h: SlackHarness;
 let gates: FakeGates;
@@ -32,6 +37,7 @@ let clock: number;
 async function start(options: Partial<SlackHarnessOptions> & { refuse?: GateCheck[]; wipes?: string[] } = {}): Promise<SlackHarness> {
   gates = fakeGates({ ...(options.refuse ? { refuse: options.refuse } : {}), ...(options.wipes ? { wipes: options.wipes } : {}) });
   clock = Date.now();
+  planCalls = [];
   h = await startSlackHarness({ mode: 'http', checkSafetyGates: gates, planOperation: fakePlan, now: () => clock, ...options });
   return h;
 }
@@ -122,6 +128,21 @@ describe('asking for a destructive operation', () => {
     expect(h.emulator.callsOf('chat.postMessage')).toEqual([]);
     expect(approvalCards(h.emulator, CHANNEL)).toEqual([]);
     expect(await jobs()).toEqual([]);
+    expect(planCalls).toEqual([]);
+  });
+
+  it('refuses privately, with the checker\'s hint, a host the gates cannot judge (not a member); audited, no card', async () => {
+    await start({
+      checkSafetyGates: () => Promise.reject(new WarrenError('node.unknown', 'mq4 is not a member of rmq-lab', { host: 'mq4', hint: 'Members of rmq-lab: mq1, mq2, mq3.' })),
+    });
+    const reply = await h.driver.slashCommand({ text: 'node remove rmq-lab mq4' });
+    const refusal = await h.emulator.waitFor(() => h.emulator.responsesTo(reply.responseUrl)[0], 'the refusal');
+    expect(said(refusal.body)).toContain('node remove rmq-lab mq4: mq4 is not a member of rmq-lab');
+    expect(said(refusal.body)).toContain('Members of rmq-lab: mq1, mq2, mq3.');
+    await waitForAudit(1);
+    expect((await auditLog().latest())[0].entry).toMatchObject({ event: 'refused', node: 'mq4', actor: OPERATOR, detail: 'node.unknown: mq4 is not a member of rmq-lab' });
+    expect(h.emulator.callsOf('chat.postMessage')).toEqual([]);
+    expect(planCalls).toEqual([]);
   });
 
   it('answers --dry-run privately with the commands and the gates; no card, nothing audited', async () => {
@@ -307,6 +328,20 @@ describe('deciding', () => {
     await pressApprovalButton(h.driver, card, 'approve', APPROVER);
     await expect.poll(async () => (await jobs()).length).toBe(1);
     expect(JobData.parse((await jobs())[0].data)).toMatchObject({ operation: 'node.add', node: 'mq4', options: { allowWipe: true } });
+  });
+});
+
+describe('over Socket Mode', () => {
+  it('asks, and an approver\'s press queues the job, as over HTTP', async () => {
+    await start({ mode: 'socket' });
+    const { ack } = await h.driver.slashCommandViaSocket({ text: 'cluster teardown spare' });
+    expect(said(ack.payload)).toContain('Checking the safety gates of cluster teardown spare');
+    const card = await waitForApprovalCard(h.emulator, CHANNEL);
+    expect(said(card.message.blocks)).toContain('Reset every node of *spare* (`mq4`)');
+    const press = await h.driver.interactionViaSocket(h.driver.blockAction({ actionId: APPROVE_ACTION, value: card.approvalId, user: APPROVER, messageTs: card.ts }));
+    expect(press.ack.payload ?? {}).toEqual({});
+    await expect.poll(async () => (await jobs()).length).toBe(1);
+    expect(JobData.parse((await jobs())[0].data)).toMatchObject({ operation: 'cluster.teardown', cluster: 'spare', authorization: { kind: 'approval', approvedBy: APPROVER } });
   });
 });
 

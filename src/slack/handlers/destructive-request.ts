@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DestructiveCommand } from '../../commands/schema.js';
 import type { WarrenConfig } from '../../config/schema.js';
 import type { GateReport } from '../../gates/schema.js';
+import { toWarrenError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { runningOperationFor } from '../../queue/enqueue.js';
 import { auditFromSlack } from '../audit.js';
@@ -38,30 +39,51 @@ export async function requestDestructiveOperation(deps: BotDeps, request: SlackR
     return;
   }
   let report: GateReport;
-  let plan: PlanEntry[];
   try {
     const gates = await deps.checkSafetyGates(deps.config, { operation: target.operation, cluster: target.cluster, ...(target.node ? { node: target.node } : {}) }, { logger: log, prefix: deps.queue.opts.prefix ?? 'warren' });
     report = withBusyGate(gates, target.cluster, running);
-    plan = await deps.planOperation(deps.config, target.operation, target.cluster, target.node);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    log.warn({ err: message }, 'safety gates or dry run failed');
-    await request.reply(buildProblem(`Could not check ${requestLabel(target)}: ${message}`, 'Nothing was asked or run. Check that warren reaches the nodes over SSH (`warren status` shows the same), then ask again.'));
-    if (!command.dryRun) await auditFromSlack(deps, { ...audited, event: 'refused', detail: `gates could not be checked: ${message}`.slice(0, 500) });
-    return;
+    // e.g. node.unknown: the host is not a member (reset, remove) or already is one (add).
+    return refuseUnchecked(deps, request, target, command.dryRun, error, log);
   }
-  if (command.dryRun) {
-    await request.reply(buildDestructiveDryRun(target, plan, report));
-    return;
-  }
-  if (!report.allowed) {
+  if (!report.allowed && !command.dryRun) {
     const failed = report.checks.filter((c) => !c.ok);
     log.info({ gates: failed.map((c) => c.id) }, 'destructive request refused by the safety gates');
     await request.reply(buildGateRefusal(target, report));
     await auditFromSlack(deps, { ...audited, event: 'refused', detail: `gates: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`.slice(0, 500) });
     return;
   }
+  let plan: PlanEntry[];
+  try {
+    plan = await deps.planOperation(deps.config, target.operation, target.cluster, target.node);
+  } catch (error) {
+    return refuseUnchecked(deps, request, target, command.dryRun, error, log);
+  }
+  if (command.dryRun) {
+    await request.reply(buildDestructiveDryRun(target, plan, report));
+    return;
+  }
   await postApprovalCard(deps, request, target, plan, report, log);
+}
+
+/**
+ * The gates or the dry run could not judge the request (a host that is not a member, a node that
+ * cannot be read): nothing is asked; the requester hears why and what to do, and it is audited.
+ */
+async function refuseUnchecked(deps: BotDeps, request: SlackRequest, target: DestructiveRequest, dryRun: boolean, thrown: unknown, log: Logger): Promise<void> {
+  const error = toWarrenError(thrown);
+  log.info({ code: error.code, err: error.message }, 'destructive request could not be checked');
+  const next = error.hint ?? 'Nothing was asked or run. Check that warren reaches the nodes over SSH (`warren status` shows the same), then ask again.';
+  await request.reply(buildProblem(`${requestLabel(target)}: ${error.message}`, next));
+  if (dryRun) return;
+  await auditFromSlack(deps, {
+    event: 'refused',
+    operation: target.operation,
+    cluster: target.cluster,
+    ...(target.node ? { node: target.node } : {}),
+    actor: request.user,
+    detail: `${error.code}: ${error.message}`.slice(0, 500),
+  });
 }
 
 async function postApprovalCard(deps: BotDeps, request: SlackRequest, target: DestructiveRequest, plan: PlanEntry[], report: GateReport, log: Logger): Promise<void> {
