@@ -24,6 +24,6 @@ export const nodeRemove: OperationDefinition<MaintenanceResult> = {
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const survivors = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`, outputOf(outcome, verifySurvivors.id) as ClusterHealth | undefined);
+    return maintenanceResult(outcome, `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`, (outputOf(outcome, verifySurvivors.id) as { health: ClusterHealth } | undefined)?.health);
   },
 };

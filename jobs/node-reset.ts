@@ -20,6 +20,6 @@ export const nodeReset: OperationDefinition<MaintenanceResult> = {
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const others = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, outputOf(outcome, verifySurvivors.id) as ClusterHealth | undefined);
+    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, (outputOf(outcome, verifySurvivors.id) as { health: ClusterHealth } | undefined)?.health);
   },
 };

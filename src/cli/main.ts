@@ -4,7 +4,12 @@ import { loadConfig, resolveCluster, resolveConfigPath } from '../config/load.js
 import type { WarrenConfig } from '../config/schema.js';
 import { describeError, toWarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
-import { enqueueOperation } from '../queue/enqueue.js';
+import { AuditLog } from '../audit/store.js';
+import type { AuditEntry } from '../audit/schema.js';
+import { enqueueOperation, runningOperationFor } from '../queue/enqueue.js';
+import type { DestructiveOperation } from '../queue/schema.js';
+import { MembershipStore } from '../state/membership.js';
+import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEvents } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
@@ -12,9 +17,10 @@ import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
 import { startBot } from '../slack/bot.js';
+import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
-import { renderEvent, renderHealth, renderPlan } from './render.js';
+import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3 } as const;
@@ -83,9 +89,121 @@ async function createCluster(program: Command, clusterName: string, options: { a
   }
 }
 
+/** The cluster's membership changes (node.add/node.remove) under the queue's prefix. */
+async function membershipOf(program: Command, cluster: string): Promise<MembershipOverrides> {
+  const redis = connectRedis(redisUrlFromEnv());
+  try {
+    return await new MembershipStore(redis, program.opts<GlobalOptions>().prefix).read(cluster);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function cliUser(): string {
+  return userInfo().username.slice(0, 64);
+}
+
+function describeRequest(operation: DestructiveOperation, cluster: string, node?: string): string {
+  return `${operation.replace('.', ' ')} ${cluster}${node ? ` ${node}` : ''}`;
+}
+
+/**
+ * A destructive operation from the terminal. Without --yes: the plan and the gates' verdict, and
+ * nothing else (exit 2). With --yes: gates first (refused: exit 1), busy (exit 3), else audited as
+ * requested with chat approval bypassed, queued with a cli-yes authorization, and followed.
+ */
+async function destructive(program: Command, operation: DestructiveOperation, clusterName: string, node: string | undefined, options: { yes?: boolean; follow: boolean }): Promise<number> {
+  const config = await configFrom(program);
+  const prefix = program.opts<GlobalOptions>().prefix;
+  const membership = await membershipOf(program, clusterName);
+  const what = describeRequest(operation, clusterName, node);
+  const plan = planOperation(config, operation, clusterName, node, { membership });
+  const gates = await checkSafetyGates(config, { operation, cluster: clusterName, ...(node ? { node } : {}) }, { prefix, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
+  if (!options.yes) {
+    out(renderPlan(clusterName, plan, what));
+    out('');
+    out(renderGates(gates));
+    out('');
+    out(`${what} destroys data and was not run. Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`);
+    out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
+    return EXIT.usage;
+  }
+  const redis = connectRedis(redisUrlFromEnv());
+  const queue = openOperationsQueue(redis, prefix);
+  const audit = new AuditLog(redis, prefix);
+  const entry = (event: AuditEntry['event'], detail: string, jobId?: string): AuditEntry => ({
+    at: new Date().toISOString(),
+    event,
+    operation,
+    cluster: clusterName,
+    ...(node ? { node } : {}),
+    actor: `cli:${cliUser()}`,
+    via: 'cli',
+    ...(jobId ? { jobId } : {}),
+    detail: detail.slice(0, 500),
+  });
+  try {
+    if (!gates.allowed) {
+      out(renderGates(gates));
+      const failed = gates.checks.filter((c) => !c.ok);
+      await audit.append(entry('refused', `gates: ${failed.map((c) => c.detail).join('; ')}`));
+      process.stderr.write(`${what} refused by the safety gates (see above); nothing was run.\n`);
+      return EXIT.failed;
+    }
+    const running = await runningOperationFor(queue, clusterName);
+    if (running) {
+      await audit.append(entry('refused', `cluster busy: job ${running}`, running));
+      process.stderr.write(`cluster ${clusterName} is busy: job ${running} is running on it. Follow it, or wait for it to end.\n`);
+      return EXIT.busy;
+    }
+    await audit.append(entry('requested', '--yes: chat approval bypassed'));
+    const started = Date.now();
+    const enqueued = await enqueueOperation(queue, redis, {
+      operation,
+      cluster: clusterName,
+      ...(node ? { node } : {}),
+      origin: { kind: 'cli', user: cliUser() },
+      authorization: { kind: 'cli-yes', user: cliUser() },
+      requestedAt: new Date().toISOString(),
+    });
+    if (enqueued.status === 'busy') {
+      await audit.append(entry('refused', `cluster busy: job ${enqueued.jobId}`, enqueued.jobId));
+      process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.\n`);
+      return EXIT.busy;
+    }
+    if (!options.follow) {
+      out(enqueued.jobId);
+      return EXIT.ok;
+    }
+    const ok = await followJob(enqueued.jobId);
+    out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+async function showAudit(program: Command, cluster: string | undefined, options: { limit: string; json?: boolean }): Promise<number> {
+  const limit = Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    process.stderr.write('--limit must be a whole number from 1 to 10000\n');
+    return EXIT.usage;
+  }
+  const redis = connectRedis(redisUrlFromEnv());
+  try {
+    const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({ ...(cluster ? { cluster } : {}), limit });
+    out(options.json ? JSON.stringify(entries, null, 2) : renderAudit(entries));
+    return EXIT.ok;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function showStatus(program: Command, clusterName: string, options: { json?: boolean }): Promise<number> {
   const config = await configFrom(program);
-  const health = await readClusterStatus(config, clusterName, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
+  const membership = await membershipOf(program, clusterName);
+  const health = await readClusterStatus(config, clusterName, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), membership });
   out(options.json ? JSON.stringify(health, null, 2) : renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
@@ -109,7 +227,7 @@ async function runBot(program: Command): Promise<number> {
   const logger = createLogger({ name: 'warren-bot' });
   const redis = connectRedis(redisUrlFromEnv());
   const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
-  const bot = await startBot({ config, redis, queue, env: process.env, logger });
+  const bot = await startBot({ config, redis, queue, env: process.env, logger, checkSafetyGates });
   logger.info({ mode: bot.mode, port: bot.port }, 'bot ready');
   await untilSignalled(logger, async () => {
     await bot.close();
@@ -162,25 +280,61 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   const run = (work: () => Promise<number>) => async () => setExitCode(await work());
 
-  program
-    .command('cluster')
-    .description('cluster operations')
+  const clusterCommand = program.command('cluster').description('cluster operations');
+  clusterCommand
     .command('create <cluster>')
     .description('queue a cluster create and follow it live')
     .option('--allow-wipe', 'join nodes even if that wipes their queues or another cluster membership')
     .option('--no-follow', 'print the job id and return at once')
     .action((cluster: string, options: { allowWipe?: boolean; follow: boolean }) => run(() => createCluster(program, cluster, options))());
+  clusterCommand
+    .command('teardown <cluster>')
+    .description('reset every node of the cluster (destroys all its data); without --yes: plan and gates only')
+    .option('--yes', 'run it now, bypassing chat approval (audited as such)')
+    .option('--no-follow', 'print the job id and return at once')
+    .action((cluster: string, options: { yes?: boolean; follow: boolean }) => run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))());
 
-  program
-    .command('plan')
-    .description('dry run: the commands each host would get; nothing is run')
-    .command('cluster')
-    .command('create <cluster>')
-    .action(async (cluster: string) => {
+  const nodeCommand = program.command('node').description('node operations (destructive: each needs --yes here, or an approval in Slack)');
+  for (const [verb, operation, description] of [
+    ['reset', 'node.reset', 'stop_app, reset, start_app: the node leaves the cluster as a blank single node'],
+    ['remove', 'node.remove', 'stop the node, forget it on a running peer, reset it and leave it stopped'],
+    ['add', 'node.add', 'install, cookie and join one more inventory host (the join wipes it)'],
+  ] as const) {
+    nodeCommand
+      .command(`${verb} <cluster> <host>`)
+      .description(`${description}; without --yes: plan and gates only`)
+      .option('--yes', 'run it now, bypassing chat approval (audited as such)')
+      .option('--no-follow', 'print the job id and return at once')
+      .action((cluster: string, node: string, options: { yes?: boolean; follow: boolean }) => run(() => destructive(program, operation, cluster, node, options))());
+  }
+
+  const planCommand = program.command('plan').description('dry run: the commands each host would get; nothing is run');
+  const planCluster = planCommand.command('cluster');
+  planCluster.command('create <cluster>').action(async (cluster: string) => {
+    const config = await configFrom(program);
+    out(renderPlan(cluster, planOperation(config, 'cluster.create', cluster, undefined, { membership: await membershipOf(program, cluster) })));
+    setExitCode(EXIT.ok);
+  });
+  planCluster.command('teardown <cluster>').action(async (cluster: string) => {
+    const config = await configFrom(program);
+    out(renderPlan(cluster, planOperation(config, 'cluster.teardown', cluster, undefined, { membership: await membershipOf(program, cluster) }), `cluster teardown ${cluster}`));
+    setExitCode(EXIT.ok);
+  });
+  const planNode = planCommand.command('node');
+  for (const verb of ['reset', 'remove', 'add'] as const) {
+    planNode.command(`${verb} <cluster> <host>`).action(async (cluster: string, node: string) => {
       const config = await configFrom(program);
-      out(renderPlan(cluster, planOperation(config, 'cluster.create', cluster)));
+      out(renderPlan(cluster, planOperation(config, `node.${verb}`, cluster, node, { membership: await membershipOf(program, cluster) }), `node ${verb} ${cluster} ${node}`));
       setExitCode(EXIT.ok);
     });
+  }
+
+  program
+    .command('audit [cluster]')
+    .description('the latest audit entries (destructive requests, approvals, refusals, results), oldest first')
+    .option('--limit <n>', 'how many entries', '20')
+    .option('--json', 'print the entries as JSON')
+    .action((cluster: string | undefined, options: { limit: string; json?: boolean }) => run(() => showAudit(program, cluster, options))());
 
   program
     .command('status <cluster>')
@@ -213,7 +367,7 @@ export async function main(argv: string[]): Promise<number> {
     if (thrown instanceof CommanderError) return thrown.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const error = toWarrenError(thrown);
     process.stderr.write(`${describeError(error.toJSON())}\n`);
-    return error.code.startsWith('config.') || error.code === 'cluster.unknown' ? EXIT.usage : EXIT.failed;
+    return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
   }
   return code;
 }

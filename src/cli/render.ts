@@ -1,6 +1,8 @@
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { ProgressEvent } from '../queue/schema.js';
-import { ClusterCreateResult } from '../queue/schema.js';
+import { ClusterCreateResult, MaintenanceResult } from '../queue/schema.js';
+import type { StoredAuditEntry } from '../audit/schema.js';
+import type { GateReport } from '../gates/schema.js';
 import { describeError } from '../errors.js';
 import type { PlannedCommand } from '../steps/step.js';
 
@@ -34,7 +36,12 @@ export function renderEvent(event: ProgressEvent): string | undefined {
 
 function renderCompletion(result: unknown): string {
   const parsed = ClusterCreateResult.safeParse(result);
-  if (!parsed.success) return '✓ completed';
+  if (!parsed.success) {
+    const maintenance = MaintenanceResult.safeParse(result);
+    if (!maintenance.success) return '✓ completed';
+    const m = maintenance.data;
+    return [`✓ ${m.summary}`, ...m.nodes.map((n) => `  ${n.host}: ${n.outcome}`), ...(m.health ? ['', renderHealth(m.health)] : []), ...m.warnings.map((w) => `warning: ${w}`)].join('\n');
+  }
   const r = parsed.data;
   const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', renderHealth(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
   for (const warning of r.warnings) lines.push(`warning: ${warning}`);
@@ -64,8 +71,8 @@ export function renderHealth(health: ClusterHealth): string {
 }
 
 /** The dry run, grouped by step. */
-export function renderPlan(cluster: string, plan: readonly PlannedCommand[]): string {
-  const lines = [`plan: cluster create ${cluster} (dry run: nothing is run; each command runs only when its condition holds)`];
+export function renderPlan(cluster: string, plan: readonly PlannedCommand[], what = `cluster create ${cluster}`): string {
+  const lines = [`plan: ${what} (dry run: nothing is run; each command runs only when its condition holds)`];
   let step = '';
   for (const p of plan) {
     if (p.step !== step) {
@@ -75,4 +82,27 @@ export function renderPlan(cluster: string, plan: readonly PlannedCommand[]): st
     lines.push(`  ${p.host.padEnd(12)} ${p.command}${p.when ? `\n  ${''.padEnd(12)}   # when ${p.when}` : ''}`);
   }
   return lines.join('\n');
+}
+
+/** The gates' verdict: one line per check, the remedy under each refusal, then what is wiped. */
+export function renderGates(report: GateReport): string {
+  const lines = [`gates: ${report.allowed ? 'ALLOWED' : 'REFUSED'}${report.readFrom ? ` (cluster read from ${report.readFrom})` : ''}`];
+  for (const check of report.checks) {
+    lines.push(`  ${check.ok ? '✓' : '✗'} ${check.id.padEnd(24)} ${check.detail}`);
+    if (!check.ok && check.remedy) lines.push(`    to make it possible: ${check.remedy}`);
+  }
+  if (report.wipes?.length) lines.push('wipes:', ...report.wipes.map((w) => `  - ${w}`));
+  return lines.join('\n');
+}
+
+/** Audit entries oldest first, one line each. */
+export function renderAudit(entries: readonly StoredAuditEntry[]): string {
+  if (entries.length === 0) return 'no audit entries';
+  return entries
+    .map(({ entry: e }) =>
+      [e.at, e.event.padEnd(9), `${e.operation} ${e.cluster}${e.node ? ` ${e.node}` : ''}`, `by ${e.actor} via ${e.via}`, e.jobId ? `job ${e.jobId}` : '', e.approvalId ? `approval ${e.approvalId}` : '', e.detail ? `— ${e.detail}` : '']
+        .filter(Boolean)
+        .join('  '),
+    )
+    .join('\n');
 }

@@ -16,20 +16,26 @@ export function survivorsOf(ctx: Pick<StepContext, 'cluster' | 'target'>): Host[
   return ctx.cluster.hosts.filter((h) => h.name !== ctx.target?.name);
 }
 
-/** The survivors' health, read from the first that answers (seed first), until healthy or the deadline. */
-async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<ClusterHealth> {
-  const expected = new Map(survivors.map((h) => [nodeNameOf(h), h.name]));
+/**
+ * The survivors' health, read from the first that answers (seed first), until healthy or the
+ * deadline. A survivor the cluster does not list (reset earlier: still counted by the config, not
+ * clustered) is not expected here; it is named in `unclustered`.
+ */
+async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ health: ClusterHealth; unclustered: string[] }> {
   const deadline = Date.now() + SETTLE_DEADLINE_MS;
   for (;;) {
-    let health: ClusterHealth | undefined;
+    let found: { health: ClusterHealth; unclustered: string[] } | undefined;
     for (const host of survivors) {
       const status = await clusterStatusIfRunning(ctx, host).catch((e: unknown) => toWarrenError(e).code);
       if (typeof status === 'string') continue;
-      health = evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name);
+      const listed = new Set([...status.disk_nodes, ...(status.ram_nodes ?? [])]);
+      const clustered = survivors.filter((h) => listed.has(nodeNameOf(h)));
+      const expected = new Map(clustered.map((h) => [nodeNameOf(h), h.name]));
+      found = { health: evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name), unclustered: survivors.filter((h) => !listed.has(nodeNameOf(h))).map((h) => h.name) };
       break;
     }
-    if (health?.headline === 'healthy' || Date.now() >= deadline) {
-      if (health) return health;
+    if (found?.health.headline === 'healthy' || Date.now() >= deadline) {
+      if (found) return found;
       throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, { retryable: true, hint: `Run warren status ${ctx.cluster.cluster.name}.` });
     }
     await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
@@ -39,7 +45,8 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<Clu
 /**
  * After a reset or remove: the survivors (every member but the target) are running disk nodes of
  * one cluster with no alarms and no partitions, and the target is no longer among them.
- * Read-only, so it runs on every attempt; its output is the cluster's health as left.
+ * Read-only, so it runs on every attempt; its output is the cluster's health as left (and a
+ * warning per member that is not clustered).
  */
 export const verifySurvivors: Step<'survivors'> = {
   id: 'rabbit:verify-survivors',
@@ -58,7 +65,7 @@ export const verifySurvivors: Step<'survivors'> = {
   async run(ctx) {
     const target = targetOf(ctx);
     const survivors = survivorsOf(ctx);
-    const health = await survivorsHealth(ctx, survivors);
+    const { health, unclustered } = await survivorsHealth(ctx, survivors);
     if (health.headline !== 'healthy') {
       throw new WarrenError('verify.failed', `the rest of ${ctx.cluster.cluster.name} is ${health.headline}: ${health.problems.join('; ')}`, {
         ...(health.readFrom ? { host: health.readFrom } : {}),
@@ -66,6 +73,8 @@ export const verifySurvivors: Step<'survivors'> = {
         hint: `Run warren status ${ctx.cluster.cluster.name}; fix the node named, then run the operation again.`,
       });
     }
-    return { detail: `${survivors.map((h) => h.name).join(', ')}: running disk nodes of one cluster without ${nodeNameOf(target)}`, output: health };
+    const clustered = survivors.filter((h) => !unclustered.includes(h.name)).map((h) => h.name);
+    const warnings = unclustered.map((h) => `${h} counts as a member of ${ctx.cluster.cluster.name} but is not clustered (reset earlier?): run cluster create to join it again, or node remove it`);
+    return { detail: `${clustered.join(', ')}: running disk nodes of one cluster without ${nodeNameOf(target)}`, output: { health, warnings } };
   },
 };
