@@ -36,7 +36,34 @@ export function slackSettingsFromEnv(env: NodeJS.ProcessEnv): SlackReceiverSetti
   return { mode: 'http', botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, port: e.PORT, ...apiUrl };
 }
 
-function emptyAsUnset(env: NodeJS.ProcessEnv): Record<string, string> {
-  const keys = ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'PORT'];
+/** How many bot processes share the HTTP port (`WARREN_BOT_PROCESSES`); more than the cores only adds memory. */
+const BotProcessesEnv = z.object({
+  WARREN_BOT_PROCESSES: z.coerce.number().int('a whole number of processes').min(1, 'at least 1').max(64, 'at most 64').default(1),
+  SLACK_APP_TOKEN: z.string().optional(),
+});
+
+/**
+ * Reads WARREN_BOT_PROCESSES (default 1). Socket Mode is one WebSocket per app connection held by
+ * one process, so more than one process is refused there rather than left to surprise anyone.
+ */
+export function botProcessesFromEnv(env: NodeJS.ProcessEnv): number {
+  const parsed = BotProcessesEnv.safeParse(emptyAsUnset(env, ['WARREN_BOT_PROCESSES', 'SLACK_APP_TOKEN']));
+  if (!parsed.success) {
+    throw new WarrenError('config.invalid', `WARREN_BOT_PROCESSES is invalid:\n  ${formatConfigIssues(parsed.error.issues).join('\n  ')}`, {
+      hint: 'Set WARREN_BOT_PROCESSES to the number of bot processes sharing the HTTP port (1 to 64; about one per free core), or leave it unset for 1.',
+    });
+  }
+  const processes = parsed.data.WARREN_BOT_PROCESSES;
+  if (processes > 1 && parsed.data.SLACK_APP_TOKEN !== undefined) {
+    throw new WarrenError('config.invalid', `WARREN_BOT_PROCESSES=${processes} needs the HTTP receiver; Socket Mode (SLACK_APP_TOKEN is set) runs in one process`, {
+      hint: 'Unset WARREN_BOT_PROCESSES (or set it to 1) for Socket Mode, or switch to HTTP (unset SLACK_APP_TOKEN, set SLACK_SIGNING_SECRET) to run several bot processes on one port.',
+    });
+  }
+  return processes;
+}
+
+const SLACK_KEYS = ['SLACK_BOT_TOKEN', 'SLACK_APP_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_API_URL', 'PORT'];
+
+function emptyAsUnset(env: NodeJS.ProcessEnv, keys: string[] = SLACK_KEYS): Record<string, string> {
   return Object.fromEntries(keys.flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])));
 }
