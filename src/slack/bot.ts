@@ -14,6 +14,7 @@ import { startObservabilityServer } from '../observability/server.js';
 import type { ObservabilityServer } from '../observability/server.js';
 import { planOperation } from '../plan.js';
 import type { OperationsQueue } from '../queue/queue.js';
+import { MembershipStore } from '../state/membership.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
 import { AfterAck } from './after-ack.js';
 import { createSlackApp } from './app.js';
@@ -90,6 +91,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     ...options.reporter,
   });
   const afterAck = new AfterAck(logger);
+  const membership = new MembershipStore(options.redis, prefix);
   const deps: BotDeps = {
     config: options.config,
     redis: options.redis,
@@ -100,8 +102,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     reporter,
     afterAck,
     metrics,
-    readClusterStatus: options.readClusterStatus ?? readClusterStatus,
-    planOperation: options.planOperation ?? planOperation,
+    // Status cards and dry runs describe the cluster as node add/remove left it, as the CLI does.
+    readClusterStatus: options.readClusterStatus ?? (async (config, cluster, readOptions) => readClusterStatus(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
+    planOperation: options.planOperation ?? (async (config, operation, cluster, node) => planOperation(config, operation, cluster, node, { membership: await membership.read(cluster) })),
     checkSafetyGates: options.checkSafetyGates,
     audit: new AuditLog(options.redis, prefix),
     approvals: new ApprovalStore(options.redis, prefix),
@@ -125,6 +128,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const metricsPort = options.env.WARREN_METRICS_PORT;
   const observability: ObservabilityServer | undefined =
     settings.mode === 'socket' && metricsPort ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health }) : undefined;
+  // Approvals a previous run won but did not finish releasing: queued (once) and carded before the
+  // reporter adopts jobs without a card record, so their cards keep who approved and when.
+  await sweeper.release();
   await reporter.start();
   // Approvals that ran out while no bot was running are closed on this first pass.
   sweeper.start();
