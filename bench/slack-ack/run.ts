@@ -2,15 +2,17 @@
  * Ack latency of the HTTP receiver: rounds of 100 concurrent signed /rabbit commands, timed from
  * the request leaving to the whole response arriving (Bolt responds when the listener acks).
  *
- *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline]
+ *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline] [--processes N]
  *
  * The bot (bench/slack-ack/bot.ts) and the Slack emulator (emulator.ts) run in child processes of
  * their own, so this process only sends and times, over keep-alive connections as Slack's senders keep them. Commands are a
  * mix: creates (one queues, the rest find the cluster busy), status, jobs, help, a dry run and a
  * usage error, so the work each does after its ack loads the bot too. BENCH_CPU_PROF=<dir> writes
- * a CPU profile of the bot.
+ * a CPU profile of the bot. --processes N (N > 1) runs the bot as N processes on one port
+ * (bot-processes.ts: warren's runBotProcesses, as WARREN_BOT_PROCESSES=N does).
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +27,7 @@ const option = (name: string): string | undefined => {
 };
 const ROUNDS = Number(option('rounds') ?? 10);
 const CONCURRENCY = Number(option('concurrency') ?? 100);
+const PROCESSES = Number(option('processes') ?? 1);
 const MIX = option('mix')?.split(',') ?? ['cluster create rmq-lab', 'cluster create spare', 'status rmq-lab', 'status', 'jobs', 'help', 'cluster create rmq-lab --dry-run', 'cluster create $(reboot)'];
 
 /** A child running one of this directory's scripts, and a way to wait for its tagged lines. */
@@ -60,7 +63,8 @@ const emulator = launch('./emulator.ts');
 const slack = JSON.parse(await emulator.line('READY')) as { apiUrl: string; botToken: string; responseUrl: string };
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
 // --baseline: a bare signed-request server instead of the bot, to show what the machine itself costs.
-const bot = launch(args.includes('--baseline') ? './baseline.ts' : './bot.ts', { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, profile);
+const script = args.includes('--baseline') ? './baseline.ts' : PROCESSES > 1 ? './bot-processes.ts' : './bot.ts';
+const bot = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, BENCH_BOT_PROCESSES: String(PROCESSES) }, profile);
 const ready = JSON.parse(await bot.line('READY')) as { port: number };
 // Each command gets its own response_url on the emulator, as Slack gives each its own.
 const responseUrlBase = slack.responseUrl.replace(/[^/]+$/, '');
@@ -109,6 +113,16 @@ async function round(r: number) {
   );
 }
 
+/** A process's resident memory from /proc (Linux), to set beside what several processes cost. */
+function residentMb(pid: number | undefined): string {
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? String(Math.round(Number(kb) / 1024)) : '?';
+  } catch {
+    return '?';
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
@@ -122,21 +136,24 @@ try {
   const loadBefore = loadavg()[0];
   for (let r = 0; r < ROUNDS; r += 1) samples.push(...(await round(r)));
   bot.child.kill('SIGUSR2');
-  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs: number };
+  // rssMb: with --processes, the primary's resident memory first, then each bot process's.
+  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs: number; rssMb?: number[] };
   const server = stats.serverMs.sort((a, b) => a - b);
   const bad = samples.filter((s) => s.status !== 200);
   if (bad.length > 0) throw new Error(`${bad.length} requests were not answered 200`);
   const all = samples.map((s) => s.ms).sort((a, b) => a - b);
   const f = (ms: number) => ms.toFixed(1);
   const lines = [
-    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : 'warren bot (Bolt app on SlackHttpReceiver)'}`,
+    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : PROCESSES > 1 ? `warren bot as ${PROCESSES} processes on one port (runBotProcesses)` : 'warren bot (Bolt app on SlackHttpReceiver)'}`,
     '',
     `| measured at | requests | concurrency | p50 ms | p90 ms | p99 ms | max ms |`,
     `|---|---:|---:|---:|---:|---:|---:|`,
     `| client (request sent → response received) | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} |`,
     `| bot (request parsed → response written) | ${server.length} | ${CONCURRENCY} | ${f(percentile(server, 50))} | ${f(percentile(server, 90))} | ${f(percentile(server, 99))} | ${f(server.at(-1)!)} |`,
     '',
-    `bot CPU per command (the ack and all the work after it): ${(stats.cpuMs / all.length).toFixed(2)} ms; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`,
+    `bot CPU per command (the ack and all the work after it${PROCESSES > 1 ? ', all processes and the primary' : ''}): ${(stats.cpuMs / all.length).toFixed(2)} ms; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`,
+    '',
+    stats.rssMb ? `resident memory: primary ${stats.rssMb[0]} MiB, bot processes ${stats.rssMb.slice(1).join(', ')} MiB` : `resident memory: bot ${residentMb(bot.child.pid)} MiB`,
     '',
     `| command | client p50 ms | client p99 ms |`,
     `|---|---:|---:|`,
