@@ -20,6 +20,7 @@ import { startBot } from '../slack/bot.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
+import { addDashboardCommand } from './dashboard-command.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
@@ -352,6 +353,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('bot')
     .description('run the Slack app (HTTP or Socket Mode, chosen by environment; see docs/slack.md)')
     .action(() => run(() => runBot(program))());
+
+  addDashboardCommand(program, setExitCode);
 
   return program;
 }

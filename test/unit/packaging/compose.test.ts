@@ -53,6 +53,7 @@ describe('compose.yaml', () => {
     // The arguments are ones the dashboard command accepts, and nothing else (no credentials in argv).
     const command = addDashboardCommand(new Command('warren'), () => undefined);
     expect(name).toBe(command.name());
+    expect(buildProgram(() => undefined).commands.map((c) => c.name())).toContain(name);
     const parsed = command.parseOptions(args);
     expect(parsed).toEqual({ operands: [], unknown: [] });
     const options = command.opts<{ host: string; port: string }>();
