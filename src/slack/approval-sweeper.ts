@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log/logger.js';
 import type { BotDeps } from './deps.js';
 import { finishExpiredApproval } from './handlers/approval-outcome.js';
+import { releasePendingApprovals } from './handlers/approval-release.js';
 
 /** How often overdue approvals are looked for: a card says "expired" within this of its time. */
 export const DEFAULT_SWEEP_MS = 15_000;
@@ -10,13 +11,15 @@ export const DEFAULT_SWEEP_MS = 15_000;
  * Expires approvals nobody decided in time: each overdue id goes through the same Lua script as a
  * click, so a click and the sweeper (or two bots' sweepers) racing close a card once. The pending
  * set lives in Redis, so approvals that ran out while the bot was down are closed at its start.
+ * Each pass also finishes the release of approvals a click won but did not release (the bot died,
+ * or Redis or Slack failed on the way): through the click's own code, so each runs once.
  */
 export class ApprovalSweeper {
   private readonly abort = new AbortController();
   private loop?: Promise<void>;
 
   constructor(
-    private readonly deps: Pick<BotDeps, 'approvals' | 'client' | 'audit' | 'now'>,
+    private readonly deps: BotDeps,
     private readonly logger: Logger,
     private readonly intervalMs = DEFAULT_SWEEP_MS,
   ) {}
@@ -30,7 +33,10 @@ export class ApprovalSweeper {
     await this.loop;
   }
 
-  /** One pass: every approval overdue now is expired and its card closed. Returns how many. */
+  /**
+   * One pass: every approval overdue now is expired and its card closed, then every approval left
+   * releasing is released. Returns how many expired.
+   */
   async sweep(): Promise<number> {
     const now = this.deps.now();
     let expired = 0;
@@ -45,7 +51,13 @@ export class ApprovalSweeper {
         this.logger.warn({ approvalId: id, err: error instanceof Error ? error.message : String(error) }, 'could not close an expired approval card');
       }
     }
+    await this.release();
     return expired;
+  }
+
+  /** Releases every approved request whose release did not finish; returns how many finished now. */
+  async release(): Promise<number> {
+    return releasePendingApprovals(this.deps, this.logger);
   }
 
   private async run(): Promise<void> {

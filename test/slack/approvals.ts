@@ -1,3 +1,7 @@
+import type { Redis } from 'ioredis';
+import type { Approval } from '../../src/approvals/schema.js';
+import { ApprovalStore } from '../../src/approvals/store.js';
+import { auditedApproval } from '../../src/slack/handlers/approval-outcome.js';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/slack/messages/approval-card.js';
 import type { SlackDriver } from './driver.js';
 import type { EmulatedMessage, SlackEmulator } from './emulator.js';
@@ -48,4 +52,18 @@ export async function waitForApprovalCard(emulator: SlackEmulator, channel: stri
 /** Presses Approve or Deny on a card as `user`, as Slack sends it (signed, form-encoded `payload=`). */
 export async function pressApprovalButton(driver: SlackDriver, card: FoundApprovalCard, button: 'approve' | 'deny', user: string, channel = card.message.channel) {
   return driver.interaction(driver.blockAction({ actionId: button === 'approve' ? APPROVE_ACTION : DENY_ACTION, value: card.approvalId, user, channel, messageTs: card.ts }));
+}
+
+/**
+ * Approves as a winning click does, through the same Lua script (state, releasing set and the
+ * `approved` audit entry in one step), and stops there: what a bot that dies right after winning
+ * leaves in Redis. Returns the approval as decided.
+ */
+export async function winWithoutRelease(redis: Redis, prefix: string, approvalId: string, user: string, nowMs: number): Promise<Approval> {
+  const store = new ApprovalStore(redis, prefix);
+  const approval = await store.get(approvalId);
+  if (!approval) throw new Error(`no approval ${approvalId} under ${prefix}`);
+  const result = await store.decide(approvalId, 'approved', user, nowMs, { ...auditedApproval(approval), event: 'approved', actor: user, at: new Date(nowMs).toISOString(), via: 'slack' });
+  if (result.outcome !== 'won') throw new Error(`approval ${approvalId}: ${result.outcome}, not won`);
+  return result.approval;
 }

@@ -1,21 +1,16 @@
 import type { Approval, ApprovalDecision } from '../../approvals/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { enqueueOperation } from '../../queue/enqueue.js';
-import type { EnqueueResult } from '../../queue/enqueue.js';
 import { auditFromSlack } from '../audit.js';
 import { authorizeRequest, hasRole } from '../authorize.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
-import { initialJobView } from '../job-view.js';
-import { buildClickRefusal, busyOutcome, deniedOutcome, notQueuedOutcome, requestLabel } from '../messages/approval-card.js';
+import { buildClickRefusal, deniedOutcome, requestLabel } from '../messages/approval-card.js';
 import type { ApprovalClickRefusal } from '../messages/approval-card.js';
-import { buildJobCard } from '../messages/job-card.js';
 import type { SlackMessage } from '../messages/mrkdwn.js';
-import { permalinkFor } from '../messages/mrkdwn.js';
 import { buildBusyNotice } from '../messages/plan.js';
 import { buildRefusal } from '../messages/refusal.js';
 import { logRefusal } from '../listeners/log-refusal.js';
 import { auditedApproval, closeApprovalCard, finishExpiredApproval } from './approval-outcome.js';
-import { describeRunning } from './cluster-create.js';
+import { releaseApproval } from './approval-release.js';
 
 /** A press of Approve or Deny: who, where, which approval, and how to answer the clicker privately. */
 export interface ApprovalClick extends SlackRequest {
@@ -50,7 +45,10 @@ export async function decideApproval(deps: BotDeps, click: ApprovalClick, decisi
   if (decision === 'approved' && click.user === approval.requester && !deps.config.slack.allowSelfApproval) {
     return refuse(buildClickRefusal({ reason: 'own_request' }), 'own_request', 'the requester may not approve their own request');
   }
-  const result = await deps.approvals.decide(approval.id, decision, click.user, deps.now());
+  const now = deps.now();
+  // Written by the script only if this click wins, in the same step: a decision is never unaudited or audited twice.
+  const audit = { ...auditedApproval(approval), event: decision, actor: click.user, at: new Date(now).toISOString(), via: 'slack' } as const;
+  const result = await deps.approvals.decide(approval.id, decision, click.user, now, audit);
   switch (result.outcome) {
     case 'missing':
       await click.reply(buildClickRefusal({ reason: 'unknown' }));
@@ -75,71 +73,17 @@ function alreadyDecided(approval: Approval): ApprovalClickRefusal {
 
 async function finishDenied(deps: BotDeps, approval: Approval, log: Logger): Promise<void> {
   const by = approval.decidedBy ?? 'unknown';
-  await auditFromSlack(deps, { ...auditedApproval(approval), event: 'denied', actor: by });
   await closeApprovalCard(deps, approval, deniedOutcome(by, approval.decidedAt ?? deps.now()));
   log.info({ approvalId: approval.id, deniedBy: by }, 'approval denied');
 }
 
 /**
- * The winning approval: audited, then queued with the approval as its authorization and the card
- * as the job's card. If another operation took the cluster since the request, the card says so.
+ * The winning approval (audited by the script that let it win) is released: queued with the
+ * approval as its authorization and the card as the job's card. A bot that dies on the way leaves
+ * it on the releasing set, and the sweeper finishes it through the same code. If another operation
+ * took the cluster since the request, the card says so, and so is the clicker told.
  */
 async function runApproved(deps: BotDeps, click: ApprovalClick, approval: Approval, log: Logger): Promise<void> {
-  const approvedBy = click.user;
-  const approvedAtMs = approval.decidedAt ?? deps.now();
-  const approvedAt = new Date(approvedAtMs).toISOString();
-  const requestedAt = new Date(approval.createdAt).toISOString();
-  await auditFromSlack(deps, { ...auditedApproval(approval), event: 'approved', actor: approvedBy });
-  let queued: EnqueueResult;
-  try {
-    queued = await enqueueApproved(deps, approval, approvedBy, requestedAt);
-  } catch (error) {
-    // Approved, yet nothing queued: the card must not suggest that the operation runs.
-    const message = error instanceof Error ? error.message : String(error);
-    await auditFromSlack(deps, { ...auditedApproval(approval), event: 'refused', actor: approvedBy, detail: `approved but not queued: ${message}`.slice(0, 500) });
-    await closeApprovalCard(deps, approval, notQueuedOutcome(approvedBy, approvedAtMs, message));
-    throw error;
-  }
-  if (queued.status === 'busy') {
-    const running = await describeRunning(deps, queued.jobId, approval.teamDomain ?? click.teamDomain);
-    await auditFromSlack(deps, { ...auditedApproval(approval), event: 'refused', actor: approvedBy, detail: `approved but not run: cluster busy (job ${queued.jobId})` });
-    await closeApprovalCard(deps, approval, busyOutcome(approvedBy, approvedAtMs, running));
-    await click.reply(buildBusyNotice(approval.cluster, running));
-    log.info({ approvalId: approval.id, runningJobId: queued.jobId }, 'approved but not run: cluster busy');
-    return;
-  }
-  const { jobId } = queued;
-  await deps.approvals.setJobId(approval.id, jobId);
-  const card = {
-    channel: approval.channel,
-    ts: approval.cardTs,
-    user: approval.requester,
-    operation: approval.operation,
-    cluster: approval.cluster,
-    ...(approval.node ? { node: approval.node } : {}),
-    permalink: permalinkFor(approval.teamDomain ?? click.teamDomain, approval.channel, approval.cardTs),
-    requestedAt,
-    approvedBy,
-    approvedAt,
-  };
-  await deps.store.saveCard(jobId, card);
-  // The buttons go at once; the reporter redraws this card from the job's events from now on.
-  const jobCard = buildJobCard(initialJobView(jobId, approval.operation, approval.cluster), card);
-  await deps.client.chat.update({ channel: approval.channel, ts: approval.cardTs, text: jobCard.text, blocks: jobCard.blocks });
-  deps.reporter.track(jobId);
-  log.info({ approvalId: approval.id, jobId, approvedBy }, 'approved operation queued');
-}
-
-/** Queues the approved operation: the approval is its authorization, the approval card its card. */
-async function enqueueApproved(deps: BotDeps, approval: Approval, approvedBy: string, requestedAt: string): Promise<EnqueueResult> {
-  return enqueueOperation(deps.queue, deps.redis, {
-    operation: approval.operation,
-    cluster: approval.cluster,
-    ...(approval.node ? { node: approval.node } : {}),
-    // The card showed what a join wipes, and an approver accepted it.
-    options: { allowWipe: approval.operation === 'node.add' },
-    origin: { kind: 'slack', user: approval.requester, channel: approval.channel, cardTs: approval.cardTs },
-    authorization: { kind: 'approval', approvalId: approval.id, approvedBy },
-    requestedAt,
-  });
+  const outcome = await releaseApproval(deps, approval.id, log, click.teamDomain);
+  if (outcome.status === 'busy') await click.reply(buildBusyNotice(approval.cluster, outcome.running));
 }
