@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NewApproval } from '../../src/approvals/schema.js';
 import { ApprovalStore } from '../../src/approvals/store.js';
+import type { AuditEntry } from '../../src/audit/schema.js';
+import { AuditLog } from '../../src/audit/store.js';
 import { connectRedis } from '../../src/queue/redis.js';
 
 const T0 = Date.parse('2026-11-25T10:00:00Z');
@@ -115,6 +117,55 @@ describe('ApprovalStore on real Redis', () => {
     await store.setJobId(saved.id, 'job-123');
     expect(await store.get(saved.id)).toMatchObject({ state: 'approved', jobId: 'job-123' });
     expect(await store.decide(randomUUID(), 'approved', 'U0APPR001', T0)).toEqual({ outcome: 'missing' });
+  });
+
+  const audited = (event: AuditEntry['event'], actor: string, approvalId: string): AuditEntry => ({ at: new Date(T0).toISOString(), event, operation: 'node.reset', cluster: 'rmq-lab', node: 'mq3', actor, via: 'slack', approvalId });
+
+  it('audits the winning decision in the same step, and lists a won approval as releasing; losers write nothing', async () => {
+    const { store, prefix } = freshStore();
+    const approved = newApproval();
+    const denied = newApproval();
+    await store.create(approved);
+    await store.create(denied);
+    const users = ['U0APPR001', 'U0APPR002', 'U0APPR003', 'U0APPR004', 'U0APPR005'];
+    const results = await Promise.all(users.map((user) => store.decide(approved.id, 'approved', user, T0 + MINUTE, audited('approved', user, approved.id))));
+    expect(results.filter((r) => r.outcome === 'won')).toHaveLength(1);
+    await store.decide(denied.id, 'denied', 'U0APPR001', T0 + MINUTE, audited('denied', 'U0APPR001', denied.id));
+    // Past its time, an approval is expired, not decided: the decision's entry is not written.
+    const late = newApproval({ expiresAt: T0 + MINUTE });
+    await store.create(late);
+    expect(await store.decide(late.id, 'approved', 'U0APPR001', T0 + MINUTE, audited('approved', 'U0APPR001', late.id))).toMatchObject({ outcome: 'expired' });
+
+    expect(await store.releasing()).toEqual([approved.id]);
+    expect(await store.isReleasing(denied.id)).toBe(false);
+    const entries = (await new AuditLog(redis, prefix).latest()).map(({ entry }) => `${entry.event} ${entry.actor} ${entry.approvalId}`);
+    expect(entries).toEqual([`approved ${(await store.get(approved.id))?.decidedBy} ${approved.id}`, `denied U0APPR001 ${denied.id}`]);
+  });
+
+  it('takes an approval off the releasing set once, with its audit entry, among 10 parallel callers', async () => {
+    const { store, prefix } = freshStore();
+    const saved = newApproval();
+    await store.create(saved);
+    await store.decide(saved.id, 'approved', 'U0APPR001', T0 + MINUTE);
+    const finished = await Promise.all(Array.from({ length: 10 }, () => store.finishRelease(saved.id, audited('refused', 'U0APPR001', saved.id))));
+    expect(finished.filter(Boolean)).toHaveLength(1);
+    expect(await store.releasing()).toEqual([]);
+    expect((await new AuditLog(redis, prefix).latest()).map(({ entry }) => entry.event)).toEqual(['refused']);
+  });
+
+  it('lets one releaser hold an approval at a time; only the holder unlocks it, and a lapsed lock frees it', async () => {
+    const { store } = freshStore();
+    const id = randomUUID();
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => store.lockRelease(id, 60_000)));
+    const held = tokens.filter((t): t is string => t !== undefined);
+    expect(held).toHaveLength(1);
+    await store.unlockRelease(id, randomUUID());
+    expect(await store.lockRelease(id, 60_000)).toBeUndefined();
+    await store.unlockRelease(id, held[0]);
+    const short = await store.lockRelease(id, 50);
+    expect(short).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await store.lockRelease(id, 60_000)).toBeDefined();
   });
 
   it('refuses to read a record whose fields were tampered with', async () => {
