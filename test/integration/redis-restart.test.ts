@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/audit/store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { readEvents } from '../../src/queue/events.js';
 import { connectRedis } from '../../src/queue/redis.js';
@@ -55,9 +56,13 @@ describe('Redis restarted during a cluster create', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('loses no job or event: worker and reader reconnect by themselves and the job completes', async () => {
+  it('loses no job, event or audit entry: worker and reader reconnect by themselves and the job completes', async () => {
     const queued = await harness.enqueue('lab');
     if (queued.status !== 'queued') throw new Error('busy');
+    // An audit entry written before the crash must be there after it (AOF, fsync always).
+    const audit = new AuditLog(harness.redis, harness.prefix);
+    const auditEntry = { event: 'refused', operation: 'node.reset', cluster: 'lab', node: 'lab1', actor: 'U0AUDIT01', via: 'slack', detail: 'written before Redis died' } as const;
+    await audit.append({ ...auditEntry, at: new Date().toISOString() });
 
     // Wait until the joins are under way, then kill Redis hard and bring it back from its AOF.
     const watcher = connectRedis(URL);
@@ -85,6 +90,9 @@ describe('Redis restarted during a cluster create', () => {
     for (const step of ['rabbit:preflight', 'rabbit:membership', 'rabbit:cookie', 'rabbit:join', 'rabbit:verify']) {
       expect(events.some((e) => e.event.type === 'step' && e.event.step === step)).toBe(true);
     }
+    // The audit log kept the entry from before the crash, and takes new ones after it.
+    await audit.append({ ...auditEntry, at: new Date().toISOString(), detail: 'written after Redis came back' });
+    expect((await audit.latest({ cluster: 'lab' })).map((e) => e.entry.detail)).toEqual(['written before Redis died', 'written after Redis came back']);
     const job = await harness.queue.getJob(queued.jobId);
     expect(await job?.getState()).toBe('completed');
 
