@@ -65,6 +65,9 @@ export function wrapRemoteCommand(command: ShellCommand, user: string, timeoutMs
 
 /** A connection to one host, opened only after its host key matched the pin. */
 class SshShell implements RemoteShell {
+  /** Why the connection died under us (keepalive timeout, reset), once it has. */
+  private lost: string | undefined;
+
   constructor(
     readonly host: Host,
     private readonly ssh: NodeSSH,
@@ -72,7 +75,15 @@ class SshShell implements RemoteShell {
     private readonly redactor: Redactor,
     private readonly observer: CommandObserver | undefined,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    // node-ssh listens for errors only while connecting. Without a listener, ssh2's "Keepalive
+    // timeout" on a silent partition is an uncaught exception that kills the worker, and the socket
+    // it should have closed stays open, so the command in flight never returns (seen on the lab).
+    ssh.connection?.on('error', (error: Error) => {
+      this.lost = error.message;
+      this.logger?.warn({ host: host.name, err: error.message }, 'ssh connection lost');
+    });
+  }
 
   dispose(): void {
     this.ssh.dispose();
@@ -83,10 +94,20 @@ class SshShell implements RemoteShell {
     const remote = wrapRemoteCommand(command, this.host.user, timeoutMs);
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
+    let lastResort: NodeJS.Timeout | undefined;
     let timedOut = false;
     let raw: { code: number | null; signal: string | null; stdout: string; stderr: string };
+    const connectionLost = (reason: string, cause?: unknown) =>
+      new WarrenError('ssh.connection_lost', `lost the SSH connection to ${this.host.name}: ${reason}`, {
+        retryable: true,
+        host: this.host.name,
+        evidence: { host: this.host.name, command: command.text, exitCode: null, stderr: this.redactor.redact(reason) },
+        hint: `Check that ${this.host.name} is up and reachable from the worker; the job will retry.`,
+        ...(cause === undefined ? {} : { cause }),
+      });
+    if (this.lost !== undefined) throw connectionLost(this.lost);
     try {
-      raw = await this.ssh.execCommand(remote, {
+      const execution = this.ssh.execCommand(remote, {
         noTrim: true,
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
         onChannel: (channel) => {
@@ -97,16 +118,25 @@ class SshShell implements RemoteShell {
           }, timeoutMs + 10_000);
         },
       });
-    } catch (error) {
-      throw new WarrenError('ssh.connection_lost', `lost the SSH connection to ${this.host.name}: ${(error as Error).message}`, {
-        retryable: true,
-        host: this.host.name,
-        evidence: { host: this.host.name, command: command.text, exitCode: null, stderr: this.redactor.redact((error as Error).message) },
-        cause: error,
+      // On a dead link channel.close() waits for an answer that never comes: past this point the
+      // connection is given up (disposed), so no job waits forever on a host that is gone.
+      const abandoned = new Promise<never>((_, reject) => {
+        lastResort = setTimeout(() => {
+          this.lost ??= `no answer for ${Math.round((timeoutMs + 20_000) / 1000)} s`;
+          this.ssh.dispose();
+          reject(connectionLost(this.lost));
+        }, timeoutMs + 20_000);
       });
+      raw = await Promise.race([execution, abandoned]);
+    } catch (error) {
+      if (error instanceof WarrenError) throw error;
+      throw connectionLost((error as Error).message, error);
     } finally {
       clearTimeout(timer);
+      clearTimeout(lastResort);
     }
+    // A channel closed because the connection died has no exit code: say so, not "exit code none".
+    if (raw.code === null && raw.signal === null && this.lost !== undefined) throw connectionLost(this.lost);
     const durationMs = Math.round(performance.now() - started);
     const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
     const ok = raw.code === 0 || (raw.code !== null && (options.okExitCodes?.includes(raw.code) ?? false));
