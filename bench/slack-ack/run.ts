@@ -134,10 +134,13 @@ try {
   await bot.line('STATS');
   const samples: { ms: number; status: number; text: string }[] = [];
   const loadBefore = loadavg()[0];
+  // The generator shares the cores: its CPU per request is part of what a burst needs from the machine.
+  const generatorSince = process.cpuUsage();
   for (let r = 0; r < ROUNDS; r += 1) samples.push(...(await round(r)));
+  const generatorCpu = process.cpuUsage(generatorSince);
   bot.child.kill('SIGUSR2');
-  // rssMb: with --processes, the primary's resident memory first, then each bot process's.
-  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs: number; rssMb?: number[] };
+  // drainMs: absent from the baseline, which has no work after its answers. rssMb: with --processes, the primary's resident memory first, then each bot process's.
+  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs?: number; rssMb?: number[] };
   const server = stats.serverMs.sort((a, b) => a - b);
   const bad = samples.filter((s) => s.status !== 200);
   if (bad.length > 0) throw new Error(`${bad.length} requests were not answered 200`);
@@ -151,7 +154,8 @@ try {
     `| client (request sent → response received) | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} |`,
     `| bot (request parsed → response written) | ${server.length} | ${CONCURRENCY} | ${f(percentile(server, 50))} | ${f(percentile(server, 90))} | ${f(percentile(server, 99))} | ${f(server.at(-1)!)} |`,
     '',
-    `bot CPU per command (the ack and all the work after it${PROCESSES > 1 ? ', all processes and the primary' : ''}): ${(stats.cpuMs / all.length).toFixed(2)} ms; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`,
+    `bot CPU per command (the ack and all the work after it${PROCESSES > 1 ? ', all processes and the primary' : ''}): ${(stats.cpuMs / all.length).toFixed(2)} ms${stats.drainMs === undefined ? '' : `; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`}`,
+    `load generator CPU per request (signing, sending, reading): ${((generatorCpu.user + generatorCpu.system) / 1000 / all.length).toFixed(2)} ms`,
     '',
     stats.rssMb ? `resident memory: primary ${stats.rssMb[0]} MiB, bot processes ${stats.rssMb.slice(1).join(', ')} MiB` : `resident memory: bot ${residentMb(bot.child.pid)} MiB`,
     '',
