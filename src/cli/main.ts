@@ -17,6 +17,8 @@ import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
 import { startBot } from '../slack/bot.js';
+import { runBotProcesses } from '../slack/bot-processes.js';
+import { botProcessesFromEnv } from '../slack/env.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
@@ -226,14 +228,28 @@ function untilSignalled(logger: ReturnType<typeof createLogger>, close: () => Pr
 async function runBot(program: Command): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-bot' });
-  const redis = connectRedis(redisUrlFromEnv());
-  const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
-  const bot = await startBot({ config, redis, queue, env: process.env, logger, checkSafetyGates });
-  logger.info({ mode: bot.mode, port: bot.port }, 'bot ready');
-  await untilSignalled(logger, async () => {
-    await bot.close();
-    await queue.close();
-    await redis.quit();
+  const prefix = program.opts<GlobalOptions>().prefix;
+  // WARREN_BOT_PROCESSES > 1: node:cluster re-runs `warren bot` with the same argv for each process,
+  // all on one port; with 1 (the default) the bot runs in this process. Signals are handled there.
+  await runBotProcesses({
+    processes: botProcessesFromEnv(process.env),
+    logger,
+    start: async () => {
+      const redis = connectRedis(redisUrlFromEnv());
+      const queue = openOperationsQueue(redis, prefix);
+      const bot = await startBot({ config, redis, queue, env: process.env, logger, checkSafetyGates });
+      return {
+        mode: bot.mode,
+        ...(bot.port === undefined ? {} : { port: bot.port }),
+        metrics: bot.metrics.registry,
+        close: async () => {
+          await bot.close();
+          await queue.close();
+          await redis.quit();
+        },
+      };
+    },
+    onReady: ({ port, pids }) => logger.info({ port, pids }, 'bot ready'),
   });
   return EXIT.ok;
 }
