@@ -1,20 +1,23 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCluster } from '../../jobs/create-cluster.js';
-import { enqueueOperation } from '../../src/queue/enqueue.js';
+import { loadConfig } from '../../src/config/load.js';
 import { isFinalEvent, readEvents } from '../../src/queue/events.js';
+import { JobData } from '../../src/queue/schema.js';
 import type { JobEvent, ProgressEvent } from '../../src/queue/schema.js';
-import { openOperationsQueue } from '../../src/queue/queue.js';
-import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
+import { readClusterStatus } from '../../src/status/read-cluster-status.js';
 import { labUp } from '../lab/lab.js';
 import type { Lab } from '../lab/lab.js';
+import { CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';
+import type { SlackHarness } from '../slack/harness.js';
 import { spawnWorkerProcess } from './harness.js';
 import type { LoggedCommand, WorkerProcess } from './harness.js';
 
 /*
  * A real worker process SIGKILLed during each step of a cluster create in turn; a second worker
- * process finishes the same job. Each case gets a fresh lab and a fresh queue prefix.
+ * process finishes the same job. Each case gets a fresh lab and a fresh queue prefix. The create is
+ * asked for from Slack (the real bot, against the emulator), so each case also checks what the
+ * operator sees: the card ends completed and nothing in its thread is posted twice.
  *
  * The kill point is chosen from the first worker's own debug log: "command X finished on host H"
  * means the step's next command is in flight (or about to be sent) when the worker dies.
@@ -66,23 +69,23 @@ async function beamPids(lab: Lab): Promise<string[]> {
 
 describe('a worker SIGKILLed during a cluster create', () => {
   let lab: Lab | undefined;
-  let queue: OperationsQueue | undefined;
+  let slack: SlackHarness | undefined;
   const workers: WorkerProcess[] = [];
   const redis = connectRedis();
 
   afterEach(async () => {
     for (const w of workers.splice(0)) w.child.kill('SIGKILL');
-    await queue?.obliterate({ force: true });
-    await queue?.close();
-    queue = undefined;
+    await slack?.close();
+    slack = undefined;
     await lab?.down();
     lab = undefined;
   }, 120_000);
 
-  it.each(cases)('during $step: another worker finishes the job, nothing joined or restarted twice', async ({ killAfter, delayMs }) => {
+  it.each(cases)('during $step: another worker finishes the job, nothing joined or restarted twice, the card ends completed with nothing posted twice', async ({ killAfter, delayMs }) => {
     lab = await labUp(3);
-    const prefix = `crash-${randomUUID().slice(0, 8)}`;
-    queue = openOperationsQueue(redis, prefix, { attempts: 3, backoffMs: 500 });
+    const labConfig = await loadConfig(lab.configPath);
+    slack = await startSlackHarness({ config: { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } }, readClusterStatus });
+    const { prefix, emulator } = slack;
     const pidsBefore = await beamPids(lab);
     const configPath = lab.configPath;
 
@@ -97,14 +100,10 @@ describe('a worker SIGKILLed during a cluster create', () => {
     });
     workers.push(first);
 
-    const queued = await enqueueOperation(queue, redis, {
-      operation: 'cluster.create',
-      cluster: 'lab',
-      origin: { kind: 'cli', user: 'test' },
-      requestedAt: new Date().toISOString(),
-    });
-    if (queued.status !== 'queued') throw new Error('cluster busy');
-    const { final, events } = await waitForEnd(queued.jobId);
+    expect((await slack.driver.slashCommand({ text: 'cluster create lab', user: OPERATOR })).status).toBe(200);
+    const card = await emulator.waitFor(() => emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')), 'the job card', 30_000);
+    const jobId = await jobOfCard(slack, card.ts);
+    const { final, events } = await waitForEnd(jobId);
 
     const second = workers[1];
     expect(killedAt, 'the first worker reached the kill point').toBeDefined();
@@ -130,7 +129,33 @@ describe('a worker SIGKILLed during a cluster create', () => {
       expect([...status.running_nodes].sort()).toEqual(NODES);
       expect([...status.disk_nodes].sort()).toEqual(NODES);
     }
+
+    // What the operator saw: the card ends completed with every step finished, once; the thread ends
+    // with one status card and repeats nothing, although two workers each reported the job.
+    await emulator.waitFor(() => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'), 'the status card in the thread', 60_000);
+    await slack.bot.reporter.idle();
+    const cardNow = emulator.message(CHANNEL, card.ts);
+    expect(cardNow?.text).toMatch(/^cluster\.create lab: completed/);
+    const steps = /\((\d+)\/(\d+) steps\)/.exec(cardNow?.text ?? '');
+    expect(steps?.[1]).toBe(steps?.[2]);
+    expect(JSON.stringify(cardNow?.blocks)).not.toMatch(/:(arrows_counterclockwise|white_circle|x):/);
+    const thread = emulator.threadReplies(CHANNEL, card.ts).map((m) => m.text);
+    expect(thread.filter((t, i) => thread.indexOf(t) !== i), 'posted twice').toEqual([]);
+    expect(thread.filter((t) => t === 'lab is healthy')).toHaveLength(1);
   }, 300_000);
+
+  /** The job the bot queued for a card (its data carries the card's ts). */
+  async function jobOfCard(harness: SlackHarness, cardTs: string): Promise<string> {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      for (const job of await harness.queue.getJobs()) {
+        const data = JobData.safeParse(job.data);
+        if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === cardTs) return job.id;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no job for card ${cardTs}`);
+  }
 
   /** Follows the job's event stream until its final event. */
   async function waitForEnd(jobId: string): Promise<{ final: JobEvent; events: ProgressEvent[] }> {
