@@ -15,8 +15,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { eventsKey } from '../../src/queue/schema.js';
-import { startBot } from '../../src/slack/bot.js';
-import { runBotProcesses } from '../../src/slack/bot-processes.js';
+import { runBotProcesses, startBotProcess } from '../../src/slack/bot-processes.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
 import { refuseAllGates } from '../../test/slack/gates.js';
 
@@ -65,17 +64,15 @@ await runBotProcesses({
   processes,
   logger,
   start: async () => {
-    const redis = connectRedis();
-    const queue = openOperationsQueue(redis, prefix);
-    const bot = await startBot({
+    const started = await startBotProcess({
       config: testConfig(),
-      redis,
-      queue,
+      prefix,
       env: { SLACK_BOT_TOKEN: process.env.SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: process.env.SLACK_API_URL, PORT: '0' },
       logger,
       checkSafetyGates: refuseAllGates,
       readClusterStatus: (_config, cluster) => Promise.resolve(healthyCluster(cluster)),
     });
+    const { bot } = started;
     // Server-side view, as bot.ts measures it: request parsed → response handed to the kernel.
     const serverMs: number[] = [];
     bot.server?.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
@@ -94,16 +91,7 @@ await runBotProcesses({
         process.send?.({ type: 'bench:stats', id: message.id, stats });
       });
     });
-    return {
-      mode: bot.mode,
-      ...(bot.port === undefined ? {} : { port: bot.port }),
-      metrics: bot.metrics.registry,
-      close: async () => {
-        await bot.close();
-        await queue.close();
-        await redis.quit();
-      },
-    };
+    return started;
   },
   onReady: ({ port }) => process.stdout.write(`READY ${JSON.stringify({ port })}\n`),
 });

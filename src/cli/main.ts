@@ -16,8 +16,7 @@ import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
-import { startBot } from '../slack/bot.js';
-import { runBotProcesses } from '../slack/bot-processes.js';
+import { runBotProcesses, startBotProcess } from '../slack/bot-processes.js';
 import { botProcessesFromEnv } from '../slack/env.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
@@ -61,6 +60,17 @@ async function followJob(jobId: string): Promise<boolean> {
   }
 }
 
+/** --no-follow prints the queued job's id; otherwise the job is followed live to its end. */
+async function reportQueued(jobId: string, follow: boolean, started: number): Promise<number> {
+  if (!follow) {
+    out(jobId);
+    return EXIT.ok;
+  }
+  const ok = await followJob(jobId);
+  out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return ok ? EXIT.ok : EXIT.failed;
+}
+
 async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean }): Promise<number> {
   const config = await configFrom(program);
   resolveCluster(config, clusterName);
@@ -79,13 +89,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
       process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.\n`);
       return EXIT.busy;
     }
-    if (!options.follow) {
-      out(enqueued.jobId);
-      return EXIT.ok;
-    }
-    const ok = await followJob(enqueued.jobId);
-    out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return ok ? EXIT.ok : EXIT.failed;
+    return await reportQueued(enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();
@@ -174,13 +178,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
       process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.\n`);
       return EXIT.busy;
     }
-    if (!options.follow) {
-      out(enqueued.jobId);
-      return EXIT.ok;
-    }
-    const ok = await followJob(enqueued.jobId);
-    out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return ok ? EXIT.ok : EXIT.failed;
+    return await reportQueued(enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();
@@ -234,21 +232,7 @@ async function runBot(program: Command): Promise<number> {
   await runBotProcesses({
     processes: botProcessesFromEnv(process.env),
     logger,
-    start: async () => {
-      const redis = connectRedis(redisUrlFromEnv());
-      const queue = openOperationsQueue(redis, prefix);
-      const bot = await startBot({ config, redis, queue, env: process.env, logger, checkSafetyGates });
-      return {
-        mode: bot.mode,
-        ...(bot.port === undefined ? {} : { port: bot.port }),
-        metrics: bot.metrics.registry,
-        close: async () => {
-          await bot.close();
-          await queue.close();
-          await redis.quit();
-        },
-      };
-    },
+    start: () => startBotProcess({ config, prefix, redisUrl: redisUrlFromEnv(), env: process.env, logger, checkSafetyGates }),
     onReady: ({ port, pids }) => logger.info({ port, pids }, 'bot ready'),
   });
   return EXIT.ok;

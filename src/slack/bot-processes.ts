@@ -3,6 +3,10 @@ import type { Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 import type { Logger } from '../log/logger.js';
+import { openOperationsQueue } from '../queue/queue.js';
+import { connectRedis } from '../queue/redis.js';
+import { startBot } from './bot.js';
+import type { BotOptions, RunningBot } from './bot.js';
 
 /** What `start()` gives back in each bot process: enough to serve metrics and to stop. */
 export interface BotProcess {
@@ -12,6 +16,28 @@ export interface BotProcess {
   metrics: Registry;
   mode: 'http' | 'socket';
   port?: number;
+}
+
+/**
+ * One bot process as `runBotProcesses` starts it: its own Redis connection and queue (never shared
+ * across processes), the bot on them, and a close that stops the bot before letting go of Redis.
+ */
+export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue'> & { prefix: string; redisUrl?: string }): Promise<BotProcess & { bot: RunningBot }> {
+  const { prefix, redisUrl, ...botOptions } = options;
+  const redis = connectRedis(redisUrl);
+  const queue = openOperationsQueue(redis, prefix);
+  const bot = await startBot({ ...botOptions, redis, queue });
+  return {
+    bot,
+    mode: bot.mode,
+    ...(bot.port === undefined ? {} : { port: bot.port }),
+    metrics: bot.metrics.registry,
+    close: async () => {
+      await bot.close();
+      await queue.close();
+      await redis.quit();
+    },
+  };
 }
 
 export interface BotProcessesOptions {

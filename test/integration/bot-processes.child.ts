@@ -5,10 +5,7 @@
  * emulator at SLACK_API_URL); logs are JSON on stderr; the primary prints `READY {"port","pids"}`.
  */
 import { createLogger } from '../../src/log/logger.js';
-import { openOperationsQueue } from '../../src/queue/queue.js';
-import { connectRedis } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/bot.js';
-import { runBotProcesses } from '../../src/slack/bot-processes.js';
+import { runBotProcesses, startBotProcess } from '../../src/slack/bot-processes.js';
 import { botProcessesFromEnv } from '../../src/slack/env.js';
 import { fakeGates } from '../slack/gates.js';
 import { FAST_REPORTER, FAST_RETRY, healthyCluster, testConfig } from '../slack/harness.js';
@@ -21,31 +18,17 @@ runBotProcesses({
   logger,
   restartDelayMs: 100,
   stopTimeoutMs: 10_000,
-  start: async () => {
-    const redis = connectRedis();
-    const queue = openOperationsQueue(redis, prefix);
-    const bot = await startBot({
+  start: () =>
+    startBotProcess({
       config: testConfig(),
-      redis,
-      queue,
+      prefix,
       env: process.env,
       logger,
       checkSafetyGates: fakeGates(),
       readClusterStatus: (_config, cluster) => Promise.resolve(healthyCluster(cluster)),
       retryConfig: FAST_RETRY,
       reporter: FAST_REPORTER,
-    });
-    return {
-      mode: bot.mode,
-      ...(bot.port === undefined ? {} : { port: bot.port }),
-      metrics: bot.metrics.registry,
-      close: async () => {
-        await bot.close();
-        await queue.close();
-        await redis.quit();
-      },
-    };
-  },
+    }),
   onReady: (info) => process.stdout.write(`READY ${JSON.stringify(info)}\n`),
 }).then(
   () => process.exit(0),
