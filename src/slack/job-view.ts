@@ -111,7 +111,12 @@ function applyStepEvent(view: JobView, event: StepEvent): JobView {
   };
 }
 
-function applyToStep(step: StepView, event: StepEvent, attempt: number): StepView {
+function applyToStep(previous: StepView, event: StepEvent, attempt: number): StepView {
+  // A finished step run again by a later attempt (the always-run checks) starts without host rows:
+  // the earlier attempt's "done" would stand for hosts this attempt has not reached (seen when a
+  // host went dark: preflight failed, yet showed it done).
+  const rerun = isStepLevelEvent(event) && event.state === 'running' && previous.attempt < attempt;
+  const step = rerun ? { ...previous, hosts: [] } : previous;
   const fields = {
     state: event.state,
     ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),

@@ -57,6 +57,28 @@ describe('applyEvent', () => {
     expect(completed.steps[0].state).toBe('done');
   });
 
+  it('drops the host rows of a finished step that a later attempt runs again', () => {
+    const view = fold([
+      job('started', 1, { steps: STEPS }),
+      step('a', 'running'),
+      step('a', 'done', { host: 'mq1', durationMs: 3 }),
+      step('a', 'done', { host: 'mq2', durationMs: 4 }),
+      step('a', 'done', { durationMs: 5 }),
+      step('b', 'failed', { host: 'mq2', error }),
+      job('retrying', 1, { error }),
+      job('started', 2, { steps: STEPS }),
+      step('a', 'running'),
+      step('a', 'done', { host: 'mq1', durationMs: 2 }),
+      step('a', 'failed', { host: 'mq2', error: { ...error, step: 'a' } }),
+    ]);
+    expect(view.steps[0].hosts.map((h) => [h.host, h.state, h.durationMs])).toEqual([
+      ['mq1', 'done', 2],
+      ['mq2', 'failed', undefined],
+    ]);
+    const unreached = fold([job('started', 1, { steps: STEPS }), step('a', 'running'), step('a', 'done', { host: 'mq1' }), step('a', 'done'), job('retrying', 1, { error }), job('started', 2, { steps: STEPS }), step('a', 'running')]);
+    expect(unreached.steps[0].hosts).toEqual([]);
+  });
+
   it('starts a retried attempt clean but keeps finished steps', () => {
     const view = fold([
       job('started', 1, { steps: STEPS }),
