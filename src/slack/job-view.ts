@@ -60,7 +60,9 @@ function applyJobEvent(view: JobView, event: JobEvent): JobView {
   const next: JobView = { ...view, operation: event.operation, cluster: event.cluster, state: event.state, attempt: Math.max(view.attempt, event.attempt) };
   switch (event.state) {
     case 'queued':
-      return next;
+      // The enqueuer publishes `queued` after the add, so a quick worker's `started` can come first:
+      // a job never goes back to queued (seen on the demo: "queued (2/3 steps)").
+      return view.state === 'queued' ? next : view;
     case 'started': {
       const known = new Map(view.steps.map((s) => [s.id, s]));
       const declared = event.steps ?? view.steps.map((s) => ({ id: s.id, title: s.title }));

@@ -57,6 +57,12 @@ describe('applyEvent', () => {
     expect(completed.steps[0].state).toBe('done');
   });
 
+  it('never goes back to queued when the queued event arrives after the worker started', () => {
+    const view = fold([job('started', 1, { steps: STEPS }), step('a', 'done'), job('queued', 0)]);
+    expect(view).toMatchObject({ state: 'started', attempt: 1 });
+    expect(view.steps[0].state).toBe('done');
+  });
+
   it('drops the host rows of a finished step that a later attempt runs again', () => {
     const view = fold([
       job('started', 1, { steps: STEPS }),
