@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo: a 3-host lab and a worker; then, through Slack's path (the real bot against the project's
 # Slack emulator, driven by signed slash commands), `/rabbit cluster create lab` and `/rabbit status
-# lab`, with the thread printed as a person reads it; last, `warren status lab` from the terminal.
+# lab`, with the thread printed as a person reads it; then a node reset asked by one user and approved
+# by another, the audit log, and a create that rejoins the node; last, `warren status lab` from the terminal.
 # Tears the lab down at the end; KEEP_LAB=1 leaves it up to explore (then: bash test/lab/lab.sh down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
