@@ -311,7 +311,11 @@ own_hosts() {   # PIDs of this lab's unshare and host-init.sh processes, found b
 
 down() {   # idempotent; works without state files (e.g. after a crashed test run); this lab only
   set +e
-  local t0 f pid ns pids left l killed=(); t0=$(now_ms)
+  local t0 f pid ns pids left l i killed=() pidns=(); t0=$(now_ms)
+  # The hosts' PID namespaces, while their inits still run: step 6 waits for those to empty.
+  for i in $(seq 1 "$(count)"); do
+    pid=$(host_init_pid "$i" 2>/dev/null) && pidns+=("$(readlink "/proc/$pid/ns/pid" 2>/dev/null)")
+  done
   # 1) recorded unshare PIDs; unshare --fork ignores SIGTERM: SIGKILL (--kill-child takes the host along)
   for f in "$STATE"/*.pid; do
     [ -e "$f" ] || continue
@@ -352,6 +356,17 @@ down() {   # idempotent; works without state files (e.g. after a crashed test ru
     sleep 0.05
   done
   [ -z "$left" ] || echo "lab: not yet reaped by the machine's init: $left" >&2
+  # 6) a host's other processes (rabbit, epmd, sshd…) are killed with its init, but the kernel
+  #    finishes them a moment later: until then they still show in /proc, in the host's PID
+  #    namespace. Wait for the last of them (seen: a test found two right after `down`).
+  if [ ${#pidns[@]} -gt 0 ]; then
+    for _ in $(seq 100); do
+      left=$(find /proc/[0-9]*/ns/pid -maxdepth 0 -printf '%l\n' 2>/dev/null | grep -cxF -f <(printf '%s\n' "${pidns[@]}"))
+      [ "${left:-0}" = 0 ] && break
+      sleep 0.05
+    done
+    [ "${left:-0}" = 0 ] || echo "lab: $left process(es) of the hosts' PID namespaces still exiting" >&2
+  fi
   rm -rf "$STATE" "$HOSTS" "$CONFIG" "$CONFIG.tmp" "$KEYS/known_hosts" "$LAB_DIR/name"
   echo "lab down in $(elapsed "$t0")"
   set -e
