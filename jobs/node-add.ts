@@ -1,18 +1,16 @@
 import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
-import { cookie } from '../src/steps/cookie.js';
-import { install } from '../src/steps/install.js';
 import { join } from '../src/steps/join.js';
-import { membership } from '../src/steps/membership.js';
-import { preflight } from '../src/steps/preflight.js';
 import { recordMembership } from '../src/steps/record-membership.js';
-import { replication } from '../src/steps/replication.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
-import { start } from '../src/steps/start.js';
 import { declareStep } from '../src/steps/step.js';
 import { verify } from '../src/steps/verify.js';
+import { createCluster } from './create-cluster.js';
 import { maintenanceResult, outputOf } from './maintenance-result.js';
 import type { OperationDefinition } from './operation.js';
+
+/** Where create's runbook has just joined the nodes: the new host is recorded there. */
+const AFTER_JOIN = createCluster.steps.findIndex((s) => s.id === join.id) + 1;
 
 /**
  * node.add: the create runbook on the cluster with one more host (members are skipped by every
@@ -22,19 +20,14 @@ import type { OperationDefinition } from './operation.js';
 export const nodeAdd: OperationDefinition<MaintenanceResult> = {
   operation: 'node.add',
   title: 'Add a node',
+  // Create's runbook itself (so the two never drift apart), with the host recorded right after its join.
   steps: [
     declareStep(safetyGates('node.add')),
-    declareStep(preflight),
-    declareStep(install),
-    declareStep(membership),
-    declareStep(cookie),
-    declareStep(start),
-    declareStep(join),
+    ...createCluster.steps.slice(0, AFTER_JOIN),
     declareStep(recordMembership('added')),
-    declareStep(replication),
-    declareStep(verify),
+    ...createCluster.steps.slice(AFTER_JOIN),
   ],
-  alwaysRun: new Set([preflight.id, membership.id, start.id, verify.id]),
+  alwaysRun: createCluster.alwaysRun,
 
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
