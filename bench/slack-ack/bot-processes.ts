@@ -14,10 +14,10 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { eventsKey } from '../../src/queue/schema.js';
 import { runBotProcesses, startBotProcess } from '../../src/slack/bot-processes.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
 import { refuseAllGates } from '../../test/slack/gates.js';
+import { removeRunData } from '../../test/support/remove-run-data.js';
 
 interface Stats {
   serverMs: number[];
@@ -99,12 +99,7 @@ await runBotProcesses({
 if (cluster.isPrimary) {
   // Every bot process has closed: remove what the run put in Redis, as bot.ts does.
   const redis = connectRedis();
-  const queue = openOperationsQueue(redis, prefix);
-  const jobIds = (await queue.getJobs()).flatMap((j) => (j.id ? [j.id] : []));
-  await queue.obliterate({ force: true });
-  await queue.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length + jobIds.length > 0) await redis.del(...keys, ...jobIds.map(eventsKey));
+  await removeRunData(redis, openOperationsQueue(redis, prefix), prefix);
   redis.disconnect();
 }
 process.exit(0);

@@ -12,10 +12,10 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { eventsKey } from '../../src/queue/schema.js';
 import { startBot } from '../../src/slack/bot.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
 import { refuseAllGates } from '../../test/slack/gates.js';
+import { removeRunData } from '../../test/support/remove-run-data.js';
 
 const prefix = `bench-slack-${randomUUID().slice(0, 8)}`;
 const redis = connectRedis();
@@ -52,11 +52,7 @@ process.on('SIGUSR2', () => {
 process.on('SIGTERM', () => {
   void (async () => {
     await bot.close();
-    const jobIds = (await queue.getJobs()).flatMap((j) => (j.id ? [j.id] : []));
-    await queue.obliterate({ force: true });
-    await queue.close();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length + jobIds.length > 0) await redis.del(...keys, ...jobIds.map(eventsKey));
+    await removeRunData(redis, queue, prefix);
     redis.disconnect();
     process.exit(0);
   })();

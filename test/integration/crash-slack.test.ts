@@ -22,13 +22,14 @@ import { createLogger } from '../../src/log/logger.js';
 import { readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData, eventsKey } from '../../src/queue/schema.js';
+import { JobData } from '../../src/queue/schema.js';
 import type { StepEvent } from '../../src/queue/schema.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
 import { labUp } from '../lab/lab.js';
 import type { Lab } from '../lab/lab.js';
 import { SlackDriver } from '../slack/driver.js';
+import { removeRunData } from '../support/remove-run-data.js';
 import { SlackEmulator } from '../slack/emulator.js';
 import type { EmulatedMessage } from '../slack/emulator.js';
 import { CHANNEL, OPERATOR, SIGNING_SECRET } from '../slack/harness.js';
@@ -116,12 +117,7 @@ describe('crashes seen from Slack', () => {
   }, 60_000);
 
   afterAll(async () => {
-    const queue = openOperationsQueue(redis, prefix);
-    const jobIds = (await queue.getJobs()).map((j) => j.id).filter((id): id is string => id !== undefined);
-    await queue.obliterate({ force: true });
-    await queue.close();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length + jobIds.length > 0) await redis.del(...keys, ...jobIds.map(eventsKey));
+    await removeRunData(redis, openOperationsQueue(redis, prefix), prefix);
     redis.disconnect();
     workerRedis.disconnect();
     await emulator?.close();
