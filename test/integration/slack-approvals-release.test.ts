@@ -7,7 +7,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApprovalStore } from '../../src/approvals/store.js';
-import type { StoredAuditEntry } from '../../src/audit/schema.js';
 import { AuditLog } from '../../src/audit/store.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
 import { readEvents } from '../../src/queue/events.js';
@@ -16,7 +15,7 @@ import type { JobRequest } from '../../src/queue/schema.js';
 import type { Approval } from '../../src/approvals/schema.js';
 import { approvalJobId } from '../../src/slack/handlers/approval-release.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, winWithoutRelease } from '../slack/approvals.js';
+import { allJobs, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, auditTrail as auditTrailOf, winWithoutRelease } from '../slack/approvals.js';
 import { APPROVER, CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';
 import type { SlackHarness, SlackHarnessOptions } from '../slack/harness.js';
 
@@ -36,7 +35,7 @@ afterEach(async () => {
 });
 
 async function jobs() {
-  return h.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+  return allJobs(h.queue);
 }
 
 function said(value: unknown): string {
@@ -49,7 +48,7 @@ function approvals(): ApprovalStore {
 
 /** Audit entries as "event actor" lines, oldest first. */
 async function auditTrail(): Promise<string[]> {
-  return (await new AuditLog(h.redis, h.prefix).latest({ limit: 100 })).map(({ entry }: StoredAuditEntry) => `${entry.event} ${entry.actor}`);
+  return auditTrailOf(h.redis, h.prefix);
 }
 
 /** How often the job was announced queued: twice would set a running job's card back to "queued". */

@@ -5,14 +5,13 @@
  * injected fakes; no worker runs, so an approved job stays queued where the test can read it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StoredAuditEntry } from '../../src/audit/schema.js';
 import { WarrenError } from '../../src/errors.js';
 import { AuditLog } from '../../src/audit/store.js';
 import type { GateCheck } from '../../src/gates/schema.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
 import { JobData } from '../../src/queue/schema.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { APPROVE_ACTION, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
+import { APPROVE_ACTION, allJobs, approvalCards, approvalIdOf, auditTrail as auditTrailOf, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
 import { fakeGates } from '../slack/gates.js';
 import type { FakeGates } from '../slack/gates.js';
 import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, OTHER_CHANNEL, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
@@ -47,7 +46,7 @@ afterEach(async () => {
 });
 
 async function jobs() {
-  return h.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+  return allJobs(h.queue);
 }
 
 function said(value: unknown): string {
@@ -60,7 +59,7 @@ function auditLog(): AuditLog {
 
 /** Audit entries as "event actor" lines, oldest first. */
 async function auditTrail(): Promise<string[]> {
-  return (await auditLog().latest({ limit: 100 })).map(({ entry }: StoredAuditEntry) => `${entry.event} ${entry.actor}`);
+  return auditTrailOf(h.redis, h.prefix);
 }
 
 async function waitForAudit(count: number): Promise<string[]> {

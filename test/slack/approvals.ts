@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Approval } from '../../src/approvals/schema.js';
 import { ApprovalStore } from '../../src/approvals/store.js';
+import { AuditLog } from '../../src/audit/store.js';
+import type { OperationsQueue } from '../../src/queue/queue.js';
 import { auditedApproval } from '../../src/slack/handlers/approval-outcome.js';
 import { APPROVE_ACTION, DENY_ACTION } from '../../src/slack/messages/approval-card.js';
 import type { SlackDriver } from './driver.js';
@@ -66,4 +68,14 @@ export async function winWithoutRelease(redis: Redis, prefix: string, approvalId
   const result = await store.decide(approvalId, 'approved', user, nowMs, { ...auditedApproval(approval), event: 'approved', actor: user, at: new Date(nowMs).toISOString(), via: 'slack' });
   if (result.outcome !== 'won') throw new Error(`approval ${approvalId}: ${result.outcome}, not won`);
   return result.approval;
+}
+
+/** Every job the queue holds, in whatever state: a test counts jobs, whoever ran them. */
+export async function allJobs(queue: OperationsQueue) {
+  return queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
+}
+
+/** The audit log under a prefix as "event actor" lines, oldest first. */
+export async function auditTrail(redis: Redis, prefix: string): Promise<string[]> {
+  return (await new AuditLog(redis, prefix).latest({ limit: 100 })).map(({ entry }) => `${entry.event} ${entry.actor}`);
 }
