@@ -125,7 +125,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
   const membership = await membershipOf(program, clusterName);
   const what = describeRequest(operation, clusterName, node);
   const plan = planOperation(config, operation, clusterName, node, { membership });
-  const gates = await checkSafetyGates(config, { operation, cluster: clusterName, ...(node ? { node } : {}) }, { prefix, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
+  const gates = await checkSafetyGates(config, { operation, cluster: clusterName, ...(node ? { node } : {}) }, { membership, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
   if (!options.yes) {
     out(renderPlan(clusterName, plan, what));
     out('');

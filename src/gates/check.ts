@@ -4,14 +4,12 @@ import type { ResolvedCluster } from '../config/load.js';
 import type { Host, WarrenConfig } from '../config/schema.js';
 import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
 import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, quorumCriticalCommand } from '../rabbit/commands.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { Shells } from '../ssh/session.js';
-import { MembershipStore, NO_OVERRIDES } from '../state/membership.js';
-import type { MembershipOverrides } from '../state/membership.js';
+import { NO_OVERRIDES } from '../state/membership.js';
 import { compareVersions } from '../steps/step.js';
 import { assertTarget, evaluateGates } from './evaluate.js';
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from './evaluate.js';
@@ -114,24 +112,13 @@ export function membersForGates(cluster: ResolvedCluster, operation: Destructive
   return { ...cluster, hosts, joiners: hosts.filter((h) => h.name !== cluster.seed.name) };
 }
 
-async function readOverrides(cluster: string, prefix: string | undefined): Promise<MembershipOverrides> {
-  if (prefix === undefined) return NO_OVERRIDES;
-  const redis = connectRedis(redisUrlFromEnv());
-  try {
-    return await new MembershipStore(redis, prefix).read(cluster);
-  } finally {
-    redis.disconnect();
-  }
-}
-
 /**
  * The gates of one request, read over SSH (read-only) from the cluster as node.add/node.remove
- * left it (membership state under `prefix` in Redis at REDIS_URL, when a prefix is given).
+ * left it (`membership`: the caller reads it with the connection it already has).
  * 'cluster.busy' is the caller's. Throws node.unknown for a node the operation cannot act on.
  */
 export const checkSafetyGates: CheckSafetyGates = async (config: WarrenConfig, request: GateRequest, options = {}) => {
-  const overrides = await readOverrides(request.cluster, options.prefix);
-  const cluster = resolveCluster(config, request.cluster, overrides);
+  const cluster = resolveCluster(config, request.cluster, options.membership ?? NO_OVERRIDES);
   assertTarget(request.operation, request.cluster, request.node, cluster.hosts.map((h) => h.name), config.hosts.map((h) => h.name));
   const target = request.node === undefined ? undefined : config.hosts.find((h) => h.name === request.node);
   const hosts = target && !cluster.hosts.includes(target) ? [...cluster.hosts, target] : cluster.hosts;

@@ -1,6 +1,7 @@
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { DestructiveOperation } from '../queue/schema.js';
+import type { MembershipOverrides } from '../state/membership.js';
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
 export type GateId = 'cluster.busy' | 'node.last_running_disk' | 'cluster.minority' | 'node.quorum_critical' | 'node.reachable' | 'join.wipes_data';
@@ -42,4 +43,4 @@ export interface GateRequest {
  * asking, the job's gate step judges again before running. 'cluster.busy' is not checked here
  * (that is the queue's to say) — callers add it.
  */
-export type CheckSafetyGates = (config: WarrenConfig, request: GateRequest, options?: { logger?: Logger; prefix?: string }) => Promise<GateReport>;
+export type CheckSafetyGates = (config: WarrenConfig, request: GateRequest, options?: { logger?: Logger; membership?: MembershipOverrides }) => Promise<GateReport>;

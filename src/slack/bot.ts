@@ -105,7 +105,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     // Status cards and dry runs describe the cluster as node add/remove left it, as the CLI does.
     readClusterStatus: options.readClusterStatus ?? (async (config, cluster, readOptions) => readClusterStatus(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
     planOperation: options.planOperation ?? (async (config, operation, cluster, node) => planOperation(config, operation, cluster, node, { membership: await membership.read(cluster) })),
-    checkSafetyGates: options.checkSafetyGates,
+    checkSafetyGates: async (config, request, gateOptions) => options.checkSafetyGates(config, request, { ...gateOptions, membership: await membership.read(request.cluster) }),
     audit: new AuditLog(options.redis, prefix),
     approvals: new ApprovalStore(options.redis, prefix),
     now: options.now ?? Date.now,

@@ -122,7 +122,7 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
   it('refuses a reset of the last running node before anything runs', async () => {
     expect((await lab.exec(2, 'rabbitmqctl -q stop_app </dev/null')).code).toBe(0);
     const changedBefore = harness.commands.filter((c) => MUTATING.test(c.command)).length;
-    const gates = await checkSafetyGates(config, { operation: 'node.reset', cluster: 'lab', node: 'lab1' }, { prefix: harness.prefix });
+    const gates = await checkSafetyGates(config, { operation: 'node.reset', cluster: 'lab', node: 'lab1' }, { membership: await new MembershipStore(harness.redis, harness.prefix).read('lab') });
     expect(gates.allowed).toBe(false);
     expect(gates.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(['node.last_running_disk', 'cluster.minority']);
     const result = await warren('node', 'reset', 'lab', 'lab1', '--yes');

@@ -40,7 +40,7 @@ export async function requestDestructiveOperation(deps: BotDeps, request: SlackR
   }
   let report: GateReport;
   try {
-    const gates = await deps.checkSafetyGates(deps.config, { operation: target.operation, cluster: target.cluster, ...(target.node ? { node: target.node } : {}) }, { logger: log, prefix: deps.queue.opts.prefix ?? 'warren' });
+    const gates = await deps.checkSafetyGates(deps.config, { operation: target.operation, cluster: target.cluster, ...(target.node ? { node: target.node } : {}) }, { logger: log });
     report = withBusyGate(gates, target.cluster, running);
   } catch (error) {
     // e.g. node.unknown: the host is not a member (reset, remove) or already is one (add).
