@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isWarrenError } from '../../../src/errors.js';
 import { evaluateHealth, parseClusterStatus, parseJsonOutput, splitByKnownNames } from '../../../src/rabbit/cluster-status.js';
 import { isMissingFromLists } from '../../../src/steps/install.js';
+import { Policies } from '../../../src/steps/replication.js';
 import { installedVersionOf, parseProbe } from '../../../src/steps/preflight.js';
 import { compareVersions, upstreamVersion } from '../../../src/steps/step.js';
 
@@ -209,6 +210,18 @@ describe('list_queues and other remote output', () => {
         expect((error as Error).message.length).toBeLessThan(1000);
       }
     }
+  });
+
+  it('refuses a policy definition that is not JSON as status.unparseable, not a SyntaxError', () => {
+    let thrown: unknown;
+    try {
+      parseJsonOutput(Policies, JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{not json' }]), 'lab1', 'list_policies');
+    } catch (error) {
+      thrown = error;
+    }
+
+    expect(isWarrenError(thrown) && thrown.code).toBe('status.unparseable');
+    expect(parseJsonOutput(Policies, JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{"ha-mode":"all"}' }]), 'lab1', 'list_policies')[0].definition).toEqual({ 'ha-mode': 'all' });
   });
 
   it('parses a 1 MB list_queues in time linear in its size', () => {
