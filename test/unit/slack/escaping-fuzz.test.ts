@@ -31,7 +31,16 @@ import { buildBusyNotice, buildPlan } from '../../../src/slack/messages/plan.js'
 import { buildProblem, buildRefusal, problemAfterAck } from '../../../src/slack/messages/refusal.js';
 import { buildFailureReply, buildMaintenanceReply, buildRetryReply, buildStepReply, buildTransportReply } from '../../../src/slack/messages/replies.js';
 import { buildClusterSummary, buildStatusCard } from '../../../src/slack/messages/status-card.js';
-import { buildUsageError } from '../../../src/slack/messages/usage.js';
+import { buildHelp, buildUsageError } from '../../../src/slack/messages/usage.js';
+import * as approvalCard from '../../../src/slack/messages/approval-card.js';
+import * as auditList from '../../../src/slack/messages/audit-list.js';
+import * as jobCard from '../../../src/slack/messages/job-card.js';
+import * as jobsList from '../../../src/slack/messages/jobs-list.js';
+import * as plan from '../../../src/slack/messages/plan.js';
+import * as refusal from '../../../src/slack/messages/refusal.js';
+import * as replies from '../../../src/slack/messages/replies.js';
+import * as statusCard from '../../../src/slack/messages/status-card.js';
+import * as usage from '../../../src/slack/messages/usage.js';
 import { TERMINAL_FORBIDDEN, hostileText, seededRandom, unescapedIn } from '../../slack/escaping.js';
 
 const ROUNDS = 150;
@@ -187,6 +196,7 @@ const SLACK_BUILDERS: Record<string, (next: Next) => SlackMessage> = {
     ),
   plan: (next) => buildPlan(hostileText(next), planEntries(next), { offerCreate: next() < 0.5 }),
   busyNotice: (next) => buildBusyNotice(hostileText(next), { jobId: hostileText(next), ...(next() < 0.5 ? { link: someLink(next) } : {}), ...(next() < 0.5 ? { by: hostileText(next) } : {}) }),
+  help: () => buildHelp(),
   usageError: (next) => buildUsageError({ code: 'usage.unknown_command', message: hostileText(next), usage: many(next, () => `${hostileText(next)} — ${hostileText(next)}`) }),
 };
 
@@ -211,7 +221,20 @@ const TERMINAL_RENDERERS: Record<string, (next: Next) => string | undefined> = {
   },
 };
 
+/** The builders each fuzz case calls, by the name it is exported as. */
+const COVERED = new Set([
+  'buildStatusCard', 'buildClusterSummary', 'buildJobCard', 'buildNotStartedCard', 'buildStepReply', 'buildRetryReply', 'buildFailureReply', 'buildTransportReply',
+  'buildMaintenanceReply', 'buildRefusal', 'buildProblem', 'buildApprovalCard', 'buildDestructiveDryRun', 'buildGateRefusal', 'buildClickRefusal', 'buildAuditList',
+  'buildJobsList', 'buildPlan', 'buildBusyNotice', 'buildUsageError', 'buildHelp',
+]);
+
 describe('Slack message builders on hostile input', () => {
+  it('fuzzes every builder the messages modules export (a new one must be added here)', () => {
+    const exported = [approvalCard, auditList, jobCard, jobsList, plan, refusal, replies, statusCard, usage].flatMap((module) => Object.keys(module).filter((name) => name.startsWith('build')));
+
+    expect(exported.filter((name) => !COVERED.has(name))).toEqual([]);
+  });
+
   it.each(Object.keys(SLACK_BUILDERS))('%s escapes everything it did not write, in text and every block', (name) => {
     const next = seededRandom(name.length * 7919 + name.charCodeAt(0));
     for (let round = 0; round < ROUNDS; round++) {
