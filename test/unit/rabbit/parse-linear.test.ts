@@ -248,6 +248,14 @@ describe('list_queues and other remote output', () => {
     expect(largeMs).toBeLessThan(Math.max(smallMs, 1) * 30);
   });
 
+  it('keeps a bounded probe however much a host prints: values cut to 255 characters, at most 1000 peers', () => {
+    const probe = parseProbe(`hostname=${'h'.repeat(100_000)}\ninit=systemd\nrabbitmq=\nerlang=\n${'unresolved=peer\n'.repeat(50_000)}resolves=${'p'.repeat(10_000)}\n`, 'lab1');
+
+    expect(probe.hostname).toHaveLength(255);
+    expect(probe.unresolved).toHaveLength(1000);
+    expect(probe.resolves[0]).toHaveLength(255);
+  });
+
   it('reads the preflight probe, dpkg-query and versions of 1 MB in time linear in its size', () => {
     const probe = (bytes: number) => `hostname=lab1\ninit=systemd\nrabbitmq=install ok installed|3.10.8-1\nerlang=1:25.2+dfsg-1\n${'resolves=lab2\n'.repeat(Math.floor(bytes / 14))}`;
     const everything = (bytes: number) => {
