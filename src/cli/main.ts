@@ -22,6 +22,7 @@ import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
 import { readClusterStatus } from '../status/read-cluster-status.js';
 import { addDashboardCommand } from './dashboard-command.js';
+import { terminalJson, terminalText } from '../untrusted-text.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
@@ -32,8 +33,19 @@ interface GlobalOptions {
   prefix: string;
 }
 
+/** The one way the CLI prints to stdout: whatever a host or Redis put in the line, no control character reaches the terminal. */
 function out(line: string): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${terminalText(line)}\n`);
+}
+
+/** The one way the CLI prints to stderr, as `out`. */
+function err(line: string): void {
+  err(`${terminalText(line)}`);
+}
+
+/** JSON for a terminal: the invisible characters JSON.stringify leaves raw become \u escapes, so the data stays intact. */
+function outJson(value: unknown): void {
+  process.stdout.write(`${terminalJson(JSON.stringify(value, null, 2))}\n`);
 }
 
 async function configFrom(program: Command): Promise<WarrenConfig> {
@@ -86,7 +98,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
       requestedAt: new Date().toISOString(),
     });
     if (enqueued.status === 'busy') {
-      process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.\n`);
+      err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.`);
       return EXIT.busy;
     }
     return await reportQueued(enqueued.jobId, options.follow, started);
@@ -154,13 +166,13 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
       out(renderGates(gates));
       const failed = gates.checks.filter((c) => !c.ok);
       await audit.append(entry('refused', `gates: ${failed.map((c) => c.detail).join('; ')}`));
-      process.stderr.write(`${what} refused by the safety gates (see above); nothing was run.\n`);
+      err(`${what} refused by the safety gates (see above); nothing was run.`);
       return EXIT.failed;
     }
     const running = await runningOperationFor(queue, clusterName);
     if (running) {
       await audit.append(entry('refused', `cluster busy: job ${running}`, running));
-      process.stderr.write(`cluster ${clusterName} is busy: job ${running} is running on it. Follow it, or wait for it to end.\n`);
+      err(`cluster ${clusterName} is busy: job ${running} is running on it. Follow it, or wait for it to end.`);
       return EXIT.busy;
     }
     await audit.append(entry('requested', '--yes: chat approval bypassed'));
@@ -175,7 +187,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
     });
     if (enqueued.status === 'busy') {
       await audit.append(entry('refused', `cluster busy: job ${enqueued.jobId}`, enqueued.jobId));
-      process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.\n`);
+      err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.`);
       return EXIT.busy;
     }
     return await reportQueued(enqueued.jobId, options.follow, started);
@@ -188,13 +200,14 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
 async function showAudit(program: Command, cluster: string | undefined, options: { limit: string; json?: boolean }): Promise<number> {
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-    process.stderr.write('--limit must be a whole number from 1 to 10000\n');
+    err('--limit must be a whole number from 1 to 10000');
     return EXIT.usage;
   }
   const redis = connectRedis(redisUrlFromEnv());
   try {
     const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({ ...(cluster ? { cluster } : {}), limit });
-    out(options.json ? JSON.stringify(entries, null, 2) : renderAudit(entries));
+    if (options.json) outJson(entries);
+    else out(renderAudit(entries));
     return EXIT.ok;
   } finally {
     redis.disconnect();
@@ -205,7 +218,8 @@ async function showStatus(program: Command, clusterName: string, options: { json
   const config = await configFrom(program);
   const membership = await membershipOf(program, clusterName);
   const health = await readClusterStatus(config, clusterName, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), membership });
-  out(options.json ? JSON.stringify(health, null, 2) : renderHealth(health));
+  if (options.json) outJson(health);
+    else out(renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
 
@@ -369,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (thrown) {
     if (thrown instanceof CommanderError) return thrown.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const error = toWarrenError(thrown);
-    process.stderr.write(`${describeError(error.toJSON())}\n`);
+    err(`${describeError(error.toJSON())}`);
     return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
   }
   return code;

@@ -5,6 +5,10 @@ import type { StoredAuditEntry } from '../audit/schema.js';
 import type { GateReport } from '../gates/schema.js';
 import { describeError } from '../errors.js';
 import type { PlannedCommand } from '../steps/step.js';
+import { terminalText } from '../untrusted-text.js';
+
+// Every export returns terminalText(…): host output (node names, stderr, details) reaches the
+// terminal without control characters or escape sequences, whichever field it came in.
 
 const MARK: Record<string, string> = { running: '…', done: '✓', skipped: '–', failed: '✗', pending: ' ' };
 
@@ -14,6 +18,11 @@ function seconds(ms: number | undefined): string {
 
 /** One terminal line per progress event worth showing; undefined for the ones that are not. */
 export function renderEvent(event: ProgressEvent): string | undefined {
+  const line = eventLine(event);
+  return line === undefined ? undefined : terminalText(line);
+}
+
+function eventLine(event: ProgressEvent): string | undefined {
   if (event.type === 'step') {
     if (event.state === 'running' && !event.host) return `${MARK.running} ${event.step}`;
     if (event.state === 'running') return undefined;
@@ -40,10 +49,10 @@ function renderCompletion(result: unknown): string {
     const maintenance = MaintenanceResult.safeParse(result);
     if (!maintenance.success) return '✓ completed';
     const m = maintenance.data;
-    return [`✓ ${m.summary}`, ...m.nodes.map((n) => `  ${n.host}: ${n.outcome}`), ...(m.health ? ['', renderHealth(m.health)] : []), ...m.warnings.map((w) => `warning: ${w}`)].join('\n');
+    return [`✓ ${m.summary}`, ...m.nodes.map((n) => `  ${n.host}: ${n.outcome}`), ...(m.health ? ['', healthTable(m.health)] : []), ...m.warnings.map((w) => `warning: ${w}`)].join('\n');
   }
   const r = parsed.data;
-  const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', renderHealth(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
+  const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', healthTable(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
   for (const warning of r.warnings) lines.push(`warning: ${warning}`);
   lines.push(`oslo.messaging transport_url: ${r.transportUrl}`);
   return lines.join('\n');
@@ -51,6 +60,10 @@ function renderCompletion(result: unknown): string {
 
 /** A status table a person reads at a glance: headline, then one row per node. */
 export function renderHealth(health: ClusterHealth): string {
+  return terminalText(healthTable(health));
+}
+
+function healthTable(health: ClusterHealth): string {
   const rows = health.nodes.map((n) =>
     [
       n.running ? '●' : '○',
@@ -81,7 +94,7 @@ export function renderPlan(cluster: string, plan: readonly PlannedCommand[], wha
     }
     lines.push(`  ${p.host.padEnd(12)} ${p.command}${p.when ? `\n  ${''.padEnd(12)}   # when ${p.when}` : ''}`);
   }
-  return lines.join('\n');
+  return terminalText(lines.join('\n'));
 }
 
 /** The gates' verdict: one line per check, the remedy under each refusal, then what is wiped. */
@@ -92,17 +105,18 @@ export function renderGates(report: GateReport): string {
     if (!check.ok && check.remedy) lines.push(`    to make it possible: ${check.remedy}`);
   }
   if (report.wipes?.length) lines.push('wipes:', ...report.wipes.map((w) => `  - ${w}`));
-  return lines.join('\n');
+  return terminalText(lines.join('\n'));
 }
 
 /** Audit entries oldest first, one line each. */
 export function renderAudit(entries: readonly StoredAuditEntry[]): string {
   if (entries.length === 0) return 'no audit entries';
-  return entries
+  const text = entries
     .map(({ entry: e }) =>
       [e.at, e.event.padEnd(9), `${e.operation} ${e.cluster}${e.node ? ` ${e.node}` : ''}`, `by ${e.actor} via ${e.via}`, e.jobId ? `job ${e.jobId}` : '', e.approvalId ? `approval ${e.approvalId}` : '', e.detail ? `— ${e.detail}` : '']
         .filter(Boolean)
         .join('  '),
     )
     .join('\n');
+  return terminalText(text);
 }

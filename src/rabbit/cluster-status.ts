@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { WarrenError } from '../errors.js';
 
-const NodeName = z.string().regex(/^[^@\s]+@[^@\s]+$/, 'a node name such as rabbit@host');
+/** The longest name an Erlang node can have: an atom holds at most 255 characters. */
+export const NODE_NAME_MAX = 255;
+
+const NodeName = z.string().max(NODE_NAME_MAX, 'a node name of at most 255 characters').regex(/^[^@\s]+@[^@\s]+$/, 'a node name such as rabbit@host');
 
 const Alarm = z.union([
   z.string(),
@@ -27,18 +30,70 @@ function splitConcatenatedRunningNodes(raw: unknown): unknown {
   return { ...record, running_nodes: running };
 }
 
+/** How many trie steps per character of the text a split may take before it gives up. */
+const SPLIT_STEPS_PER_CHARACTER = 16;
+
+class SplitTooCostly extends Error {}
+
+interface NameTrie {
+  next: Map<string, NameTrie>;
+  /** A name ends here. */
+  ends: boolean;
+}
+
 /**
  * Splits a concatenation of node names into those names, exactly: every character must belong to
  * one name, so `rabbit@lab10` is never read as `rabbit@lab1` plus garbage. Undefined if it can't.
+ * Where several splits exist, longer names are taken first. Linear in the text (hosts choose both
+ * the text and the names): which positions can be split to the end is worked out once, from the
+ * end, walking a trie of the names; a walk is at most one atom long (255 characters), and all walks
+ * together at most SPLIT_STEPS_PER_CHARACTER per character: names built to need more (hundreds of
+ * names sharing long prefixes) are not split at all. Real names (`rabbit@<host>`) need a few.
  */
 export function splitByKnownNames(text: string, names: readonly string[]): string[] | undefined {
-  if (text === '') return [];
-  for (const name of [...names].sort((a, b) => b.length - a.length)) {
-    if (!text.startsWith(name)) continue;
-    const rest = splitByKnownNames(text.slice(name.length), names);
-    if (rest) return [name, ...rest];
+  const root: NameTrie = { next: new Map(), ends: false };
+  for (const name of names) {
+    if (name.length === 0 || name.length > NODE_NAME_MAX) continue;
+    let node = root;
+    for (const char of name.split('')) {
+      let child = node.next.get(char);
+      if (!child) node.next.set(char, (child = { next: new Map(), ends: false }));
+      node = child;
+    }
+    node.ends = true;
   }
-  return undefined;
+  let budget = SPLIT_STEPS_PER_CHARACTER * (text.length + 1);
+  /** The lengths of the names that start at `at`, longest first. */
+  const matchesAt = (at: number): number[] => {
+    const lengths: number[] = [];
+    let node: NameTrie | undefined = root;
+    for (let end = at; end < text.length && node; end++) {
+      if (--budget < 0) throw new SplitTooCostly();
+      node = node.next.get(text[end]);
+      if (node?.ends) lengths.unshift(end + 1 - at);
+    }
+    return lengths;
+  };
+  try {
+    // splittable[i] is 1 when the text from i on is a concatenation of names.
+    const splittable = new Uint8Array(text.length + 1);
+    splittable[text.length] = 1;
+    for (let at = text.length - 1; at >= 0; at--) {
+      if (matchesAt(at).some((length) => splittable[at + length] === 1)) splittable[at] = 1;
+    }
+    if (splittable[0] !== 1) return undefined;
+    budget = Number.POSITIVE_INFINITY; // the forward pass repeats walks the first pass already paid for
+    const parts: string[] = [];
+    for (let at = 0; at < text.length; ) {
+      const length = matchesAt(at).find((l) => splittable[at + l] === 1)!;
+      parts.push(text.slice(at, at + length));
+      at += length;
+    }
+    return parts;
+  } catch (error) {
+    if (error instanceof SplitTooCostly) return undefined;
+    throw error;
+  }
 }
 
 export const ClusterStatus = z.preprocess(splitConcatenatedRunningNodes, z
@@ -57,6 +112,16 @@ export const ClusterStatus = z.preprocess(splitConcatenatedRunningNodes, z
   .loose());
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 
+/** At most this many of a parse's issues are named: a host can print a million wrong entries. */
+const ISSUES_SHOWN = 5;
+
+/** The first few issues of a failed parse, each cut short (paths hold the host's own keys), and how many more. */
+function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const shown = issues.slice(0, ISSUES_SHOWN).map((i) => `${i.path.join('.').slice(0, 80) || '(top)'}: ${i.message.slice(0, 120)}`);
+  const more = issues.length > ISSUES_SHOWN ? `; and ${issues.length - ISSUES_SHOWN} more` : '';
+  return shown.join('; ') + more;
+}
+
 /** Parses a command's JSON output with a schema; anything else is reported with the host and what was expected. */
 export function parseJsonOutput<T>(schema: z.ZodType<T>, stdout: string, host: string, what: string): T {
   let raw: unknown;
@@ -67,7 +132,7 @@ export function parseJsonOutput<T>(schema: z.ZodType<T>, stdout: string, host: s
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
-    const fields = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+    const fields = describeIssues(result.error.issues);
     throw new WarrenError('status.unparseable', `${what} on ${host} has an unexpected shape: ${fields}`, { host });
   }
   return result.data;
@@ -86,7 +151,7 @@ export function parseClusterStatus(stdout: string, host: string): ClusterStatus 
   }
   const result = ClusterStatus.safeParse(raw);
   if (!result.success) {
-    const fields = result.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ');
+    const fields = describeIssues(result.error.issues);
     throw new WarrenError('status.unparseable', `cluster_status on ${host} has an unexpected shape: ${fields}`, { host });
   }
   return result.data;
@@ -141,24 +206,34 @@ export interface ClusterHealth {
 export function evaluateHealth(cluster: string, status: ClusterStatus, expected: Map<string, string>, readFrom: string): ClusterHealth {
   const running = new Set(status.running_nodes);
   const disk = new Set(status.disk_nodes);
+  const ram = new Set(status.ram_nodes ?? []);
   const partitions = partitionsOf(status);
+  // Alarms grouped by node once: a host may list many nodes and many alarms.
+  const alarmsByNode = new Map<string, string[]>();
+  for (const alarm of status.alarms) {
+    const node = alarmNode(alarm);
+    if (node === undefined) continue;
+    const listed = alarmsByNode.get(node);
+    if (listed) listed.push(alarmText(alarm));
+    else alarmsByNode.set(node, [alarmText(alarm)]);
+  }
   const allNodes = [...new Set([...expected.keys(), ...status.disk_nodes, ...(status.ram_nodes ?? []), ...status.running_nodes])].sort();
   const nodes: NodeHealth[] = allNodes.map((node) => {
-    const version = status.versions?.[node];
+    const version = status.versions && Object.hasOwn(status.versions, node) ? status.versions[node] : undefined;
     return {
       node,
       ...(expected.has(node) ? { host: expected.get(node) } : {}),
       running: running.has(node),
       ...(version?.rabbitmq_version ? { rabbitmqVersion: version.rabbitmq_version } : {}),
       ...(version?.erlang_version ? { erlangVersion: version.erlang_version } : {}),
-      alarms: status.alarms.filter((a) => alarmNode(a) === node).map(alarmText),
-      ...(status.maintenance_status?.[node] ? { maintenance: status.maintenance_status[node] } : {}),
-      partitionedFrom: partitions[node] ?? [],
+      alarms: alarmsByNode.get(node) ?? [],
+      ...(status.maintenance_status && Object.hasOwn(status.maintenance_status, node) ? { maintenance: status.maintenance_status[node] } : {}),
+      partitionedFrom: Object.hasOwn(partitions, node) ? partitions[node] : [],
     };
   });
   const problems: string[] = [];
   for (const node of expected.keys()) {
-    if (!disk.has(node) && !(status.ram_nodes ?? []).includes(node)) problems.push(`${node} is not a member of the cluster`);
+    if (!disk.has(node) && !ram.has(node)) problems.push(`${node} is not a member of the cluster`);
     else if (!running.has(node)) problems.push(`${node} is stopped`);
   }
   for (const node of allNodes) if (!expected.has(node)) problems.push(`${node} is a member but not in the config`);

@@ -10,7 +10,7 @@ import type { OperationsQueue } from '../queue/queue.js';
 import type { OperationName } from '../queue/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { AfterAck } from './after-ack.js';
-import type { Block } from './messages/mrkdwn.js';
+import type { Block, SlackText } from './messages/mrkdwn.js';
 import type { PlanEntry } from './messages/plan.js';
 import type { JobReporter } from './reporter.js';
 import type { SlackStore } from './store.js';
@@ -51,5 +51,5 @@ export interface SlackRequest {
   channel: string;
   teamDomain?: string;
   /** Answers only the requester (response_url): refusals, usage, busy notices, plans, lists. */
-  reply: (message: { text: string; blocks?: Block[]; replace_original?: boolean }) => Promise<void>;
+  reply: (message: { text: SlackText; blocks?: Block[]; replace_original?: boolean }) => Promise<void>;
 }

@@ -3,7 +3,7 @@ import { ClusterCreateResult, ClusterHealthSchema, MaintenanceResult } from '../
 import { isFinishedState, isStepLevelEvent } from './job-view.js';
 import type { JobView, StepView } from './job-view.js';
 import type { SlackMessage } from './messages/mrkdwn.js';
-import { section } from './messages/mrkdwn.js';
+import { plainText, section } from './messages/mrkdwn.js';
 import { buildFailureReply, buildMaintenanceReply, buildRetryReply, buildStepReply, buildTransportReply } from './messages/replies.js';
 import { buildStatusCard } from './messages/status-card.js';
 
@@ -53,7 +53,7 @@ function completionReplies(view: JobView): PlannedReply[] {
   // A result of another shape still shows what we can read of it, rather than nothing.
   const health = ClusterHealthSchema.safeParse((view.result as { health?: unknown } | undefined)?.health);
   if (health.success) return [{ key: 'job:status', message: buildStatusCard(health.data) }];
-  return [{ key: 'job:status', message: { text: 'completed', blocks: [section(':white_check_mark: Completed. The result did not include a cluster status; run `/rabbit status` to see it.')] } }];
+  return [{ key: 'job:status', message: { text: plainText('completed'), blocks: [section(':white_check_mark: Completed. The result did not include a cluster status; run `/rabbit status` to see it.')] } }];
 }
 
 /** Steps whose hosts reported but which never got a whole-step event: flushed when the job ends. */

@@ -5,15 +5,24 @@ import { installedVersionOf } from './preflight.js';
 import { onEveryHost, timedOnHost, upstreamVersion } from './step.js';
 import type { Step, StepContext } from './step.js';
 
-/** apt's words for "no such package in my lists": an `apt-get update` may fix that, nothing else will. */
-const MISSING_FROM_LISTS = /Unable to locate package|has no installation candidate|Version .* was not found/;
+/**
+ * apt's words for "no such package in my lists": an `apt-get update` may fix that, nothing else will.
+ * The version is quoted (`E: Version '9.9' for 'rabbitmq-server' was not found`): matching it as
+ * `[^']*` keeps the scan linear, where `.*` rescanned the rest of the line from every "Version ".
+ */
+const MISSING_FROM_LISTS = /Unable to locate package|has no installation candidate|Version '[^']*' for '[^']*' was not found/;
+
+/** Does apt-get's stderr say the package (or version) is not in its lists? */
+export function isMissingFromLists(stderr: string): boolean {
+  return MISSING_FROM_LISTS.test(stderr);
+}
 
 async function installOn(ctx: StepContext, host: Host, version: string | undefined): Promise<string> {
   const shell = await ctx.shells.shell(host.name);
   try {
     await shell.run(aptInstallCommand(version), { timeoutMs: 600_000 });
   } catch (error) {
-    if (!isWarrenError(error) || !MISSING_FROM_LISTS.test(error.evidence?.stderr ?? '')) throw error;
+    if (!isWarrenError(error) || !isMissingFromLists(error.evidence?.stderr ?? '')) throw error;
     await shell.run(aptUpdateCommand(), { timeoutMs: 300_000 });
     await shell.run(aptInstallCommand(version), { timeoutMs: 600_000 });
   }

@@ -17,7 +17,14 @@ const ProbeOutput = z.object({
   unresolved: z.array(z.string()),
 });
 
-/** Parses the probe's `key=value` lines; repeated keys (resolves/unresolved) collect into lists. */
+/** What a probe keeps of a host's answer: values no longer than a DNS name, and no more peers than a cluster could have. */
+const PROBE_VALUE_MAX = 255;
+const PROBE_PEERS_MAX = 1000;
+
+/**
+ * Parses the probe's `key=value` lines; repeated keys (resolves/unresolved) collect into lists.
+ * Bounded whatever the host prints: each value is cut to 255 characters, each list to 1000 entries.
+ */
 export function parseProbe(stdout: string, host = 'the host'): z.infer<typeof ProbeOutput> {
   const fields: Record<string, string> = {};
   const resolves: string[] = [];
@@ -26,9 +33,12 @@ export function parseProbe(stdout: string, host = 'the host'): z.infer<typeof Pr
     const at = line.indexOf('=');
     if (at < 0) continue;
     const key = line.slice(0, at).trim();
-    const value = line.slice(at + 1).trim();
-    if (key === 'resolves') resolves.push(value);
-    else if (key === 'unresolved') unresolved.push(value);
+    const value = line.slice(at + 1).trim().slice(0, PROBE_VALUE_MAX);
+    if (key === 'resolves') {
+      if (resolves.length < PROBE_PEERS_MAX) resolves.push(value);
+    } else if (key === 'unresolved') {
+      if (unresolved.length < PROBE_PEERS_MAX) unresolved.push(value);
+    }
     else fields[key] = value;
   }
   const parsed = ProbeOutput.safeParse({ ...fields, resolves, unresolved });

@@ -14,12 +14,24 @@ import type { Step, StepContext } from './step.js';
 
 export type EffectiveReplication = 'ha-all' | 'quorum' | 'none';
 
-const Policies = z.array(
+/** `list_policies --formatter json`, only the fields we use. */
+export const Policies = z.array(
   z.object({
     name: z.string(),
     pattern: z.string(),
-    // 3.x prints the definition as a JSON string; accept an object too.
-    definition: z.union([z.string().transform((s) => JSON.parse(s) as unknown), z.record(z.string(), z.unknown())]),
+    // 3.x prints the definition as a JSON string; accept an object too. A string that is not JSON
+    // is the host's bad output (status.unparseable), not a SyntaxError thrown out of the parse.
+    definition: z.union([
+      z.string().transform((s, ctx) => {
+        try {
+          return JSON.parse(s) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'a policy definition that is JSON' });
+          return z.NEVER;
+        }
+      }),
+      z.record(z.string(), z.unknown()),
+    ]),
   }).loose(),
 );
 const VhostQueueTypes = z.array(z.object({ name: z.string(), default_queue_type: z.string().optional() }));

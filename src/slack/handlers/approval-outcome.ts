@@ -3,11 +3,11 @@ import type { Logger } from '../../log/logger.js';
 import { WARREN_ACTOR, auditFromSlack } from '../audit.js';
 import type { BotDeps } from '../deps.js';
 import { expiredOutcome, withOutcome } from '../messages/approval-card.js';
-import type { Block, SlackMessage } from '../messages/mrkdwn.js';
+import type { Block, SlackMessage, SlackText } from '../messages/mrkdwn.js';
 
-/** The approval card as saved (no buttons), typed back as the blocks we wrote. */
+/** The approval card as saved (no buttons), typed back as the text and blocks we wrote (escaped when built). */
 export function savedCard(approval: Approval): SlackMessage {
-  return { text: approval.card.text, blocks: approval.card.blocks as unknown as Block[] };
+  return { text: approval.card.text as SlackText, blocks: approval.card.blocks as unknown as Block[] };
 }
 
 /** The fields every audit entry about this approval carries. */

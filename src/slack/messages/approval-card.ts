@@ -1,7 +1,7 @@
 import type { GateCheck, GateReport } from '../../gates/schema.js';
 import type { DestructiveOperation } from '../../queue/schema.js';
-import type { Block, SlackMessage } from './mrkdwn.js';
-import { codeBlock, context, escapeText, header, inlineCode, mention, section, sectionsOf } from './mrkdwn.js';
+import type { Block, SlackMessage, SlackText } from './mrkdwn.js';
+import { appendText, codeBlock, context, escapeText, header, inlineCode, link, mention, plainFromMrkdwn, plainText, section, sectionsOf } from './mrkdwn.js';
 import type { PlanEntry } from './plan.js';
 
 /** The approval card's buttons (listeners/actions registers one listener for each). */
@@ -86,7 +86,7 @@ export function buildApprovalCard(input: ApprovalCardInput): SlackMessage {
           value: input.approvalId,
           confirm: {
             title: { type: 'plain_text', text: 'Approve this operation?' },
-            text: { type: 'mrkdwn', text: `${label.slice(0, 200)} runs at once and cannot be undone.` },
+            text: { type: 'mrkdwn', text: `${escapeText(label.slice(0, 200))} runs at once and cannot be undone.` },
             confirm: { type: 'plain_text', text: 'Approve and run' },
             deny: { type: 'plain_text', text: 'Cancel' },
             style: 'danger',
@@ -96,7 +96,7 @@ export function buildApprovalCard(input: ApprovalCardInput): SlackMessage {
       ],
     },
   ];
-  return { text: `Approval needed: ${label} (requested by ${input.requester})`, blocks };
+  return { text: plainText(`Approval needed: ${label} (requested by ${input.requester})`), blocks };
 }
 
 /** The card as it stays once decided or expired: everything but the buttons. */
@@ -106,7 +106,7 @@ export function withoutButtons(card: SlackMessage): SlackMessage {
 
 /** The saved card (no buttons) with its outcome underneath. */
 export function withOutcome(card: SlackMessage, outcome: { icon: string; line: string; text: string }): SlackMessage {
-  return { text: `${card.text.replace(/^Approval needed: /, '')}: ${outcome.text}`, blocks: [...withoutButtons(card).blocks, section(`${outcome.icon} ${outcome.line}`)] };
+  return { text: appendText(card.text.replace(/^Approval needed: /, '') as SlackText, `: ${outcome.text}`), blocks: [...withoutButtons(card).blocks, section(`${outcome.icon} ${outcome.line}`)] };
 }
 
 export function deniedOutcome(user: string, atMs: number): { icon: string; line: string; text: string } {
@@ -122,7 +122,7 @@ export function expiredOutcome(atMs: number, timeoutMinutes: number): { icon: st
 }
 
 export function busyOutcome(user: string, atMs: number, running: { jobId: string; link?: string }): { icon: string; line: string; text: string } {
-  const where = running.link ? `<${running.link}|the running operation>` : `job ${inlineCode(running.jobId)}`;
+  const where = running.link ? link(running.link, 'the running operation') : `job ${inlineCode(running.jobId)}`;
   return {
     icon: ':no_entry_sign:',
     line: `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: the cluster is busy with ${where}. Ask again once it ends.`,
@@ -169,7 +169,7 @@ function planBlocks(entries: PlanEntry[], label: string, room: number): Block[] 
 export function buildDestructiveDryRun(request: DestructiveRequest, plan: PlanEntry[], report: GateReport): SlackMessage {
   const label = requestLabel(request);
   return {
-    text: `Dry run of ${label}: ${plan.length} commands; gates ${report.allowed ? 'passed' : 'refused'}`,
+    text: plainText(`Dry run of ${label}: ${plan.length} commands; gates ${report.allowed ? 'passed' : 'refused'}`),
     blocks: [
       header(`Dry run: ${label}`),
       context('Nothing was changed and nobody was asked. Without --dry-run this posts an approval card for an approver.'),
@@ -185,7 +185,7 @@ export function buildGateRefusal(request: DestructiveRequest, report: GateReport
   const failed = report.checks.filter((c) => !c.ok);
   const lines = failed.map((c) => `• ${inlineCode(c.id)} ${escapeText(c.detail)}${c.remedy ? `\n    _to make it possible:_ ${escapeText(c.remedy)}` : ''}`);
   return {
-    text: `${requestLabel(request)} refused by the safety gates: ${failed.map((c) => c.detail).join('; ')}`.slice(0, 3000),
+    text: plainText(`${requestLabel(request)} refused by the safety gates: ${failed.map((c) => c.detail).join('; ')}`),
     blocks: [section(`:no_entry: *${escapeText(requestLabel(request))}* was refused by the safety gates; nothing was asked or run.`), ...sectionsOf(lines, 10)],
   };
 }
@@ -224,5 +224,5 @@ export function buildClickRefusal(refusal: ApprovalClickRefusal): SlackMessage {
 }
 
 function notice(headline: string, next: string): SlackMessage {
-  return { text: headline.replace(/[*`]/g, '').replace(/<!date\^\d+\^[^|]*\|([^>]*)>/g, '$1'), blocks: [section(`:no_entry: ${headline}\n${next}`)] };
+  return { text: plainFromMrkdwn(headline), blocks: [section(`:no_entry: ${headline}\n${next}`)] };
 }

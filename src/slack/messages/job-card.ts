@@ -1,7 +1,7 @@
 import type { StepState } from '../../queue/schema.js';
 import type { JobState, JobView, StepView } from '../job-view.js';
 import type { Block, SlackMessage } from './mrkdwn.js';
-import { context, escapeText, formatDuration, inlineCode, mention, section, sectionsOf } from './mrkdwn.js';
+import { context, escapeText, formatDuration, inlineCode, link, mention, plainText, section, sectionsOf } from './mrkdwn.js';
 
 /** Who asked and where the card lives: what the card shows besides the job's events. */
 export interface JobCardMeta {
@@ -54,7 +54,7 @@ export function buildJobCard(view: JobView, meta: JobCardMeta): SlackMessage {
     blocks.push(context(`:warning: ${inlineCode(view.error.code)}${where ? ` at ${where}` : ''} — evidence and what to do next are in the thread`));
   }
   if (view.state === 'completed') blocks.push(context(view.operation === 'cluster.create' ? 'status card and transport_url are in the thread' : 'the result, per node, is in the thread'));
-  return { text: `${title}: ${JOB_STATE_WORD[view.state]}${summaryOf(view)}`, blocks };
+  return { text: plainText(`${title}: ${JOB_STATE_WORD[view.state]}${summaryOf(view)}`), blocks };
 }
 
 function stepLine(step: StepView): string {
@@ -82,9 +82,9 @@ function summaryOf(view: JobView): string {
 
 /** A card posted for a create that lost the race for its cluster: it never started. */
 export function buildNotStartedCard(cluster: string, user: string, runningLink: string | undefined): SlackMessage {
-  const where = runningLink ? ` — follow <${runningLink}|the running operation>` : '';
+  const where = runningLink ? ` — follow ${link(runningLink, 'the running operation')}` : '';
   return {
-    text: `cluster.create ${cluster}: not started, another operation holds the cluster`,
+    text: plainText(`cluster.create ${cluster}: not started, another operation holds the cluster`),
     blocks: [section(`*cluster.create ${escapeText(cluster)}* — :no_entry_sign: not started: another operation holds the cluster${where}`), context(`requested by ${mention(user)}`)],
   };
 }

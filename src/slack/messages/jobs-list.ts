@@ -1,5 +1,5 @@
 import type { SlackMessage } from './mrkdwn.js';
-import { context, escapeText, mention, section, sectionsOf } from './mrkdwn.js';
+import { context, escapeText, link, mention, plainText, section, sectionsOf } from './mrkdwn.js';
 
 /** One operation in `/rabbit jobs`. */
 export interface JobListEntry {
@@ -27,15 +27,15 @@ const STATE_ICON: Record<string, string> = {
 
 /** `/rabbit jobs`: running operations first, then the most recent ones. */
 export function buildJobsList(entries: JobListEntry[], now: Date = new Date()): SlackMessage {
-  if (entries.length === 0) return { text: 'No operations yet.', blocks: [section('No operations yet. `/rabbit cluster create <cluster>` starts one.')] };
+  if (entries.length === 0) return { text: plainText('No operations yet.'), blocks: [section('No operations yet. `/rabbit cluster create &lt;cluster&gt;` starts one.')] };
   const lines = entries.map((e) => {
     const when = e.requestedAt ? ` · ${ago(new Date(e.requestedAt), now)}` : '';
-    const link = e.cardLink ? ` · <${e.cardLink}|card>` : '';
+    const card = e.cardLink ? ` · ${link(e.cardLink, 'card')}` : '';
     const reason = e.state === 'failed' && e.failedReason ? `\n    ${escapeText(e.failedReason.split('\n')[0].slice(0, 200))}` : '';
-    return `${STATE_ICON[e.state] ?? ':grey_question:'} *${escapeText(e.operation)} ${escapeText(e.cluster)}* — ${escapeText(e.state)} · by ${mention(e.requestedBy)}${when}${link}${reason}`;
+    return `${STATE_ICON[e.state] ?? ':grey_question:'} *${escapeText(e.operation)} ${escapeText(e.cluster)}* — ${escapeText(e.state)} · by ${mention(e.requestedBy)}${when}${card}${reason}`;
   });
   return {
-    text: entries.map((e) => `${e.operation} ${e.cluster}: ${e.state}`).join('\n'),
+    text: plainText(entries.map((e) => `${e.operation} ${e.cluster}: ${e.state}`).join('\n')),
     blocks: [section('*Operations*'), ...sectionsOf(lines, 45), context(`${entries.length} shown, running first`)],
   };
 }

@@ -1,5 +1,6 @@
+import { withoutControls } from '../../untrusted-text.js';
 import type { Block, SlackMessage } from './mrkdwn.js';
-import { codeBlock, context, escapeText, header, inlineCode, section } from './mrkdwn.js';
+import { codeBlock, context, escapeText, header, inlineCode, link, plainText, section } from './mrkdwn.js';
 
 /** One command a dry run would run (the shape of planOperation's entries). */
 export interface PlanEntry {
@@ -25,7 +26,7 @@ export function buildPlan(cluster: string, entries: PlanEntry[], options: { offe
   }
   const room = 45;
   blocks.push(...hostBlocks.slice(0, room));
-  if (hostBlocks.length > room) blocks.push(context(`… ${hostBlocks.length - room} more hosts; \`warren cluster create ${cluster} --dry-run\` prints them all`));
+  if (hostBlocks.length > room) blocks.push(context(`… ${hostBlocks.length - room} more hosts; \`warren cluster create ${escapeText(cluster)} --dry-run\` prints them all`));
   if (entries.length === 0) blocks.push(section('Nothing to do.'));
   if (options.offerCreate) {
     blocks.push({
@@ -34,7 +35,7 @@ export function buildPlan(cluster: string, entries: PlanEntry[], options: { offe
         {
           type: 'button',
           action_id: CREATE_CONFIRM_ACTION,
-          text: { type: 'plain_text', text: `Create ${cluster} now` },
+          text: { type: 'plain_text', text: withoutControls(`Create ${cluster} now`).replace(/[<>&]/g, '?').slice(0, 75) },
           style: 'primary',
           value: cluster,
           confirm: {
@@ -47,14 +48,14 @@ export function buildPlan(cluster: string, entries: PlanEntry[], options: { offe
       ],
     });
   }
-  return { text: `Dry run of cluster create ${cluster}: ${entries.length} commands on ${byHost.size} hosts`, blocks };
+  return { text: plainText(`Dry run of cluster create ${cluster}: ${entries.length} commands on ${byHost.size} hosts`), blocks };
 }
 
 /** The ephemeral answer to a create while another operation holds the cluster. */
 export function buildBusyNotice(cluster: string, running: { jobId: string; link?: string; by?: string }): SlackMessage {
-  const where = running.link ? `<${running.link}|its card>` : running.by ? `started by ${escapeText(running.by)}` : `job ${inlineCode(running.jobId)}`;
+  const where = running.link ? link(running.link, 'its card') : running.by ? `started by ${escapeText(running.by)}` : `job ${inlineCode(running.jobId)}`;
   return {
-    text: `${cluster} already has an operation running: ${running.link ?? running.jobId}`,
+    text: plainText(`${cluster} already has an operation running: ${running.link ?? running.jobId}`),
     blocks: [section(`:hourglass: *${escapeText(cluster)}* already has an operation running — follow it on ${where}. One operation per cluster at a time; try again when it ends.`)],
   };
 }

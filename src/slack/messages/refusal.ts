@@ -1,6 +1,6 @@
 import type { SlackRole } from '../../config/schema.js';
 import type { SlackMessage } from './mrkdwn.js';
-import { escapeText, inlineCode, section } from './mrkdwn.js';
+import { escapeText, inlineCode, plainFromMrkdwn, plainText, section } from './mrkdwn.js';
 
 /** Why a request was refused; each says what an admin would change in the config. */
 export type Refusal =
@@ -30,12 +30,12 @@ export function buildRefusal(refusal: Refusal): SlackMessage {
 }
 
 function notice(headline: string, next: string): SlackMessage {
-  return { text: headline.replace(/[*`]/g, ''), blocks: [section(`:no_entry: ${headline}\n${next}`)] };
+  return { text: plainFromMrkdwn(headline), blocks: [section(`:no_entry: ${headline}\n${next}`)] };
 }
 
 /** A short ephemeral about something that went wrong on our side, with what to do next. */
 export function buildProblem(message: string, next: string): SlackMessage {
-  return { text: message, blocks: [section(`:warning: ${escapeText(message)}\n${escapeText(next)}`)] };
+  return { text: plainText(message), blocks: [section(`:warning: ${escapeText(message)}\n${escapeText(next)}`)] };
 }
 
 /** What the requester reads when the work after an ack failed; Slack's own refusals come with their fix. */

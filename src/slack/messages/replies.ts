@@ -2,29 +2,29 @@ import { describeError } from '../../errors.js';
 import type { ClusterCreateResult, MaintenanceResult } from '../../queue/schema.js';
 import type { JobView, SerializedEventError, StepView } from '../job-view.js';
 import type { SlackMessage } from './mrkdwn.js';
-import { codeBlock, context, escapeText, formatDuration, inlineCode, section, sectionsOf } from './mrkdwn.js';
+import { codeBlock, context, escapeText, formatDuration, inlineCode, plainText, section, sectionsOf } from './mrkdwn.js';
 
 /** A step's thread reply: its detail and each host's part, or its failure. */
 export function buildStepReply(step: StepView): SlackMessage {
   const icon = step.state === 'failed' ? ':x:' : step.state === 'skipped' ? ':fast_forward:' : ':white_check_mark:';
   const duration = step.durationMs === undefined ? '' : ` in ${formatDuration(step.durationMs)}`;
-  const lines = [`${icon} *${escapeText(step.title)}* ${step.state}${duration}`];
+  const lines = [`${icon} *${escapeText(step.title)}* ${escapeText(step.state)}${duration}`];
   if (step.detail) lines.push(escapeText(step.detail));
   for (const host of step.hosts) {
     const hostDuration = host.durationMs === undefined ? '' : ` (${formatDuration(host.durationMs)})`;
     const detail = host.detail ? ` — ${escapeText(host.detail)}` : '';
-    lines.push(`• ${inlineCode(host.host)}: ${host.state}${hostDuration}${detail}`);
+    lines.push(`• ${inlineCode(host.host)}: ${escapeText(host.state)}${hostDuration}${detail}`);
     if (host.error) lines.push(`    ${inlineCode(host.error.code)} ${escapeText(host.error.message.slice(0, 300))}`);
   }
   if (step.state === 'failed' && step.error && !step.hosts.some((h) => h.error)) lines.push(`${inlineCode(step.error.code)} ${escapeText(step.error.message.slice(0, 500))}`);
-  return { text: `${step.title}: ${step.state}`, blocks: sectionsOf(lines, 10) };
+  return { text: plainText(`${step.title}: ${step.state}`), blocks: sectionsOf(lines, 10) };
 }
 
 /** A failed attempt that will be retried: what went wrong, briefly. */
 export function buildRetryReply(view: JobView): SlackMessage {
   const reason = view.error ? `${inlineCode(view.error.code)} ${escapeText(view.error.message.slice(0, 500))}` : 'a transient failure';
   return {
-    text: `attempt ${view.attempt} of ${view.operation} ${view.cluster} failed; retrying`,
+    text: plainText(`attempt ${view.attempt} of ${view.operation} ${view.cluster} failed; retrying`),
     blocks: [section(`:repeat: Attempt ${view.attempt} failed: ${reason}\nRetrying; finished steps are not repeated.`)],
   };
 }
@@ -39,7 +39,7 @@ export function buildFailureReply(view: JobView): SlackMessage {
     section(codeBlock(describeError(error))),
   ];
   blocks.push(section(`*What to do next:* ${escapeText(error.hint ?? defaultHint(view.operation))}`));
-  return { text: `${view.operation} ${view.cluster} failed: ${error.code}: ${error.message}`.slice(0, 3000), blocks };
+  return { text: plainText(`${view.operation} ${view.cluster} failed: ${error.code}: ${error.message}`), blocks };
 }
 
 /** The end of a create: the oslo.messaging transport_url template, replication and warnings. */
@@ -50,7 +50,7 @@ export function buildTransportReply(result: ClusterCreateResult): SlackMessage {
   ];
   if (result.warnings.length > 0) blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
   blocks.push(context(`${result.steps.length} steps: ${result.steps.filter((s) => s.state === 'done').length} done, ${result.steps.filter((s) => s.state === 'skipped').length} skipped`));
-  return { text: `transport_url: ${result.transportUrl}`, blocks };
+  return { text: plainText(`transport_url: ${result.transportUrl}`), blocks };
 }
 
 /** Only a create resumes where it stopped; a destructive operation needs a new approval. */
@@ -66,5 +66,5 @@ export function buildMaintenanceReply(result: MaintenanceResult): SlackMessage {
   const blocks = sectionsOf(lines, 10);
   if (result.warnings.length > 0) blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
   blocks.push(context(`${result.steps.length} steps: ${result.steps.filter((s) => s.state === 'done').length} done, ${result.steps.filter((s) => s.state === 'skipped').length} skipped`));
-  return { text: result.summary.slice(0, 3000), blocks };
+  return { text: plainText(result.summary), blocks };
 }

@@ -1,6 +1,6 @@
 import type { ClusterHealth, HealthHeadline, NodeHealth } from '../../rabbit/cluster-status.js';
 import type { Block, SlackMessage } from './mrkdwn.js';
-import { context, escapeText, header, inlineCode, section, sectionsOf } from './mrkdwn.js';
+import { context, escapeText, header, inlineCode, plainText, section, sectionsOf } from './mrkdwn.js';
 
 export const HEADLINE_ICON: Record<HealthHeadline, string> = {
   healthy: ':large_green_circle:',
@@ -14,13 +14,13 @@ export function buildStatusCard(health: ClusterHealth): SlackMessage {
   const running = health.nodes.filter((n) => n.running).length;
   const blocks: Block[] = [
     header(`${health.cluster}: ${health.headline}`),
-    section(`${HEADLINE_ICON[health.headline]} *${escapeText(health.cluster)}* is *${health.headline}* — ${running}/${health.nodes.length} nodes running`),
+    section(`${HEADLINE_ICON[health.headline]} *${escapeText(health.cluster)}* is *${escapeText(health.headline)}* — ${running}/${health.nodes.length} nodes running`),
     ...sectionsOf(health.nodes.map(nodeRow), 40),
   ];
   if (health.problems.length > 0) blocks.push(...sectionsOf(['*Problems*', ...health.problems.map((p) => `• ${escapeText(p)}`)], 5));
   blocks.push(context(health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
   const problems = health.problems.length > 0 ? `: ${health.problems.join('; ')}` : '';
-  return { text: `${health.cluster} is ${health.headline}${problems}`.slice(0, 3000), blocks };
+  return { text: plainText(`${health.cluster} is ${health.headline}${problems}`), blocks };
 }
 
 /** One node: name, host, running or stopped, versions, alarms, partitions, maintenance. */
@@ -45,8 +45,8 @@ export function buildClusterSummary(rows: ClusterSummaryRow[]): SlackMessage {
     const { health } = row;
     const running = health.nodes.filter((n) => n.running).length;
     const first = health.problems[0] ? ` — ${escapeText(health.problems[0])}${health.problems.length > 1 ? ` (+${health.problems.length - 1} more)` : ''}` : '';
-    return `${HEADLINE_ICON[health.headline]} *${escapeText(row.cluster)}* ${health.headline}, ${running}/${health.nodes.length} running${first}`;
+    return `${HEADLINE_ICON[health.headline]} *${escapeText(row.cluster)}* ${escapeText(health.headline)}, ${running}/${health.nodes.length} running${first}`;
   });
   const text = rows.map((r) => `${r.cluster}: ${'error' in r ? 'unknown' : r.health.headline}`).join(', ');
-  return { text: `Clusters — ${text}`, blocks: [section('*Clusters*'), ...sectionsOf(lines, 45), context('`/rabbit status <cluster>` shows every node')] };
+  return { text: plainText(`Clusters — ${text}`), blocks: [section('*Clusters*'), ...sectionsOf(lines, 45), context('`/rabbit status &lt;cluster&gt;` shows every node')] };
 }

@@ -1,7 +1,7 @@
 import { helpLines } from '../../commands/help.js';
 import type { UsageError } from '../../commands/schema.js';
 import type { SlackMessage } from './mrkdwn.js';
-import { context, escapeText, inlineCode, section } from './mrkdwn.js';
+import { context, escapeText, inlineCode, plainText, section } from './mrkdwn.js';
 
 /** `/rabbit help`. */
 export function buildHelp(): SlackMessage {
@@ -10,7 +10,7 @@ export function buildHelp(): SlackMessage {
     return `• ${inlineCode(usage)} — ${escapeText(what ?? '')}`;
   });
   return {
-    text: helpLines('/rabbit').join('\n'),
+    text: plainText(helpLines('/rabbit').join('\n')),
     blocks: [section('*warren* builds and checks RabbitMQ clusters from the inventory in its config.'), section(lines.join('\n')), context('Progress goes to the job card and its thread; failures come with the evidence and what to do next.')],
   };
 }
@@ -22,7 +22,7 @@ export function buildUsageError(error: UsageError): SlackMessage {
     return `• ${inlineCode(`/rabbit ${grammar}`)}${what ? ` — ${escapeText(what)}` : ''}`;
   });
   return {
-    text: `Sorry: ${error.message}`,
+    text: plainText(`Sorry: ${error.message}`),
     blocks: [section(`:warning: ${escapeText(error.message)}`), section(`*Usage*\n${usage.join('\n')}`)],
   };
 }

@@ -163,7 +163,7 @@ describe('usage, help and refusals', () => {
 
   it('a usage error says what was wrong and shows the right form, escaped', () => {
     const message = buildUsageError({ code: 'usage.unknown_command', message: 'unknown command "<x>"', usage: ['jobs — recent and running operations'] });
-    expect(message.text).toBe('Sorry: unknown command "<x>"');
+    expect(message.text).toBe('Sorry: unknown command "&lt;x&gt;"');
     expect(read(message.blocks)).toBe(':warning: unknown command "&lt;x&gt;"\n*Usage*\n• `/rabbit jobs` — recent and running operations');
   });
 

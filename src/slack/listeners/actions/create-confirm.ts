@@ -8,6 +8,7 @@ import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refu
 import { buildUsageError } from '../../messages/usage.js';
 import { BlockActionPayload } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
+import { plainText } from '../../messages/mrkdwn.js';
 
 /**
  * "Create <cluster> now" on a dry run: acks at once, then checks everything a typed create is
@@ -49,7 +50,7 @@ export function createConfirmAction(deps: BotDeps) {
       const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
       const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
       try {
-        await reply({ replace_original: true, text: `Creating ${cluster}: follow the job card in the channel.` });
+        await reply({ replace_original: true, text: plainText(`Creating ${cluster}: follow the job card in the channel.`) });
         await startClusterCreate(deps, request, cluster, log);
       } catch (error) {
         log.error({ err: (error as Error).message }, 'create from button failed');

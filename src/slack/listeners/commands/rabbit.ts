@@ -11,6 +11,7 @@ import { requestDestructiveOperation } from '../../handlers/destructive-request.
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
+import { plainText } from '../../messages/mrkdwn.js';
 import type { CommandOutcome } from '../../../observability/metrics.js';
 import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refusal.js';
 import { buildHelp, buildUsageError } from '../../messages/usage.js';
@@ -109,16 +110,18 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     case 'help':
       return ephemeral(buildHelp());
     case 'status':
-      return { response_type: 'ephemeral', text: command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…' };
+      return { response_type: 'ephemeral', text: plainText(command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…') };
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
     case 'cluster.teardown':
       return {
         response_type: 'ephemeral',
-        text: command.dryRun
-          ? `Checking the safety gates of ${commandLabel(command)}…`
-          : `Checking the safety gates of ${commandLabel(command)}; if they pass, an approval card for an approver follows in the channel…`,
+        text: plainText(
+          command.dryRun
+            ? `Checking the safety gates of ${commandLabel(command)}…`
+            : `Checking the safety gates of ${commandLabel(command)}; if they pass, an approval card for an approver follows in the channel…`,
+        ),
       };
     default:
       return undefined;
