@@ -12,7 +12,8 @@ import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEvents } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
-import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
+import { connectRedis, describeRedis, redisSettingsFromEnv } from '../queue/redis.js';
+import type { Redis } from 'ioredis';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
@@ -32,6 +33,11 @@ interface GlobalOptions {
   prefix: string;
 }
 
+/** A Redis connection from the environment (REDIS_URL or Sentinel); critical writes' warnings go to stderr. */
+function redisFromEnv(logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' })): Redis {
+  return connectRedis(redisSettingsFromEnv(), { logger });
+}
+
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -43,7 +49,7 @@ async function configFrom(program: Command): Promise<WarrenConfig> {
 
 /** Follows a job's event stream until its final event; returns whether it completed. */
 async function followJob(jobId: string): Promise<boolean> {
-  const reader = connectRedis(redisUrlFromEnv());
+  const reader = redisFromEnv();
   let lastId = '0';
   try {
     for (;;) {
@@ -74,7 +80,7 @@ async function reportQueued(jobId: string, follow: boolean, started: number): Pr
 async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean }): Promise<number> {
   const config = await configFrom(program);
   resolveCluster(config, clusterName);
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
   try {
     const started = Date.now();
@@ -98,7 +104,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
 
 /** The cluster's membership changes (node.add/node.remove) under the queue's prefix. */
 async function membershipOf(program: Command, cluster: string): Promise<MembershipOverrides> {
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   try {
     return await new MembershipStore(redis, program.opts<GlobalOptions>().prefix).read(cluster);
   } finally {
@@ -135,7 +141,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
     out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
     return EXIT.usage;
   }
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   const queue = openOperationsQueue(redis, prefix);
   const audit = new AuditLog(redis, prefix);
   const entry = (event: AuditEntry['event'], detail: string, jobId?: string): AuditEntry => ({
@@ -191,7 +197,7 @@ async function showAudit(program: Command, cluster: string | undefined, options:
     process.stderr.write('--limit must be a whole number from 1 to 10000\n');
     return EXIT.usage;
   }
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   try {
     const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({ ...(cluster ? { cluster } : {}), limit });
     out(options.json ? JSON.stringify(entries, null, 2) : renderAudit(entries));
@@ -227,13 +233,15 @@ async function runBot(program: Command): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-bot' });
   const prefix = program.opts<GlobalOptions>().prefix;
+  // Read before any process starts: a bad Redis setting fails here, once, with config.invalid.
+  const redis = redisSettingsFromEnv();
   // WARREN_BOT_PROCESSES > 1: node:cluster re-runs `warren bot` with the same argv for each process,
   // all on one port; with 1 (the default) the bot runs in this process. Signals are handled there.
   await runBotProcesses({
     processes: botProcessesFromEnv(process.env),
     logger,
-    start: () => startBotProcess({ config, prefix, redisUrl: redisUrlFromEnv(), env: process.env, logger, checkSafetyGates }),
-    onReady: ({ port, pids }) => logger.info({ port, pids }, 'bot ready'),
+    start: () => startBotProcess({ config, prefix, redis, env: process.env, logger, checkSafetyGates }),
+    onReady: ({ port, pids }) => logger.info({ port, pids, redis: describeRedis(redis) }, 'bot ready'),
   });
   return EXIT.ok;
 }
@@ -241,7 +249,8 @@ async function runBot(program: Command): Promise<number> {
 async function runWorker(program: Command, options: { concurrency: string }): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-worker' });
-  const connection = connectRedis(redisUrlFromEnv());
+  const redis = redisSettingsFromEnv();
+  const connection = connectRedis(redis, { logger });
   // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
   const metrics = createMetrics();
@@ -260,7 +269,7 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const observability = metricsPort
     ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health: () => workerHealth(running, connection) })
     : undefined;
-  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port }, 'worker ready');
+  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port, redis: describeRedis(redis) }, 'worker ready');
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {
     await running.close();

@@ -1,22 +1,203 @@
 import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { z } from 'zod';
+import { formatConfigIssues } from '../config/load.js';
+import { WarrenError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_SENTINEL_PORT = 26379;
+const DEFAULT_WAIT_TIMEOUT_MS = 1000;
+
+/** One Sentinel's address. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where warren's Redis is: one URL, or a Sentinel group that names the current primary. Passwords
+ * come from the environment only. `waitReplicas`: how many replicas a critical write (audit
+ * entries, approval decisions) waits for, at most `waitTimeoutMs` (0: no wait).
+ */
+export type RedisSettings =
+  | { mode: 'url'; url: string; password?: string; waitReplicas: number; waitTimeoutMs: number }
+  | {
+      mode: 'sentinel';
+      sentinels: SentinelAddress[];
+      masterName: string;
+      password?: string;
+      sentinelPassword?: string;
+      waitReplicas: number;
+      waitTimeoutMs: number;
+    };
 
 const RedisUrl = z
   .string()
   .url()
   .refine((url) => /^rediss?:\/\//.test(url), 'a redis:// or rediss:// URL');
 
-/** The Redis URL from REDIS_URL, validated: a typo fails at start, not at the first job. */
-export function redisUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string {
-  return RedisUrl.parse(env.REDIS_URL ?? DEFAULT_REDIS_URL);
+// host, host:port, [v6]:port; the port defaults to Sentinel's 26379.
+const ADDRESS = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?))(?::(\d{1,5}))?$/;
+
+const Sentinel = z
+  .string()
+  .regex(ADDRESS, 'host:port of a Sentinel (IPv6 as [address]:port)')
+  .transform((text): SentinelAddress => {
+    const [, v6, name, port] = ADDRESS.exec(text) ?? [];
+    return { host: v6 ?? name ?? '', port: port === undefined ? DEFAULT_SENTINEL_PORT : Number(port) };
+  })
+  .refine((address) => address.port >= 1 && address.port <= 65535, 'a port from 1 to 65535');
+
+const Secret = z.string().min(1, 'empty; unset it instead');
+
+const RedisEnv = z
+  .object({
+    REDIS_URL: RedisUrl.optional(),
+    REDIS_SENTINELS: z
+      .preprocess((value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value), z.array(Sentinel).min(1, 'at least one host:port'))
+      .optional(),
+    REDIS_SENTINEL_MASTER: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'the master name the Sentinels monitor (`sentinel monitor <name> …`): letters, digits, . _ -')
+      .optional(),
+    REDIS_PASSWORD: Secret.optional(),
+    REDIS_SENTINEL_PASSWORD: Secret.optional(),
+    REDIS_WAIT_REPLICAS: z.coerce.number().int('a whole number of replicas').min(0).max(16).optional(),
+    REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int('whole milliseconds').min(1).max(60_000).default(DEFAULT_WAIT_TIMEOUT_MS),
+  })
+  .superRefine((env, ctx) => {
+    const sentinel = env.REDIS_SENTINELS !== undefined;
+    if (sentinel && env.REDIS_URL !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'set together with REDIS_SENTINELS: use one or the other (the Sentinels name the primary)' });
+    }
+    if (sentinel && env.REDIS_SENTINEL_MASTER === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_MASTER'], message: 'required with REDIS_SENTINELS: the master name the Sentinels monitor' });
+    }
+    if (!sentinel && env.REDIS_SENTINEL_MASTER !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINELS'], message: 'required with REDIS_SENTINEL_MASTER: the Sentinels as host:port,host:port' });
+    }
+    if (!sentinel && env.REDIS_SENTINEL_PASSWORD !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_PASSWORD'], message: 'set without REDIS_SENTINELS' });
+    }
+    if (env.REDIS_URL !== undefined && env.REDIS_PASSWORD !== undefined && new URL(env.REDIS_URL).password !== '') {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_PASSWORD'], message: 'set while REDIS_URL carries a password too: keep it in REDIS_PASSWORD only' });
+    }
+  });
+
+const REDIS_KEYS = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_WAIT_REPLICAS', 'REDIS_WAIT_TIMEOUT_MS'];
+
+/**
+ * Where Redis is, from the environment, validated: a typo fails at start, not at the first job.
+ * `REDIS_URL` (default redis://127.0.0.1:6379), or `REDIS_SENTINELS` (host:port,…) with
+ * `REDIS_SENTINEL_MASTER`; `REDIS_PASSWORD` and `REDIS_SENTINEL_PASSWORD` for either.
+ */
+export function redisSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RedisSettings {
+  const set = Object.fromEntries(REDIS_KEYS.flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])));
+  const parsed = RedisEnv.safeParse(set);
+  if (!parsed.success) {
+    throw new WarrenError('config.invalid', `Redis settings in the environment are invalid:\n  ${formatConfigIssues(parsed.error.issues).join('\n  ')}`, {
+      hint: 'Set REDIS_URL for one Redis, or REDIS_SENTINELS=host:port,host:port and REDIS_SENTINEL_MASTER for Sentinel; passwords in REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (README, Running in production).',
+    });
+  }
+  const e = parsed.data;
+  const password = e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD };
+  if (e.REDIS_SENTINELS !== undefined && e.REDIS_SENTINEL_MASTER !== undefined) {
+    return {
+      mode: 'sentinel',
+      sentinels: e.REDIS_SENTINELS,
+      masterName: e.REDIS_SENTINEL_MASTER,
+      ...password,
+      ...(e.REDIS_SENTINEL_PASSWORD === undefined ? {} : { sentinelPassword: e.REDIS_SENTINEL_PASSWORD }),
+      // A Sentinel group exists to survive the primary's loss; a write only the primary had would not.
+      waitReplicas: e.REDIS_WAIT_REPLICAS ?? 1,
+      waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
+    };
+  }
+  return { mode: 'url', url: e.REDIS_URL ?? DEFAULT_REDIS_URL, ...password, waitReplicas: e.REDIS_WAIT_REPLICAS ?? 0, waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS };
 }
+
+/** Where a connection points, for a log line: never a password. */
+export function describeRedis(settings: RedisSettings): string {
+  if (settings.mode === 'sentinel') return `sentinel ${settings.masterName} via ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  const url = new URL(settings.url);
+  url.password = '';
+  url.username = '';
+  return url.toString();
+}
+
+interface Durability {
+  replicas: number;
+  timeoutMs: number;
+  logger?: Logger;
+  /** Counts lost connections: a WAIT answered on another connection than the write's proves nothing. */
+  closes: number;
+}
+
+const durability = new WeakMap<Redis, Durability>();
 
 /**
  * A connection for BullMQ and for our own streams. BullMQ workers need
- * `maxRetriesPerRequest: null` so blocking commands wait out a Redis restart instead of failing.
+ * `maxRetriesPerRequest: null` so blocking commands wait out a Redis restart or a failover instead
+ * of failing. Under Sentinel the client asks the Sentinels for the primary, follows their
+ * `+switch-master` (failoverDetector), and a write refused with READONLY (sent to a primary that
+ * has just been demoted) reconnects and is sent again to the new one.
  */
-export function connectRedis(url: string = redisUrlFromEnv()): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+export function connectRedis(target: RedisSettings | string = redisSettingsFromEnv(), options: { logger?: Logger } = {}): Redis {
+  const settings: RedisSettings = typeof target === 'string' ? { mode: 'url', url: target, waitReplicas: 0, waitTimeoutMs: DEFAULT_WAIT_TIMEOUT_MS } : target;
+  const common: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    lazyConnect: false,
+    // 2: reconnect and send the command again. READONLY means it was not run, so resending is safe.
+    reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+    ...(settings.password === undefined ? {} : { password: settings.password }),
+  };
+  const redis =
+    settings.mode === 'sentinel'
+      ? new Redis({
+          ...common,
+          sentinels: settings.sentinels,
+          name: settings.masterName,
+          role: 'master',
+          failoverDetector: true,
+          ...(settings.sentinelPassword === undefined ? {} : { sentinelPassword: settings.sentinelPassword }),
+        })
+      : new Redis(settings.url, common);
+  if (settings.waitReplicas > 0) {
+    const entry: Durability = { replicas: settings.waitReplicas, timeoutMs: settings.waitTimeoutMs, closes: 0, ...(options.logger ? { logger: options.logger } : {}) };
+    redis.on('close', () => {
+      entry.closes += 1;
+    });
+    durability.set(redis, entry);
+  }
+  return redis;
+}
+
+/**
+ * Runs a critical write (an audit entry, an approval decision), then, on a connection configured
+ * to (Sentinel: one replica by default), waits with `WAIT` until that many replicas have it, at
+ * most the configured timeout. Replication is asynchronous: without this, a write the primary
+ * acknowledged just before it died can be missing on the replica Sentinel promotes. When the
+ * replicas do not confirm in time the write stands (the primary has it) and a warning says so:
+ * refusing writes while a replica is away is Redis's own `min-replicas-to-write`, the operator's
+ * choice. Returns the write's result.
+ */
+export async function durableWrite<T>(redis: Redis, what: string, write: () => Promise<T>): Promise<T> {
+  const policy = durability.get(redis);
+  if (!policy) return write();
+  const before = policy.closes;
+  const result = await write();
+  const acknowledged = Number(await redis.wait(policy.replicas, policy.timeoutMs));
+  // A reconnection between the write and the WAIT's answer means the WAIT may have been answered by
+  // another primary, which says nothing about the write.
+  const reconnected = policy.closes !== before;
+  const confirmed = reconnected ? 0 : acknowledged;
+  if (confirmed < policy.replicas) {
+    policy.logger?.warn(
+      { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
+      'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
+    );
+  }
+  return result;
 }
