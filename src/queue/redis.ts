@@ -17,8 +17,8 @@ export interface SentinelAddress {
 
 /**
  * Where warren's Redis is: one URL, or a Sentinel group that names the current primary. Passwords
- * come from the environment only. `waitReplicas`: how many replicas a critical write (audit
- * entries, approval decisions) waits for, at most `waitTimeoutMs` (0: no wait).
+ * come from the environment only. `waitReplicas`: how many replicas a critical write (see
+ * durableWrite) waits for, at most `waitTimeoutMs` (0: no wait).
  */
 export type RedisSettings =
   | { mode: 'url'; url: string; password?: string; waitReplicas: number; waitTimeoutMs: number }
@@ -175,10 +175,11 @@ export function connectRedis(target: RedisSettings | string = redisSettingsFromE
 }
 
 /**
- * Runs a critical write (an audit entry, an approval decision), then, on a connection configured
- * to (Sentinel: one replica by default), waits with `WAIT` until that many replicas have it, at
- * most the configured timeout. Replication is asynchronous: without this, a write the primary
- * acknowledged just before it died can be missing on the replica Sentinel promotes. When the
+ * Runs a critical write (an audit entry, an approval decision, a progress event), then, on a
+ * connection configured to (Sentinel: one replica by default), waits with `WAIT` until that many
+ * replicas have it, at most the configured timeout. Replication is asynchronous, and in a failover
+ * the old primary takes writes until Sentinel demotes it, then discards them: without this, a
+ * write acknowledged around a failover can be missing on the replica Sentinel promotes. When the
  * replicas do not confirm in time the write stands (the primary has it) and a warning says so:
  * refusing writes while a replica is away is Redis's own `min-replicas-to-write`, the operator's
  * choice. Returns the write's result.
