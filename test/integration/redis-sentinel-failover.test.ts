@@ -198,6 +198,9 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     await group.failover();
     const newPrimary = await group.untilFailedOver(oldPrimary);
     expect(newPrimary).not.toBe(oldPrimary);
+    // The failover happened during the create, not after it.
+    const queue = openOperationsQueue(redis, prefix);
+    expect(await queue.getJobState(jobId)).toBe('active');
 
     await emulator.waitFor(() => /: (completed|failed)/.test(emulator.message(CHANNEL, card.ts)?.text ?? ''), 'the job to end on the card', 150_000);
     await emulator.waitFor(() => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'), 'the status card in the thread', 30_000);
@@ -221,8 +224,7 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     for (const step of runbook) {
       expect(eventsAfter.some((e) => e.event.type === 'step' && e.event.step === step && e.event.host === undefined && ['done', 'skipped'].includes(e.event.state)), step).toBe(true);
     }
-    const queue = openOperationsQueue(redis, prefix);
-    expect(await (await queue.getJob(jobId))?.getState()).toBe('completed');
+    expect(await queue.getJobState(jobId)).toBe('completed');
     await queue.close();
 
     // No audit entry or approval decision lost.
@@ -231,6 +233,8 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     expect(await approvals.get(approvalId)).toMatchObject({ state: 'approved', decidedBy: APPROVER });
     expect(await approvals.releasing()).toContain(approvalId);
 
+    const warned = [...botOutput, ...workerOutput].join('').split('\n').filter((l) => l.includes('critical write not confirmed'));
+    process.stdout.write(`failover ${oldPrimary} -> ${newPrimary}; critical writes logged as unconfirmed: ${warned.length}\n${warned.join('\n')}\n`);
     // The processes followed the Sentinels, never a URL.
     expect(workerOutput.join('')).toContain(`"redis":"sentinel ${group.masterName} via 127.0.0.1:26411,127.0.0.1:26412,127.0.0.1:26413"`);
     for (const i of [1, 2, 3]) {
