@@ -132,6 +132,17 @@ interface Durability {
   logger?: Logger;
   /** Counts lost connections: a WAIT answered on another connection than the write's proves nothing. */
   closes: number;
+  /** Until then the primary has too few replicas connected: writes do not wait (it was logged). */
+  degradedUntil: number;
+}
+
+/** How long writes stop waiting once the primary is found with too few replicas, before it is asked again. */
+const DEGRADED_RECHECK_MS = 5000;
+
+/** Replicas connected to the primary this connection talks to (ROLE: ['master', offset, [[ip, port, offset], …]]). */
+async function connectedReplicas(redis: Redis): Promise<number> {
+  const role = (await redis.call('ROLE')) as [string, number, unknown[]?];
+  return role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
 }
 
 const durability = new WeakMap<Redis, Durability>();
@@ -165,7 +176,7 @@ export function connectRedis(target: RedisSettings | string = redisSettingsFromE
         })
       : new Redis(settings.url, common);
   if (settings.waitReplicas > 0) {
-    const entry: Durability = { replicas: settings.waitReplicas, timeoutMs: settings.waitTimeoutMs, closes: 0, ...(options.logger ? { logger: options.logger } : {}) };
+    const entry: Durability = { replicas: settings.waitReplicas, timeoutMs: settings.waitTimeoutMs, closes: 0, degradedUntil: 0, ...(options.logger ? { logger: options.logger } : {}) };
     redis.on('close', () => {
       entry.closes += 1;
     });
@@ -186,7 +197,7 @@ export function connectRedis(target: RedisSettings | string = redisSettingsFromE
  */
 export async function durableWrite<T>(redis: Redis, what: string, write: () => Promise<T>): Promise<T> {
   const policy = durability.get(redis);
-  if (!policy) return write();
+  if (!policy || Date.now() < policy.degradedUntil) return write();
   const before = policy.closes;
   const result = await write();
   const acknowledged = Number(await redis.wait(policy.replicas, policy.timeoutMs));
@@ -194,11 +205,21 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
   // another primary, which says nothing about the write.
   const reconnected = policy.closes !== before;
   const confirmed = reconnected ? 0 : acknowledged;
-  if (confirmed < policy.replicas) {
+  if (confirmed >= policy.replicas) return result;
+  const connected = reconnected ? policy.replicas : await connectedReplicas(redis).catch(() => policy.replicas);
+  if (connected < policy.replicas) {
+    // After a failover that took the only replica's place, every write would wait the full timeout
+    // for a replica that is not there: stop waiting, say so once, and look again in a few seconds.
+    policy.degradedUntil = Date.now() + DEGRADED_RECHECK_MS;
     policy.logger?.warn(
-      { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
-      'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
+      { what, replicasConnected: connected, wanted: policy.replicas, recheckMs: DEGRADED_RECHECK_MS },
+      'the Redis primary has fewer replicas than critical writes wait for: writes go on without waiting, and a failover now would lose them',
     );
+    return result;
   }
+  policy.logger?.warn(
+    { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
+    'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
+  );
   return result;
 }
