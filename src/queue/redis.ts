@@ -206,7 +206,13 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
   const reconnected = policy.closes !== before;
   const confirmed = reconnected ? 0 : acknowledged;
   if (confirmed >= policy.replicas) return result;
-  const connected = reconnected ? policy.replicas : await connectedReplicas(redis).catch(() => policy.replicas);
+  if (reconnected) {
+    policy.logger?.warn(
+      { what, replicas: 0, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
+      'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
+    );
+  }
+  const connected = await connectedReplicas(redis).catch(() => policy.replicas);
   if (connected < policy.replicas) {
     // After a failover that took the only replica's place, every write would wait the full timeout
     // for a replica that is not there: stop waiting, say so once, and look again in a few seconds.
@@ -217,6 +223,7 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
     );
     return result;
   }
+  if (reconnected) return result;
   policy.logger?.warn(
     { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
     'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
