@@ -206,12 +206,13 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
   const reconnected = policy.closes !== before;
   const confirmed = reconnected ? 0 : acknowledged;
   if (confirmed >= policy.replicas) return result;
-  if (reconnected) {
+  const unconfirmed = () =>
     policy.logger?.warn(
-      { what, replicas: 0, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
-      'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
+      { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
+      'critical write not confirmed by the replicas in time: the primary took it, a failover now could lose it',
     );
-  }
+  // The write is in doubt whenever its connection dropped, whatever the replicas say now.
+  if (reconnected) unconfirmed();
   const connected = await connectedReplicas(redis).catch(() => policy.replicas);
   if (connected < policy.replicas) {
     // After a failover that took the only replica's place, every write would wait the full timeout
@@ -221,12 +222,8 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
       { what, replicasConnected: connected, wanted: policy.replicas, recheckMs: DEGRADED_RECHECK_MS },
       'the Redis primary has fewer replicas than critical writes wait for: writes go on without waiting, and a failover now would lose them',
     );
-    return result;
+  } else if (!reconnected) {
+    unconfirmed();
   }
-  if (reconnected) return result;
-  policy.logger?.warn(
-    { what, replicas: confirmed, wanted: policy.replicas, timeoutMs: policy.timeoutMs, reconnected },
-    'critical write not confirmed by the replicas in time: the primary has it, a failover now could lose it',
-  );
   return result;
 }

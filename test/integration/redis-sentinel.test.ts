@@ -198,8 +198,15 @@ describe('warren on Redis Sentinel', () => {
       const log = new AuditLog(redis, prefix);
       const acknowledged: string[] = [];
       let stop = false;
+      const failures: string[] = [];
       const writer = (async () => {
-        for (let i = 0; !stop; i += 1) acknowledged.push(await log.append(entry(`append ${i}`)));
+        for (let i = 0; !stop; i += 1) {
+          try {
+            acknowledged.push(await log.append(entry(`append ${i}`)));
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+        }
       })();
       await new Promise((r) => setTimeout(r, 500));
       const old = await group.primaryPort();
@@ -212,6 +219,8 @@ describe('warren on Redis Sentinel', () => {
       await new Promise((r) => setTimeout(r, 4000));
       stop = true;
       await writer;
+      // An append waits out the failover; none fails.
+      expect(failures).toEqual([]);
       // Appends go on. Where the new primary has no replica left (the SIGKILL case) they stop
       // waiting for one and go at full speed; after a graceful failover they wait while the old
       // primary resyncs as the new one's replica.
