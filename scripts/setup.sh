@@ -13,6 +13,8 @@ need=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v rabbitmqctl >/dev/null 2>&1 || need+=(rabbitmq-server)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# Sentinel for the failover tests (test/integration/redis-sentinel*.test.ts start their own group).
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
@@ -23,6 +25,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q >/dev/null
   # Services must not start on the machine itself: the lab starts RabbitMQ inside its hosts.
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q --no-install-recommends "${need[@]}" >/dev/null
+  # Under systemd the package starts a Sentinel on 26379 watching 6379; the tests need none of it.
+  if [[ " ${need[*]} " == *" redis-sentinel "* ]] && [ -d /run/systemd/system ]; then
+    systemctl disable --now redis-sentinel >/dev/null 2>&1 || true
+  fi
 fi
 
 # Redis: start one if nothing answers on REDIS_URL (default redis://127.0.0.1:6379).

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AuditEntry } from '../audit/schema.js';
 import { AUDIT_MAX_ENTRIES, auditKey } from '../audit/store.js';
+import { durableWrite } from '../queue/redis.js';
 import { Approval } from './schema.js';
 import type { ApprovalDecision, NewApproval, TransitionOutcome } from './schema.js';
 
@@ -195,25 +196,15 @@ export class ApprovalStore {
    * call that took it off, false when it was off already (and nothing was audited).
    */
   async finishRelease(id: string, audit?: AuditEntry): Promise<boolean> {
-    const finished = await this.redis.eval(FINISH_RELEASE_SCRIPT, 2, this.releasingKey, this.auditKey, id, encodeAudit(audit), String(AUDIT_MAX_ENTRIES));
+    const finished = await durableWrite(this.redis, 'approval release', () =>
+      this.redis.eval(FINISH_RELEASE_SCRIPT, 2, this.releasingKey, this.auditKey, id, encodeAudit(audit), String(AUDIT_MAX_ENTRIES)),
+    );
     return finished === 1;
   }
 
   private async transition(id: string, action: ApprovalDecision | 'expire', user: string, nowMs: number, audit?: AuditEntry): Promise<TransitionResult> {
-    const outcome = (await this.redis.eval(
-      TRANSITION_SCRIPT,
-      4,
-      this.recordKey(id),
-      this.pendingKey,
-      this.releasingKey,
-      this.auditKey,
-      id,
-      action,
-      user,
-      String(nowMs),
-      encodeAudit(audit),
-      String(AUDIT_MAX_ENTRIES),
-    )) as TransitionOutcome;
+    const args = [this.recordKey(id), this.pendingKey, this.releasingKey, this.auditKey, id, action, user, String(nowMs), encodeAudit(audit), String(AUDIT_MAX_ENTRIES)];
+    const outcome = (await durableWrite(this.redis, 'approval decision', () => this.redis.eval(TRANSITION_SCRIPT, 4, ...args))) as TransitionOutcome;
     if (outcome === 'missing') return { outcome };
     const approval = await this.get(id);
     // The hash was there a moment ago; unreadable now means it is corrupt, which is as good as missing.

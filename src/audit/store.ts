@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { durableWrite } from '../queue/redis.js';
 import { AuditEntry } from './schema.js';
 import type { StoredAuditEntry } from './schema.js';
 
@@ -30,7 +31,7 @@ export class AuditLog {
   /** Appends one entry (validated first: a bad entry is a bug, and must not reach the log). */
   async append(entry: AuditEntry): Promise<string> {
     const checked = AuditEntry.parse(entry);
-    const id = await this.redis.xadd(this.key, 'MAXLEN', String(AUDIT_MAX_ENTRIES), '*', 'entry', JSON.stringify(checked));
+    const id = await durableWrite(this.redis, 'audit entry', () => this.redis.xadd(this.key, 'MAXLEN', String(AUDIT_MAX_ENTRIES), '*', 'entry', JSON.stringify(checked)));
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }

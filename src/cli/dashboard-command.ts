@@ -4,7 +4,7 @@ import { WarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { assertDashboardCredentials, dashboardCredentialsFromEnv } from '../observability/dashboard-auth.js';
 import { DEFAULT_DASHBOARD_HOST, DEFAULT_DASHBOARD_PORT, startDashboard } from '../observability/dashboard.js';
-import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
+import { connectRedis, redisSettingsFromEnv } from '../queue/redis.js';
 
 export interface DashboardCommandOptions {
   port: string;
@@ -39,8 +39,9 @@ export async function runDashboard(options: DashboardCommandOptions, env: NodeJS
   const credentials = assertDashboardCredentials(dashboardCredentialsFromEnv(env));
   const port = Port.safeParse(options.port);
   if (!port.success) throw new WarrenError('config.invalid', `--port must be a TCP port (0-65535), got ${JSON.stringify(options.port)}`);
+  const redis = redisSettingsFromEnv(env);
   const logger = createLogger({ name: 'warren-dashboard' });
-  const connection = connectRedis(redisUrlFromEnv(env));
+  const connection = connectRedis(redis, { logger });
   try {
     const dashboard = await startDashboard({ connection, prefix: options.prefix, port: port.data, host: options.host, ...credentials, logger });
     const signal = await untilSignal();

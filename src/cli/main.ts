@@ -12,7 +12,8 @@ import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEvents } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
-import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
+import { connectRedis, describeRedis, redisSettingsFromEnv } from '../queue/redis.js';
+import type { Redis } from 'ioredis';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
@@ -33,6 +34,11 @@ interface GlobalOptions {
   prefix: string;
 }
 
+/** A Redis connection from the environment (REDIS_URL or Sentinel); critical writes' warnings go to stderr. */
+function redisFromEnv(logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' })): Redis {
+  return connectRedis(redisSettingsFromEnv(), { logger });
+}
+
 /** The one way the CLI prints to stdout: whatever a host or Redis put in the line, no control character reaches the terminal. */
 function out(line: string): void {
   process.stdout.write(`${terminalText(line)}\n`);
@@ -40,7 +46,7 @@ function out(line: string): void {
 
 /** The one way the CLI prints to stderr, as `out`. */
 function err(line: string): void {
-  err(`${terminalText(line)}`);
+  process.stderr.write(`${terminalText(line)}\n`);
 }
 
 /** JSON for a terminal: the invisible characters JSON.stringify leaves raw become \u escapes, so the data stays intact. */
@@ -55,7 +61,7 @@ async function configFrom(program: Command): Promise<WarrenConfig> {
 
 /** Follows a job's event stream until its final event; returns whether it completed. */
 async function followJob(jobId: string): Promise<boolean> {
-  const reader = connectRedis(redisUrlFromEnv());
+  const reader = redisFromEnv();
   let lastId = '0';
   try {
     for (;;) {
@@ -86,7 +92,7 @@ async function reportQueued(jobId: string, follow: boolean, started: number): Pr
 async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean }): Promise<number> {
   const config = await configFrom(program);
   resolveCluster(config, clusterName);
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
   try {
     const started = Date.now();
@@ -110,7 +116,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
 
 /** The cluster's membership changes (node.add/node.remove) under the queue's prefix. */
 async function membershipOf(program: Command, cluster: string): Promise<MembershipOverrides> {
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   try {
     return await new MembershipStore(redis, program.opts<GlobalOptions>().prefix).read(cluster);
   } finally {
@@ -147,7 +153,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
     out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
     return EXIT.usage;
   }
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   const queue = openOperationsQueue(redis, prefix);
   const audit = new AuditLog(redis, prefix);
   const entry = (event: AuditEntry['event'], detail: string, jobId?: string): AuditEntry => ({
@@ -203,7 +209,7 @@ async function showAudit(program: Command, cluster: string | undefined, options:
     err('--limit must be a whole number from 1 to 10000');
     return EXIT.usage;
   }
-  const redis = connectRedis(redisUrlFromEnv());
+  const redis = redisFromEnv();
   try {
     const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({ ...(cluster ? { cluster } : {}), limit });
     if (options.json) outJson(entries);
@@ -241,13 +247,15 @@ async function runBot(program: Command): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-bot' });
   const prefix = program.opts<GlobalOptions>().prefix;
+  // Read before any process starts: a bad Redis setting fails here, once, with config.invalid.
+  const redis = redisSettingsFromEnv();
   // WARREN_BOT_PROCESSES > 1: node:cluster re-runs `warren bot` with the same argv for each process,
   // all on one port; with 1 (the default) the bot runs in this process. Signals are handled there.
   await runBotProcesses({
     processes: botProcessesFromEnv(process.env),
     logger,
-    start: () => startBotProcess({ config, prefix, redisUrl: redisUrlFromEnv(), env: process.env, logger, checkSafetyGates }),
-    onReady: ({ port, pids }) => logger.info({ port, pids }, 'bot ready'),
+    start: () => startBotProcess({ config, prefix, redis, env: process.env, logger, checkSafetyGates }),
+    onReady: ({ port, pids }) => logger.info({ port, pids, redis: describeRedis(redis) }, 'bot ready'),
   });
   return EXIT.ok;
 }
@@ -255,7 +263,8 @@ async function runBot(program: Command): Promise<number> {
 async function runWorker(program: Command, options: { concurrency: string }): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-worker' });
-  const connection = connectRedis(redisUrlFromEnv());
+  const redis = redisSettingsFromEnv();
+  const connection = connectRedis(redis, { logger });
   // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
   const metrics = createMetrics();
@@ -274,7 +283,7 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const observability = metricsPort
     ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health: () => workerHealth(running, connection) })
     : undefined;
-  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port }, 'worker ready');
+  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port, redis: describeRedis(redis) }, 'worker ready');
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {
     await running.close();

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { durableWrite } from './redis.js';
 import { ProgressEvent, eventsKey } from './schema.js';
 
 /** Keep a job's events for a week: long enough to redraw a card after any restart. */
@@ -9,11 +10,14 @@ const EVENTS_MAX_LENGTH = 5000;
 export async function publishEvent(redis: Redis, event: ProgressEvent): Promise<string> {
   const checked = ProgressEvent.parse(event);
   const key = eventsKey(checked.jobId);
-  const [[addError, id]] = (await redis
-    .multi()
-    .xadd(key, 'MAXLEN', '~', String(EVENTS_MAX_LENGTH), '*', 'event', JSON.stringify(checked))
-    .expire(key, EVENTS_TTL_SECONDS)
-    .exec()) as [[Error | null, string]];
+  // Durable under Sentinel: a graceful failover otherwise drops what the old primary took meanwhile.
+  const [[addError, id]] = (await durableWrite(redis, 'progress event', () =>
+    redis
+      .multi()
+      .xadd(key, 'MAXLEN', '~', String(EVENTS_MAX_LENGTH), '*', 'event', JSON.stringify(checked))
+      .expire(key, EVENTS_TTL_SECONDS)
+      .exec(),
+  )) as [[Error | null, string]];
   if (addError) throw addError;
   return id;
 }

@@ -5,6 +5,7 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Logger } from '../log/logger.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis } from '../queue/redis.js';
+import type { RedisSettings } from '../queue/redis.js';
 import { startBot } from './bot.js';
 import type { BotOptions, RunningBot } from './bot.js';
 
@@ -22,9 +23,9 @@ export interface BotProcess {
  * One bot process as `runBotProcesses` starts it: its own Redis connection and queue (never shared
  * across processes), the bot on them, and a close that stops the bot before letting go of Redis.
  */
-export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue'> & { prefix: string; redisUrl?: string }): Promise<BotProcess & { bot: RunningBot }> {
-  const { prefix, redisUrl, ...botOptions } = options;
-  const redis = connectRedis(redisUrl);
+export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue'> & { prefix: string; redis?: RedisSettings }): Promise<BotProcess & { bot: RunningBot }> {
+  const { prefix, redis: where, ...botOptions } = options;
+  const redis = connectRedis(where, { logger: options.logger });
   const queue = openOperationsQueue(redis, prefix);
   const bot = await startBot({ ...botOptions, redis, queue });
   return {

@@ -14,7 +14,7 @@
 import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
-import { connectRedis, redisUrlFromEnv } from '../../src/queue/redis.js';
+import { connectRedis, redisSettingsFromEnv } from '../../src/queue/redis.js';
 import { startBot } from '../../src/slack/bot.js';
 import { SlackDriver } from './driver.js';
 import { SlackEmulator } from './emulator.js';
@@ -32,7 +32,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 const loaded = await loadConfig(resolveConfigPath(undefined));
 // The lab's config has no Slack section: the demo's channel and operator are added here.
 const config = { ...loaded, slack: { ...loaded.slack, channels: [CHANNEL], users: { [USER]: ['operator' as const], [APPROVER]: ['approver' as const] } } };
-const redis = connectRedis(redisUrlFromEnv());
+const redis = connectRedis(redisSettingsFromEnv());
 const queue = openOperationsQueue(redis, process.env.WARREN_QUEUE_PREFIX ?? 'warren');
 const emulator = await SlackEmulator.start();
 const bot = await startBot({

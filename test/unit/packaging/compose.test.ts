@@ -30,6 +30,8 @@ describe('compose.yaml', () => {
     for (const service of [bot, worker]) {
       expect(commands).toContain(service?.command?.[0]);
       expect(service?.environment?.REDIS_URL).toBe('redis://redis:6379');
+      // A Redis password only ever from .env, never written in the file.
+      expect(service?.environment?.REDIS_PASSWORD).toBe('${REDIS_PASSWORD:-}');
       for (const volume of service?.volumes ?? []) expect(volume).toMatch(/:ro$/);
     }
     expect(bot?.build).toBe('.');
@@ -49,6 +51,7 @@ describe('compose.yaml', () => {
     expect(dashboard?.profiles).toEqual(['dashboard']);
     expect(dashboard?.image).toBe(bot?.image);
     expect(dashboard?.environment?.REDIS_URL).toBe('redis://redis:6379');
+    expect(dashboard?.environment?.REDIS_PASSWORD).toBe('${REDIS_PASSWORD:-}');
 
     // The arguments are ones the dashboard command accepts, and nothing else (no credentials in argv).
     const command = addDashboardCommand(new Command('warren'), () => undefined);
