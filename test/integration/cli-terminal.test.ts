@@ -63,6 +63,11 @@ function forbiddenIn(text: string): string | null {
 }
 
 describe('the CLI prints host data to a terminal', () => {
+  it('a usage error goes to stderr through the same filter, once, with exit 2', async () => {
+    const ran = await run(['audit', '--limit', '0']);
+    expect(ran).toEqual({ code: 2, stdout: '', stderr: '--limit must be a whole number from 1 to 10000\n' });
+  });
+
   it('audit: no control character in the text or --json output; the JSON keeps the data', async () => {
     await new AuditLog(redis, prefix).append({ at: new Date().toISOString(), event: 'failed', operation: 'node.reset', cluster: 'prod-mq', node: 'mq3', actor: 'cli:ops', via: 'worker', detail: HOSTILE });
 
