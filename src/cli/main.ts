@@ -42,12 +42,12 @@ async function configFrom(program: Command): Promise<WarrenConfig> {
 }
 
 /** Follows a job's event stream until its final event; returns whether it completed. */
-async function followJob(jobId: string): Promise<boolean> {
+async function followJob(prefix: string, jobId: string): Promise<boolean> {
   const reader = connectRedis(redisUrlFromEnv());
   let lastId = '0';
   try {
     for (;;) {
-      const events = await readEvents(reader, jobId, lastId, { blockMs: 5000 });
+      const events = await readEvents(reader, prefix, jobId, lastId, { blockMs: 5000 });
       for (const { id, event } of events) {
         lastId = id;
         const line = renderEvent(event);
@@ -61,12 +61,12 @@ async function followJob(jobId: string): Promise<boolean> {
 }
 
 /** --no-follow prints the queued job's id; otherwise the job is followed live to its end. */
-async function reportQueued(jobId: string, follow: boolean, started: number): Promise<number> {
+async function reportQueued(prefix: string, jobId: string, follow: boolean, started: number): Promise<number> {
   if (!follow) {
     out(jobId);
     return EXIT.ok;
   }
-  const ok = await followJob(jobId);
+  const ok = await followJob(prefix, jobId);
   out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return ok ? EXIT.ok : EXIT.failed;
 }
@@ -89,7 +89,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
       process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.\n`);
       return EXIT.busy;
     }
-    return await reportQueued(enqueued.jobId, options.follow, started);
+    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();
@@ -178,7 +178,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
       process.stderr.write(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.\n`);
       return EXIT.busy;
     }
-    return await reportQueued(enqueued.jobId, options.follow, started);
+    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();

@@ -6,9 +6,9 @@ const EVENTS_TTL_SECONDS = 7 * 24 * 3600;
 const EVENTS_MAX_LENGTH = 5000;
 
 /** Appends one event to the job's stream; returns the stream id, which orders events for readers. */
-export async function publishEvent(redis: Redis, event: ProgressEvent): Promise<string> {
+export async function publishEvent(redis: Redis, prefix: string, event: ProgressEvent): Promise<string> {
   const checked = ProgressEvent.parse(event);
-  const key = eventsKey(checked.jobId);
+  const key = eventsKey(prefix, checked.jobId);
   const [[addError, id]] = (await redis
     .multi()
     .xadd(key, 'MAXLEN', '~', String(EVENTS_MAX_LENGTH), '*', 'event', JSON.stringify(checked))
@@ -29,6 +29,7 @@ export interface StoredEvent {
  */
 export async function readEvents(
   redis: Redis,
+  prefix: string,
   jobId: string,
   afterId = '0',
   options: { blockMs?: number; count?: number } = {},
@@ -36,8 +37,8 @@ export async function readEvents(
   const count = String(options.count ?? 500);
   const reply =
     options.blockMs === undefined
-      ? await redis.xread('COUNT', count, 'STREAMS', eventsKey(jobId), afterId)
-      : await redis.xread('COUNT', count, 'BLOCK', String(options.blockMs), 'STREAMS', eventsKey(jobId), afterId);
+      ? await redis.xread('COUNT', count, 'STREAMS', eventsKey(prefix, jobId), afterId)
+      : await redis.xread('COUNT', count, 'BLOCK', String(options.blockMs), 'STREAMS', eventsKey(prefix, jobId), afterId);
   if (!reply) return [];
   const events: StoredEvent[] = [];
   for (const [, entries] of reply) {

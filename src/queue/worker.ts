@@ -116,7 +116,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     clear: () => membershipStore.clear(data.cluster),
   };
   const publish = async (event: ProgressEvent): Promise<void> => {
-    await publishEvent(redis, event);
+    await publishEvent(redis, prefix, event);
     if (options.metrics) observeEvent(options.metrics, event);
   };
 

@@ -72,7 +72,7 @@ function successfulRun(jobId: string): ProgressEvent[] {
 }
 
 async function publishAll(harness: SlackHarness, list: ProgressEvent[]): Promise<void> {
-  for (const event of list) await publishEvent(harness.redis, event);
+  for (const event of list) await publishEvent(harness.redis, harness.prefix, event);
 }
 
 async function finalCard(harness: SlackHarness, card: EmulatedMessage, state: 'completed' | 'failed'): Promise<EmulatedMessage> {
