@@ -10,7 +10,7 @@ import { enqueueOperation, runningOperationFor } from '../queue/enqueue.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
-import { isFinalEvent, readEvents } from '../queue/events.js';
+import { isFinalEvent, readEventBatch } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
@@ -47,9 +47,11 @@ async function followJob(prefix: string, jobId: string): Promise<boolean> {
   let lastId = '0';
   try {
     for (;;) {
-      const events = await readEvents(reader, prefix, jobId, lastId, { blockMs: 5000 });
-      for (const { id, event } of events) {
-        lastId = id;
+      const batch = await readEventBatch(reader, prefix, jobId, lastId, { blockMs: 5000 });
+      for (const bad of batch.skipped) process.stderr.write(`${bad.code}: stream entry ${bad.id} of job ${jobId} skipped (${bad.reason})\n`);
+      // Past skipped entries too: a bad last entry must not be read again at once, in a loop.
+      if (batch.position !== undefined) lastId = batch.position;
+      for (const { event } of batch.events) {
         const line = renderEvent(event);
         if (line !== undefined) out(line);
         if (isFinalEvent(event)) return event.type === 'job' && event.state === 'completed';

@@ -1,5 +1,5 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Job } from 'bullmq';
+import type { Job, JobJsonRaw } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { operations } from '../../jobs/index.js';
 import { AuditLog } from '../audit/store.js';
@@ -89,12 +89,58 @@ function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string)
   };
 }
 
+/** The data a job is given when what Redis holds for it is not JSON: the processor fails it as job.invalid. */
+const UNREADABLE = 'warrenUnreadableData';
+
+/**
+ * BullMQ parses a job's stored fields before any processor runs; one that is not JSON throws there,
+ * outside every job, and the job would stay `active` for ever (picked up, thrown, stalled, again).
+ * Here such a job is built with a marker as its data instead, so the processor fails it like any
+ * other invalid payload: job.invalid, unrecoverable, logged.
+ */
+class WarrenWorker extends Worker<JobData> {
+  protected override createJob(raw: JobJsonRaw, jobId: string): Job<JobData> {
+    try {
+      return super.createJob(raw, jobId);
+    } catch (error) {
+      const json = (text: string | undefined, fallback: string): string => (text !== undefined && isJson(text) ? text : fallback);
+      return super.createJob(
+        {
+          ...raw,
+          data: isJson(raw.data) ? raw.data : JSON.stringify({ [UNREADABLE]: (error as Error).message, raw: String(raw.data).slice(0, 500) }),
+          opts: json(raw.opts, '{}'),
+          progress: json(raw.progress, '0'),
+          ...(raw.parent === undefined ? {} : { parent: json(raw.parent, 'null') }),
+        },
+        jobId,
+      );
+    }
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Runs one job: validate, resolve the cluster, run the operation's steps, publish every change. */
 async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger): Promise<unknown> {
   const redis = options.connection;
-  const parsed = JobData.safeParse(job.data);
+  const raw = job.data as unknown;
+  if (typeof raw === 'object' && raw !== null && UNREADABLE in raw) {
+    logger.error({ code: 'job.invalid', jobId: job.id, reason: String((raw as Record<string, unknown>)[UNREADABLE]) }, 'job rejected: its data in Redis is not JSON');
+    // Stored as JSON from now on (the marker keeps the first 500 characters), so listing the queue
+    // (`/rabbit jobs`, the dashboard, a card's silent-end check) does not throw on it as the worker did.
+    await job.updateData(raw as JobData).catch(() => undefined);
+    throw new UnrecoverableError('job.invalid: the job data in Redis is not JSON');
+  }
+  const parsed = JobData.safeParse(raw);
   if (!parsed.success) {
-    logger.error({ jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
+    logger.error({ code: 'job.invalid', jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
     throw new UnrecoverableError('job.invalid: the job payload does not match the schema');
   }
   const data = parsed.data;
@@ -184,7 +230,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
 /** A BullMQ worker for warren's operations; `close()` lets running jobs finish first. */
 export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger({ name: 'warren-worker' });
-  const worker = new Worker<JobData>(QUEUE_NAME, (job) => processJob(job, options, logger), {
+  const worker = new WarrenWorker(QUEUE_NAME, (job) => processJob(job, options, logger), {
     connection: options.connection,
     prefix: options.prefix ?? 'warren',
     concurrency: options.concurrency ?? 4,

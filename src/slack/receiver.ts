@@ -171,13 +171,19 @@ export class SlackHttpReceiver implements Receiver {
       this.options.logger.warn({ reason: refusal }, 'slack request refused: not signed by Slack');
       return answer(res, 401);
     }
-    let body: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      body = (form ? (typeof form.payload === 'string' ? JSON.parse(form.payload) : form) : JSON.parse(raw)) as Record<string, unknown>;
+      parsed = form ? (typeof form.payload === 'string' ? JSON.parse(form.payload) : form) : JSON.parse(raw);
     } catch (error) {
-      this.options.logger.warn({ err: (error as Error).message }, 'slack request body is malformed');
+      this.options.logger.warn({ code: 'slack.malformed_body', err: (error as Error).message }, 'slack request body is malformed');
       return answer(res, 400);
     }
+    // Signed is not well-formed: `null`, a number or a list is no request of Slack's (and `null.type` would be a 500).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.options.logger.warn({ code: 'slack.malformed_body', kind: parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed }, 'slack request body is not an object');
+      return answer(res, 400);
+    }
+    const body = parsed as Record<string, unknown>;
     if (body.type === 'url_verification') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ challenge: body.challenge }));
