@@ -135,7 +135,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     logger.error({ code: 'job.invalid', jobId: job.id, reason: String((raw as Record<string, unknown>)[UNREADABLE]) }, 'job rejected: its data in Redis is not JSON');
     // Stored as JSON from now on (the marker keeps the first 500 characters), so listing the queue
     // (`/rabbit jobs`, the dashboard, a card's silent-end check) does not throw on it as the worker did.
-    await job.updateData(raw as JobData).catch(() => undefined);
+    await job.updateData(raw as unknown as JobData).catch(() => undefined);
     throw new UnrecoverableError('job.invalid: the job data in Redis is not JSON');
   }
   const parsed = JobData.safeParse(raw);
