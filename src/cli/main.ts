@@ -20,7 +20,7 @@ import { runBotProcesses, startBotProcess } from '../slack/bot-processes.js';
 import { botProcessesFromEnv } from '../slack/env.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
-import { readClusterStatus } from '../status/read-cluster-status.js';
+import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-status.js';
 import { addDashboardCommand } from './dashboard-command.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
 
@@ -206,7 +206,12 @@ async function showAudit(program: Command, cluster: string | undefined, options:
 async function showStatus(program: Command, clusterName: string, options: { json?: boolean }): Promise<number> {
   const config = await configFrom(program);
   const membership = await membershipOf(program, clusterName);
-  const health = await readClusterStatus(config, clusterName, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), membership });
+  const health = await readClusterStatus(config, clusterName, {
+    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    membership,
+    // Held up (a node gone silent holds cluster_status ~60 s): say on stderr what is known meanwhile.
+    onEarly: (early) => process.stderr.write(`${renderHealth(early)}\n(still reading; the full status follows, within ${STATUS_DEADLINE_MS / 1000} s)\n`),
+  });
   out(options.json ? JSON.stringify(health, null, 2) : renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }

@@ -52,7 +52,9 @@ function renderCompletion(result: unknown): string {
 /** A status table a person reads at a glance: headline, then one row per node. */
 export function renderHealth(health: ClusterHealth): string {
   const rows = health.nodes.map((n) =>
-    [
+    n.answering !== undefined
+      ? [n.answering ? '?' : '×', n.node.padEnd(22), n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING'].join('  ')
+      : [
       n.running ? '●' : '○',
       n.node.padEnd(22),
       (n.running ? 'running' : 'stopped').padEnd(8),
@@ -65,7 +67,7 @@ export function renderHealth(health: ClusterHealth): string {
       .filter(Boolean)
       .join('  '),
   );
-  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
+  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
   const problems = health.problems.map((p) => `  ! ${p}`);
   return [head, ...rows.map((r) => `  ${r}`), ...problems].join('\n');
 }
