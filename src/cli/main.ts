@@ -13,6 +13,7 @@ import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEventBatch } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, redisUrlFromEnv } from '../queue/redis.js';
+import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
@@ -249,6 +250,8 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-worker' });
   const connection = connectRedis(redisUrlFromEnv());
+  // The worker retries an unreachable Redis as the bot does, and says so.
+  watchRedisConnection(connection, logger, { repeatMs: redisDownLogEveryFromEnv() });
   // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
   const metrics = createMetrics();

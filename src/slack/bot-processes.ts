@@ -5,6 +5,7 @@ import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client'
 import type { Logger } from '../log/logger.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis } from '../queue/redis.js';
+import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
 import { startBot } from './bot.js';
 import type { BotOptions, RunningBot } from './bot.js';
 
@@ -25,6 +26,8 @@ export interface BotProcess {
 export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue'> & { prefix: string; redisUrl?: string }): Promise<BotProcess & { bot: RunningBot }> {
   const { prefix, redisUrl, ...botOptions } = options;
   const redis = connectRedis(redisUrl);
+  // Before anything waits on Redis: a bot started without it says so, and keeps retrying.
+  const unwatch = watchRedisConnection(redis, botOptions.logger, { repeatMs: redisDownLogEveryFromEnv(botOptions.env) });
   const queue = openOperationsQueue(redis, prefix);
   const bot = await startBot({ ...botOptions, redis, queue });
   return {
@@ -35,6 +38,7 @@ export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue
     close: async () => {
       await bot.close();
       await queue.close();
+      unwatch();
       await redis.quit();
     },
   };
