@@ -80,10 +80,10 @@ interface ClientFailures {
 }
 
 /**
- * Failed logins per client (its address), with exponential backoff: after `freeFailures` wrong
- * guesses each further one makes the client wait 1 s, 2 s, 4 s … (at most 15 min) before any
- * credentials of its are checked again, right ones included, so guessing runs at a few tries an hour
- * instead of thousands a second. A success forgets the client's failures.
+ * Failed logins per client (its address), with exponential backoff: the `freeFailures`th wrong
+ * guess and each one after it make the client wait 1 s, 2 s, 4 s … (at most 15 min) before any
+ * credentials of its are checked again, right ones included, so guessing runs at a few tries an
+ * hour instead of thousands a second. A success forgets the client's failures.
  */
 export class LoginThrottle {
   private readonly clients = new Map<string, ClientFailures>();
@@ -122,8 +122,9 @@ export class LoginThrottle {
     const entry = this.clients.get(client) ?? { failures: 0, blockedUntil: 0, last: now };
     entry.failures += 1;
     entry.last = now;
+    // The free failures spent, each further one doubles the wait: 1 s after the 10th, 2 s after the 11th…
     const over = entry.failures - this.freeFailures;
-    if (over > 0) entry.blockedUntil = now + Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(over - 1, 30));
+    if (over >= 0) entry.blockedUntil = now + Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(over, 30));
     // Re-inserted last, so the map's first key is the client heard from longest ago.
     this.clients.delete(client);
     this.clients.set(client, entry);

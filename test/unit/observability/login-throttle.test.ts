@@ -5,11 +5,10 @@ describe('LoginThrottle', () => {
   it('lets a client fail 10 times, then doubles its wait from 1 s up to 15 min; a success forgets it', () => {
     let now = 0;
     const throttle = new LoginThrottle({ now: () => now });
-    for (let i = 0; i < 10; i += 1) {
-      expect(throttle.waitSeconds('a')).toBe(0);
+    for (let i = 0; i < 9; i += 1) {
       throttle.failed('a');
+      expect(throttle.waitSeconds('a')).toBe(0);
     }
-    expect(throttle.waitSeconds('a')).toBe(0);
     throttle.failed('a');
     expect(throttle.waitSeconds('a')).toBe(1);
     expect(throttle.firstRefusalOfWait('a')).toBe(true);
