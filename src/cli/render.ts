@@ -51,25 +51,30 @@ function renderCompletion(result: unknown): string {
 
 /** A status table a person reads at a glance: headline, then one row per node. */
 export function renderHealth(health: ClusterHealth): string {
-  const rows = health.nodes.map((n) =>
-    n.answering !== undefined
-      ? [n.answering ? '?' : '×', n.node.padEnd(22), n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING'].join('  ')
-      : [
-      n.running ? '●' : '○',
-      n.node.padEnd(22),
-      (n.running ? 'running' : 'stopped').padEnd(8),
-      `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
-      `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
-      n.alarms.length ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
-      n.partitionedFrom.length ? `partitioned from ${n.partitionedFrom.join(', ')}` : '',
-      n.maintenance && !/not under/.test(n.maintenance) ? n.maintenance : '',
-    ]
-      .filter(Boolean)
-      .join('  '),
-  );
+  const rows = health.nodes.map((n) => (n.answering === undefined ? nodeLine(n) : partialNodeLine(n)));
   const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
   const problems = health.problems.map((p) => `  ! ${p}`);
   return [head, ...rows.map((r) => `  ${r}`), ...problems].join('\n');
+}
+
+function nodeLine(n: ClusterHealth['nodes'][number]): string {
+  return [
+    n.running ? '●' : '○',
+    n.node.padEnd(22),
+    (n.running ? 'running' : 'stopped').padEnd(8),
+    `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
+    `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
+    n.alarms.length ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
+    n.partitionedFrom.length ? `partitioned from ${n.partitionedFrom.join(', ')}` : '',
+    n.maintenance && !/not under/.test(n.maintenance) ? n.maintenance : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+}
+
+/** A node in a partial reading: only whether its host answers SSH is known. */
+function partialNodeLine(n: ClusterHealth['nodes'][number]): string {
+  return [n.answering ? '?' : '×', n.node.padEnd(22), n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING'].join('  ');
 }
 
 /** The dry run, grouped by step. */
