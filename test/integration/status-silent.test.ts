@@ -75,7 +75,7 @@ describe('status under a fresh silent partition, and the prefix', () => {
     }
   }, 300_000);
 
-  it('answers within 10 s naming the silent node, then updates the same card with the full reading', async () => {
+  it('answers within 10 s naming the silent node, then updates the same card with the full reading; warren status says the same on stderr meanwhile', async () => {
     const labConfig = await loadConfig(lab.configPath);
     slack = await startSlackHarness({
       config: { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } },
@@ -83,6 +83,17 @@ describe('status under a fresh silent partition, and the prefix', () => {
     });
     await lab.isolate(3);
     const asked = Date.now();
+    // The CLI, at the same moment: what is known on stderr early, the full reading on stdout, bounded.
+    const cli = spawn('node', ['dist/src/cli/bin.js', '--config', lab.configPath, 'status', 'lab'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let cliOut = '';
+    let cliErr = '';
+    let cliEarlyAfterMs: number | undefined;
+    cli.stdout.on('data', (d: Buffer) => (cliOut += d.toString()));
+    cli.stderr.on('data', (d: Buffer) => {
+      cliErr += d.toString();
+      if (cliEarlyAfterMs === undefined && cliErr.includes('NOT ANSWERING')) cliEarlyAfterMs = Date.now() - asked;
+    });
+    const cliExit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
     const reply = await slack.driver.slashCommand({ text: 'status lab', user: OPERATOR });
     expect(reply.status).toBe(200);
     const first = await slack.emulator.waitFor(() => slack!.emulator.channelMessages(CHANNEL)[0], 'the first status card', 15_000);
@@ -102,6 +113,15 @@ describe('status under a fresh silent partition, and the prefix', () => {
     expect(JSON.stringify(updated.blocks)).not.toContain('partial reading');
     expect(JSON.stringify(updated.blocks)).toContain('read from');
     expect(updated.text).toMatch(/rabbit@lab3/);
-    console.log(`status under a silent partition: first card after ${firstAfterMs} ms, full reading after ${fullAfterMs} ms`);
+    const cliCode = await cliExit;
+    const cliAfterMs = Date.now() - asked;
+    expect(cliEarlyAfterMs, cliErr).toBeDefined();
+    expect(cliEarlyAfterMs!).toBeLessThan(10_000);
+    expect(cliErr).toMatch(/rabbit@lab3\s+NOT ANSWERING/);
+    expect(cliOut).not.toContain('partial reading');
+    expect(cliOut).toContain('rabbit@lab3');
+    expect(cliCode).toBe(1);
+    expect(cliAfterMs).toBeLessThan(110_000);
+    console.log(`status under a silent partition: first card after ${firstAfterMs} ms, full reading after ${fullAfterMs} ms; CLI early after ${cliEarlyAfterMs} ms, done after ${cliAfterMs} ms`);
   }, 180_000);
 });
