@@ -29,6 +29,8 @@ export type WarrenErrorCode =
   | 'operation.unknown'
   /** A safety gate refused a destructive operation (last running disk node, minority, quorum-critical). */
   | 'gate.refused'
+  /** A destructive job's approval does not hold in Redis (missing, not approved, another operation, used by another job). */
+  | 'approval.invalid'
   | 'node.unknown'
   | 'reset.failed'
   | 'forget.failed'

@@ -94,7 +94,7 @@ function cliCreate(cluster: string): Promise<{ code: number; stderr: string }> {
 }
 
 async function readNew(job: TrackedJob): Promise<void> {
-  for (const { id, event } of await readEvents(redis, job.jobId, job.lastEventId)) {
+  for (const { id, event } of await readEvents(redis, prefix as string, job.jobId, job.lastEventId)) {
     job.lastEventId = id;
     job.events.push(event);
     if (isFinalEvent(event)) job.final = event;

@@ -38,6 +38,8 @@ export const Approval = z.object({
   decidedBy: UserId.optional(),
   decidedAt: EpochMs.optional(),
   jobId: z.string().max(64).optional(),
+  /** The job that ran under this approval (set by the worker, once: see ApprovalStore.use). */
+  usedBy: z.string().max(64).optional(),
   /** The card as posted, minus its buttons: what stays once the buttons give way to the outcome. */
   card: z
     .string()
@@ -54,7 +56,7 @@ export const Approval = z.object({
 export type Approval = z.infer<typeof Approval>;
 
 /** What the requester's side knows when it saves a new approval. */
-export type NewApproval = Omit<Approval, 'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'card'> & { card: { text: string; blocks: object[] } };
+export type NewApproval = Omit<Approval, 'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'usedBy' | 'card'> & { card: { text: string; blocks: object[] } };
 
 /**
  * The outcome of one attempt to change an approval:

@@ -69,6 +69,37 @@ end
 return 1
 `;
 
+/**
+ * Lets one job use an approved approval, atomically: the record must exist, be approved, name the
+ * same operation, cluster, node, approver and requester as the job, and be unused or used by this
+ * same job (its retries and a takeover by another worker run under it again). Returns 'ok' or why not.
+ *
+ * KEYS[1] the approval's hash
+ * ARGV[1] operation, ARGV[2] cluster, ARGV[3] node ('' for none), ARGV[4] approver, ARGV[5] requester, ARGV[6] job id
+ */
+const USE_SCRIPT = `
+local f = redis.call('HMGET', KEYS[1], 'state', 'operation', 'cluster', 'node', 'decidedBy', 'requester', 'usedBy')
+if not f[1] then return 'no such approval' end
+if f[1] ~= 'approved' then return 'the approval is ' .. f[1] .. ', not approved' end
+if f[2] ~= ARGV[1] then return 'approved for ' .. (f[2] or '(none)') .. ', not ' .. ARGV[1] end
+if f[3] ~= ARGV[2] then return 'approved for cluster ' .. (f[3] or '(none)') .. ', not ' .. ARGV[2] end
+if (f[4] or '') ~= ARGV[3] then return 'approved for node ' .. (f[4] or '(none)') .. ', not ' .. (ARGV[3] ~= '' and ARGV[3] or '(none)') end
+if f[5] ~= ARGV[4] then return 'approved by ' .. (f[5] or '(none)') .. ', not ' .. ARGV[4] end
+if f[6] ~= ARGV[5] then return 'requested by ' .. (f[6] or '(none)') .. ', not ' .. ARGV[5] end
+if f[7] and f[7] ~= ARGV[6] then return 'already used by job ' .. f[7] end
+redis.call('HSET', KEYS[1], 'usedBy', ARGV[6])
+return 'ok'
+`;
+
+/** What a job claims its approval allowed (the job's own fields). */
+export interface ApprovalClaim {
+  operation: string;
+  cluster: string;
+  node?: string | undefined;
+  approvedBy: string;
+  requester: string;
+}
+
 /** Deletes a release lock only if it is still ours: a lapsed lock may belong to the next releaser. */
 const UNLOCK_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
@@ -189,6 +220,17 @@ export class ApprovalStore {
 
   async unlockRelease(id: string, token: string): Promise<void> {
     await this.redis.eval(UNLOCK_SCRIPT, 1, this.lockKey(id), token);
+  }
+
+  /**
+   * Uses the approval for `jobId`, if it allowed exactly what the job claims and no other job used
+   * it; the same job may use it again (a retry). `reason` says why not.
+   */
+  async use(id: string, claim: ApprovalClaim, jobId: string): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const answer = String(
+      await this.redis.eval(USE_SCRIPT, 1, this.recordKey(id), claim.operation, claim.cluster, claim.node ?? '', claim.approvedBy, claim.requester, jobId),
+    );
+    return answer === 'ok' ? { ok: true } : { ok: false, reason: answer };
   }
 
   /**

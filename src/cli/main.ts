@@ -10,10 +10,11 @@ import { enqueueOperation, runningOperationFor } from '../queue/enqueue.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
-import { isFinalEvent, readEvents } from '../queue/events.js';
+import { isFinalEvent, readEventBatch } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis, describeRedis, redisSettingsFromEnv } from '../queue/redis.js';
 import type { Redis } from 'ioredis';
+import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
@@ -21,7 +22,7 @@ import { runBotProcesses, startBotProcess } from '../slack/bot-processes.js';
 import { botProcessesFromEnv } from '../slack/env.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
-import { readClusterStatus } from '../status/read-cluster-status.js';
+import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-status.js';
 import { addDashboardCommand } from './dashboard-command.js';
 import { terminalJson, terminalText } from '../untrusted-text.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
@@ -60,14 +61,16 @@ async function configFrom(program: Command): Promise<WarrenConfig> {
 }
 
 /** Follows a job's event stream until its final event; returns whether it completed. */
-async function followJob(jobId: string): Promise<boolean> {
+async function followJob(prefix: string, jobId: string): Promise<boolean> {
   const reader = redisFromEnv();
   let lastId = '0';
   try {
     for (;;) {
-      const events = await readEvents(reader, jobId, lastId, { blockMs: 5000 });
-      for (const { id, event } of events) {
-        lastId = id;
+      const batch = await readEventBatch(reader, prefix, jobId, lastId, { blockMs: 5000 });
+      for (const bad of batch.skipped) process.stderr.write(`${bad.code}: stream entry ${bad.id} of job ${jobId} skipped (${bad.reason})\n`);
+      // Past skipped entries too: a bad last entry must not be read again at once, in a loop.
+      if (batch.position !== undefined) lastId = batch.position;
+      for (const { event } of batch.events) {
         const line = renderEvent(event);
         if (line !== undefined) out(line);
         if (isFinalEvent(event)) return event.type === 'job' && event.state === 'completed';
@@ -79,12 +82,12 @@ async function followJob(jobId: string): Promise<boolean> {
 }
 
 /** --no-follow prints the queued job's id; otherwise the job is followed live to its end. */
-async function reportQueued(jobId: string, follow: boolean, started: number): Promise<number> {
+async function reportQueued(prefix: string, jobId: string, follow: boolean, started: number): Promise<number> {
   if (!follow) {
     out(jobId);
     return EXIT.ok;
   }
-  const ok = await followJob(jobId);
+  const ok = await followJob(prefix, jobId);
   out(`${ok ? 'done' : 'failed'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return ok ? EXIT.ok : EXIT.failed;
 }
@@ -107,7 +110,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
       err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.`);
       return EXIT.busy;
     }
-    return await reportQueued(enqueued.jobId, options.follow, started);
+    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();
@@ -196,7 +199,7 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
       err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.`);
       return EXIT.busy;
     }
-    return await reportQueued(enqueued.jobId, options.follow, started);
+    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
   } finally {
     await queue.close();
     redis.disconnect();
@@ -223,9 +226,16 @@ async function showAudit(program: Command, cluster: string | undefined, options:
 async function showStatus(program: Command, clusterName: string, options: { json?: boolean }): Promise<number> {
   const config = await configFrom(program);
   const membership = await membershipOf(program, clusterName);
-  const health = await readClusterStatus(config, clusterName, { logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), membership });
+  const health = await readClusterStatus(config, clusterName, {
+    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    membership,
+    // Held up (a node gone silent holds cluster_status ~60 s): say on stderr what is known meanwhile,
+    // sooner than the bot does (5 s, not 8): the process's own start already took a second or more.
+    earlyAfterMs: 5000,
+    onEarly: (early) => err(`${renderHealth(early)}\n(still reading; the full status follows, within ${STATUS_DEADLINE_MS / 1000} s)`),
+  });
   if (options.json) outJson(health);
-    else out(renderHealth(health));
+  else out(renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
 
@@ -265,6 +275,8 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const logger = createLogger({ name: 'warren-worker' });
   const redis = redisSettingsFromEnv();
   const connection = connectRedis(redis, { logger });
+  // The worker retries an unreachable Redis as the bot does, and says so.
+  watchRedisConnection(connection, logger, { repeatMs: redisDownLogEveryFromEnv() });
   // How soon a job whose worker died is taken over (default 30 s; tests shorten it).
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
   const metrics = createMetrics();

@@ -64,23 +64,30 @@ export function renderHealth(health: ClusterHealth): string {
 }
 
 function healthTable(health: ClusterHealth): string {
-  const rows = health.nodes.map((n) =>
-    [
-      n.running ? '●' : '○',
-      n.node.padEnd(22),
-      (n.running ? 'running' : 'stopped').padEnd(8),
-      `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
-      `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
-      n.alarms.length ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
-      n.partitionedFrom.length ? `partitioned from ${n.partitionedFrom.join(', ')}` : '',
-      n.maintenance && !/not under/.test(n.maintenance) ? n.maintenance : '',
-    ]
-      .filter(Boolean)
-      .join('  '),
-  );
-  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
+  const rows = health.nodes.map((n) => (n.answering === undefined ? nodeLine(n) : partialNodeLine(n)));
+  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
   const problems = health.problems.map((p) => `  ! ${p}`);
   return [head, ...rows.map((r) => `  ${r}`), ...problems].join('\n');
+}
+
+function nodeLine(n: ClusterHealth['nodes'][number]): string {
+  return [
+    n.running ? '●' : '○',
+    n.node.padEnd(22),
+    (n.running ? 'running' : 'stopped').padEnd(8),
+    `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
+    `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
+    n.alarms.length ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
+    n.partitionedFrom.length ? `partitioned from ${n.partitionedFrom.join(', ')}` : '',
+    n.maintenance && !/not under/.test(n.maintenance) ? n.maintenance : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+}
+
+/** A node in a partial reading: only whether its host answers SSH is known. */
+function partialNodeLine(n: ClusterHealth['nodes'][number]): string {
+  return [n.answering ? '?' : '×', n.node.padEnd(22), n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING'].join('  ');
 }
 
 /** The dry run, grouped by step. */

@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import type { OperationsQueue } from '../queue/queue.js';
-import { DASHBOARD_CHALLENGE, assertDashboardCredentials, createBasicAuthCheck } from './dashboard-auth.js';
+import { DASHBOARD_CHALLENGE, LoginThrottle, assertDashboardCredentials, createBasicAuthCheck } from './dashboard-auth.js';
+import type { LoginThrottleOptions } from './dashboard-auth.js';
 import type { DashboardCredentials } from './dashboard-auth.js';
 
 export const DEFAULT_DASHBOARD_PORT = 3001;
@@ -43,19 +44,34 @@ export function createReadOnlyBoard(queue: OperationsQueue): FetchHandler {
  * unknown paths), then only reads reach the board, so a mutating call is refused here as well as
  * by Bull Board's own read-only mode.
  */
-export function createDashboardHandler(options: { queue: OperationsQueue; credentials: DashboardCredentials; logger?: Logger }): FetchHandler {
+export function createDashboardHandler(options: { queue: OperationsQueue; credentials: DashboardCredentials; logger?: Logger; throttle?: LoginThrottle }): FetchHandler {
   const authorized = createBasicAuthCheck(assertDashboardCredentials(options.credentials));
   const board = createReadOnlyBoard(options.queue);
+  const throttle = options.throttle ?? new LoginThrottle();
   return async (request, env) => {
     const authorization = request.headers.get('authorization');
+    // Behind a reverse proxy every client is the proxy: it is throttled as one (see README).
+    const client = env?.incoming.socket.remoteAddress ?? 'unknown';
+    const wait = throttle.waitSeconds(client);
+    if (wait > 0) {
+      if (throttle.firstRefusalOfWait(client)) options.logger?.warn({ code: 'dashboard.throttled', remote: client, retryAfterSeconds: wait }, 'dashboard login throttled: too many failed logins from this client');
+      return new Response('too many failed logins; wait and try again\n', {
+        status: 429,
+        headers: { 'retry-after': String(wait), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+      });
+    }
     if (!authorized(authorization)) {
-      // A browser's first request carries no credentials; only a wrong guess is worth a log line.
-      if (authorization) options.logger?.warn({ path: new URL(request.url).pathname, remote: env?.incoming.socket.remoteAddress }, 'dashboard login refused');
+      // A browser's first request carries no credentials; only a wrong guess counts, and is worth a log line.
+      if (authorization) {
+        throttle.failed(client);
+        options.logger?.warn({ path: new URL(request.url).pathname, remote: client }, 'dashboard login refused');
+      }
       return new Response('authentication required\n', {
         status: 401,
         headers: { 'www-authenticate': DASHBOARD_CHALLENGE, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
       });
     }
+    throttle.succeeded(client);
     if (!READ_METHODS.has(request.method)) {
       return new Response('the dashboard is read-only\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
     }
@@ -79,6 +95,8 @@ export interface DashboardOptions {
   username?: string;
   password?: string;
   logger?: Logger;
+  /** Failed-login backoff per client address (defaults: 10 free failures, then 1 s doubling to 15 min). */
+  loginThrottle?: LoginThrottleOptions;
 }
 
 /**
@@ -88,7 +106,7 @@ export interface DashboardOptions {
 export async function startDashboard(options: DashboardOptions): Promise<DashboardServer> {
   const credentials = assertDashboardCredentials({ username: options.username, password: options.password });
   const queue = openOperationsQueue(options.connection, options.prefix);
-  const handler = createDashboardHandler({ queue, credentials, logger: options.logger });
+  const handler = createDashboardHandler({ queue, credentials, throttle: new LoginThrottle(options.loginThrottle), ...(options.logger ? { logger: options.logger } : {}) });
   const server = createAdaptorServer({ fetch: handler }) as Server;
   const host = options.host ?? DEFAULT_DASHBOARD_HOST;
   try {

@@ -31,7 +31,7 @@ export async function enqueueOperation(queue: OperationsQueue, redis: Redis, req
   const job = await queue.add(data.operation, data, { jobId, deduplication: { id: dedupId(data.cluster) } });
   // A deduplicated add returns the job that holds the id: someone else got there first.
   if (job.id !== jobId) return { status: 'busy', jobId: String(job.id) };
-  await publishEvent(redis, {
+  await publishEvent(redis, queue.opts.prefix ?? 'warren', {
     type: 'job',
     jobId,
     operation: data.operation,

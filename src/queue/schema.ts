@@ -103,7 +103,7 @@ const SerializedError = z.object({
 });
 
 /**
- * A progress event, appended to the job's Redis stream (`eventsKey(jobId)`) in order.
+ * A progress event, appended to the job's Redis stream (`eventsKey(prefix, jobId)`) in order.
  * Front ends replay the stream from their last seen id, so nothing is lost across restarts.
  */
 export const ProgressEvent = z.discriminatedUnion('type', [
@@ -143,7 +143,8 @@ export type JobEvent = Extract<ProgressEvent, { type: 'job' }>;
 
 /** Redis names, in one place. */
 export const QUEUE_NAME = 'warren-operations';
-export const eventsKey = (jobId: string): string => `warren:events:${jobId}`;
+/** A job's progress stream, under the queue's prefix like every key warren writes (before 0.x it was `warren:events:<job>`, outside it: such streams age out within their week). */
+export const eventsKey = (prefix: string, jobId: string): string => `${prefix}:events:${jobId}`;
 export const dedupId = (cluster: string): string => `cluster:${cluster}`;
 
 const HealthNode = z.object({

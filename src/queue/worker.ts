@@ -1,7 +1,8 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Job } from 'bullmq';
+import type { Job, JobJsonRaw } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { operations } from '../../jobs/index.js';
+import { ApprovalStore } from '../approvals/store.js';
 import { AuditLog } from '../audit/store.js';
 import type { AuditEvent } from '../audit/schema.js';
 import { resolveCluster } from '../config/load.js';
@@ -64,13 +65,44 @@ function actorOf(data: JobData): string {
 }
 
 /**
+ * What lets a destructive job run, checked in Redis rather than taken from the job (anyone who can
+ * write to Redis can write a job):
+ * - an approval: the record it names exists, is approved, for exactly this operation, cluster and
+ *   node, by the approver and for the requester the job names, and no other job used it (this job's
+ *   own retries and takeovers may: ApprovalStore.use, atomic);
+ * - --yes: the job says it comes from the CLI of the user it names. Nothing in Redis can prove more:
+ *   the CLI itself writes to Redis, so Redis write access is the CLI's trust (docs: the trust boundary).
+ * Anything else fails as approval.invalid, unrecoverable.
+ */
+async function verifyAuthorization(approvals: ApprovalStore, data: JobData, jobId: string): Promise<void> {
+  if (!isDestructive(data.operation)) return;
+  const auth = data.authorization;
+  const refuse = (why: string): never => {
+    throw new WarrenError('approval.invalid', `${data.operation} ${data.cluster}${data.node ? ` ${data.node}` : ''} was not run: ${why}`, {
+      hint: 'Ask for it again (Slack: a new approval card; CLI: --yes). A job whose approval does not hold was not queued by warren: check who can write to Redis.',
+    });
+  };
+  if (auth === undefined) return refuse('it carries no authorization');
+  if (auth.kind === 'cli-yes') {
+    if (data.origin.kind !== 'cli' || data.origin.user !== auth.user) refuse('a --yes authorization on a job that does not come from that CLI user');
+    return;
+  }
+  if (data.origin.kind !== 'slack') return refuse('an approval on a job that does not come from Slack');
+  const used = await approvals.use(auth.approvalId, { operation: data.operation, cluster: data.cluster, node: data.node, approvedBy: auth.approvedBy, requester: data.origin.user }, jobId);
+  if (!used.ok) refuse(`approval ${auth.approvalId}: ${used.reason}`);
+}
+
+/**
  * Appends the worker's audit entries of a destructive job, each at most once per job: a retry or a
  * job taken over from a dead worker starts again, but the log says "started" once (a Redis SET NX
- * per job and event decides, across workers).
+ * per job and event decides, across workers). Until `verified()` is called, the actor is recorded
+ * as `unverified:<name>`: a job whose authorization does not hold must not put its claimed name
+ * in the log as the one who let it run.
  */
 function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string) {
   const log = new AuditLog(redis, prefix);
-  return async (event: Extract<AuditEvent, 'started' | 'completed' | 'failed'>, detail?: string): Promise<void> => {
+  let verified = false;
+  const audit = async (event: Extract<AuditEvent, 'started' | 'completed' | 'failed'>, detail?: string): Promise<void> => {
     if (!isDestructive(data.operation)) return;
     const first = await redis.set(`${prefix}:audit:job:${jobId}:${event}`, '1', 'EX', 90 * 24 * 3600, 'NX');
     if (first !== 'OK') return;
@@ -80,21 +112,72 @@ function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string)
       operation: data.operation,
       cluster: data.cluster,
       ...(data.node ? { node: data.node } : {}),
-      actor: actorOf(data),
+      actor: verified ? actorOf(data) : `unverified:${actorOf(data)}`.slice(0, 80),
       via: 'worker',
       ...(data.authorization?.kind === 'approval' ? { approvalId: data.authorization.approvalId } : {}),
       jobId,
       ...(detail ? { detail: detail.slice(0, 500) } : {}),
     });
   };
+  return Object.assign(audit, {
+    verified: () => {
+      verified = true;
+    },
+  });
+}
+
+/** The data a job is given when what Redis holds for it is not JSON: the processor fails it as job.invalid. */
+const UNREADABLE = 'warrenUnreadableData';
+
+/**
+ * BullMQ parses a job's stored fields before any processor runs; one that is not JSON throws there,
+ * outside every job, and the job would stay `active` for ever (picked up, thrown, stalled, again).
+ * Here such a job is built with a marker as its data instead, so the processor fails it like any
+ * other invalid payload: job.invalid, unrecoverable, logged.
+ */
+class WarrenWorker extends Worker<JobData> {
+  protected override createJob(raw: JobJsonRaw, jobId: string): Job<JobData> {
+    try {
+      return super.createJob(raw, jobId);
+    } catch (error) {
+      const json = (text: string | undefined, fallback: string): string => (text !== undefined && isJson(text) ? text : fallback);
+      return super.createJob(
+        {
+          ...raw,
+          data: isJson(raw.data) ? raw.data : JSON.stringify({ [UNREADABLE]: (error as Error).message, raw: String(raw.data).slice(0, 500) }),
+          opts: json(raw.opts, '{}'),
+          progress: json(raw.progress, '0'),
+          ...(raw.parent === undefined ? {} : { parent: json(raw.parent, 'null') }),
+        },
+        jobId,
+      );
+    }
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Runs one job: validate, resolve the cluster, run the operation's steps, publish every change. */
 async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger): Promise<unknown> {
   const redis = options.connection;
-  const parsed = JobData.safeParse(job.data);
+  const raw = job.data as unknown;
+  if (typeof raw === 'object' && raw !== null && UNREADABLE in raw) {
+    logger.error({ code: 'job.invalid', jobId: job.id, reason: String((raw as Record<string, unknown>)[UNREADABLE]) }, 'job rejected: its data in Redis is not JSON');
+    // Stored as JSON from now on (the marker keeps the first 500 characters), so listing the queue
+    // (`/rabbit jobs`, the dashboard, a card's silent-end check) does not throw on it as the worker did.
+    await job.updateData(raw as unknown as JobData).catch(() => undefined);
+    throw new UnrecoverableError('job.invalid: the job data in Redis is not JSON');
+  }
+  const parsed = JobData.safeParse(raw);
   if (!parsed.success) {
-    logger.error({ jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
+    logger.error({ code: 'job.invalid', jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
     throw new UnrecoverableError('job.invalid: the job payload does not match the schema');
   }
   const data = parsed.data;
@@ -116,11 +199,13 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     clear: () => membershipStore.clear(data.cluster),
   };
   const publish = async (event: ProgressEvent): Promise<void> => {
-    await publishEvent(redis, event);
+    await publishEvent(redis, prefix, event);
     if (options.metrics) observeEvent(options.metrics, event);
   };
 
   try {
+    await verifyAuthorization(new ApprovalStore(redis, prefix), data, jobId);
+    audit.verified();
     await audit('started');
     // The cluster as node.add/node.remove left it; a node.add works on the cluster with its target in.
     const target = data.node === undefined ? undefined : targetHostOf(options.config, data.node);
@@ -184,7 +269,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
 /** A BullMQ worker for warren's operations; `close()` lets running jobs finish first. */
 export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger({ name: 'warren-worker' });
-  const worker = new Worker<JobData>(QUEUE_NAME, (job) => processJob(job, options, logger), {
+  const worker = new WarrenWorker(QUEUE_NAME, (job) => processJob(job, options, logger), {
     connection: options.connection,
     prefix: options.prefix ?? 'warren',
     concurrency: options.concurrency ?? 4,

@@ -185,6 +185,11 @@ export interface NodeHealth {
   /** e.g. "not under maintenance"; absent when the node did not report it (stopped, or old versions). */
   maintenance?: string;
   partitionedFrom: string[];
+  /**
+   * Only on an incomplete reading (ClusterHealth.partial): whether the host answered SSH; `running`
+   * then means nothing yet.
+   */
+  answering?: boolean;
 }
 
 export interface ClusterHealth {
@@ -197,6 +202,11 @@ export interface ClusterHealth {
   problems: string[];
   /** The expected node names (rabbit@<short hostname>) from the config. */
   expected: string[];
+  /**
+   * Set when this is not a full reading (cluster_status did not answer in time): what is still
+   * missing, and the hosts that did not answer SSH at all.
+   */
+  partial?: { missing: string; silent: string[] };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface SlackAppOptions {
   metrics?: BotMetrics;
   /** Over HTTP, what the receiver's `GET /healthz` reports. */
   health?: () => Promise<HealthReport>;
+  /** Over HTTP, remembers deliveries so a replayed or retried request is acted on once (SlackStore.firstDelivery). */
+  firstDelivery?: (key: string, ttlSeconds: number) => Promise<boolean>;
 }
 
 /**
@@ -41,6 +43,7 @@ export function createSlackApp(options: SlackAppOptions): App {
             logger: options.logger.child({ component: 'slack-receiver' }),
             ...(options.health ? { health: options.health } : {}),
             ...(options.metrics ? { metrics: options.metrics.registry } : {}),
+            ...(options.firstDelivery ? { firstDelivery: options.firstDelivery } : {}),
           }),
           logger,
           clientOptions,

@@ -6,6 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import { connectRedis } from '../queue/redis.js';
 import type { RedisSettings } from '../queue/redis.js';
+import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
 import { startBot } from './bot.js';
 import type { BotOptions, RunningBot } from './bot.js';
 
@@ -26,6 +27,8 @@ export interface BotProcess {
 export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue'> & { prefix: string; redis?: RedisSettings }): Promise<BotProcess & { bot: RunningBot }> {
   const { prefix, redis: where, ...botOptions } = options;
   const redis = connectRedis(where, { logger: options.logger });
+  // Before anything waits on Redis: a bot started without it says so, and keeps retrying.
+  const unwatch = watchRedisConnection(redis, botOptions.logger, { repeatMs: redisDownLogEveryFromEnv(botOptions.env) });
   const queue = openOperationsQueue(redis, prefix);
   const bot = await startBot({ ...botOptions, redis, queue });
   return {
@@ -36,6 +39,7 @@ export async function startBotProcess(options: Omit<BotOptions, 'redis' | 'queue
     close: async () => {
       await bot.close();
       await queue.close();
+      unwatch();
       await redis.quit();
     },
   };

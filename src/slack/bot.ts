@@ -79,8 +79,15 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const prefix = options.queue.opts.prefix ?? 'warren';
   const metrics = createBotMetrics();
   const health = () => botHealth(options.redis, prefix);
-  const app = createSlackApp({ settings, logger, metrics, health, ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}) });
   const store = new SlackStore(options.redis, prefix);
+  const app = createSlackApp({
+    settings,
+    logger,
+    metrics,
+    health,
+    firstDelivery: (key, ttlSeconds) => store.firstDelivery(key, ttlSeconds),
+    ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}),
+  });
   const reporter = new JobReporter({
     client: app.client,
     redis: options.redis,

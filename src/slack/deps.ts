@@ -16,7 +16,12 @@ import type { JobReporter } from './reporter.js';
 import type { SlackStore } from './store.js';
 
 /** Reads a cluster's health over SSH (src/status/read-cluster-status.ts in production). */
-export type ReadClusterStatus = (config: WarrenConfig, cluster: string, options?: { logger?: Logger }) => Promise<ClusterHealth>;
+export type ReadClusterStatus = (
+  config: WarrenConfig,
+  cluster: string,
+  /** `onEarly`: what is known when the reading is held up (see ReadStatusOptions). */
+  options?: { logger?: Logger; onEarly?: (health: ClusterHealth) => void },
+) => Promise<ClusterHealth>;
 
 /** The dry run's commands per host (src/plan.ts in production); `node` for the node.* operations. */
 export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string, node?: string) => PlanEntry[] | Promise<PlanEntry[]>;

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { parse as parseForm } from 'node:querystring';
@@ -12,6 +12,11 @@ import type { HealthReport } from '../observability/server.js';
 export const EVENTS_PATH = '/slack/events';
 /** Slack's replay window: a signed request older (or newer) than this is refused. */
 export const MAX_REQUEST_AGE_SEC = 5 * 60;
+/**
+ * How long a delivery is remembered: a request signed at T is accepted from T − 5 min to T + 5 min,
+ * so a copy of it can arrive up to ten minutes after the first one.
+ */
+export const DELIVERY_MEMORY_SEC = 2 * MAX_REQUEST_AGE_SEC;
 /** Slack's payloads are a few kB; a body far beyond that is not Slack's. */
 const MAX_BODY_BYTES = 1024 * 1024;
 /** Bolt's default: a request no listener acked gets a 404 after this long, so Slack stops waiting. */
@@ -27,6 +32,21 @@ export interface SlackHttpReceiverOptions {
   health?: () => Promise<HealthReport>;
   /** What `GET /metrics` serves (Prometheus text); without it, 404. */
   metrics?: Registry;
+  /**
+   * Remembers deliveries (Redis, shared by every bot process): true the first time `key` is seen
+   * within `ttlSeconds`. Without it, every signed request within the window is acted on.
+   */
+  firstDelivery?: (key: string, ttlSeconds: number) => Promise<boolean>;
+}
+
+/**
+ * What identifies one delivery: the body's hash. Each Slack request carries its own trigger_id,
+ * response_url, action_ts or event_id, so two bodies alike are the same request, whether replayed
+ * as captured (same timestamp and signature) or retried by Slack (new timestamp and signature,
+ * X-Slack-Retry-Num).
+ */
+export function deliveryKey(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
 }
 
 /**
@@ -54,7 +74,8 @@ export function checkSlackSignature(signingSecret: string, headers: IncomingHttp
  * per request, which is what a burst of slash commands waits on. Signature and replay window are
  * checked on every request but Slack's unsigned `ssl_check`. `GET /healthz` (load balancers) and
  * `GET /metrics` (Prometheus) are not Slack's and need no signature; they never reach the app.
- * Each body is handed to `app.processEvent` with an ack that answers Slack at once.
+ * A body delivered again within the window (a replay, or a Slack retry) is acknowledged and not acted
+ * on. Each other body is handed to `app.processEvent` with an ack that answers Slack at once.
  */
 export class SlackHttpReceiver implements Receiver {
   private app: App | undefined;
@@ -171,19 +192,39 @@ export class SlackHttpReceiver implements Receiver {
       this.options.logger.warn({ reason: refusal }, 'slack request refused: not signed by Slack');
       return answer(res, 401);
     }
-    let body: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      body = (form ? (typeof form.payload === 'string' ? JSON.parse(form.payload) : form) : JSON.parse(raw)) as Record<string, unknown>;
+      parsed = form ? (typeof form.payload === 'string' ? JSON.parse(form.payload) : form) : JSON.parse(raw);
     } catch (error) {
-      this.options.logger.warn({ err: (error as Error).message }, 'slack request body is malformed');
+      this.options.logger.warn({ code: 'slack.malformed_body', err: (error as Error).message }, 'slack request body is malformed');
       return answer(res, 400);
     }
+    // Signed is not well-formed: `null`, a number or a list is no request of Slack's (and `null.type` would be a 500).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.options.logger.warn({ code: 'slack.malformed_body', kind: parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed }, 'slack request body is not an object');
+      return answer(res, 400);
+    }
+    const body = parsed as Record<string, unknown>;
     if (body.type === 'url_verification') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ challenge: body.challenge }));
       return;
     }
-    this.deliver(req, res, body);
+    const firstDelivery = this.options.firstDelivery;
+    if (!firstDelivery) return this.deliver(req, res, body);
+    firstDelivery(deliveryKey(raw), DELIVERY_MEMORY_SEC).then(
+      (first) => {
+        if (first) return this.deliver(req, res, body);
+        // Acknowledged, so Slack stops retrying; acted on already (or being acted on) by its first delivery.
+        this.options.logger.info({ code: 'slack.duplicate_delivery', retryNum: req.headers['x-slack-retry-num'], retryReason: req.headers['x-slack-retry-reason'] }, 'slack request delivered again: acknowledged, not acted on');
+        answer(res, 200);
+      },
+      (error: unknown) => {
+        // At most once is the promise: without Redis to tell, nothing is acted on (Slack may retry).
+        this.options.logger.error({ code: 'slack.delivery_unchecked', err: (error as Error).message }, 'slack request refused: Redis could not say whether it was delivered before');
+        if (!res.headersSent) answer(res, 503);
+      },
+    );
   }
 
   private deliver(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): void {

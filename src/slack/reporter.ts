@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
-import { publishEvent, readEvents } from '../queue/events.js';
+import { publishEvent, readEventBatch } from '../queue/events.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import type { JobEvent, ProgressEvent } from '../queue/schema.js';
 import { JobData, OperationName } from '../queue/schema.js';
@@ -67,6 +67,8 @@ export class JobReporter {
   private readonly staleCheckMs: number;
   private readonly rescanMs: number;
   private readonly closeTimeoutMs: number;
+  /** The queue's prefix, under which the jobs' event streams live. */
+  private readonly prefix: string;
   private rescan?: Promise<void>;
 
   constructor(private readonly options: ReporterOptions) {
@@ -77,6 +79,7 @@ export class JobReporter {
     this.staleCheckMs = options.staleCheckMs ?? 10_000;
     this.rescanMs = options.rescanMs ?? 30_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+    this.prefix = options.queue.opts.prefix ?? 'warren';
   }
 
   /** Resumes every card left unfinished (by this bot before a restart, or by another bot), then keeps looking. */
@@ -211,7 +214,9 @@ export class JobReporter {
 
   /** One read of the stream: replies for new events, then the card if it changed. True when the card is final. */
   private async pass(state: TailState, log: Logger): Promise<boolean> {
-    const batch = await readEvents(this.options.redis, state.jobId, state.position, { count: 200 });
+    const read = await readEventBatch(this.options.redis, this.prefix, state.jobId, state.position, { count: 200 });
+    for (const bad of read.skipped) log.warn({ code: bad.code, entry: bad.id, reason: bad.reason }, 'job event skipped: the stream entry is not a valid event');
+    const batch = read.events;
     for (const { id, event } of batch) {
       const view = applyEvent(state.view, event);
       if (compareStreamIds(id, state.cursor) > 0) {
@@ -222,6 +227,8 @@ export class JobReporter {
       state.view = view;
       state.position = id;
     }
+    // Past the skipped entries too, so a bad last entry is not read again on every pass.
+    if (read.position !== undefined) state.position = read.position;
     const now = Date.now();
     if (batch.length > 0) state.lastActivity = now;
     const ended = isJobEnded(state.view);
@@ -323,7 +330,7 @@ export class JobReporter {
             },
           };
     log.warn({ bullState }, 'job ended without a final event; publishing one so the card can close');
-    await publishEvent(this.options.redis, event satisfies ProgressEvent);
+    await publishEvent(this.options.redis, this.prefix, event satisfies ProgressEvent);
   }
 }
 

@@ -42,6 +42,11 @@ export class SlackStore {
     return jobId === undefined ? `${this.base}:${kind}` : `${this.base}:${kind}:${jobId}`;
   }
 
+  /** True the first time a Slack delivery (its body's hash) is seen within `ttlSeconds`, across bot processes. */
+  async firstDelivery(key: string, ttlSeconds: number): Promise<boolean> {
+    return (await this.redis.set(this.key('delivery', key), '1', 'EX', ttlSeconds, 'NX')) === 'OK';
+  }
+
   /** Records a job's card and marks it unfinished, in one step: a card is never saved yet forgotten. */
   async saveCard(jobId: string, card: CardRecord): Promise<void> {
     const checked = CardRecord.parse(card);

@@ -168,6 +168,28 @@ describe('ApprovalStore on real Redis', () => {
     expect(await store.lockRelease(id, 60_000)).toBeDefined();
   });
 
+  const whyNot = (result: { ok: true } | { ok: false; reason: string }): string => (result.ok ? 'ok' : result.reason);
+
+  it('lets one job use an approval, again and again (its retries, a takeover), and no other job, nor another operation, cluster, node or approver', async () => {
+    const { store } = freshStore();
+    const saved = newApproval();
+    await store.create(saved);
+    const claim = { operation: 'node.reset' as const, cluster: 'rmq-lab', node: 'mq3', approvedBy: 'U0APPROV1', requester: 'U0REQUEST' };
+    expect(whyNot(await store.use(saved.id, claim, 'job-1'))).toMatch(/pending/);
+    await store.decide(saved.id, 'approved', 'U0APPROV1', T0 + MINUTE);
+    expect(whyNot(await store.use(saved.id, { ...claim, node: 'mq2' }, 'job-1'))).toMatch(/node/);
+    expect(whyNot(await store.use(saved.id, { ...claim, cluster: 'other' }, 'job-1'))).toMatch(/cluster/);
+    expect(await store.use(saved.id, { ...claim, operation: 'cluster.teardown', node: undefined }, 'job-1')).toMatchObject({ ok: false });
+    expect(whyNot(await store.use(saved.id, { ...claim, approvedBy: 'U0APPROV2' }, 'job-1'))).toMatch(/approved by/);
+    expect(whyNot(await store.use(saved.id, { ...claim, requester: 'U0SOMEONE' }, 'job-1'))).toMatch(/requested by/);
+    const racing = await Promise.all(['job-1', 'job-2', 'job-3'].map((job) => store.use(saved.id, claim, job)));
+    expect(racing.filter((r) => r.ok)).toHaveLength(1);
+    const winner = ['job-1', 'job-2', 'job-3'][racing.findIndex((r) => r.ok)];
+    expect(await store.use(saved.id, claim, winner)).toEqual({ ok: true });
+    expect(whyNot(await store.use(saved.id, claim, 'job-4'))).toMatch(new RegExp(`used by job ${winner}`));
+    expect(whyNot(await store.use(randomUUID(), claim, 'job-1'))).toMatch(/no such approval/);
+  });
+
   it('refuses to read a record whose fields were tampered with', async () => {
     const { store, prefix } = freshStore();
     const saved = newApproval();

@@ -94,7 +94,7 @@ describe('the CLI prints host data to a terminal', () => {
           if (!jobId) await new Promise((r) => setTimeout(r, 10));
         }
         if (!jobId) throw new Error('the CLI queued no job');
-        cleanup.push(eventsKey(jobId));
+        cleanup.push(eventsKey(prefix, jobId));
         const base = { jobId, operation: 'cluster.create' as const, cluster: 'prod-mq', at: new Date().toISOString() };
         const error = { code: 'command.failed' as const, message: `join failed: ${HOSTILE}`, retryable: false, host: 'mq2', step: 'rabbit:join', evidence: { host: 'mq2', command: 'rabbitmqctl join_cluster rabbit@mq1', exitCode: 69, stderr: `Error: ${HOSTILE}\nline two ${HOSTILE}` }, hint: HOSTILE };
         const events: ProgressEvent[] = [
@@ -104,7 +104,7 @@ describe('the CLI prints host data to a terminal', () => {
           { ...base, type: 'step', step: 'rabbit:join', state: 'failed', durationMs: 10, detail: HOSTILE, error },
           { ...base, type: 'job', state: 'failed', attempt: 1, error },
         ];
-        for (const event of events) await publishEvent(redis, event);
+        for (const event of events) await publishEvent(redis, prefix, event);
       });
 
       expect(result.code).toBe(1);

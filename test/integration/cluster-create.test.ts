@@ -164,7 +164,7 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
       cli.stderr,
       status.stdout,
       JSON.stringify(jobs.map((j) => ({ data: j.data, result: j.returnvalue, reason: j.failedReason }))),
-      JSON.stringify(await Promise.all(jobs.map((j) => readEvents(harness.redis, String(j.id))))),
+      JSON.stringify(await Promise.all(jobs.map((j) => readEvents(harness.redis, harness.prefix, String(j.id))))),
       JSON.stringify(harness.commands),
     ].join('\n');
     expect(everything.length).toBeGreaterThan(1000);

@@ -41,7 +41,7 @@ describe('a lab host cut off in the middle of its join', () => {
     let last = '0';
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline && !jobEvents.some((e) => e.state === 'failed' || e.state === 'completed')) {
-      for (const { id, event } of await readEvents(reader, queued.jobId, last, { blockMs: 1000 })) {
+      for (const { id, event } of await readEvents(reader, harness.prefix, queued.jobId, last, { blockMs: 1000 })) {
         last = id;
         if (event.type === 'job') jobEvents.push(event);
         if (!cut && event.type === 'step' && event.step === 'rabbit:join' && event.host === 'lab3' && event.state === 'running') {

@@ -163,7 +163,7 @@ describe('crashes seen from Slack', () => {
     let last = '0';
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      for (const { id, event } of await readEvents(redis, jobId, last, { blockMs: 500 })) {
+      for (const { id, event } of await readEvents(redis, prefix, jobId, last, { blockMs: 500 })) {
         last = id;
         if (event.type === 'step' && matches(event)) return;
       }

@@ -163,7 +163,7 @@ describe('a worker SIGKILLed during a cluster create', () => {
     let last = '0';
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline) {
-      for (const stored of await readEvents(redis, jobId, last, { blockMs: 1000 })) {
+      for (const stored of await readEvents(redis, slack!.prefix, jobId, last, { blockMs: 1000 })) {
         last = stored.id;
         events.push(stored.event);
         if (isFinalEvent(stored.event)) return { final: stored.event as JobEvent, events };

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -236,4 +237,53 @@ describe('the dashboard command', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 30_000);
+});
+
+/** A GET to the dashboard from a chosen loopback address (another client than 127.0.0.1). */
+function getFrom(localAddress: string, port: number, headers: Record<string, string>): Promise<{ status: number; retryAfter?: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/api/queues', localAddress, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, ...(res.headers['retry-after'] ? { retryAfter: String(res.headers['retry-after']) } : {}) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('failed logins on the real dashboard', () => {
+  it('are throttled per client: after 10 wrong guesses, 429 with Retry-After even for the right password; another client is not; after the wait a right login works', async () => {
+    const redis = connectRedis();
+    const dashboard = await startDashboard({ connection: redis, prefix: `dash-${randomUUID().slice(0, 8)}`, port: 0, username: USER, password: PASSWORD });
+    try {
+      const wrong = basic(USER, 'not the password at all');
+      const started = Date.now();
+      const statuses: number[] = [];
+      let retryAfter: string | undefined;
+      // As fast as one client can: before the throttle, every one of these was checked (~1,500/s measured).
+      while (Date.now() - started < 2000) {
+        const reply = await getFrom('127.0.0.1', dashboard.port, wrong);
+        statuses.push(reply.status);
+        retryAfter ??= reply.retryAfter;
+      }
+      const checked = statuses.filter((s) => s === 401).length;
+      console.log(`failed logins: ${statuses.length} requests in 2 s, ${checked} had their password checked`);
+      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+      expect(statuses[10]).toBe(429);
+      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(checked).toBeLessThanOrEqual(13);
+
+      expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(429);
+      expect((await getFrom('127.0.0.2', dashboard.port, GOOD)).status).toBe(200);
+
+      const wait = Number((await getFrom('127.0.0.1', dashboard.port, GOOD)).retryAfter ?? '0');
+      await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+      expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(200);
+      // A success forgets the failures: the next wrong guess is a free one again.
+      expect((await getFrom('127.0.0.1', dashboard.port, wrong)).status).toBe(401);
+    } finally {
+      await dashboard.close();
+      await redis.quit();
+    }
+  }, 60_000);
 });

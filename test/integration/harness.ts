@@ -78,7 +78,7 @@ export async function startHarness(
     try {
       let last = '0';
       while (Date.now() < deadline) {
-        for (const stored of await readEvents(reader, jobId, last, { blockMs: 2000 })) {
+        for (const stored of await readEvents(reader, prefix, jobId, last, { blockMs: 2000 })) {
           events.push(stored);
           last = stored.id;
           if (isFinalEvent(stored.event)) return { final: stored.event as JobEvent, events };

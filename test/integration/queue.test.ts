@@ -41,8 +41,17 @@ describe('the operations queue on real Redis', () => {
     expect(other.jobId).not.toBe(queued[0].jobId);
 
     // The queued event is the first on the job's stream.
-    const events = await readEvents(redis, queued[0].jobId);
+    const events = await readEvents(redis, queue.opts.prefix ?? 'warren', queued[0].jobId);
     expect(events[0]?.event).toMatchObject({ type: 'job', state: 'queued', cluster: 'prod-mq' });
+  });
+
+  it('keeps a job\'s progress stream under the queue\'s prefix, so a prefix isolates a deployment', async () => {
+    const prefix = `q-${randomUUID().slice(0, 8)}`;
+    queue = openOperationsQueue(redis, prefix);
+    const queued = await enqueueOperation(queue, redis, request('prod-mq'));
+    expect(await redis.exists(`${prefix}:events:${queued.jobId}`)).toBe(1);
+    expect(await redis.exists(`warren:events:${queued.jobId}`)).toBe(0);
+    await redis.del(`${prefix}:events:${queued.jobId}`);
   });
 
   it('refuses a malformed request before it reaches Redis', async () => {

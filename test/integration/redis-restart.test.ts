@@ -71,7 +71,7 @@ describe('Redis restarted during a cluster create', () => {
     const deadline = Date.now() + 120_000;
     let joining = false;
     while (!joining && Date.now() < deadline) {
-      for (const { id, event } of await readEvents(watcher, queued.jobId, last, { blockMs: 500 })) {
+      for (const { id, event } of await readEvents(watcher, harness.prefix, queued.jobId, last, { blockMs: 500 })) {
         last = id;
         if (event.type === 'step' && event.step === 'rabbit:join' && event.state === 'running') joining = true;
       }

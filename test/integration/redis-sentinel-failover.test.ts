@@ -142,7 +142,7 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     const events: StoredEvent[] = [];
     let last = '0';
     for (;;) {
-      const batch = await readEvents(redis, jobId, last);
+      const batch = await readEvents(redis, prefix, jobId, last);
       if (batch.length === 0) return events;
       events.push(...batch);
       last = batch[batch.length - 1]?.id ?? last;
@@ -160,7 +160,7 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     let joining = false;
     const deadline = Date.now() + 150_000;
     while (!joining && Date.now() < deadline) {
-      for (const { id, event } of await readEvents(redis, jobId, last, { blockMs: 500 })) {
+      for (const { id, event } of await readEvents(redis, prefix, jobId, last, { blockMs: 500 })) {
         last = id;
         if (event.type === 'step' && event.step === 'rabbit:join' && event.state === 'running') joining = true;
       }

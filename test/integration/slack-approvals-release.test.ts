@@ -53,7 +53,7 @@ async function auditTrail(): Promise<string[]> {
 
 /** How often the job was announced queued: twice would set a running job's card back to "queued". */
 async function queuedEvents(jobId: string): Promise<number> {
-  return (await readEvents(h.redis, jobId)).filter(({ event }) => event.type === 'job' && event.state === 'queued').length;
+  return (await readEvents(h.redis, h.prefix, jobId)).filter(({ event }) => event.type === 'job' && event.state === 'queued').length;
 }
 
 /** How many releases of the approval went all the way (each logs it once). */

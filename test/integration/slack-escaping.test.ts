@@ -94,7 +94,7 @@ describe('host output through the bot to Slack', () => {
       { ...base, type: 'step', step: 'rabbit:join', state: 'failed', durationMs: 12, error },
       { ...base, type: 'job', state: 'failed', attempt: 1, error },
     ];
-    for (const event of events) await publishEvent(harness.redis, event);
+    for (const event of events) await publishEvent(harness.redis, harness.prefix, event);
     await harness.emulator.waitFor(() => harness.emulator.message(CHANNEL, jobCard.ts)!.text.startsWith('cluster.create rmq-lab: failed'), 'the card to say failed');
     await harness.emulator.waitFor(() => harness.emulator.threadReplies(CHANNEL, jobCard.ts).some((r) => r.text.includes('failed: command.failed')), 'the failure reply');
     await harness.bot.reporter.idle();

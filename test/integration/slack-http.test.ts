@@ -60,6 +60,43 @@ describe('request verification', () => {
   });
 });
 
+describe('replays and retries', () => {
+  /** The card count once the bot has settled: each accepted create posts one card. */
+  async function cardsAfterSettling(): Promise<number> {
+    await settle();
+    await h.bot.afterAck.idle();
+    return h.emulator.callsOf('chat.postMessage').length;
+  }
+
+  it('acts once on the same signed slash command delivered three times (a replay: same timestamp and signature)', async () => {
+    const body = new URLSearchParams(h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR })).toString();
+    const timestamp = Math.floor(Date.now() / 1000);
+    const replies = [];
+    for (let i = 0; i < 3; i += 1) replies.push(await h.driver.postForm(body, { timestamp }));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await cardsAfterSettling()).toBe(1);
+    expect(await jobCount()).toBe(1);
+    expect(h.logs.filter((l) => l.code === 'slack.duplicate_delivery')).toHaveLength(2);
+  });
+
+  it('acknowledges Slack retries (X-Slack-Retry-Num, newly signed) of a delivered command without acting again', async () => {
+    const body = new URLSearchParams(h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR })).toString();
+    const now = Math.floor(Date.now() / 1000);
+    const first = await h.driver.postForm(body, { timestamp: now });
+    const retries = [];
+    for (const n of [1, 2]) retries.push(await h.driver.postForm(body, { timestamp: now + n, headers: { 'x-slack-retry-num': String(n), 'x-slack-retry-reason': 'http_timeout' } }));
+    expect([first, ...retries].map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await cardsAfterSettling()).toBe(1);
+    expect(await jobCount()).toBe(1);
+  });
+
+  it('still acts on two commands that differ (each Slack delivery has its own trigger and response_url)', async () => {
+    await h.driver.slashCommand({ text: 'status rmq-lab', user: OPERATOR });
+    await h.driver.slashCommand({ text: 'status rmq-lab', user: OPERATOR });
+    expect(await cardsAfterSettling()).toBe(2);
+  });
+});
+
 describe('health', () => {
   it('answers GET /healthz for load balancers, without a signature (bot-observability.test.ts covers each check)', async () => {
     const stop = startHeartbeat(h.redis, h.prefix, 'w-http');

@@ -72,7 +72,7 @@ function successfulRun(jobId: string): ProgressEvent[] {
 }
 
 async function publishAll(harness: SlackHarness, list: ProgressEvent[]): Promise<void> {
-  for (const event of list) await publishEvent(harness.redis, event);
+  for (const event of list) await publishEvent(harness.redis, harness.prefix, event);
 }
 
 async function finalCard(harness: SlackHarness, card: EmulatedMessage, state: 'completed' | 'failed'): Promise<EmulatedMessage> {
@@ -254,5 +254,22 @@ describe('a job that ends without a final event', () => {
     expect(checklist(final)).toContain(':x: Check hosts');
     expect(checklist(final)).not.toContain(':arrows_counterclockwise:');
     expect(JSON.stringify(h.emulator.threadReplies(CHANNEL, card.ts).at(-1)!.blocks)).toContain('job.lost');
+  });
+});
+
+describe('bad data in the stream', () => {
+  it('skips a malformed entry (not JSON, not an event, no event field), logs it with a code, and the card still ends', async () => {
+    const { h, jobId, card } = await createFromSlack();
+    const run = successfulRun(jobId);
+    const key = `${h.prefix}:events:${jobId}`;
+    await publishAll(h, run.slice(0, 3));
+    await h.redis.xadd(key, '*', 'event', '{"type":"job", not json');
+    await h.redis.xadd(key, '*', 'event', '{"type":"nonsense"}');
+    await h.redis.xadd(key, '*', 'other', 'x');
+    await publishAll(h, run.slice(3));
+    const final = await finalCard(h, card, 'completed');
+    expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
+    const skipped = h.logs.filter((l) => l.code === 'event.malformed' && l.jobId === jobId);
+    expect(skipped).toHaveLength(3);
   });
 });

@@ -49,7 +49,7 @@ describe('a worker killed in the middle of a create', () => {
     let killed = false;
     const deadline = Date.now() + 240_000;
     while (Date.now() < deadline) {
-      const batch = await readEvents(redis, queued.jobId, last, { blockMs: 1000 });
+      const batch = await readEvents(redis, prefix, queued.jobId, last, { blockMs: 1000 });
       for (const stored of batch) {
         events.push(stored);
         last = stored.id;

@@ -24,6 +24,8 @@ export interface SigningOverrides {
   secret?: string;
   /** Send this X-Slack-Signature verbatim. */
   signature?: string;
+  /** Extra headers, e.g. Slack's X-Slack-Retry-Num and X-Slack-Retry-Reason on a retry. */
+  headers?: Record<string, string>;
 }
 
 export interface HttpReply {
@@ -110,6 +112,11 @@ export class SlackDriver {
     return { ack: await this.options.emulator.sendEnvelope('interactive', payload), responseUrl: String(payload.response_url) };
   }
 
+  /** POSTs a form body as it is (a slash command's fields, say), signed unless told otherwise: to deliver one request again. */
+  async postForm(body: string, signing: SigningOverrides = {}): Promise<Omit<HttpReply, 'responseUrl'>> {
+    return this.post(body, signing);
+  }
+
   private async post(body: string, signing: SigningOverrides): Promise<Omit<HttpReply, 'responseUrl'>> {
     const { botUrl, signingSecret } = this.options;
     if (!botUrl || !signingSecret) throw new Error('driver: botUrl and signingSecret are needed for HTTP');
@@ -122,6 +129,7 @@ export class SlackDriver {
         'x-slack-request-timestamp': String(timestamp),
         'x-slack-signature': signature,
         'user-agent': 'Slackbot 1.0 (+https://api.slack.com/robots)',
+        ...signing.headers,
       },
       body,
     });

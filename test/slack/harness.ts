@@ -6,7 +6,6 @@ import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { eventsKey } from '../../src/queue/schema.js';
 import type { ClusterHealth } from '../../src/rabbit/cluster-status.js';
 import { startBot } from '../../src/slack/bot.js';
 import type { BotOptions, RunningBot } from '../../src/slack/bot.js';
@@ -144,14 +143,11 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
     },
     async close() {
       await bot.close();
-      const jobIds = (await queue.getJobs()).map((j) => j.id).filter((id): id is string => id !== undefined);
       await queue.obliterate({ force: true });
       await queue.close();
+      // Everything the run wrote is under its prefix, event streams included.
       const keys = await scanKeys(redis, `${prefix}:*`);
-      // Jobs a test removed from the queue still have a card, and an event stream to delete.
-      const carded = keys.filter((k) => k.startsWith(`${prefix}:slack:card:`)).map((k) => k.slice(`${prefix}:slack:card:`.length));
-      const streams = [...new Set([...jobIds, ...carded])].map(eventsKey);
-      if (keys.length + streams.length > 0) await redis.del(...keys, ...streams);
+      if (keys.length > 0) await redis.del(...keys);
       await emulator.close();
       redis.disconnect();
     },

@@ -12,13 +12,17 @@ export const HEADLINE_ICON: Record<HealthHeadline, string> = {
 /** The status card: the cluster, a clear headline, one row per node and the problems found. */
 export function buildStatusCard(health: ClusterHealth): SlackMessage {
   const running = health.nodes.filter((n) => n.running).length;
+  const partial = health.partial;
+  const summary = partial
+    ? `${partial.silent.length > 0 ? `not answering: ${partial.silent.map(escapeText).join(', ')}` : 'every node answers SSH'}; the full reading follows here`
+    : `${running}/${health.nodes.length} nodes running`;
   const blocks: Block[] = [
     header(`${health.cluster}: ${health.headline}`),
-    section(`${HEADLINE_ICON[health.headline]} *${escapeText(health.cluster)}* is *${escapeText(health.headline)}* — ${running}/${health.nodes.length} nodes running`),
+    section(`${HEADLINE_ICON[health.headline]} *${escapeText(health.cluster)}* is *${escapeText(health.headline)}* — ${summary}`),
     ...sectionsOf(health.nodes.map(nodeRow), 40),
   ];
   if (health.problems.length > 0) blocks.push(...sectionsOf(['*Problems*', ...health.problems.map((p) => `• ${escapeText(p)}`)], 5));
-  blocks.push(context(health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
+  blocks.push(context(partial ? 'partial reading: what is known before cluster_status answers' : health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
   const problems = health.problems.length > 0 ? `: ${health.problems.join('; ')}` : '';
   return { text: plainText(`${health.cluster} is ${health.headline}${problems}`), blocks };
 }
@@ -26,6 +30,9 @@ export function buildStatusCard(health: ClusterHealth): SlackMessage {
 /** One node: name, host, running or stopped, versions, alarms, partitions, maintenance. */
 export function nodeRow(node: NodeHealth): string {
   const name = `*${escapeText(node.node)}*${node.host && node.host !== node.node ? ` (${escapeText(node.host)})` : ''}`;
+  // A partial reading knows only whether the host answers; RabbitMQ's state is not read yet.
+  if (node.answering === false) return `:black_circle: ${name} · *not answering*`;
+  if (node.answering === true) return `:white_circle: ${name} · answers SSH, RabbitMQ not read yet`;
   const parts = [`${node.running ? ':large_green_circle:' : ':red_circle:'} ${name}`, node.running ? 'running' : '*stopped*'];
   if (node.rabbitmqVersion) parts.push(`RabbitMQ ${escapeText(node.rabbitmqVersion)}`);
   if (node.erlangVersion) parts.push(`Erlang ${escapeText(node.erlangVersion)}`);

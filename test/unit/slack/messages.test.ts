@@ -10,6 +10,7 @@ import { buildRefusal } from '../../../src/slack/messages/refusal.js';
 import { buildFailureReply, buildStepReply } from '../../../src/slack/messages/replies.js';
 import { buildClusterSummary, buildStatusCard } from '../../../src/slack/messages/status-card.js';
 import { buildHelp, buildUsageError } from '../../../src/slack/messages/usage.js';
+import { knownHealth } from '../../../src/status/read-cluster-status.js';
 
 /** The mrkdwn of every section and context, joined: what a person reads. */
 function read(blocks: Block[]): string {
@@ -244,5 +245,29 @@ describe('mrkdwn helpers', () => {
     const blocks = sectionsOf(Array.from({ length: 500 }, () => 'z'.repeat(100)), 5);
     expect(blocks).toHaveLength(5);
     expect(blocks.at(-1)!.type).toBe('context');
+  });
+});
+
+describe('a partial status reading (status held up by a silent node)', () => {
+  it('names the hosts that do not answer in the card, its text and each node row, and says the full reading follows', () => {
+    const expected = new Map([
+      ['rabbit@lab1', 'lab1'],
+      ['rabbit@lab2', 'lab2'],
+      ['rabbit@lab3', 'lab3'],
+    ]);
+    const answers = new Map([
+      ['lab1', { state: 'answering' as const }],
+      ['lab2', { state: 'answering' as const }],
+    ]);
+    const health = knownHealth('lab', expected, answers, 'cluster_status from lab1 has not answered within 8 s; still reading', 8000);
+    expect(health.partial).toEqual({ missing: 'cluster_status from lab1 has not answered within 8 s; still reading', silent: ['lab3'] });
+    expect(health.headline).toBe('degraded');
+    const card = buildStatusCard(health);
+    expect(card.text).toContain('lab3 (rabbit@lab3) is not answering: no SSH reply within 8 s');
+    const blocks = JSON.stringify(card.blocks);
+    expect(blocks).toContain('not answering: lab3; the full reading follows here');
+    expect(blocks).toContain(':black_circle: *rabbit@lab3* (lab3) · *not answering*');
+    expect(blocks).toContain(':white_circle: *rabbit@lab1* (lab1) · answers SSH, RabbitMQ not read yet');
+    expect(blocks).toContain('partial reading');
   });
 });
