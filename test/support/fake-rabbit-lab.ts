@@ -141,6 +141,8 @@ const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >
  * warren's start: start_app when a VM runs and answers ping (its app stopped), else the service.
  * Group 1 is the ping, 2 the command for a live VM, 3 the service start.
  */
+const AS_RABBITMQ = 'runuser -u rabbitmq -- sh -c ';
+
 const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
 /** A set of simulated RabbitMQ hosts that together answer like a lab. */
@@ -210,6 +212,11 @@ export class FakeRabbitLab {
       const live = node.vm && this.answer(node, start[1], undefined).code === 0;
       return this.answer(node, live ? start[2] : start[3], stdin);
     }
+    // File operations in /var/lib/rabbitmq run as the rabbitmq account: the fake answers the script itself.
+    if (command.startsWith(AS_RABBITMQ)) {
+      const [script, ...rest] = shellWords(command.slice(AS_RABBITMQ.length));
+      if (script !== undefined && rest.length === 0) return this.answer(node, script, stdin);
+    }
     if (command.startsWith('echo hostname=')) return this.probe(node, command);
     if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
     if (/apt-get .* update/.test(command)) {
@@ -237,19 +244,19 @@ export class FakeRabbitLab {
       if (node.cookie === null) return { code: 0, stderr: 'sha256sum: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(`${sha256(node.cookie)}\n`);
     }
-    if (command === 'base64 -w0 /var/lib/rabbitmq/.erlang.cookie') {
+    if (command.startsWith('if [ -L /var/lib/rabbitmq/.erlang.cookie ]') && command.endsWith('; base64 -w0 /var/lib/rabbitmq/.erlang.cookie')) {
       if (node.cookie === null) return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(Buffer.from(node.cookie, 'utf8').toString('base64'));
     }
     if (command.includes('base64 -d > ')) {
       // Both cookie writes check the decoded bytes against the hash in the command first.
-      const expected = /printf '%s {2}%s\\n' (\S+) /.exec(command)?.[1];
+      const expected = /%s {2}%s\\n\S* (\S+) "\$tmp"/.exec(command)?.[1];
       if (stdin === undefined || expected !== sha256(Buffer.from(stdin, 'base64').toString('utf8'))) {
         return { code: 75, stderr: "the cookie received does not match the seed's (input cut short?): nothing was changed\n" };
       }
     }
-    if (command.startsWith("trap '' HUP; umask 077 && base64 -d > ")) return this.switchCookieLive(node, stdin);
-    if (command.startsWith('umask 077 && base64 -d > ')) {
+    if (command.startsWith("trap '' HUP; tmp=$(runuser -u rabbitmq -- sh -c 'umask 077 && tmp=$(mktemp ")) return this.switchCookieLive(node, stdin);
+    if (command.startsWith('umask 077 && tmp=$(mktemp /var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX) && ')) {
       if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
       node.cookie = Buffer.from(stdin, 'base64').toString('utf8');
       return ok();
