@@ -17,6 +17,8 @@ export type WarrenErrorCode =
   | 'command.failed'
   | 'command.timeout'
   | 'preflight.hostname_mismatch'
+  /** rabbitmq-env.conf names the node otherwise than warren expects (a leftover NODENAME=rabbit@localhost). */
+  | 'preflight.nodename_mismatch'
   | 'preflight.unresolvable_peer'
   | 'preflight.version_mismatch'
   | 'install.failed'

@@ -26,12 +26,25 @@ export type ServiceManager = 'systemd' | 'sysv';
 /** Exit 69 without starting the CLI when no Erlang VM runs (hosts without pgrep just ask the CLI). */
 const NO_VM_EXITS_69 = sh`if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi;`;
 
+/** Where Debian's RabbitMQ reads NODENAME (or RABBITMQ_NODENAME) from. */
+export const RABBITMQ_ENV_CONF = '/etc/rabbitmq/rabbitmq-env.conf';
+
+/**
+ * Prints `nodename=` and the node name rabbitmq-env.conf sets, if any. The file is a shell
+ * fragment RabbitMQ sources as the rabbitmq account; it is sourced here as that account too (it
+ * is often owned by it: root never runs what it wrote).
+ */
+function configuredNodeNameProbe(): ShellCommand {
+  const read = sh`f=${RABBITMQ_ENV_CONF}; [ -r "$f" ] && . "$f" >/dev/null 2>&1; echo "\${RABBITMQ_NODENAME:-\$NODENAME}"`;
+  return sh`echo nodename=$(runuser -u rabbitmq -- sh -c ${read.text} 2>/dev/null </dev/null);`;
+}
+
 /**
  * One round trip that tells preflight what it needs: short hostname, init system, package state,
- * Erlang version, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
+ * Erlang version, the node name rabbitmq-env.conf sets, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
  */
 export function probeHostCommand(peers: readonly string[]): ShellCommand {
-  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
+  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); ${configuredNodeNameProbe()} for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
 }
 
 export function packageStatusCommand(): ShellCommand {

@@ -23,7 +23,7 @@ export function cookieSha256(cookie: string): string {
 
 export const CMD = {
   probe: (peers: string): string =>
-    `echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`,
+    `echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); echo nodename=$(runuser -u rabbitmq -- sh -c 'f=/etc/rabbitmq/rabbitmq-env.conf; [ -r "$f" ] && . "$f" >/dev/null 2>&1; echo "\${RABBITMQ_NODENAME:-$NODENAME}"' 2>/dev/null </dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`,
   aptInstall: 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confold install -y -q --no-install-recommends rabbitmq-server',
   aptUpdate: 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 update -q',
   packageStatus: "dpkg-query -W -f='${Status}|${Version}' rabbitmq-server 2>/dev/null || true",

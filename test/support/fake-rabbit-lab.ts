@@ -45,6 +45,8 @@ export interface NodeSetup {
   policyDefinitionAsString?: boolean;
   /** Peers (short hostnames) this node's resolver cannot find. */
   unresolved?: string[];
+  /** NODENAME set in /etc/rabbitmq/rabbitmq-env.conf (e.g. a leftover rabbit@localhost); default none. */
+  envNodeName?: string;
   /** Readable names of the quorum queues that would lose quorum if this node stopped. */
   quorumCritical?: string[];
 }
@@ -69,6 +71,7 @@ export interface NodeState {
   vhosts: Record<string, string | undefined>;
   policyDefinitionAsString: boolean;
   unresolved: string[];
+  envNodeName: string | undefined;
   /** Full starts of the service (the restarts a create costs). */
   starts: number;
   /** Cookies switched in the running VM (rabbitmqctl eval), without a restart. */
@@ -174,6 +177,7 @@ export class FakeRabbitLab {
         vhosts: setup.vhosts ?? { '/': undefined },
         policyDefinitionAsString: setup.policyDefinitionAsString ?? false,
         unresolved: setup.unresolved ?? [],
+        envNodeName: setup.envNodeName,
         starts: 0,
         liveSwitches: 0,
         quorumCritical: setup.quorumCritical ?? [],
@@ -291,6 +295,7 @@ export class FakeRabbitLab {
       `init=${node.init}`,
       `rabbitmq=${node.packageVersion ? `install ok installed|${node.packageVersion}` : ''}`,
       `erlang=${node.packageVersion ? node.erlangPackageVersion : ''}`,
+      `nodename=${node.envNodeName ?? ''}`,
       ...peers.map((peer) => (node.unresolved.includes(peer) ? `unresolved=${peer}` : `resolves=${peer}`)),
     ];
     return ok(`${lines.join('\n')}\n`);
