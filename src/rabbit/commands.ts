@@ -70,12 +70,26 @@ export function checkRunningCommand(): ShellCommand {
 }
 
 /**
+ * Stops the rabbitmq account's Erlang VMs without the CLI, for a VM that refuses it (its cookie
+ * file was rewritten under it: the CLI reads the new cookie, the VM kept the old). SIGTERM (the VM
+ * stops cleanly, as `init:stop()`), SIGKILL after 30 s, then waits until none is left and epmd
+ * has let the node name go, so a start that follows cannot run a second VM beside the first.
+ * Only processes of the rabbitmq account are signalled (a pid file in its directory could name
+ * any process). A no-op when no such VM runs; exit 70 if one survives SIGKILL for 20 s.
+ */
+export function stopVmWithoutCliCommand(): ShellCommand {
+  return sh`if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI (signals to the rabbitmq account's beam.smp)" >&2; pkill -TERM -u rabbitmq -x beam.smp; i=0; while pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -eq 60 ]; then pkill -KILL -u rabbitmq -x beam.smp; fi; if [ "$i" -ge 100 ]; then echo "the Erlang VM did not stop" >&2; exit 70; fi; sleep 0.5; done; i=0; while command -v epmd >/dev/null && epmd -names 2>/dev/null | grep -q '^name rabbit '; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi`.named('stop the Erlang VM without the CLI');
+}
+
+/**
  * Starts RabbitMQ. A VM that runs with its app stopped (a worker died between stop_app and
- * start_app) only needs start_app: the service would say "already running" and leave it down.
+ * start_app) only needs start_app: the service would say "already running" and leave it down. A
+ * VM that runs but refuses the CLI (the stale-cookie trap) is stopped without the CLI first: the
+ * service would start a second VM beside it, which hangs on the taken distribution port.
  */
 export function serviceStartCommand(manager: ServiceManager): ShellCommand {
   const service = manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
-  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${service}; fi`.named(`${service.text} (or start_app)`);
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${stopVmWithoutCliCommand()} && ${service}; fi`.named(`${service.text} (or start_app)`);
 }
 
 /**

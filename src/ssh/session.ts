@@ -134,8 +134,8 @@ function mebibytes(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
-/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail, timeout(1)'s 124. */
-const TRANSIENT_EXIT_CODES = new Set([69, 75, 124]);
+/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail. timeout(1)'s 124 is judged on its own (command.timeout). */
+const TRANSIENT_EXIT_CODES = new Set([69, 75]);
 
 /** Wraps a command for the remote side: its own deadline, root via `sudo -n` when the user is not root. */
 export function wrapRemoteCommand(command: ShellCommand, user: string, timeoutMs: number): string {
@@ -184,7 +184,7 @@ class SshShell implements RemoteShell {
         retryable: true,
         host: this.host.name,
         evidence: { host: this.host.name, command: command.text, exitCode: null, stderr: this.redactor.redact(reason) },
-        hint: `Check that ${this.host.name} is up and reachable from the worker; the job will retry.`,
+        hint: `Check that ${this.host.name} is up and reachable from the worker.`,
         ...(cause === undefined ? {} : { cause }),
       });
     if (this.lost !== undefined) throw connectionLost(this.lost);
@@ -241,6 +241,8 @@ class SshShell implements RemoteShell {
     const ok = raw.code === 0 || (raw.code !== null && (options.okExitCodes?.includes(raw.code) ?? false));
     this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok });
     this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
+    // A timeout is never a quiet transient: whoever retries it, it is logged with the command.
+    if (timedOut || raw.code === 124) this.logger?.warn({ host: this.host.name, command: command.text, timeoutMs, durationMs }, 'remote command timed out');
     return judgeResult(this.host.name, command, result, { ...options, timeoutMs }, this.redactor, timedOut);
   }
 }
@@ -270,7 +272,7 @@ export function judgeResult(
     throw new WarrenError('command.timeout', `command timed out after ${Math.round(options.timeoutMs / 1000)} s on ${host}`, {
       retryable: true,
       evidence,
-      hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
+      hint: 'Check the host is not overloaded and the service is not hung.',
     });
   }
   throw new WarrenError('command.failed', `${commandName(command)} failed on ${host} with exit code ${result.code ?? 'none'}`, {

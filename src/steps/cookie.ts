@@ -1,6 +1,6 @@
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { COOKIE_NOT_REGULAR_EXIT, COOKIE_PATH, SEED_COOKIE_SHA256, cookieHashCommand, readCookieCommand, shutdownCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
+import { COOKIE_NOT_REGULAR_EXIT, COOKIE_PATH, SEED_COOKIE_SHA256, cookieHashCommand, readCookieCommand, shutdownCommand, stopVmWithoutCliCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
 import { createHash } from 'node:crypto';
 import { ensureRunning } from './start.js';
 import { onEveryHost, timedOnHost } from './step.js';
@@ -71,11 +71,14 @@ async function seedCookie(ctx: StepContext): Promise<SeedCookie> {
 /**
  * Stops the node's Erlang VM for good before the cookie changes: the VM reads the cookie only at
  * start, and a cookie written under a running VM locks the CLI out and hangs the next start.
- * Exit 69 means it was not running.
+ * Exit 69 means it was not running, or that it refuses the CLI: then it is stopped with signals.
  */
 async function stopFully(ctx: StepContext, host: Host): Promise<void> {
   const shell = await ctx.shells.shell(host.name);
-  await shell.run(shutdownCommand(), { okExitCodes: [69], timeoutMs: 120_000 });
+  const shutdown = await shell.run(shutdownCommand(), { okExitCodes: [69], timeoutMs: 120_000 });
+  // 69 is also what a VM answers when it refuses the CLI (its cookie file was changed under it):
+  // taking that for "not running" wrote the cookie beside a live VM and started a second one.
+  if (shutdown.code === 69) await shell.run(stopVmWithoutCliCommand(), { timeoutMs: 90_000 });
 }
 
 /** How a node gets the cookie: switched live (it joins next), or stopped and written (the start step restarts it). */

@@ -16,6 +16,10 @@ function stageCookie(sha256: string): string {
   return `umask 077 && tmp=$(mktemp /var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX) && { { base64 -d > "$tmp" && printf '\\''%s  %s\\n'\\'' ${sha256} "$tmp" | sha256sum -c --status; } || { rm -f "$tmp"; echo "the cookie received does not match the seed'\\''s (input cut short?): nothing was changed" >&2; exit 75; }; } && chmod 0400 "$tmp"`;
 }
 
+/** SIGTERM, then SIGKILL, to the rabbitmq account's beam.smp; waits for it and epmd. */
+const STOP_VM =
+  'if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI (signals to the rabbitmq account\'s beam.smp)" >&2; pkill -TERM -u rabbitmq -x beam.smp; i=0; while pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -eq 60 ]; then pkill -KILL -u rabbitmq -x beam.smp; fi; if [ "$i" -ge 100 ]; then echo "the Erlang VM did not stop" >&2; exit 70; fi; sleep 0.5; done; i=0; while command -v epmd >/dev/null && epmd -names 2>/dev/null | grep -q \'^name rabbit \'; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi';
+
 /** sha256 of a cookie's text, as the cookie step puts it in the command. */
 export function cookieSha256(cookie: string): string {
   return createHash('sha256').update(cookie, 'utf8').digest('hex');
@@ -29,10 +33,10 @@ export const CMD = {
   packageStatus: "dpkg-query -W -f='${Status}|${Version}' rabbitmq-server 2>/dev/null || true",
   checkRunning: `${NO_VM_GUARD} rabbitmq-diagnostics -q check_running </dev/null`,
   /** start_app on a live VM whose app is stopped, else the service (a stopped app makes the init script fail). */
-  sysvStart:
-    'if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else service rabbitmq-server start; fi',
-  systemdStart:
-    'if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else systemctl start rabbitmq-server; fi',
+  sysvStart: `if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${STOP_VM} && service rabbitmq-server start; fi`,
+  systemdStart: `if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${STOP_VM} && systemctl start rabbitmq-server; fi`,
+  /** Stops a VM that refuses the CLI with signals (a no-op without one). */
+  stopVm: STOP_VM,
   waitRunning:
     'end=$(( $(date +%s) + 150 )); until rabbitmqctl -q await_startup --timeout 150 </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within 150 s" >&2; exit 75; fi; sleep 0.5; done',
   cookieHash: `${AS_RABBITMQ}'sha256sum /var/lib/rabbitmq/.erlang.cookie | cut -d'\\'' '\\'' -f1'`,

@@ -72,6 +72,8 @@ export interface NodeState {
   policyDefinitionAsString: boolean;
   unresolved: string[];
   envNodeName: string | undefined;
+  /** Times warren stopped this node's VM with signals because the CLI could not reach it. */
+  stoppedWithoutCli: number;
   /** Full starts of the service (the restarts a create costs). */
   starts: number;
   /** Cookies switched in the running VM (rabbitmqctl eval), without a restart. */
@@ -146,6 +148,10 @@ const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >
  */
 const AS_RABBITMQ = 'runuser -u rabbitmq -- sh -c ';
 
+/** warren's stop of a VM that refuses the CLI: signals to the rabbitmq account's beam.smp. */
+const STOP_VM_PREFIX = 'if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI';
+const STOP_VM_END = "grep -q '^name rabbit '; do i=$((i + 1)); if [ \"$i\" -ge 20 ]; then break; fi; sleep 0.5; done; fi";
+
 const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
 /** A set of simulated RabbitMQ hosts that together answer like a lab. */
@@ -178,6 +184,7 @@ export class FakeRabbitLab {
         policyDefinitionAsString: setup.policyDefinitionAsString ?? false,
         unresolved: setup.unresolved ?? [],
         envNodeName: setup.envNodeName,
+        stoppedWithoutCli: 0,
         starts: 0,
         liveSwitches: 0,
         quorumCritical: setup.quorumCritical ?? [],
@@ -221,6 +228,18 @@ export class FakeRabbitLab {
       const [script, ...rest] = shellWords(command.slice(AS_RABBITMQ.length));
       if (script !== undefined && rest.length === 0) return this.answer(node, script, stdin);
     }
+    if (command.startsWith(STOP_VM_PREFIX)) {
+      // Stops the VM whatever its cookie (signals, not the CLI), then runs what follows `&&`, if anything.
+      const end = command.indexOf(STOP_VM_END) + STOP_VM_END.length;
+      if (node.vm) {
+        node.vm = false;
+        node.app = false;
+        node.vmCookie = null;
+        node.stoppedWithoutCli++;
+      }
+      const rest = command.slice(end);
+      return rest.startsWith(' && ') ? this.answer(node, rest.slice(4), stdin) : ok();
+    }
     if (command.startsWith('echo hostname=')) return this.probe(node, command);
     if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
     if (/apt-get .* update/.test(command)) {
@@ -229,7 +248,11 @@ export class FakeRabbitLab {
     }
     if (/apt-get .* install /.test(command)) return this.aptInstall(node, command);
     // check_running exits 69 both with no VM and with the VM up and its app stopped (measured on 3.10.8).
-    if (command.startsWith('rabbitmq-diagnostics -q check_running')) return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    if (command.startsWith('rabbitmq-diagnostics -q check_running')) {
+      // Like every CLI call, refused by a VM whose cookie file was rewritten under it.
+      if (node.vm && node.vmCookie !== node.cookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+      return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    }
     if (command === 'systemctl start rabbitmq-server') {
       if (node.init !== 'systemd') return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
       // systemd sees an active unit whenever the VM runs: a no-op that leaves a stopped app stopped.

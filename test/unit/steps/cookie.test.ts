@@ -99,7 +99,8 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, WRITE]);
+    // shutdown's 69 could be a VM that refuses the CLI: the signal stop makes sure (a no-op here).
+    expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
     expect(lab.node('lab3').cookie).toBe(lab.node('lab1').cookie);
   });
 
@@ -162,7 +163,7 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([HASH, LIVE, SHUTDOWN, WRITE]);
+    expect(shells.commandsOn('lab3')).toEqual([HASH, LIVE, SHUTDOWN, CMD.stopVm, WRITE]);
     expect(lab.node('lab3').cookie).toBe(SEED_COOKIE);
   });
 
@@ -208,5 +209,16 @@ describe('rabbit:cookie', () => {
     await declareStep(cookie).execute(ctx);
 
     expect(lab.node('lab2').cookie).toBe('ABCDEFGHIJKLMNOPQRST');
+  });
+
+  it('stops a VM whose cookie file was rewritten under it (shutdown refused, exit 69) with signals before writing, so no second VM starts beside it', async () => {
+    const { lab, shells, ctx } = setUp({});
+    // Someone rewrote lab2's cookie file under its running VM: the CLI is locked out.
+    lab.node('lab2').cookie = cookieFor('rewritten');
+
+    await declareStep(cookie).execute(ctx);
+
+    expect(shells.commandsOn('lab2')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
+    expect(lab.node('lab2')).toMatchObject({ vm: false, stoppedWithoutCli: 1, cookie: SEED_COOKIE });
   });
 });
