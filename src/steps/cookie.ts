@@ -126,6 +126,7 @@ export const cookie: Step<PendingCookie> = {
           ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
           : []),
         { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's (otherwise)" },
+        { step: this.id, host: host.name, command: stopVmWithoutCliCommand().text, when: 'shutdown answered 69 (not running, or a VM that refuses the CLI)' },
         { step: this.id, host: host.name, command: `${writeCookieCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
       ]);
   },
