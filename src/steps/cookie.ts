@@ -71,14 +71,17 @@ async function seedCookie(ctx: StepContext): Promise<SeedCookie> {
 /**
  * Stops the node's Erlang VM for good before the cookie changes: the VM reads the cookie only at
  * start, and a cookie written under a running VM locks the CLI out and hangs the next start.
- * Exit 69 means it was not running, or that it refuses the CLI: then it is stopped with signals.
+ * Exit 69 means it was not running, or that it refuses the CLI, and 78 that the CLI cannot use the
+ * cookie file: then any VM is stopped with signals.
  */
 async function stopFully(ctx: StepContext, host: Host): Promise<void> {
   const shell = await ctx.shells.shell(host.name);
-  const shutdown = await shell.run(shutdownCommand(), { okExitCodes: [69], timeoutMs: 120_000 });
+  const shutdown = await shell.run(shutdownCommand(), { okExitCodes: [69, 78], timeoutMs: 120_000 });
   // 69 is also what a VM answers when it refuses the CLI (its cookie file was changed under it):
   // taking that for "not running" wrote the cookie beside a live VM and started a second one.
-  if (shutdown.code === 69) await shell.run(stopVmWithoutCliCommand(), { timeoutMs: 90_000 });
+  // 78: the CLI cannot use the cookie file at all (a link, a wrong owner or mode), which this
+  // step is about to replace. Either way the VM, if any, is stopped with signals.
+  if (shutdown.code === 69 || shutdown.code === 78) await shell.run(stopVmWithoutCliCommand(), { timeoutMs: 90_000 });
 }
 
 /** How a node gets the cookie: switched live (it joins next), or stopped and written (the start step restarts it). */
@@ -126,7 +129,7 @@ export const cookie: Step<PendingCookie> = {
           ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
           : []),
         { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's (otherwise)" },
-        { step: this.id, host: host.name, command: stopVmWithoutCliCommand().text, when: 'shutdown answered 69 (not running, or a VM that refuses the CLI)' },
+        { step: this.id, host: host.name, command: stopVmWithoutCliCommand().text, when: 'shutdown answered 69 or 78 (not running, a VM that refuses the CLI, or a cookie file the CLI cannot use)' },
         { step: this.id, host: host.name, command: `${writeCookieCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
       ]);
   },
