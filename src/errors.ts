@@ -10,15 +10,25 @@ export type WarrenErrorCode =
   | 'ssh.host_key_mismatch'
   | 'ssh.key_unreadable'
   | 'ssh.connection_lost'
+  /** A command printed more than ssh.maxOutputBytes: cut off, not buffered. */
+  | 'ssh.output_too_large'
+  /** The host offers no host-key, cipher or MAC algorithm the client accepts (e.g. only ssh-rsa or hmac-sha1). */
+  | 'ssh.no_common_algorithm'
   | 'command.failed'
   | 'command.timeout'
   | 'preflight.hostname_mismatch'
+  /** rabbitmq-env.conf names the node otherwise than warren expects (a leftover NODENAME=rabbit@localhost). */
+  | 'preflight.nodename_mismatch'
   | 'preflight.unresolvable_peer'
   | 'preflight.version_mismatch'
   | 'install.failed'
   | 'install.version_conflict'
   | 'start.timeout'
   | 'cookie.unreadable'
+  /** The seed's cookie is a link or not a regular file: not read, not copied. */
+  | 'cookie.unsafe_path'
+  /** The seed's cookie is shorter than MIN_COOKIE_LENGTH: refused before it is copied anywhere. */
+  | 'cookie.too_short'
   | 'join.would_wipe'
   | 'join.failed'
   | 'replication.unsupported'

@@ -71,6 +71,8 @@ export const SshSettings = z
   .object({
     connectTimeoutMs: z.number().int().positive().default(10_000),
     commandTimeoutMs: z.number().int().positive().default(180_000),
+    /** Most bytes a remote command may print on stdout (and on stderr) before it fails with ssh.output_too_large. */
+    maxOutputBytes: z.number().int().positive().default(4 * 1024 * 1024),
   })
   .strict();
 
@@ -94,7 +96,7 @@ export type SlackSettings = z.infer<typeof SlackSettings>;
 
 export const WarrenConfig = z
   .object({
-    ssh: SshSettings.default({ connectTimeoutMs: 10_000, commandTimeoutMs: 180_000 }),
+    ssh: SshSettings.default({ connectTimeoutMs: 10_000, commandTimeoutMs: 180_000, maxOutputBytes: 4 * 1024 * 1024 }),
     hosts: z.array(Host).min(1),
     clusters: z.array(Cluster).min(1),
     slack: SlackSettings.default({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 }),

@@ -1,5 +1,4 @@
-import { sh } from '../ssh/quote.js';
-import type { ShellCommand } from '../ssh/quote.js';
+import { ShellCommand, sh } from '../ssh/quote.js';
 
 /**
  * Every command warren sends to a RabbitMQ host, built in one place. rabbitmqctl swallows stdin,
@@ -7,19 +6,45 @@ import type { ShellCommand } from '../ssh/quote.js';
  */
 
 export const COOKIE_PATH = '/var/lib/rabbitmq/.erlang.cookie';
-const COOKIE_TMP = '/var/lib/rabbitmq/.erlang.cookie.warren-new';
+/** mktemp's template for a staged cookie: a fresh unpredictable name beside the cookie (same file system, so the rename is atomic). */
+const COOKIE_TMP_TEMPLATE = '/var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX';
+
+/**
+ * Runs a file operation as the rabbitmq account. /var/lib/rabbitmq (and all under it) belongs to
+ * that account, so a link it planted there could make root write, chown or read any file on the
+ * host; run as the account itself, a link leads only where the account could already go.
+ */
+function asRabbitmq(command: ShellCommand): ShellCommand {
+  return sh`runuser -u rabbitmq -- sh -c ${command.text}`;
+}
+
+/** Exit code of a cookie read refused because the cookie is a link or not a regular file. */
+export const COOKIE_NOT_REGULAR_EXIT = 77;
 
 export type ServiceManager = 'systemd' | 'sysv';
 
 /** Exit 69 without starting the CLI when no Erlang VM runs (hosts without pgrep just ask the CLI). */
 const NO_VM_EXITS_69 = sh`if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi;`;
 
+/** Where Debian's RabbitMQ reads NODENAME (or RABBITMQ_NODENAME) from. */
+export const RABBITMQ_ENV_CONF = '/etc/rabbitmq/rabbitmq-env.conf';
+
+/**
+ * Prints `nodename=` and the node name rabbitmq-env.conf sets, if any. The file is a shell
+ * fragment RabbitMQ sources as the rabbitmq account; it is sourced here as that account too (it
+ * is often owned by it: root never runs what it wrote).
+ */
+function configuredNodeNameProbe(): ShellCommand {
+  const read = sh`f=${RABBITMQ_ENV_CONF}; [ -r "$f" ] && . "$f" >/dev/null 2>&1; echo "\${RABBITMQ_NODENAME:-\$NODENAME}"`;
+  return sh`echo nodename=$(runuser -u rabbitmq -- sh -c ${read.text} 2>/dev/null </dev/null);`;
+}
+
 /**
  * One round trip that tells preflight what it needs: short hostname, init system, package state,
- * Erlang version, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
+ * Erlang version, the node name rabbitmq-env.conf sets, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
  */
 export function probeHostCommand(peers: readonly string[]): ShellCommand {
-  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
+  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); ${configuredNodeNameProbe()} for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
 }
 
 export function packageStatusCommand(): ShellCommand {
@@ -45,12 +70,26 @@ export function checkRunningCommand(): ShellCommand {
 }
 
 /**
+ * Stops the rabbitmq account's Erlang VMs without the CLI, for a VM that refuses it (its cookie
+ * file was rewritten under it: the CLI reads the new cookie, the VM kept the old). SIGTERM (the VM
+ * stops cleanly, as `init:stop()`), SIGKILL after 30 s, then waits until none is left and epmd
+ * has let the node name go, so a start that follows cannot run a second VM beside the first.
+ * Only processes of the rabbitmq account are signalled (a pid file in its directory could name
+ * any process). A no-op when no such VM runs; exit 70 if one survives SIGKILL for 20 s.
+ */
+export function stopVmWithoutCliCommand(): ShellCommand {
+  return sh`if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI (signals to the rabbitmq account's beam.smp)" >&2; pkill -TERM -u rabbitmq -x beam.smp; i=0; while pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -eq 60 ]; then pkill -KILL -u rabbitmq -x beam.smp; fi; if [ "$i" -ge 100 ]; then echo "the Erlang VM did not stop" >&2; exit 70; fi; sleep 0.5; done; i=0; while command -v epmd >/dev/null && epmd -names 2>/dev/null | grep -q '^name rabbit '; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi`.named('stop the Erlang VM without the CLI');
+}
+
+/**
  * Starts RabbitMQ. A VM that runs with its app stopped (a worker died between stop_app and
- * start_app) only needs start_app: the service would say "already running" and leave it down.
+ * start_app) only needs start_app: the service would say "already running" and leave it down. A
+ * VM that runs but refuses the CLI (the stale-cookie trap) is stopped without the CLI first: the
+ * service would start a second VM beside it, which hangs on the taken distribution port.
  */
 export function serviceStartCommand(manager: ServiceManager): ShellCommand {
   const service = manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
-  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${service}; fi`.named(`${service.text} (or start_app)`);
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${stopVmWithoutCliCommand()} && ${service}; fi`.named(`${service.text} (or start_app)`);
 }
 
 /**
@@ -69,46 +108,62 @@ export function shutdownCommand(): ShellCommand {
   return sh`rabbitmqctl -q shutdown </dev/null`;
 }
 
+/** sha256 of the cookie, read as the rabbitmq account; nothing on stdout when it is missing or unreadable. */
 export function cookieHashCommand(): ShellCommand {
-  return sh`sha256sum ${COOKIE_PATH} | cut -d' ' -f1`;
+  return asRabbitmq(sh`sha256sum ${COOKIE_PATH} | cut -d' ' -f1`).named('cookie hash');
 }
 
-/** The seed's cookie as base64, so the exact bytes survive the trip; the caller must never log it. */
+/**
+ * The seed's cookie as base64, so the exact bytes survive the trip; the caller must never log it.
+ * Read as the rabbitmq account, and refused (exit 77) when the cookie is a link or not a regular
+ * file: the cookie it would send to every node must be the seed's cookie, not a file it points to.
+ */
 export function readCookieCommand(): ShellCommand {
-  return sh`base64 -w0 ${COOKIE_PATH}`;
+  return asRabbitmq(
+    sh`if [ -L ${COOKIE_PATH} ] || { [ -e ${COOKIE_PATH} ] && [ ! -f ${COOKIE_PATH} ]; }; then echo ${`${COOKIE_PATH} is not a regular file`} >&2; exit ${COOKIE_NOT_REGULAR_EXIT}; fi; base64 -w0 ${COOKIE_PATH}`,
+  ).named('cookie read');
 }
 
 /** Placeholder the dry run shows where a real run puts the seed cookie's sha256. */
 export const SEED_COOKIE_SHA256 = 'SEED_COOKIE_SHA256';
 
 /**
- * Checks the decoded cookie against the seed's sha256 before anything is installed: a worker that
- * dies before stdin is sent leaves `base64 -d` with empty input, and an empty cookie must never
- * replace a real one. Exit 75 (tempfail): the job's retry sends it again.
+ * Stages the cookie from stdin (base64) under a fresh mktemp name, mode 0400, and checks the
+ * decoded bytes against the seed's sha256 before anything is installed: a worker that dies before
+ * stdin is sent leaves `base64 -d` with empty input, and an empty cookie must never replace a real
+ * one. Exit 75 (tempfail): the job's retry sends it again. Leaves the staged path in $tmp.
  */
-function verifiedCookieTmp(expectedSha256: string) {
-  return sh`printf '%s  %s\\n' ${expectedSha256} ${COOKIE_TMP} | sha256sum -c --status || { rm -f ${COOKIE_TMP}; echo "the cookie received does not match the seed's (input cut short?): nothing was changed" >&2; exit 75; }`;
+function stagedCookie(expectedSha256: string): ShellCommand {
+  return sh`umask 077 && tmp=$(mktemp ${COOKIE_TMP_TEMPLATE}) && { { base64 -d > "$tmp" && printf '%s  %s\\n' ${expectedSha256} "$tmp" | sha256sum -c --status; } || { rm -f "$tmp"; echo "the cookie received does not match the seed's (input cut short?): nothing was changed" >&2; exit 75; }; } && chmod 0400 "$tmp"`;
 }
 
 /**
- * Writes the cookie from stdin (base64) with umask 077, owner rabbitmq, mode 0400, replacing the
- * old one atomically once its hash matches the seed's. The cookie is on stdin only: never in the
- * command line, never in `ps` (its sha256 is, and says nothing of a random cookie).
+ * Writes the cookie from stdin (base64), replacing the old one atomically once its hash matches
+ * the seed's. All of it runs as the rabbitmq account (owner rabbitmq, mode 0400, no chown needed),
+ * staged under an unpredictable name; `mv -T` renames over the cookie path, replacing a link
+ * planted there instead of writing through it. The cookie is on stdin only: never in the command
+ * line, never in `ps` (its sha256 is, and says nothing of a random cookie).
  */
 export function writeCookieCommand(expectedSha256: string): ShellCommand {
-  return sh`umask 077 && base64 -d > ${COOKIE_TMP} && ${verifiedCookieTmp(expectedSha256)} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('cookie write');
+  return asRabbitmq(sh`${stagedCookie(expectedSha256)} && mv -fT "$tmp" ${COOKIE_PATH}`).named('cookie write');
 }
 
 /**
  * Switches a running node to the cookie on stdin without a restart: the VM takes the new cookie
- * (erlang:set_cookie, read from a 0400 file so the secret is never in a command line), and only
- * then is the file renamed over the old one, so the CLI and the VM never disagree. One shell,
+ * (erlang:set_cookie, read from the staged 0400 file so the secret is never in a command line), and
+ * only then is the file renamed over the old one, so the CLI and the VM never disagree. One shell,
  * immune to SIGHUP, so a dropped SSH session cannot stop it between the two; nothing happens
- * unless the decoded cookie's hash is the seed's.
+ * unless the decoded cookie's hash is the seed's. File operations run as the rabbitmq account.
  */
 export function switchCookieLiveCommand(expectedSha256: string): ShellCommand {
-  const setCookie = `{ok, C} = file:read_file("${COOKIE_TMP}"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok.`;
-  return sh`trap '' HUP; umask 077 && base64 -d > ${COOKIE_TMP} && ${verifiedCookieTmp(expectedSha256)} && chown rabbitmq:rabbitmq ${COOKIE_TMP} && chmod 0400 ${COOKIE_TMP} && rabbitmqctl -q eval ${setCookie} </dev/null && mv -f ${COOKIE_TMP} ${COOKIE_PATH}`.named('live cookie switch (rabbitmqctl eval)');
+  const stage = asRabbitmq(sh`${stagedCookie(expectedSha256)} && echo "$tmp"`);
+  const install = asRabbitmq(sh`mv -fT "$1" ${COOKIE_PATH}`);
+  const tmpPattern = COOKIE_TMP_TEMPLATE.replace(/X/g, '?');
+  // $tmp is checked against mktemp's template before it reaches the Erlang expression.
+  const setCookie = `rabbitmqctl -q eval "{ok, C} = file:read_file(\\"$tmp\\"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok." </dev/null`;
+  return new ShellCommand(
+    `trap '' HUP; tmp=$(${stage.text}) && case "$tmp" in ${tmpPattern}) ;; *) exit 70;; esac && { ${setCookie} && ${install.text} sh "$tmp" || { rc=$?; runuser -u rabbitmq -- rm -f -- "$tmp"; exit $rc; }; }`,
+  ).named('live cookie switch (rabbitmqctl eval)');
 }
 
 /** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
@@ -198,16 +253,17 @@ export function nodeDataPaths(nodeName: string): [string, string] {
 /** Prints `data` when the node's data directory holds anything, else `blank` (reset empties it). */
 export function nodeDataStateCommand(nodeName: string): ShellCommand {
   const [dir] = nodeDataPaths(nodeName);
-  return sh`if [ -d ${dir} ] && [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo data; else echo blank; fi`.named('data directory check');
+  return asRabbitmq(sh`if [ -d ${dir} ] && [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo data; else echo blank; fi`).named('data directory check');
 }
 
 /**
  * The offline equivalent of reset, for a node whose VM is down (rabbitmqctl reset needs a VM).
  * Measured on 3.10.8: a node forgotten while down fails its next start with `inconsistent_cluster`
  * ("thinks it's clustered with node rabbit@lab2, but rabbit@lab2 disagrees"); after removing these
- * two paths it starts as a blank single node. Refuses (exit 70) while a VM runs.
+ * two paths it starts as a blank single node. Refuses (exit 70) while a VM runs. Deleted as the
+ * rabbitmq account: a link it planted in its own directory cannot make root delete anything else.
  */
 export function wipeNodeDataCommand(nodeName: string): ShellCommand {
   const [dir, flags] = nodeDataPaths(nodeName);
-  return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; rm -rf ${dir} ${flags}`.named('offline wipe of the node data');
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- ${dir} ${flags}`.named('offline wipe of the node data');
 }

@@ -5,15 +5,21 @@
 export class Redactor {
   private readonly secrets = new Set<string>();
 
-  /** Registers a secret; short strings are refused because blanking them would mangle ordinary text. */
+  /**
+   * Registers a secret, whatever its length: a short secret left in clear is still a secret given
+   * away. Blanking a very short one may mangle ordinary text; that is the price, and the cookie
+   * step refuses cookies too short to be safe anyway.
+   */
   add(secret: string): void {
     const trimmed = secret.trim();
-    if (trimmed.length >= 8) this.secrets.add(trimmed);
+    if (trimmed.length > 0) this.secrets.add(trimmed);
   }
 
   redact(text: string): string {
-    let out = text;
-    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
-    return out;
+    if (this.secrets.size === 0) return text;
+    // One pass, longest first: a secret that contains a shorter one is blanked whole, and a short
+    // secret never matches inside a '[redacted]' an earlier pass wrote.
+    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    return text.replace(new RegExp(alternatives.join('|'), 'g'), '[redacted]');
   }
 }

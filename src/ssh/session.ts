@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
+import type { Client, ClientChannel } from 'ssh2';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { fingerprintOf, matchesPinnedKey } from './host-key.js';
+import { ACCEPTED_MACS, fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey } from './host-key.js';
 import type { ShellCommand} from './quote.js';
 import { commandName, quote } from './quote.js';
 import { Redactor } from './redact.js';
@@ -23,6 +24,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Exit codes that are answers, not failures (e.g. 69 when probing a node that may be down). */
   okExitCodes?: readonly number[];
+  /** Most bytes kept of stdout, and of stderr; defaults to the config's ssh.maxOutputBytes. */
+  maxOutputBytes?: number;
 }
 
 /** One host's shell: the only way steps reach a machine. */
@@ -51,10 +54,88 @@ export interface Shells {
 export interface SshSettings {
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** Most bytes a command may print on stdout, and on stderr, before it is cut off (default 4 MiB). */
+  maxOutputBytes?: number;
 }
 
-/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail, timeout(1)'s 124. */
-const TRANSIENT_EXIT_CODES = new Set([69, 75, 124]);
+/**
+ * Default output cap: the largest answer warren reads (cluster_status or list_queues of a big
+ * node) is well under 1 MiB; anything past 4 MiB is a hostile or broken host, not an answer.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024;
+
+interface RawResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** The stream that passed the cap (the channel was closed then), if one did. */
+  overflow?: 'stdout' | 'stderr';
+}
+
+/**
+ * Runs one command on an open connection, keeping at most `maxBytes` of stdout and of stderr.
+ * node-ssh's execCommand buffers all of both (a host could fill the worker's memory); here a
+ * stream past the cap closes the channel at once, so the remote command loses its pipe and the
+ * rest is never read: memory stays bounded by the cap, not by what the host prints.
+ */
+function execCapped(
+  connection: Client,
+  command: string,
+  options: { stdin?: string; maxBytes: number; onChannel: (channel: ClientChannel) => void },
+): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    connection.exec(command, (error, channel) => {
+      if (error) {
+        reject(error);
+        return;
+      }
+      options.onChannel(channel);
+      const kept = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+      const size = { stdout: 0, stderr: 0 };
+      let overflow: RawResult['overflow'];
+      const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+        if (overflow) return;
+        const room = options.maxBytes - size[stream];
+        if (chunk.length > room) {
+          kept[stream].push(chunk.subarray(0, Math.max(0, room)));
+          size[stream] = options.maxBytes;
+          overflow = stream;
+          channel.close();
+          return;
+        }
+        kept[stream].push(chunk);
+        size[stream] += chunk.length;
+      };
+      channel.on('data', collect('stdout'));
+      channel.stderr.on('data', collect('stderr'));
+      let code: number | null = null;
+      let signal: string | null = null;
+      channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+        code = exitCode ?? null;
+        signal = exitSignal ?? null;
+      });
+      channel.on('close', () => {
+        resolve({
+          code,
+          signal,
+          stdout: Buffer.concat(kept.stdout).toString('utf8'),
+          stderr: Buffer.concat(kept.stderr).toString('utf8'),
+          ...(overflow ? { overflow } : {}),
+        });
+      });
+      if (options.stdin !== undefined) channel.end(options.stdin);
+      else channel.end();
+    });
+  });
+}
+
+function mebibytes(bytes: number): string {
+  return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
+}
+
+/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail. timeout(1)'s 124 is judged on its own (command.timeout). */
+const TRANSIENT_EXIT_CODES = new Set([69, 75]);
 
 /** Wraps a command for the remote side: its own deadline, root via `sudo -n` when the user is not root. */
 export function wrapRemoteCommand(command: ShellCommand, user: string, timeoutMs: number): string {
@@ -96,19 +177,22 @@ class SshShell implements RemoteShell {
     let timer: NodeJS.Timeout | undefined;
     let lastResort: NodeJS.Timeout | undefined;
     let timedOut = false;
-    let raw: { code: number | null; signal: string | null; stdout: string; stderr: string };
+    const maxBytes = options.maxOutputBytes ?? this.settings.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    let raw: RawResult;
     const connectionLost = (reason: string, cause?: unknown) =>
       new WarrenError('ssh.connection_lost', `lost the SSH connection to ${this.host.name}: ${reason}`, {
         retryable: true,
         host: this.host.name,
         evidence: { host: this.host.name, command: command.text, exitCode: null, stderr: this.redactor.redact(reason) },
-        hint: `Check that ${this.host.name} is up and reachable from the worker; the job will retry.`,
+        hint: `Check that ${this.host.name} is up and reachable from the worker.`,
         ...(cause === undefined ? {} : { cause }),
       });
     if (this.lost !== undefined) throw connectionLost(this.lost);
     try {
-      const execution = this.ssh.execCommand(remote, {
-        noTrim: true,
+      const connection = this.ssh.connection;
+      if (!connection) throw connectionLost('the connection is closed');
+      const execution = execCapped(connection, remote, {
+        maxBytes,
         ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
         onChannel: (channel) => {
           // The remote `timeout` should end the command; this catches a hung channel or a dead link.
@@ -138,10 +222,27 @@ class SshShell implements RemoteShell {
     // A channel closed because the connection died has no exit code: say so, not "exit code none".
     if (raw.code === null && raw.signal === null && this.lost !== undefined) throw connectionLost(this.lost);
     const durationMs = Math.round(performance.now() - started);
+    if (raw.overflow) {
+      this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok: false });
+      throw new WarrenError('ssh.output_too_large', `${commandName(command)} on ${this.host.name} printed more than ${mebibytes(maxBytes)} on ${raw.overflow}: it was cut off there`, {
+        host: this.host.name,
+        evidence: {
+          host: this.host.name,
+          command: command.text,
+          exitCode: raw.code,
+          signal: raw.signal,
+          stderr: this.redactor.redact(raw.stderr.slice(0, 4000)),
+          stdout: this.redactor.redact(raw.stdout.slice(0, 2000)),
+        },
+        hint: `No answer warren reads is that large: check what ${commandName(command)} prints on ${this.host.name} (a broken or hostile host); raise ssh.maxOutputBytes only if the output is legitimate.`,
+      });
+    }
     const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
     const ok = raw.code === 0 || (raw.code !== null && (options.okExitCodes?.includes(raw.code) ?? false));
     this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok });
     this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
+    // A timeout is never a quiet transient: whoever retries it, it is logged with the command.
+    if (timedOut || raw.code === 124) this.logger?.warn({ host: this.host.name, command: command.text, timeoutMs, durationMs }, 'remote command timed out');
     return judgeResult(this.host.name, command, result, { ...options, timeoutMs }, this.redactor, timedOut);
   }
 }
@@ -171,7 +272,7 @@ export function judgeResult(
     throw new WarrenError('command.timeout', `command timed out after ${Math.round(options.timeoutMs / 1000)} s on ${host}`, {
       retryable: true,
       evidence,
-      hint: 'Check the host is not overloaded and the service is not hung; the job will retry.',
+      hint: 'Check the host is not overloaded and the service is not hung.',
     });
   }
   throw new WarrenError('command.failed', `${commandName(command)} failed on ${host} with exit code ${result.code ?? 'none'}`, {
@@ -192,6 +293,12 @@ function classifyConnectError(host: Host, error: Error, presented: string | unde
         hint: `If the host was legitimately rebuilt, verify ${presented ?? 'its key'} out of band and update hosts[].hostKey for ${host.name}; otherwise treat this as a possible man-in-the-middle.`,
       },
     );
+  }
+  if (/no matching/i.test(message)) {
+    return new WarrenError('ssh.no_common_algorithm', `${host.name} (${host.address}:${host.port}) offers no algorithm warren accepts: ${message}`, {
+      host: host.name,
+      hint: `warren accepts no ssh-rsa (SHA-1) host key signatures and no SHA-1 MACs, and offers only the pinned key's type: check HostKeyAlgorithms, MACs and Ciphers in ${host.name}'s sshd_config, and that hosts[].hostKey is one of its host keys.`,
+    });
   }
   if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
     return new WarrenError('ssh.auth_failed', `${host.user}@${host.name} refused our key`, {
@@ -238,6 +345,9 @@ export async function connectHost(host: Host, settings: SshSettings, env: NodeJS
       readyTimeout: settings.connectTimeoutMs,
       keepaliveInterval: 5000,
       keepaliveCountMax: 3,
+      // Only the pinned key's algorithms, so the host presents the key that was pinned (not its
+      // ed25519 one when an RSA or ECDSA key is pinned); no ssh-rsa (SHA-1) signatures, no SHA-1 MACs.
+      algorithms: { serverHostKey: hostKeyAlgorithmsFor(host.hostKey), hmac: ACCEPTED_MACS },
       hostVerifier: (key: Buffer) => {
         presented = fingerprintOf(key);
         return matchesPinnedKey(key, host.hostKey);

@@ -3,7 +3,7 @@ import { nodeNameOf, shortHostnameOf } from '../config/load.js';
 import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
-import { probeHostCommand } from '../rabbit/commands.js';
+import { RABBITMQ_ENV_CONF, probeHostCommand } from '../rabbit/commands.js';
 import type { ServiceManager } from '../rabbit/commands.js';
 import { onEveryHost, timedOnHost, upstreamVersion } from './step.js';
 import type { NodeFacts, Step, StepContext } from './step.js';
@@ -13,6 +13,8 @@ const ProbeOutput = z.object({
   init: z.string(),
   rabbitmq: z.string(),
   erlang: z.string(),
+  /** The node name rabbitmq-env.conf sets (NODENAME or RABBITMQ_NODENAME); empty when it sets none. */
+  nodename: z.string().default(''),
   resolves: z.array(z.string()),
   unresolved: z.array(z.string()),
 });
@@ -107,6 +109,16 @@ export const preflight: Step<Host> = {
               host: host.name,
               hint: `Set hosts[].hostname to "${probe.hostname}" for ${host.name}, or rename the host to ${expected}.`,
             });
+          }
+          // A leftover NODENAME (rabbit@localhost) names the node otherwise than its hostname says.
+          if (probe.nodename) {
+            const configured = probe.nodename.includes('@') ? probe.nodename : `${probe.nodename}@${probe.hostname}`;
+            if (configured !== nodeNameOf(host)) {
+              throw new WarrenError('preflight.nodename_mismatch', `${host.name}'s RabbitMQ is named ${configured} by ${RABBITMQ_ENV_CONF}, but its node name must be ${nodeNameOf(host)}`, {
+                host: host.name,
+                hint: `Remove the NODENAME (or RABBITMQ_NODENAME) line from ${RABBITMQ_ENV_CONF} on ${host.name} (or set it to ${nodeNameOf(host)}), restart RabbitMQ there if it runs (a running node keeps its old name), then run the job again.`,
+              });
+            }
           }
           if (probe.unresolved.length > 0) {
             throw new WarrenError('preflight.unresolvable_peer', `${host.name} cannot resolve ${probe.unresolved.join(', ')}`, {

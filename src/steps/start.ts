@@ -1,5 +1,6 @@
 import type { Host } from '../config/schema.js';
-import { checkRunningCommand, serviceStartCommand, waitRunningCommand } from '../rabbit/commands.js';
+import { WarrenError, isWarrenError } from '../errors.js';
+import { checkRunningCommand, serviceStartCommand, stopVmWithoutCliCommand, waitRunningCommand } from '../rabbit/commands.js';
 import type { ServiceManager } from '../rabbit/commands.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -17,10 +18,29 @@ export async function isRunning(ctx: StepContext, host: Host): Promise<boolean> 
   return result.code === 0;
 }
 
-/** Starts the service and waits for the app (check_running, then await_startup), with a deadline. */
+/**
+ * Starts the service and waits for the app (check_running, then await_startup), with a deadline.
+ * A start that outlives its deadline is not a transient blip: the remote `timeout` ends the init
+ * script but not the VM it detached, so that VM is stopped (a retry would otherwise find one more
+ * each time) and the step fails for good with what was seen.
+ */
 export async function ensureRunning(ctx: StepContext, host: Host): Promise<void> {
   const shell = await ctx.shells.shell(host.name);
-  await shell.run(serviceStartCommand(managerOf(ctx, host)), { timeoutMs: (START_DEADLINE_SECONDS + 30) * 1000 });
+  try {
+    await shell.run(serviceStartCommand(managerOf(ctx, host)), { timeoutMs: (START_DEADLINE_SECONDS + 30) * 1000 });
+  } catch (error) {
+    if (!isWarrenError(error) || error.code !== 'command.timeout') throw error;
+    const cleanup = await shell.run(stopVmWithoutCliCommand(), { timeoutMs: 90_000 }).then(
+      () => 'the VM it left was stopped',
+      (e: unknown) => `stopping the VM it left failed too (${isWarrenError(e) ? e.code : 'internal'})`,
+    );
+    throw new WarrenError('start.timeout', `RabbitMQ did not start on ${host.name} within ${START_DEADLINE_SECONDS + 30} s; ${cleanup}`, {
+      host: host.name,
+      ...(error.evidence ? { evidence: error.evidence } : {}),
+      hint: `Look at /var/log/rabbitmq on ${host.name} (a taken distribution port 25672, a cookie the VM cannot read, disk or memory alarms), fix the cause, then run the job again.`,
+      cause: error,
+    });
+  }
   await shell.run(waitRunningCommand(START_DEADLINE_SECONDS), { timeoutMs: (START_DEADLINE_SECONDS + 30) * 1000 });
 }
 

@@ -99,7 +99,7 @@ describe('crashes seen from Slack', () => {
     config = {
       ...labConfig,
       // Short SSH deadlines so a silent partition fails within seconds, not minutes.
-      ssh: { connectTimeoutMs: 5000, commandTimeoutMs: 25_000 },
+      ssh: { ...labConfig.ssh, connectTimeoutMs: 5000, commandTimeoutMs: 25_000 },
       slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } },
     };
     configPath = join(dir, 'warren.yaml');

@@ -45,6 +45,8 @@ export interface NodeSetup {
   policyDefinitionAsString?: boolean;
   /** Peers (short hostnames) this node's resolver cannot find. */
   unresolved?: string[];
+  /** NODENAME set in /etc/rabbitmq/rabbitmq-env.conf (e.g. a leftover rabbit@localhost); default none. */
+  envNodeName?: string;
   /** Readable names of the quorum queues that would lose quorum if this node stopped. */
   quorumCritical?: string[];
 }
@@ -69,6 +71,9 @@ export interface NodeState {
   vhosts: Record<string, string | undefined>;
   policyDefinitionAsString: boolean;
   unresolved: string[];
+  envNodeName: string | undefined;
+  /** Times warren stopped this node's VM with signals because the CLI could not reach it. */
+  stoppedWithoutCli: number;
   /** Full starts of the service (the restarts a create costs). */
   starts: number;
   /** Cookies switched in the running VM (rabbitmqctl eval), without a restart. */
@@ -141,6 +146,12 @@ const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >
  * warren's start: start_app when a VM runs and answers ping (its app stopped), else the service.
  * Group 1 is the ping, 2 the command for a live VM, 3 the service start.
  */
+const AS_RABBITMQ = 'runuser -u rabbitmq -- sh -c ';
+
+/** warren's stop of a VM that refuses the CLI: signals to the rabbitmq account's beam.smp. */
+const STOP_VM_PREFIX = 'if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI';
+const STOP_VM_END = "grep -q '^name rabbit '; do i=$((i + 1)); if [ \"$i\" -ge 20 ]; then break; fi; sleep 0.5; done; fi";
+
 const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
 /** A set of simulated RabbitMQ hosts that together answer like a lab. */
@@ -172,6 +183,8 @@ export class FakeRabbitLab {
         vhosts: setup.vhosts ?? { '/': undefined },
         policyDefinitionAsString: setup.policyDefinitionAsString ?? false,
         unresolved: setup.unresolved ?? [],
+        envNodeName: setup.envNodeName,
+        stoppedWithoutCli: 0,
         starts: 0,
         liveSwitches: 0,
         quorumCritical: setup.quorumCritical ?? [],
@@ -210,6 +223,23 @@ export class FakeRabbitLab {
       const live = node.vm && this.answer(node, start[1], undefined).code === 0;
       return this.answer(node, live ? start[2] : start[3], stdin);
     }
+    // File operations in /var/lib/rabbitmq run as the rabbitmq account: the fake answers the script itself.
+    if (command.startsWith(AS_RABBITMQ)) {
+      const [script, ...rest] = shellWords(command.slice(AS_RABBITMQ.length));
+      if (script !== undefined && rest.length === 0) return this.answer(node, script, stdin);
+    }
+    if (command.startsWith(STOP_VM_PREFIX)) {
+      // Stops the VM whatever its cookie (signals, not the CLI), then runs what follows `&&`, if anything.
+      const end = command.indexOf(STOP_VM_END) + STOP_VM_END.length;
+      if (node.vm) {
+        node.vm = false;
+        node.app = false;
+        node.vmCookie = null;
+        node.stoppedWithoutCli++;
+      }
+      const rest = command.slice(end);
+      return rest.startsWith(' && ') ? this.answer(node, rest.slice(4), stdin) : ok();
+    }
     if (command.startsWith('echo hostname=')) return this.probe(node, command);
     if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
     if (/apt-get .* update/.test(command)) {
@@ -218,7 +248,11 @@ export class FakeRabbitLab {
     }
     if (/apt-get .* install /.test(command)) return this.aptInstall(node, command);
     // check_running exits 69 both with no VM and with the VM up and its app stopped (measured on 3.10.8).
-    if (command.startsWith('rabbitmq-diagnostics -q check_running')) return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    if (command.startsWith('rabbitmq-diagnostics -q check_running')) {
+      // Like every CLI call, refused by a VM whose cookie file was rewritten under it.
+      if (node.vm && node.vmCookie !== node.cookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+      return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    }
     if (command === 'systemctl start rabbitmq-server') {
       if (node.init !== 'systemd') return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
       // systemd sees an active unit whenever the VM runs: a no-op that leaves a stopped app stopped.
@@ -237,19 +271,19 @@ export class FakeRabbitLab {
       if (node.cookie === null) return { code: 0, stderr: 'sha256sum: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(`${sha256(node.cookie)}\n`);
     }
-    if (command === 'base64 -w0 /var/lib/rabbitmq/.erlang.cookie') {
+    if (command.startsWith('if [ -L /var/lib/rabbitmq/.erlang.cookie ]') && command.endsWith('; base64 -w0 /var/lib/rabbitmq/.erlang.cookie')) {
       if (node.cookie === null) return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(Buffer.from(node.cookie, 'utf8').toString('base64'));
     }
     if (command.includes('base64 -d > ')) {
       // Both cookie writes check the decoded bytes against the hash in the command first.
-      const expected = /printf '%s {2}%s\\n' (\S+) /.exec(command)?.[1];
+      const expected = /%s {2}%s\\n\S* (\S+) "\$tmp"/.exec(command)?.[1];
       if (stdin === undefined || expected !== sha256(Buffer.from(stdin, 'base64').toString('utf8'))) {
         return { code: 75, stderr: "the cookie received does not match the seed's (input cut short?): nothing was changed\n" };
       }
     }
-    if (command.startsWith("trap '' HUP; umask 077 && base64 -d > ")) return this.switchCookieLive(node, stdin);
-    if (command.startsWith('umask 077 && base64 -d > ')) {
+    if (command.startsWith("trap '' HUP; tmp=$(runuser -u rabbitmq -- sh -c 'umask 077 && tmp=$(mktemp ")) return this.switchCookieLive(node, stdin);
+    if (command.startsWith('umask 077 && tmp=$(mktemp /var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX) && ')) {
       if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
       node.cookie = Buffer.from(stdin, 'base64').toString('utf8');
       return ok();
@@ -284,6 +318,7 @@ export class FakeRabbitLab {
       `init=${node.init}`,
       `rabbitmq=${node.packageVersion ? `install ok installed|${node.packageVersion}` : ''}`,
       `erlang=${node.packageVersion ? node.erlangPackageVersion : ''}`,
+      `nodename=${node.envNodeName ?? ''}`,
       ...peers.map((peer) => (node.unresolved.includes(peer) ? `unresolved=${peer}` : `resolves=${peer}`)),
     ];
     return ok(`${lines.join('\n')}\n`);

@@ -59,6 +59,7 @@ describe('planOperation for cluster.create on 3 nodes', () => {
     expect(plan.filter((p) => p.host === 'lab2' && p.step === 'rabbit:cookie').map((p) => p.command)).toEqual([
       `${CMD.switchCookieLive('SEED_COOKIE_SHA256')}  # stdin: the seed's cookie (base64), never shown`,
       CMD.shutdown,
+      CMD.stopVm,
       `${CMD.writeCookie('SEED_COOKIE_SHA256')}  # stdin: the seed's cookie (base64), never shown`,
     ]);
   });
@@ -75,7 +76,7 @@ describe('planOperation for cluster.create on 3 nodes', () => {
   it('plans no live switch when the cluster turns it off', () => {
     const plan = planOperation(labConfig(3, { liveCookieSwitch: false }), 'cluster.create', 'demo');
 
-    expect(plan.filter((p) => p.host === 'lab2' && p.step === 'rabbit:cookie').map((p) => p.command)).toEqual([CMD.shutdown, `${CMD.writeCookie('SEED_COOKIE_SHA256')}  # stdin: the seed's cookie (base64), never shown`]);
+    expect(plan.filter((p) => p.host === 'lab2' && p.step === 'rabbit:cookie').map((p) => p.command)).toEqual([CMD.shutdown, CMD.stopVm, `${CMD.writeCookie('SEED_COOKIE_SHA256')}  # stdin: the seed's cookie (base64), never shown`]);
   });
 
   it('plans the pinned version and a configured policy pattern, quoted', () => {

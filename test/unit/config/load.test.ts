@@ -71,7 +71,7 @@ describe('parseConfig', () => {
   it('accepts a valid file and fills the defaults', () => {
     const config = parseConfig(VALID_YAML);
 
-    expect(config.ssh).toEqual({ connectTimeoutMs: 5000, commandTimeoutMs: 180_000 });
+    expect(config.ssh).toEqual({ connectTimeoutMs: 5000, commandTimeoutMs: 180_000, maxOutputBytes: 4 * 1024 * 1024 });
     expect(config.hosts[0]).toEqual({
       name: 'lab1',
       address: '10.213.0.11',

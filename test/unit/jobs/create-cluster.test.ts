@@ -149,7 +149,7 @@ describe('cluster.create against simulated Debian nodes', () => {
 
     const { result, shells, reports } = await create(cluster, lab);
 
-    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64|set_policy|apt-get/)).toEqual([]);
+    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d|set_policy|apt-get/)).toEqual([]);
     expect([...lab.nodes.values()].map((n) => n.starts)).toEqual(startsBefore);
     expect(result.steps.map((s) => [s.id, s.state])).toEqual([
       ['rabbit:preflight', 'done'],

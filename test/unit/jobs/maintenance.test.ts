@@ -27,7 +27,7 @@ const CHANGES = /stop_app|-q reset|start_app|forget_cluster_node|shutdown|rm -rf
 const RESET = 'rabbitmqctl -q reset </dev/null';
 const forget = (node: string) => `rabbitmqctl -q forget_cluster_node ${node} </dev/null`;
 const QUORUM = 'if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi; rabbitmq-diagnostics -q check_if_node_is_quorum_critical --formatter json </dev/null';
-const WIPE = (node: string) => `if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; rm -rf /var/lib/rabbitmq/mnesia/${node} /var/lib/rabbitmq/mnesia/${node}-feature_flags`;
+const WIPE = (node: string) => `if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- /var/lib/rabbitmq/mnesia/${node} /var/lib/rabbitmq/mnesia/${node}-feature_flags`;
 
 /** A formed demo cluster (lab1..3, ha-all policy in place) plus lab4 as a fresh standalone node. */
 function formedLab(setups: Record<string, NodeSetup> = {}): FakeRabbitLab {
@@ -152,7 +152,7 @@ describe('node.remove', () => {
     await run(nodeRemove, demo, lab, 'lab3');
     const again = await run(nodeRemove, demo, lab, 'lab3', { completedSteps: ['rabbit:safety-gates'] });
     expect(again.changes).toEqual([]);
-    expect(again.shells.matching(/data directory|mnesia/)).toEqual([`lab3: if [ -d /var/lib/rabbitmq/mnesia/rabbit@lab3 ] && [ -n "$(ls -A /var/lib/rabbitmq/mnesia/rabbit@lab3 2>/dev/null)" ]; then echo data; else echo blank; fi`]);
+    expect(again.shells.matching(/data directory|mnesia/)).toEqual([`lab3: runuser -u rabbitmq -- sh -c 'if [ -d /var/lib/rabbitmq/mnesia/rabbit@lab3 ] && [ -n "$(ls -A /var/lib/rabbitmq/mnesia/rabbit@lab3 2>/dev/null)" ]; then echo data; else echo blank; fi'`]);
   });
 
   it('removes a node whose RabbitMQ is down: forgotten, then its data wiped offline', async () => {

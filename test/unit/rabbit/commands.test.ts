@@ -93,6 +93,7 @@ describe('the preflight probe on a real shell', () => {
       init: 'process_api',
       rabbitmq: 'install ok installed|3.10.8-1.1+deb12u1',
       erlang: '1:25.2.3+dfsg-1+deb12u4',
+      nodename: '',
       resolves: ['localhost'],
       unresolved: ['no-such-host.invalid'],
     });

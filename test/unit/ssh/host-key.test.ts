@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PinnedHostKey } from '../../../src/config/schema.js';
-import { fingerprintOf, matchesPinnedKey } from '../../../src/ssh/host-key.js';
+import { ACCEPTED_MACS, fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey } from '../../../src/ssh/host-key.js';
 
 interface GeneratedKey {
   /** The .pub line, as ssh-keyscan or a host's /etc/ssh/ssh_host_*_key.pub shows it. */
@@ -31,6 +31,8 @@ beforeAll(() => {
   keys.lab1 = generate('lab1', 'ed25519');
   keys.lab2 = generate('lab2', 'ed25519');
   keys.ecdsa = generate('ecdsa', 'ecdsa', 256);
+  keys.ecdsa384 = generate('ecdsa384', 'ecdsa', 384);
+  keys.ecdsa521 = generate('ecdsa521', 'ecdsa', 521);
   keys.rsa = generate('rsa', 'rsa', 2048);
 });
 
@@ -77,5 +79,35 @@ describe('matchesPinnedKey', () => {
       expect(PinnedHostKey.safeParse(key.line).success).toBe(true);
       expect(PinnedHostKey.safeParse(key.fingerprint).success).toBe(true);
     }
+  });
+});
+
+describe('hostKeyAlgorithmsFor', () => {
+  it('offers only the pinned key\'s algorithm, so the host presents that key and not its ed25519 one', () => {
+    expect(hostKeyAlgorithmsFor(keys.lab1.line)).toEqual(['ssh-ed25519']);
+    expect(hostKeyAlgorithmsFor(keys.ecdsa.line)).toEqual(['ecdsa-sha2-nistp256']);
+    expect(hostKeyAlgorithmsFor(keys.ecdsa384.line)).toEqual(['ecdsa-sha2-nistp384']);
+    expect(hostKeyAlgorithmsFor(keys.ecdsa521.line)).toEqual(['ecdsa-sha2-nistp521']);
+  });
+
+  it('offers an RSA pin only with SHA-2 signatures, never ssh-rsa (SHA-1)', () => {
+    expect(hostKeyAlgorithmsFor(keys.rsa.line)).toEqual(['rsa-sha2-512', 'rsa-sha2-256']);
+  });
+
+  it('goes by the key blob, not the label in front of it', () => {
+    expect(hostKeyAlgorithmsFor(`ssh-ed25519 ${keys.rsa.line.split(' ')[1]}`)).toEqual(['rsa-sha2-512', 'rsa-sha2-256']);
+  });
+
+  it('offers every modern algorithm for a fingerprint pin (its type is unknown), ssh-rsa and DSA never', () => {
+    const offered = hostKeyAlgorithmsFor(keys.rsa.fingerprint);
+
+    expect(offered).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']);
+  });
+});
+
+describe('ACCEPTED_MACS', () => {
+  it('has no SHA-1 or MD5 MAC', () => {
+    expect(ACCEPTED_MACS.length).toBeGreaterThan(0);
+    for (const mac of ACCEPTED_MACS) expect(mac).not.toMatch(/sha1|md5|ripemd/);
   });
 });

@@ -29,7 +29,8 @@ describe('rabbit:cookie', () => {
 
     const outcome = await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab1')).toEqual([HASH, READ]);
+    // The seed's cookie is read (checked for length and kind) in the check and again to copy it.
+    expect(shells.commandsOn('lab1')).toEqual([READ, READ]);
     expect(shells.commandsOn('lab2')).toEqual([HASH]);
     expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, WRITE]);
     expect(outcome?.detail).toBe('lab3 stopped and given the cookie');
@@ -84,13 +85,13 @@ describe('rabbit:cookie', () => {
     expect(JSON.stringify({ outcome, reports })).not.toContain(Buffer.from(SEED_COOKIE).toString('base64'));
   });
 
-  it('does nothing but compare hashes when every node has the seed\'s cookie', async () => {
+  it('does nothing but read the seed\'s cookie and compare hashes when every node has it', async () => {
     const { shells, ctx } = setUp({ lab1: { cookie: SEED_COOKIE }, lab2: { cookie: SEED_COOKIE }, lab3: { cookie: SEED_COOKIE } });
 
     const outcome = await declareStep(cookie).execute(ctx);
 
     expect(outcome).toBeUndefined();
-    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([`lab1: ${HASH}`, `lab2: ${HASH}`, `lab3: ${HASH}`]);
+    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([`lab1: ${READ}`, `lab2: ${HASH}`, `lab3: ${HASH}`]);
   });
 
   it('gives a cookie to a node that has none yet', async () => {
@@ -98,7 +99,8 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, WRITE]);
+    // shutdown's 69 could be a VM that refuses the CLI: the signal stop makes sure (a no-op here).
+    expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
     expect(lab.node('lab3').cookie).toBe(lab.node('lab1').cookie);
   });
 
@@ -107,13 +109,7 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab1')).toEqual([
-      HASH,
-      CMD.sysvStart,
-      CMD.waitRunning,
-      HASH,
-      READ,
-    ]);
+    expect(shells.commandsOn('lab1')).toEqual([READ, CMD.sysvStart, CMD.waitRunning, READ, READ]);
     expect(lab.node('lab1').cookie).not.toBeNull();
     expect(lab.node('lab2').cookie).toBe(lab.node('lab1').cookie);
   });
@@ -167,7 +163,7 @@ describe('rabbit:cookie', () => {
 
     await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([HASH, LIVE, SHUTDOWN, WRITE]);
+    expect(shells.commandsOn('lab3')).toEqual([HASH, LIVE, SHUTDOWN, CMD.stopVm, WRITE]);
     expect(lab.node('lab3').cookie).toBe(SEED_COOKIE);
   });
 
@@ -180,7 +176,7 @@ describe('rabbit:cookie', () => {
     const outcome = await declareStep(cookie).execute(ctx);
 
     expect(outcome).toBeUndefined();
-    expect(shells.matching(/shutdown|base64/)).toEqual([]);
+    expect(shells.matching(/shutdown|base64 -d/)).toEqual([]);
   });
 
   it('installs nothing when the cookie arrives cut short (a worker died before sending stdin)', async () => {
@@ -193,5 +189,36 @@ describe('rabbit:cookie', () => {
     const { writeCookieCommand } = await import('../../../src/rabbit/commands.js');
     await expect(shell.run(writeCookieCommand(cookieSha256(SEED_COOKIE)), { stdin: '' })).rejects.toMatchObject({ code: 'command.failed', retryable: true });
     expect(lab.node('lab2').cookie).toBe(before);
+  });
+
+  it.each(['x', 'SHORTCOOKIE', 'NINETEENLETTERSXXXX', `${'A'.repeat(19)}\n`])('refuses a seed cookie shorter than 20 characters (%j) before copying it anywhere, and still redacts it', async (short) => {
+    const { lab, shells, ctx } = setUp({ lab1: { cookie: short } });
+    const before = lab.node('lab2').cookie;
+
+    const error = await declareStep(cookie).execute(ctx).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'cookie.too_short', host: 'lab1', retryable: false });
+    expect(shells.matching(/base64 -d|shutdown/)).toEqual([]);
+    expect(lab.node('lab2').cookie).toBe(before);
+    expect(shells.redactor.redact(`it was ${short.trim()}`)).toBe('it was [redacted]');
+  });
+
+  it('takes a seed cookie of exactly 20 characters', async () => {
+    const { lab, ctx } = setUp({ lab1: { cookie: 'ABCDEFGHIJKLMNOPQRST' } });
+
+    await declareStep(cookie).execute(ctx);
+
+    expect(lab.node('lab2').cookie).toBe('ABCDEFGHIJKLMNOPQRST');
+  });
+
+  it('stops a VM whose cookie file was rewritten under it (shutdown refused, exit 69) with signals before writing, so no second VM starts beside it', async () => {
+    const { lab, shells, ctx } = setUp({});
+    // Someone rewrote lab2's cookie file under its running VM: the CLI is locked out.
+    lab.node('lab2').cookie = cookieFor('rewritten');
+
+    await declareStep(cookie).execute(ctx);
+
+    expect(shells.commandsOn('lab2')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
+    expect(lab.node('lab2')).toMatchObject({ vm: false, stoppedWithoutCli: 1, cookie: SEED_COOKIE });
   });
 });

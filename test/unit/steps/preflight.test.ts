@@ -72,6 +72,34 @@ describe('rabbit:preflight', () => {
     });
   });
 
+  it('refuses a node that rabbitmq-env.conf names rabbit@localhost, naming the file to fix', async () => {
+    const { ctx } = setUp({ lab2: { envNodeName: 'rabbit@localhost' } });
+
+    const run = declareStep(preflight).execute(ctx);
+
+    await expect(run).rejects.toMatchObject({
+      code: 'preflight.nodename_mismatch',
+      host: 'lab2',
+      retryable: false,
+      message: "lab2's RabbitMQ is named rabbit@localhost by /etc/rabbitmq/rabbitmq-env.conf, but its node name must be rabbit@lab2",
+    });
+    await expect(run).rejects.toMatchObject({ hint: expect.stringContaining('Remove the NODENAME (or RABBITMQ_NODENAME) line from /etc/rabbitmq/rabbitmq-env.conf on lab2') as unknown });
+  });
+
+  it('completes a NODENAME without a host with the short hostname, and accepts one that matches', async () => {
+    const { ctx } = setUp({ lab2: { envNodeName: 'rabbit' }, lab3: { envNodeName: 'rabbit@lab3' } });
+
+    await declareStep(preflight).execute(ctx);
+
+    expect(ctx.facts.get('lab2')?.nodeName).toBe('rabbit@lab2');
+  });
+
+  it('refuses a bare NODENAME that is not rabbit', async () => {
+    const { ctx } = setUp({ lab3: { envNodeName: 'hare' } });
+
+    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({ code: 'preflight.nodename_mismatch', message: expect.stringContaining('named hare@lab3') as unknown });
+  });
+
   it('accepts a hostname that differs from the inventory name when the config says so', async () => {
     const cluster = labCluster(3, {}, (i) => (i === 1 ? { hostname: 'rabbit-b' } : {}));
     const { shells, ctx } = setUp({ lab2: { hostname: 'rabbit-b' } }, cluster);
@@ -143,7 +171,7 @@ describe('parseProbe', () => {
   it('collects repeated resolves/unresolved keys and keeps "=" inside values', () => {
     const probe = parseProbe('hostname=lab1\ninit=systemd\nrabbitmq=install ok installed|3.10.8-1\nerlang=\nresolves=lab2\nunresolved=lab3\nresolves=lab4\nnoise without equals\n');
 
-    expect(probe).toEqual({ hostname: 'lab1', init: 'systemd', rabbitmq: 'install ok installed|3.10.8-1', erlang: '', resolves: ['lab2', 'lab4'], unresolved: ['lab3'] });
+    expect(probe).toEqual({ hostname: 'lab1', init: 'systemd', rabbitmq: 'install ok installed|3.10.8-1', erlang: '', nodename: '', resolves: ['lab2', 'lab4'], unresolved: ['lab3'] });
   });
 });
 

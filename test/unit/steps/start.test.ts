@@ -84,7 +84,7 @@ describe('rabbit:start', () => {
       cluster.hosts,
       scripted([
         ['lab1', /rabbitmq-diagnostics -q check_running/, { code: 69 }],
-        ['lab1', /; else service rabbitmq-server start; fi$/, { code: 0 }],
+        ['lab1', /&& service rabbitmq-server start; fi$/, { code: 0 }],
         ['lab1', /^end=/, { code: 75, stderr: 'rabbit did not start within 150 s\n' }],
       ]),
     );
@@ -142,5 +142,34 @@ describe('rabbit:start', () => {
 
     await expect(declareStep(start).execute(ctx)).rejects.toMatchObject({ code: 'command.failed', evidence: { exitCode: 126 } });
     expect(shells.commandsOn('lab1')).toEqual([CHECK]);
+  });
+
+  it('recovers the stale-cookie trap: a VM that runs but refuses the CLI is stopped with signals and started with the file\'s cookie', async () => {
+    const { lab, shells, ctx } = setUp({});
+    lab.node('lab3').cookie = 'REWRITTENUNDERTHEVMXX';
+
+    await declareStep(start).execute(ctx);
+
+    expect(shells.commandsOn('lab3')).toEqual([CHECK, CMD.sysvStart, WAIT]);
+    expect(lab.node('lab3')).toMatchObject({ vm: true, app: true, vmCookie: 'REWRITTENUNDERTHEVMXX', stoppedWithoutCli: 1, starts: 1 });
+  });
+
+  it('fails for good when the service start outlives its deadline, after stopping the VM it left behind', async () => {
+    const cluster = labCluster(1);
+    const shells = new RecordingShells(
+      cluster.hosts,
+      scripted([
+        ['lab1', /rabbitmq-diagnostics -q check_running/, { code: 69 }],
+        ['lab1', /&& service rabbitmq-server start; fi$/, { code: 124 }],
+        ['lab1', /^if pgrep -u rabbitmq -x beam.smp/, { code: 0 }],
+      ]),
+    );
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+
+    const error = await declareStep(start).execute(ctx).then(() => undefined, (e: unknown) => e);
+
+    expect(error).toMatchObject({ code: 'start.timeout', host: 'lab1', retryable: false, message: 'RabbitMQ did not start on lab1 within 180 s; the VM it left was stopped' });
+    expect(shells.commandsOn('lab1').at(-1)).toBe(CMD.stopVm);
+    expect(JSON.stringify(error)).not.toContain('will retry');
   });
 });
