@@ -32,6 +32,8 @@ export type WarrenErrorCode =
   | 'node.unknown'
   | 'reset.failed'
   | 'forget.failed'
+  /** A membership change ran but a majority of the metadata store (Khepri) has not confirmed it yet. */
+  | 'membership.unconfirmed'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
   | 'job.lost';
 
