@@ -6,6 +6,7 @@ import { install } from '../src/steps/install.js';
 import { join } from '../src/steps/join.js';
 import { membership } from '../src/steps/membership.js';
 import { preflight } from '../src/steps/preflight.js';
+import { quorumMembers } from '../src/steps/quorum-members.js';
 import { MIRRORING_DEPRECATED, effectiveReplication, replication } from '../src/steps/replication.js';
 import { start } from '../src/steps/start.js';
 import { declareStep } from '../src/steps/step.js';
@@ -14,7 +15,7 @@ import type { OperationDefinition } from './operation.js';
 
 /**
  * The runbook, corrected: install → membership gate → cookie → start → join (serial) →
- * replication → verify. The gate refuses a node whose join would wipe something before its cookie
+ * replication → quorum queue replicas on every node → verify. The gate refuses a node whose join would wipe something before its cookie
  * changes (a new cookie would already cut it off from its own cluster). The cookie step comes
  * before start so a node whose cookie must change restarts once, not twice: the cookie step stops
  * it and writes the cookie, the start step brings it up with the new one.
@@ -30,6 +31,7 @@ export const createCluster: OperationDefinition<ClusterCreateResult> = {
     declareStep(start),
     declareStep(join),
     declareStep(replication),
+    declareStep(quorumMembers('cluster')),
     declareStep(verify),
   ],
   // Read-only gates run on every attempt; so does start, whose check is cheap and which brings back

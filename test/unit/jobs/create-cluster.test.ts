@@ -51,8 +51,8 @@ async function create(cluster: ResolvedCluster, lab: FakeRabbitLab, completedSte
 }
 
 describe('the cluster.create definition', () => {
-  it('orders the runbook: preflight, install, membership gate, cookie, start, join, replication, verify', () => {
-    expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:verify']);
+  it('orders the runbook: preflight, install, membership gate, cookie, start, join, replication, quorum members, verify', () => {
+    expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:quorum-members', 'rabbit:verify']);
     // The read-only steps run on every attempt, and start (which recovers a node left with its app
     // stopped); the ones that change a node otherwise are checkpointed.
     expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:membership', 'rabbit:preflight', 'rabbit:start', 'rabbit:verify']);
@@ -159,6 +159,7 @@ describe('cluster.create against simulated Debian nodes', () => {
       ['rabbit:start', 'skipped'],
       ['rabbit:join', 'skipped'],
       ['rabbit:replication', 'skipped'],
+      ['rabbit:quorum-members', 'skipped'],
       ['rabbit:verify', 'done'],
     ]);
     expect(reports.some((r) => r.state === 'failed')).toBe(false);

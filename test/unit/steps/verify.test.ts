@@ -13,11 +13,16 @@ const STATUS = CMD.clusterStatus;
 const CLEAN: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.clean.json') };
 const LAB3_STOPPED: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.lab3-rabbit-stopped.json') };
 
-/** A seed that answers cluster_status with each reply in turn, repeating the last one. */
+/** The quorum queue read verify makes on a healthy cluster: one vhost, no quorum queues. */
+const QUORUM_READ = [CMD.listVhosts, CMD.listQueueMembers('/')];
+
+/** A seed that answers cluster_status with each reply in turn, repeating the last one; vhost `/` holds no queues. */
 function seedAnswering(...replies: Reply[]) {
   const cluster = labCluster(3);
   let calls = 0;
   const shells = new RecordingShells(cluster.hosts, (host, command) => {
+    if (host === 'lab1' && command === CMD.listVhosts) return { code: 0, stdout: '[{"name":"/"}]' };
+    if (host === 'lab1' && command === CMD.listQueueMembers('/')) return { code: 0, stdout: '[]' };
     if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
     return replies[Math.min(calls++, replies.length - 1)];
   });
@@ -30,12 +35,12 @@ describe('rabbit:verify', () => {
     vi.useRealTimers();
   });
 
-  it('passes a healthy cluster after one cluster_status on the seed', async () => {
+  it('passes a healthy cluster after one cluster_status and the quorum queue read on the seed', async () => {
     const { shells, ctx } = seedAnswering(CLEAN);
 
     const outcome = await declareStep(verify).execute(ctx);
 
-    expect(shells.commands).toEqual([{ host: 'lab1', command: STATUS }]);
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, ...QUORUM_READ]);
     expect(outcome?.detail).toBe('3 running disk nodes, no alarms, no partitions');
     expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
   });
@@ -58,7 +63,7 @@ describe('rabbit:verify', () => {
       await vi.advanceTimersByTimeAsync(2_000);
 
       await expect(running).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
-      expect(shells.commands).toHaveLength(3);
+      expect(shells.commandsOn('lab1')).toEqual([STATUS, STATUS, STATUS, ...QUORUM_READ]);
     });
 
     it('fails with verify.failed naming the node when it stays stopped past the deadline', async () => {
