@@ -45,7 +45,8 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
 
 /**
  * After a reset or remove: the survivors (every member but the target) are running disk nodes of
- * one cluster with no alarms and no partitions, and the target is no longer among them.
+ * one cluster with no alarms and no partitions, and the target is no longer among them; every
+ * quorum queue's members are the clustered survivors, and under Khepri a majority confirms it.
  * Read-only, so it runs on every attempt; its output is the cluster's health as left (and a
  * warning per member that is not clustered).
  */
