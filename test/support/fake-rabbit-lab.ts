@@ -271,6 +271,7 @@ export class FakeRabbitLab {
       return ok();
     }
     if (command.startsWith('rabbitmq-diagnostics -q check_if_node_is_quorum_critical')) return this.quorumCritical(node);
+    if (command.startsWith('rabbitmq-diagnostics -q metadata_store_status')) return this.metadataStoreStatus(node);
     if (command.startsWith('if [ -d /var/lib/rabbitmq/mnesia/')) return ok(this.isBlank(node) ? 'blank\n' : 'data\n');
     if (command.startsWith('if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs')) {
       if (node.vm) return { code: 70, stderr: 'an Erlang VM runs: refusing to delete its data under it\n' };
@@ -331,6 +332,23 @@ export class FakeRabbitLab {
     return ok();
   }
 
+  /** RabbitMQ 4.3 keeps its metadata in Khepri (khepri_db enabled and required, measured on 4.3.6). */
+  private isKhepri(node: NodeState): boolean {
+    const [major = 0, minor = 0] = (node.packageVersion ?? '0').replace(/^\d+:/, '').split('.').map((p) => Number.parseInt(p, 10) || 0);
+    return major > 4 || (major === 4 && minor >= 3);
+  }
+
+  /**
+   * Khepri's Raft view as 4.3.6 prints it: one row per member whose app runs, the first running
+   * member the leader, everything committed (the fake models a cluster with its majority).
+   */
+  private metadataStoreStatus(node: NodeState): Reply {
+    if (!node.app) return { code: 64, stderr: APP_STOPPED };
+    const running = node.members.filter((m) => this.byNodeName(m)?.app);
+    const row = (name: string, i: number) => ({ 'Node Name': name, 'Raft State': i === 0 ? 'leader' : 'follower', Membership: 'voter', 'Last Log Index': 100, 'Last Written': 100, 'Last Applied': 100, 'Commit Index': 100, 'Snapshot Index': -1, Term: 1, 'Machine Version': 3 });
+    return ok(JSON.stringify(running.map(row)));
+  }
+
   private clusterStatus(node: NodeState): Reply {
     const is4 = Number.parseInt((node.packageVersion ?? '3').replace(/^\d+:/, ''), 10) >= 4;
     const running = node.members.filter((m) => this.byNodeName(m)?.app).reverse();
@@ -342,6 +360,7 @@ export class FakeRabbitLab {
       maintenance_status: Object.fromEntries(running.map((m) => [m, 'not under maintenance'])),
       partitions: {},
       ...(is4 ? { cluster_tags: [] } : { ram_nodes: [] }),
+      ...(is4 ? { feature_flags: [{ name: 'khepri_db', state: this.isKhepri(node) ? 'enabled' : 'disabled' }] } : {}),
       running_nodes: running,
       versions: Object.fromEntries(running.map((m) => [m, { erlang_version: '25.2.3', rabbitmq_name: 'RabbitMQ', rabbitmq_version: version }])),
     };

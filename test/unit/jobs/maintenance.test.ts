@@ -289,3 +289,20 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
     expect(error).toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue qq1 in vhost / keeps a replica on rabbit@lab3 (not a cluster node)') as unknown });
   });
 });
+
+describe('under Khepri (4.3-shaped lab): each leave counts once a majority of the nodes left confirms it', () => {
+  const KHEPRI = '4.3.6-1';
+  const khepriLab = () => formedLab({ lab1: { packageVersion: KHEPRI }, lab2: { packageVersion: KHEPRI }, lab3: { packageVersion: KHEPRI } });
+
+  it('teardown asks the metadata store after each reset, on the nodes still clustered, and not after the seed', async () => {
+    const { shells } = await run(clusterTeardown, demo, khepriLab(), undefined);
+    const order = shells.matching(/metadata_store_status|-q reset/).map((l) => l.replace(CMD.metadataStoreStatus, 'metadata').replace(RESET, 'reset'));
+    expect(order).toEqual(['lab2: reset', 'lab1: metadata', 'lab3: reset', 'lab1: metadata', 'lab1: reset']);
+  });
+
+  it('node reset is confirmed from a survivor before the step counts, then verified again', async () => {
+    const { shells, result } = await run(nodeReset, demo, khepriLab(), 'lab3');
+    expect(shells.matching(/metadata_store_status|-q reset/).map((l) => l.split(':')[0])).toEqual(['lab3', 'lab1', 'lab1']);
+    expect(result.health?.headline).toBe('healthy');
+  });
+});
