@@ -25,6 +25,8 @@ export interface ConfirmRequest {
   store?: MetadataStore;
   /** What changed, for the error: e.g. "lab3 leaving c1". */
   what: string;
+  /** A cluster_status the caller has just read on one of `from`: used for the first round instead of asking again. */
+  seen?: { host: Host; status: ClusterStatus };
 }
 
 /**
@@ -39,9 +41,11 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
   const deadline = Date.now() + deadlineMs;
   let reason = 'no node answered';
   let evidence: { host: string; stdout: string } | undefined;
+  let seen = request.seen;
   for (;;) {
     for (const host of request.from) {
-      const status = await clusterStatusIfRunning(ctx, host).catch((thrown: unknown) => toWarrenError(thrown).code);
+      const fresh = seen?.host.name === host.name ? seen.status : undefined;
+      const status = fresh ?? (await clusterStatusIfRunning(ctx, host).catch((thrown: unknown) => toWarrenError(thrown).code));
       if (typeof status === 'string') continue;
       if ((request.store ?? metadataStoreOf(status)) === 'mnesia') return;
       const shell = await ctx.shells.shell(host.name);
@@ -55,6 +59,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
       reason = `${host.name}: ${verdict.reason}`;
       evidence = { host: host.name, stdout: ctx.shells.redactor.redact(result.stdout).slice(0, 4000) };
     }
+    seen = undefined;
     if (Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, CONFIRM_INTERVAL_MS));
   }

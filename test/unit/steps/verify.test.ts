@@ -140,3 +140,50 @@ describe('expectedNodes', () => {
     ]);
   });
 });
+
+describe('rabbit:verify on 4.3.6 (Khepri)', () => {
+  const t4 = labCluster(3, {}, (i) => ({ hostname: `t4n${i + 1}` }));
+  const ok = (stdout: string): Reply => ({ code: 0, stdout });
+
+  function khepriSeed(answers: Record<string, Reply>) {
+    const shells = new RecordingShells(t4.hosts, (host, command) => {
+      const answer = host === 'lab1' ? answers[command] : undefined;
+      if (!answer) throw new Error(`unexpected ${host}: ${command}`);
+      return answer;
+    });
+    return { shells, ctx: stepContext(t4, shells, { facts: labFacts(t4, { rabbitmqVersion: '4.3.6' }) }).ctx };
+  }
+
+  it('passes a formed cluster once the metadata store confirms the members and every quorum queue is on every node', async () => {
+    const { shells, ctx } = khepriSeed({
+      [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+      [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
+      [CMD.listVhosts]: ok('[{"name":"/"}]'),
+      [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json')),
+    });
+
+    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, CMD.metadataStoreStatus, ...QUORUM_READ]);
+  });
+
+  it('fails, naming the queues, when a node that joined has no replicas', async () => {
+    const { ctx } = khepriSeed({
+      [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+      [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
+      [CMD.listVhosts]: ok('[{"name":"/"}]'),
+      [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.default-vhost.json')),
+    });
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue dq1 in vhost / has no replica on rabbit@t4n3') as unknown });
+  });
+
+  it('catches a forgotten node that started again as a standalone cluster by membership, whatever its exit codes said', async () => {
+    vi.useFakeTimers();
+    const { ctx } = khepriSeed({ [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.t4n1-after-forgotten-node-started.json')) });
+
+    const running = declareStep(verify).execute(ctx);
+    const failed = expect(running).rejects.toMatchObject({ code: 'verify.failed', message: 'cluster demo is degraded: rabbit@t4n3 is not a member of the cluster' });
+    await vi.advanceTimersByTimeAsync(61_000);
+    await failed;
+  });
+});
