@@ -5,7 +5,7 @@ import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { judgeCommit, metadataStoreOf, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { clusterStatusIfRunning } from './membership.js';
-import type { StepContext } from './step.js';
+import type { PlannedCommand, StepContext } from './step.js';
 
 /** How long a membership change may take to be committed by a majority before the step gives up (retryably). */
 export const CONFIRM_DEADLINE_MS = 60_000;
@@ -86,6 +86,11 @@ export async function runningPeer(ctx: StepContext, target: Host): Promise<{ hos
 /** The hosts of the cluster whose node names are in `nodes`. */
 export function hostsAmong(ctx: Pick<StepContext, 'cluster'>, nodes: readonly string[]): Host[] {
   return ctx.cluster.hosts.filter((h) => nodes.includes(nodeNameOf(h)));
+}
+
+/** What a confirmation may run, for dry runs: on the first node left that answers, under Khepri only. */
+export function planConfirmation(step: string, host: string | undefined): PlannedCommand[] {
+  return host ? [{ step, host, command: metadataStoreStatusCommand().text, when: 'the cluster uses Khepri: until a majority confirms the new members (with its cluster_status)' }] : [];
 }
 
 /** The expected members after `node` leaves a cluster whose members were `before`. */

@@ -4,7 +4,7 @@ import { WarrenError, isWarrenError } from '../errors.js';
 import { NOT_A_CLUSTER_NODE, clusterStatusCommand, forgetClusterNodeCommand } from '../rabbit/commands.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { metadataStoreOf } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, runningPeer, withoutNode } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { targetOf } from './reset-node.js';
 import { timedOnHost } from './step.js';
 import type { Step } from './step.js';
@@ -37,6 +37,7 @@ export const forgetNode: Step<PendingForget> = {
     return [
       { step: this.id, host: peer.name, command: clusterStatusCommand().text, when: 'first running member other than the node (seed first)' },
       { step: this.id, host: peer.name, command: forgetClusterNodeCommand(nodeNameOf(target)).text, when: `the peer still lists ${nodeNameOf(target)}` },
+      ...planConfirmation(this.id, peer.name),
     ];
   },
 

@@ -4,10 +4,10 @@ import { WarrenError, isWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
 import { metadataStoreOf } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation } from './confirm-membership.js';
 import { assessNode, clusterStatusIfRunning, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
-import type { Step, StepContext } from './step.js';
+import type { PlannedCommand, Step, StepContext } from './step.js';
 
 /** A node to join. */
 interface PendingJoin {
@@ -76,14 +76,15 @@ export const join: Step<PendingJoin> = {
 
   plan(cluster) {
     const seedNode = nodeNameOf(cluster.seed);
-    return cluster.joiners.flatMap((host) =>
-        [stopAppCommand(), joinClusterCommand(seedNode), startAppCommand()].map((command) => ({
-          step: this.id,
-          host: host.name,
-          command: command.text,
-          when: `${nodeNameOf(host)} is not yet a member (one node at a time)`,
-        })),
-      );
+    const joins = cluster.joiners.flatMap((host) =>
+      [stopAppCommand(), joinClusterCommand(seedNode), startAppCommand()].map((command): PlannedCommand => ({
+        step: this.id,
+        host: host.name,
+        command: command.text,
+        when: `${nodeNameOf(host)} is not yet a member (one node at a time)`,
+      })),
+    );
+    return joins.length === 0 ? [] : [...joins, ...planConfirmation(this.id, cluster.seed.name)];
   },
 
   async check(ctx) {

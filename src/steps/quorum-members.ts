@@ -3,7 +3,7 @@ import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import { clusterStatusCommand } from '../rabbit/commands.js';
+import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { deleteQueueMemberCommand, describeDrift, hasQuorumQueues, growQueuesCommand, listQueueMembersCommand, memberDrift, readQuorumMembers, shrinkQueuesCommand } from '../rabbit/quorum-queues.js';
 import type { MemberDrift } from '../rabbit/quorum-queues.js';
 import { membersOf } from './confirm-membership.js';
@@ -81,6 +81,7 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       if (!reader) return [];
       const commands: PlannedCommand[] = [
         { step: this.id, host: reader.name, command: clusterStatusCommand().text, when: 'first node that runs, RabbitMQ 3.8 or later' },
+        { step: this.id, host: reader.name, command: listVhostsCommand().text },
         { step: this.id, host: reader.name, command: listQueueMembersCommand('<vhost>').text, when: 'for each vhost' },
       ];
       if (scope === 'survivors' && target) {

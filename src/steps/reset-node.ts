@@ -7,7 +7,7 @@ import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
 import { metadataStoreOf } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, runningPeer, withoutNode } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { clusterStatusIfRunning } from './membership.js';
 import { timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -82,13 +82,14 @@ export const resetNode: Step<PendingReset> = {
   title: 'Reset the node: stop_app, reset, start_app',
   skippedDetail: 'the node is already a blank single node',
 
-  plan(_cluster, target) {
+  plan(cluster, target) {
     if (!target) return [];
     return [
       { step: this.id, host: target.name, command: clusterStatusCommand().text },
       { step: this.id, host: target.name, command: stopAppCommand().text, when: 'its app runs and it is not already a blank single node' },
       { step: this.id, host: target.name, command: resetCommand().text, when: 'it is not already a blank single node' },
       { step: this.id, host: target.name, command: startAppCommand().text, when: 'it was reset' },
+      ...planConfirmation(this.id, (cluster.seed.name === target.name ? cluster.joiners[0] : cluster.seed)?.name),
     ];
   },
 

@@ -3,7 +3,7 @@ import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } f
 import { nodeNameOf } from '../config/load.js';
 import { metadataStoreOf } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, withoutNode } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, withoutNode } from './confirm-membership.js';
 import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
 import type { PlannedCommand, Step } from './step.js';
 import type { Host } from '../config/schema.js';
@@ -29,6 +29,7 @@ export const teardown: Step<PendingTeardown> = {
       { step: this.id, host: host.name, command: stopAppCommand().text, when: 'its app runs and it is not a blank single node' },
       { step: this.id, host: host.name, command: resetCommand().text, when: 'it is not a blank single node (one node at a time)' },
       { step: this.id, host: host.name, command: startAppCommand().text, when: 'it was reset' },
+      ...(host === cluster.seed ? [] : planConfirmation(this.id, cluster.seed.name)),
     ]);
   },
 

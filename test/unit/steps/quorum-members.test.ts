@@ -135,8 +135,8 @@ describe('rabbit:quorum-members after a join (create, node add)', () => {
 
   it('plans the reads and the grows (create) or the shrink and its fallback (reset, remove)', () => {
     const grow = quorumMembers('cluster').plan(cluster).map((p) => `${p.host}: ${p.command}`);
-    expect(grow).toEqual([`lab1: ${CMD.clusterStatus}`, `lab1: ${CMD.listQueueMembers("'<vhost>'")}`, ...['t4n1', 't4n2', 't4n3'].map((h) => `lab1: ${CMD.grow(`rabbit@${h}`)}`)]);
+    expect(grow).toEqual([`lab1: ${CMD.clusterStatus}`, `lab1: ${CMD.listVhosts}`, `lab1: ${CMD.listQueueMembers("'<vhost>'")}`, ...['t4n1', 't4n2', 't4n3'].map((h) => `lab1: ${CMD.grow(`rabbit@${h}`)}`)]);
     const shrink = quorumMembers('survivors').plan(cluster, cluster.hosts[0]).map((p) => `${p.host}: ${p.command}`);
-    expect(shrink).toEqual([`lab2: ${CMD.clusterStatus}`, `lab2: ${CMD.listQueueMembers("'<vhost>'")}`, `lab2: ${CMD.shrink('rabbit@t4n1')}`, `lab2: ${CMD.deleteMember("'<vhost>'", "'<queue>'", 'rabbit@t4n1')}`]);
+    expect(shrink).toEqual([`lab2: ${CMD.clusterStatus}`, `lab2: ${CMD.listVhosts}`, `lab2: ${CMD.listQueueMembers("'<vhost>'")}`, `lab2: ${CMD.shrink('rabbit@t4n1')}`, `lab2: ${CMD.deleteMember("'<vhost>'", "'<queue>'", 'rabbit@t4n1')}`]);
   });
 });
