@@ -167,7 +167,7 @@ export const ClusterHealthSchema = z.object({
   expected: z.array(z.string()),
   metadataStore: z.string().optional(),
   featureFlagsNotEnabled: z.array(z.string()).optional(),
-  underReplicatedQueues: z.array(z.string()).optional(),
+  underReplicatedQueues: z.array(z.object({ vhost: z.string(), name: z.string(), online: z.array(z.string()), missing: z.array(z.string()) })).optional(),
 });
 
 /** What a finished cluster.create returns (job.returnvalue and the `completed` event's result). */

@@ -136,8 +136,8 @@ export interface ClusterHealth {
   metadataStore?: string;
   /** 4.x only: stable feature flags not yet enabled. */
   featureFlagsNotEnabled?: string[];
-  /** 4.x only: quorum queues (`vhost/name`) with fewer online replicas than the cluster has nodes. */
-  underReplicatedQueues?: string[];
+  /** 4.x only: quorum queues with fewer online replicas than the cluster has nodes, and the nodes lacking one. */
+  underReplicatedQueues?: { vhost: string; name: string; online: string[]; missing: string[] }[];
 }
 
 /**

@@ -65,7 +65,7 @@ export async function withQuorumDetails(health: ClusterHealth, shell: RemoteShel
     headline: health.headline === 'healthy' && underReplicated.length > 0 ? 'degraded' : health.headline,
     metadataStore: metadataStoreName(store),
     featureFlagsNotEnabled: notEnabled,
-    underReplicatedQueues: underReplicated.map((q) => `${q.vhost}/${q.name}`),
+    underReplicatedQueues: underReplicated,
     problems,
   };
 }

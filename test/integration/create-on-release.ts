@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { ClusterCreateResult, ClusterHealthSchema } from '../../src/queue/schema.js';
+import type { ClusterHealth } from '../../src/rabbit/cluster-status.js';
 import { labUp } from '../lab/lab.js';
 import type { Lab, LabRelease } from '../lab/lab.js';
 import { MUTATING, startHarness } from './harness.js';
@@ -24,6 +25,20 @@ export interface ReleaseUnderTest {
   labName: string;
   rabbitmqVersion: string;
   metadataStore: 'mnesia' | 'khepri';
+}
+
+/** `warren status NAME` (--json): exit 0 when healthy, 1 otherwise; stdout either way. */
+async function status(lab: Lab, json: boolean): Promise<{ code: number; stdout: string }> {
+  const args = [CLI, '--config', lab.configPath, 'status', lab.name, ...(json ? ['--json'] : [])];
+  return run('node', args).then(
+    (r) => ({ code: 0, stdout: r.stdout }),
+    (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, stdout: e.stdout ?? '' }),
+  );
+}
+
+async function health(lab: Lab): Promise<{ code: number; health: ClusterHealth }> {
+  const r = await status(lab, true);
+  return { code: r.code, health: ClusterHealthSchema.parse(JSON.parse(r.stdout)) };
 }
 
 /** One lab host's own view, through the backdoor (not through warren). */
@@ -96,9 +111,9 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
     }, 180_000);
 
     it('status reads every field, the metadata store and the feature flags not enabled', async () => {
-      const status = await run('node', [CLI, '--config', lab.configPath, 'status', labName, '--json']);
-      const health = ClusterHealthSchema.parse(JSON.parse(status.stdout));
-      expect(health).toMatchObject({
+      const { code, health: read } = await health(lab);
+      expect(code).toBe(0);
+      expect(read).toMatchObject({
         cluster: labName,
         headline: 'healthy',
         readFrom: `${labName}1`,
@@ -108,7 +123,7 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
         featureFlagsNotEnabled: [],
         underReplicatedQueues: [],
       });
-      expect(health.nodes).toEqual(
+      expect(read.nodes).toEqual(
         nodes.map((node, k) => ({
           node,
           host: `${labName}${k + 1}`,
@@ -129,28 +144,27 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
       expect(await onNode(lab, 2, 'rabbitmqctl -q list_queues --formatter json name type')).toEqual([{ name: 'orders', type: 'quorum' }]);
       await lab.crash(3);
       try {
-        const status = await run('node', [CLI, '--config', lab.configPath, 'status', labName, '--json']);
-        const health = ClusterHealthSchema.parse(JSON.parse(status.stdout));
-        expect(health.headline).toBe('degraded');
-        expect(health.underReplicatedQueues).toEqual(['//orders']);
-        expect(health.problems).toEqual([
+        const { code, health: read } = await health(lab);
+        expect(code).toBe(1);
+        expect(read.headline).toBe('degraded');
+        expect(read.underReplicatedQueues).toEqual([{ vhost: '/', name: 'orders', online: nodes.slice(0, 2), missing: [nodes[2]] }]);
+        expect(read.problems).toEqual([
           `${nodes[2]} is stopped`,
           `quorum queue 'orders' in vhost '/' is under-replicated: 2 of 3 replicas online (none on ${nodes[2]})`,
         ]);
-        const text = await run('node', [CLI, '--config', lab.configPath, 'status', labName]);
-        expect(text.stdout).toMatch(/under-replicated/);
+        expect((await status(lab, false)).stdout).toMatch(/! quorum queue 'orders' in vhost '\/' is under-replicated/);
       } finally {
         await lab.boot(3);
       }
       // back by itself (its data was kept): healthy again, every replica online
       const deadline = Date.now() + 60_000;
-      let health = ClusterHealthSchema.parse(JSON.parse((await run('node', [CLI, '--config', lab.configPath, 'status', labName, '--json'])).stdout));
-      while (health.headline !== 'healthy' && Date.now() < deadline) {
+      let after = await health(lab);
+      while (after.code !== 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
-        health = ClusterHealthSchema.parse(JSON.parse((await run('node', [CLI, '--config', lab.configPath, 'status', labName, '--json'])).stdout));
+        after = await health(lab);
       }
-      expect(health.problems).toEqual([]);
-      expect(health.underReplicatedQueues).toEqual([]);
+      expect(after.health.problems).toEqual([]);
+      expect(after.health.underReplicatedQueues).toEqual([]);
     }, 240_000);
   });
 }
