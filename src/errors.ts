@@ -15,6 +15,8 @@ export type WarrenErrorCode =
   | 'preflight.hostname_mismatch'
   | 'preflight.unresolvable_peer'
   | 'preflight.version_mismatch'
+  /** The nodes run RabbitMQ releases (or metadata stores) that cannot form one cluster. */
+  | 'preflight.incompatible_nodes'
   | 'install.failed'
   | 'install.version_conflict'
   | 'start.timeout'

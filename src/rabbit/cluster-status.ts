@@ -132,6 +132,12 @@ export interface ClusterHealth {
   problems: string[];
   /** The expected node names (rabbit@<short hostname>) from the config. */
   expected: string[];
+  /** 4.x only (src/status/quorum-replicas.ts): "Mnesia" or "Khepri", as the node read from reports it. */
+  metadataStore?: string;
+  /** 4.x only: stable feature flags not yet enabled. */
+  featureFlagsNotEnabled?: string[];
+  /** 4.x only: quorum queues with fewer online replicas than the cluster has nodes, and the nodes lacking one. */
+  underReplicatedQueues?: { vhost: string; name: string; online: string[]; missing: string[] }[];
 }
 
 /**

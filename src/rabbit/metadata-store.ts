@@ -3,21 +3,19 @@ import { WarrenError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { ShellCommand } from '../ssh/quote.js';
 import type { ClusterStatus } from './cluster-status.js';
+import { FeatureFlags, metadataStoreOf } from './feature-flags.js';
+import type { MetadataStore } from './feature-flags.js';
 
-/** Where a cluster keeps its metadata: Mnesia (3.x, 4.0 by default) or Khepri (Raft; 4.3, or 4.0 with khepri_db). */
-export type MetadataStore = 'mnesia' | 'khepri';
-
-const FeatureFlags = z.array(z.object({ name: z.string(), state: z.string() }).loose());
+export type { MetadataStore } from './feature-flags.js';
 
 /**
  * The store a node uses, from the feature flags its cluster_status JSON lists (real outputs:
  * khepri_db "disabled" on a fresh 4.0.5, "enabled" on 4.3.6 and on 4.0.5 after
  * `enable_feature_flag --opt-in khepri_db`; no such flag before 4.0).
  */
-export function metadataStoreOf(status: ClusterStatus): MetadataStore {
+export function metadataStoreOfStatus(status: ClusterStatus): MetadataStore {
   const flags = FeatureFlags.safeParse((status as Record<string, unknown>).feature_flags);
-  if (!flags.success) return 'mnesia';
-  return flags.data.some((f) => f.name === 'khepri_db' && f.state === 'enabled') ? 'khepri' : 'mnesia';
+  return flags.success ? metadataStoreOf(flags.data) : 'mnesia';
 }
 
 /**

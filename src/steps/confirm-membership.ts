@@ -2,7 +2,7 @@ import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import { judgeCommit, metadataStoreOf, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
+import { judgeCommit, metadataStoreOfStatus, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { clusterStatusIfRunning } from './membership.js';
 import type { PlannedCommand, StepContext } from './step.js';
@@ -47,7 +47,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
       const fresh = seen?.host.name === host.name ? seen.status : undefined;
       const status = fresh ?? (await clusterStatusIfRunning(ctx, host).catch((thrown: unknown) => toWarrenError(thrown).code));
       if (typeof status === 'string') continue;
-      if ((request.store ?? metadataStoreOf(status)) === 'mnesia') return;
+      if ((request.store ?? metadataStoreOfStatus(status)) === 'mnesia') return;
       const shell = await ctx.shells.shell(host.name);
       const result = await shell.run(metadataStoreStatusCommand(), { timeoutMs: 90_000, okExitCodes: [64, 69] });
       if (result.code !== 0) {

@@ -3,7 +3,7 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import { NOT_A_CLUSTER_NODE, clusterStatusCommand, forgetClusterNodeCommand } from '../rabbit/commands.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { metadataStoreOf } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { targetOf } from './reset-node.js';
 import { timedOnHost } from './step.js';
@@ -45,7 +45,7 @@ export const forgetNode: Step<PendingForget> = {
     const target = targetOf(ctx);
     const { host, status } = await runningPeer(ctx, target);
     const members = membersOf(status);
-    const store = metadataStoreOf(status);
+    const store = metadataStoreOfStatus(status);
     if (members.includes(nodeNameOf(target))) return [{ peer: host, before: members, store, forget: true }];
     return store === 'khepri' ? [{ peer: host, before: members, store, forget: false }] : [];
   },

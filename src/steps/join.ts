@@ -3,7 +3,7 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
-import { metadataStoreOf } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { confirmMembership, hostsAmong, membersOf, planConfirmation } from './confirm-membership.js';
 import { assessNode, clusterStatusIfRunning, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
@@ -94,7 +94,7 @@ export const join: Step<PendingJoin> = {
     const assessed = await onEveryHost(ctx.cluster.joiners, (host) => pendingJoinFor(ctx, host, readSeedOnce));
     const seedFacts = ctx.facts.get(ctx.cluster.seed.name);
     // The seed's store, when this check read its status, tells the run whether a join needs a majority's confirmation.
-    if (seedStatus && seedFacts) ctx.facts.set(ctx.cluster.seed.name, { ...seedFacts, metadataStore: metadataStoreOf(await seedStatus) });
+    if (seedStatus && seedFacts) ctx.facts.set(ctx.cluster.seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(await seedStatus) });
     return assessed.filter((p): p is PendingJoin => p !== undefined);
   },
 
@@ -104,7 +104,7 @@ export const join: Step<PendingJoin> = {
     let members = new Set<string>();
     if (store !== 'mnesia') {
       const seed = await clusterStatusOf(ctx, ctx.cluster.seed);
-      store = metadataStoreOf(seed);
+      store = metadataStoreOfStatus(seed);
       members = new Set(membersOf(seed));
     }
     for (const { host, knownToSeed } of pending) {

@@ -5,7 +5,7 @@ import { WarrenError, isWarrenError } from '../errors.js';
 import { parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
-import { metadataStoreOf } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { clusterStatusIfRunning } from './membership.js';
@@ -104,7 +104,7 @@ export const resetNode: Step<PendingReset> = {
     }
     if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) return [];
     const view = state.kind === 'running' ? state.status : (await runningPeer(ctx, host).catch(() => undefined))?.status;
-    return [{ host, appRunning: state.kind === 'running', ...(view ? { before: membersOf(view), store: metadataStoreOf(view) } : {}) }];
+    return [{ host, appRunning: state.kind === 'running', ...(view ? { before: membersOf(view), store: metadataStoreOfStatus(view) } : {}) }];
   },
 
   async run(ctx, pending) {

@@ -1,7 +1,7 @@
 import { WarrenError } from '../errors.js';
 import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
 import { nodeNameOf } from '../config/load.js';
-import { metadataStoreOf } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { confirmMembership, hostsAmong, membersOf, planConfirmation, withoutNode } from './confirm-membership.js';
 import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
@@ -44,7 +44,7 @@ export const teardown: Step<PendingTeardown> = {
         });
       }
       if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) continue;
-      pending.push({ host, appRunning: state.kind === 'running', ...(state.kind === 'running' ? { before: membersOf(state.status), store: metadataStoreOf(state.status) } : {}) });
+      pending.push({ host, appRunning: state.kind === 'running', ...(state.kind === 'running' ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) } : {}) });
     }
     return pending;
   },

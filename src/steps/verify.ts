@@ -4,7 +4,7 @@ import { WarrenError } from '../errors.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
-import { metadataStoreOf, metadataStoreStatusCommand } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus, metadataStoreStatusCommand } from '../rabbit/metadata-store.js';
 import { describeDrift, hasQuorumQueues, listQueueMembersCommand, memberDrift, readQuorumMembers } from '../rabbit/quorum-queues.js';
 import { confirmMembership } from './confirm-membership.js';
 import { clusterStatusOf } from './membership.js';
@@ -40,7 +40,7 @@ export async function awaitHealthy(ctx: StepContext, deadlineMs = SETTLE_DEADLIN
  * replica on exactly the cluster's nodes (3.8+). `nodes` are the members expected; `reader` the host read from.
  */
 export async function verifyBeyondStatus(ctx: StepContext, request: { nodes: string[]; reader: Host; from: readonly Host[]; status: ClusterStatus; what: string }): Promise<void> {
-  await confirmMembership(ctx, { expected: request.nodes, from: request.from, store: metadataStoreOf(request.status), what: request.what, seen: { host: request.reader, status: request.status } });
+  await confirmMembership(ctx, { expected: request.nodes, from: request.from, store: metadataStoreOfStatus(request.status), what: request.what, seen: { host: request.reader, status: request.status } });
   if (!hasQuorumQueues(request.status.versions?.[nodeNameOf(request.reader)]?.rabbitmq_version ?? ctx.facts.get(request.reader.name)?.rabbitmqVersion)) return;
   const drift = memberDrift(await readQuorumMembers(await ctx.shells.shell(request.reader.name)), request.nodes);
   if (drift.length > 0) {

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -117,6 +118,23 @@ describe('test lab (2 hosts)', () => {
     expect(await hostInits(lab.name)).toEqual(before);
     for (const h of lab.hosts) expect((await lab.ssh(h.index, 'hostname')).stdout.trim()).toBe(h.name);
   }, 60_000);
+
+  it("leaves its caller's descriptors behind: a lab that stays up holds no lock of the caller", async () => {
+    // `flock LOCK cmd` hands its locked descriptor down to cmd; hosts outlive lab.sh and would
+    // keep LOCK taken for as long as the lab runs (seen: a lab left up blocked every other lab test).
+    const lock = path.join(scratch, 'caller.lock');
+    const labSh = fileURLToPath(new URL('../lab/lab.sh', import.meta.url));
+    const env = { ...process.env, LAB_NAME: 'lf', LAB_DIR: '/tmp/warren-lab-lf', LAB_START_RABBIT: '0' };
+    const up = await new Promise<number>((resolve) => {
+      execFile('flock', [lock, 'bash', labSh, 'up', '1'], { env, timeout: 60_000 }, (error) => resolve(error === null ? 0 : 1));
+    });
+    try {
+      expect(up).toBe(0);
+      expect((await run('flock', ['-n', lock, 'true'])).code).toBe(0);
+    } finally {
+      await labDown({ name: 'lf' });
+    }
+  }, 90_000);
 
   it('goes down leaving no netns, veth, bridge or process behind', async () => {
     // The hosts' own namespace ids, to look for survivors after the netns names are gone.

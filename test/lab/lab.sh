@@ -307,6 +307,14 @@ write_release_host() {   # I DIR TREE: a host whose root is TREE (read-only) + D
   chown "$own" "$d/upper/var/lib/rabbitmq/.erlang.cookie"; chmod 400 "$d/upper/var/lib/rabbitmq/.erlang.cookie"
 }
 
+close_inherited_fds() {   # in a subshell about to exec a long-lived process: only stdin, stdout, stderr stay
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
+}
+
 boot_host() {   # start host I's PID 1 in the background; netns and files must exist
   local h=$NAME$1 d=$HOSTS/$NAME$1
   rm -f "$d/rabbit.status"
@@ -314,9 +322,15 @@ boot_host() {   # start host I's PID 1 in the background; netns and files must e
   # off the lab by accident). env -i: the host does not inherit the caller's environment.
   # `ip netns exec` execs unshare in the same PID: $! is the unshare. --kill-child: if that PID
   # dies, the host's PID 1 gets SIGKILL and with it the kernel kills everything in the PID ns.
-  setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
-    ip netns exec "$h" unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
-      --kill-child=SIGKILL "$INIT" "$h" "$d" </dev/null >>"$d/init.log" 2>&1 9>&- &
+  # Every descriptor but 0-2 is closed first: a host lives on after lab.sh, and one holding a lock
+  # fd of its caller's (`flock LOCK npx vitest ...` hands its lock down) would keep that lock taken
+  # for as long as the lab stays up. The subshell execs, so $! is still the unshare.
+  (
+    close_inherited_fds
+    exec setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
+      ip netns exec "$h" unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
+        --kill-child=SIGKILL "$INIT" "$h" "$d" </dev/null >>"$d/init.log" 2>&1
+  ) &
   echo $! > "$STATE/$h.pid"
 }
 
@@ -580,7 +594,7 @@ sshd_start() {
     echo "$NAME$i: sshd already running"; return 0
   fi
   # setsid -f: sshd detaches and is re-parented to the host's init, like the one started at boot
-  in_host "$i" setsid -f /usr/sbin/sshd -D -e </dev/null >>"$HOSTS/$NAME$i/sshd.log" 2>&1 9>&-
+  ( close_inherited_fds; in_host "$i" setsid -f /usr/sbin/sshd -D -e </dev/null >>"$HOSTS/$NAME$i/sshd.log" 2>&1 )
   wait_sshd "$i" $((SECONDS + ${LAB_SSH_TIMEOUT:-30}))
   echo "$NAME$i: sshd started"
 }

@@ -18,7 +18,9 @@ export function buildStatusCard(health: ClusterHealth): SlackMessage {
     ...sectionsOf(health.nodes.map(nodeRow), 40),
   ];
   if (health.problems.length > 0) blocks.push(...sectionsOf(['*Problems*', ...health.problems.map((p) => `• ${escapeText(p)}`)], 5));
-  blocks.push(context(health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
+  const store = health.metadataStore ? ` · metadata store ${escapeText(health.metadataStore)}` : '';
+  const flags = health.featureFlagsNotEnabled?.length ? ` · feature flags not enabled: ${health.featureFlagsNotEnabled.map(inlineCode).join(', ')}` : '';
+  blocks.push(context(`${health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'}${store}${flags}`));
   const problems = health.problems.length > 0 ? `: ${health.problems.join('; ')}` : '';
   return { text: `${health.cluster} is ${health.headline}${problems}`.slice(0, 3000), blocks };
 }

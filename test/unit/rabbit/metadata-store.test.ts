@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { parseClusterStatus } from '../../../src/rabbit/cluster-status.js';
-import { judgeCommit, metadataStoreOf, parseMetadataStoreStatus } from '../../../src/rabbit/metadata-store.js';
+import { judgeCommit, metadataStoreOfStatus, parseMetadataStoreStatus } from '../../../src/rabbit/metadata-store.js';
 import { fixture } from '../../support/fixtures.js';
 
 const status = (path: string) => parseClusterStatus(fixture(path), 't4n1');
 const rows = (path: string) => parseMetadataStoreStatus(fixture(path), 't4n1');
 const T4 = ['rabbit@t4n1', 'rabbit@t4n2', 'rabbit@t4n3'];
 
-describe('metadataStoreOf', () => {
+describe('metadataStoreOfStatus', () => {
   it('reads the khepri_db feature flag from real cluster_status outputs', () => {
-    expect(metadataStoreOf(status('rabbitmq-3.10/cluster_status.clean.json'))).toBe('mnesia');
-    expect(metadataStoreOf(status('rabbitmq-4.0/cluster_status.3nodes.json'))).toBe('mnesia');
-    expect(metadataStoreOf(status('rabbitmq-4.0/cluster_status.3nodes-khepri.json'))).toBe('khepri');
-    expect(metadataStoreOf(status('rabbitmq-4.3/cluster_status.3nodes.json'))).toBe('khepri');
+    expect(metadataStoreOfStatus(status('rabbitmq-3.10/cluster_status.clean.json'))).toBe('mnesia');
+    expect(metadataStoreOfStatus(status('rabbitmq-4.0/cluster_status.3nodes.json'))).toBe('mnesia');
+    expect(metadataStoreOfStatus(status('rabbitmq-4.0/cluster_status.3nodes-khepri.json'))).toBe('khepri');
+    expect(metadataStoreOfStatus(status('rabbitmq-4.3/cluster_status.3nodes.json'))).toBe('khepri');
   });
 });
 
