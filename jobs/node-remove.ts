@@ -2,6 +2,7 @@ import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
 import { forgetNode } from '../src/steps/forget-node.js';
 import { recordMembership } from '../src/steps/record-membership.js';
+import { quorumMembers } from '../src/steps/quorum-members.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { stopNode } from '../src/steps/stop-node.js';
@@ -13,12 +14,12 @@ import type { OperationDefinition } from './operation.js';
 /**
  * node.remove: gates → stop the node's app → a running peer forgets it → recorded as removed (it
  * is out of the cluster from here on, whatever follows) → the node reset and left stopped → the
- * survivors verified.
+ * quorum queues shrunk off it → the survivors verified.
  */
 export const nodeRemove: OperationDefinition<MaintenanceResult> = {
   operation: 'node.remove',
   title: 'Remove a node',
-  steps: [declareStep(safetyGates('node.remove')), declareStep(stopNode), declareStep(forgetNode), declareStep(recordMembership('removed')), declareStep(wipeNode), declareStep(verifySurvivors)],
+  steps: [declareStep(safetyGates('node.remove')), declareStep(stopNode), declareStep(forgetNode), declareStep(recordMembership('removed')), declareStep(wipeNode), declareStep(quorumMembers('survivors')), declareStep(verifySurvivors)],
   alwaysRun: new Set([verifySurvivors.id]),
 
   buildResult(outcome) {

@@ -1,6 +1,7 @@
 import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
 import { resetNode } from '../src/steps/reset-node.js';
+import { quorumMembers } from '../src/steps/quorum-members.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { verifySurvivors } from '../src/steps/verify-survivors.js';
@@ -8,13 +9,14 @@ import { maintenanceResult, outputOf } from './maintenance-result.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
- * node.reset: gates → reset (stop_app, reset, start_app) → the others verified healthy. The node
+ * node.reset: gates → reset (stop_app, reset, start_app) → its quorum replicas shrunk away → the
+ * others verified healthy. The node
  * stays in the config: a later create joins it again.
  */
 export const nodeReset: OperationDefinition<MaintenanceResult> = {
   operation: 'node.reset',
   title: 'Reset a node',
-  steps: [declareStep(safetyGates('node.reset')), declareStep(resetNode), declareStep(verifySurvivors)],
+  steps: [declareStep(safetyGates('node.reset')), declareStep(resetNode), declareStep(quorumMembers('survivors')), declareStep(verifySurvivors)],
   alwaysRun: new Set([verifySurvivors.id]),
 
   buildResult(outcome) {

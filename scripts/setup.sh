@@ -20,6 +20,7 @@ command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v getent >/dev/null 2>&1 || need+=(libc-bin)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)   # the lab's Debian release trees
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -q >/dev/null

@@ -21,6 +21,8 @@ export type WarrenErrorCode =
   | 'preflight.nodename_mismatch'
   | 'preflight.unresolvable_peer'
   | 'preflight.version_mismatch'
+  /** The nodes run RabbitMQ releases (or metadata stores) that cannot form one cluster. */
+  | 'preflight.incompatible_nodes'
   | 'install.failed'
   | 'install.version_conflict'
   | 'start.timeout'
@@ -44,6 +46,8 @@ export type WarrenErrorCode =
   | 'node.unknown'
   | 'reset.failed'
   | 'forget.failed'
+  /** A membership change ran but a majority of the metadata store (Khepri) has not confirmed it yet. */
+  | 'membership.unconfirmed'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
   | 'job.lost';
 

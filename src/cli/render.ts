@@ -53,6 +53,7 @@ function renderCompletion(result: unknown): string {
   }
   const r = parsed.data;
   const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', healthTable(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
+  if (r.metadataStore) lines.push(`metadata store: ${r.metadataStore === 'khepri' ? 'Khepri' : 'Mnesia'}`);
   for (const warning of r.warnings) lines.push(`warning: ${warning}`);
   lines.push(`oslo.messaging transport_url: ${r.transportUrl}`);
   return lines.join('\n');
@@ -67,7 +68,9 @@ function healthTable(health: ClusterHealth): string {
   const rows = health.nodes.map((n) => (n.answering === undefined ? nodeLine(n) : partialNodeLine(n)));
   const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
   const problems = health.problems.map((p) => `  ! ${p}`);
-  return [head, ...rows.map((r) => `  ${r}`), ...problems].join('\n');
+  const store = health.metadataStore ? [`  metadata store: ${health.metadataStore}`] : [];
+  const flags = health.featureFlagsNotEnabled?.length ? [`  feature flags not enabled: ${health.featureFlagsNotEnabled.join(', ')}`] : [];
+  return [head, ...rows.map((r) => `  ${r}`), ...store, ...flags, ...problems].join('\n');
 }
 
 function nodeLine(n: ClusterHealth['nodes'][number]): string {

@@ -6,6 +6,7 @@ import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, quorumCriticalCommand } from '../rabbit/commands.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { Shells } from '../ssh/session.js';
@@ -80,7 +81,7 @@ export async function readGateFacts(shells: Shells, request: { operation: Destru
   const viewIndex = read.findIndex((r) => r.status !== undefined);
   const viewStatus = read[viewIndex]?.status;
   const view = viewStatus ? { readFrom: order[viewIndex].name, disk: viewStatus.disk_nodes, running: viewStatus.running_nodes } : undefined;
-  const facts: GateFacts = { operation: request.operation, cluster: request.cluster, members: nodes, ...(view ? { view } : {}) };
+  const facts: GateFacts = { operation: request.operation, cluster: request.cluster, members: nodes, ...(view ? { view } : {}), ...(viewStatus ? { store: metadataStoreOfStatus(viewStatus) } : {}) };
   if (request.operation === 'cluster.teardown') {
     if (viewStatus) facts.clusterQueues = await queueCount(shells, order[viewIndex]);
     return facts;

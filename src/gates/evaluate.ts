@@ -1,5 +1,6 @@
 import { WarrenError } from '../errors.js';
 import type { DestructiveOperation } from '../queue/schema.js';
+import type { MetadataStore } from '../rabbit/metadata-store.js';
 import type { GateCheck, GateReport } from './schema.js';
 
 /**
@@ -34,6 +35,8 @@ export interface GateFacts {
   members: GateNode[];
   /** The cluster as one running member sees it; undefined when no member's app answered. */
   view?: { readFrom: string; disk: string[]; running: string[] };
+  /** The view's metadata store; Khepri (Raft) commits a membership change only with a majority. */
+  store?: MetadataStore;
   /** Queues of the whole cluster (list_queues on a running member lists every node's), when counted. */
   clusterQueues?: number;
   /** The node acted on (reset/remove: a member; add: the joining host). */
@@ -70,10 +73,35 @@ function refuse(id: GateCheck['id'], detail: string, remedy: string): GateCheck 
   return { id, ok: false, detail, remedy };
 }
 
-/** Member nodes that run, as the view says (a node missing from the view's running list does not count). */
+/**
+ * Member nodes that run, as the view says (a node missing from the view's running list does not
+ * count). Under Khepri a node counts only when it also answered itself: the view's running list
+ * comes from one node, and a Raft majority must be reachable, not just listed.
+ */
 function runningMembers(facts: GateFacts): string[] {
-  const members = new Set(facts.members.map((m) => m.nodeName));
+  const khepri = facts.store === 'khepri';
+  const members = new Set(facts.members.filter((m) => !khepri || m.reach === 'running').map((m) => m.nodeName));
   return (facts.view?.running ?? []).filter((n) => members.has(n));
+}
+
+/**
+ * Khepri only: a membership change (add, teardown) needs a majority of the members running and
+ * reachable now, or it is never committed while every command exits 0 (measured on 4.3.6 with 2
+ * of 3 VMs down: forget_cluster_node exits 0 uncommitted, a join exits 0 and commits later).
+ */
+function majorityNow(facts: GateFacts): GateCheck[] {
+  if (facts.store !== 'khepri') return [];
+  const running = runningMembers(facts);
+  const total = facts.members.length;
+  return [
+    running.length * 2 > total
+      ? pass('cluster.minority', `${running.length} of ${total} node(s) run and answer: a majority of the metadata store (Khepri)`)
+      : refuse(
+          'cluster.minority',
+          `only ${running.length} of ${total} node(s) run and answer: the metadata store (Khepri) has no majority to commit a membership change`,
+          `Start the stopped nodes of ${facts.cluster} (warren status ${facts.cluster}) until more than half of them run${facts.view ? '' : ' (no member answered at all)'}.`,
+        ),
+  ];
 }
 
 /** reset/remove: the last running disk node, the majority left running, quorum, reachability. */
@@ -151,6 +179,7 @@ function judgeAdd(facts: GateFacts, target: NonNullable<GateFacts['target']>): {
     target.reach === 'unreachable'
       ? refuse('node.reachable', `${target.host} is unreachable over SSH`, `Check that sshd runs on ${target.host} and its host key is the one pinned in the config.`)
       : pass('node.reachable', `${target.host} answers over SSH${target.reach === 'running' ? '' : ' (RabbitMQ not running: it will be installed or started)'}`),
+    ...majorityNow(facts),
   ];
   const wipes: string[] = [];
   const foreign = (target.ownMembers ?? []).filter((n) => n !== target.nodeName);
@@ -171,6 +200,7 @@ function judgeTeardown(facts: GateFacts): { checks: GateCheck[]; wipes: string[]
           `${down.map((m) => `${m.host} (${m.reach === 'vm-down' ? 'RabbitMQ down' : 'unreachable'})`).join(', ')} cannot be reset`,
           `Start RabbitMQ on ${down.map((m) => m.host).join(', ')} first, or take them out with node remove, then tear down.`,
         ),
+    ...majorityNow(facts),
   ];
   const wipes = facts.members.map((m) => `${m.host}: its membership of ${facts.cluster}, users, vhosts and messages`);
   if (facts.clusterQueues !== undefined) wipes.push(`${facts.cluster} holds ${facts.clusterQueues} queue(s): all deleted`);

@@ -166,6 +166,9 @@ export const ClusterHealthSchema = z.object({
   nodes: z.array(HealthNode),
   problems: z.array(z.string()),
   expected: z.array(z.string()),
+  metadataStore: z.string().optional(),
+  featureFlagsNotEnabled: z.array(z.string()).optional(),
+  underReplicatedQueues: z.array(z.object({ vhost: z.string(), name: z.string(), online: z.array(z.string()), missing: z.array(z.string()) })).optional(),
 });
 
 /** What a finished cluster.create returns (job.returnvalue and the `completed` event's result). */
@@ -173,6 +176,8 @@ export const ClusterCreateResult = z.object({
   cluster: z.string(),
   health: ClusterHealthSchema,
   replication: z.object({ mode: z.enum(['ha-all', 'quorum', 'none']), detail: z.string() }),
+  /** Where the cluster keeps its metadata: Mnesia (3.x, 4.0 by default) or Khepri (4.3; 4.0 opt-in). */
+  metadataStore: z.enum(['mnesia', 'khepri']).optional(),
   /** e.g. classic mirroring is deprecated; shown to the operator, never fatal. */
   warnings: z.array(z.string()),
   /** oslo.messaging transport_url template with USER/PASS placeholders, never a password. */

@@ -207,6 +207,12 @@ export interface ClusterHealth {
    * missing, and the hosts that did not answer SSH at all.
    */
   partial?: { missing: string; silent: string[] };
+  /** 4.x only (src/status/quorum-replicas.ts): "Mnesia" or "Khepri", as the node read from reports it. */
+  metadataStore?: string;
+  /** 4.x only: stable feature flags not yet enabled. */
+  featureFlagsNotEnabled?: string[];
+  /** 4.x only: quorum queues with fewer online replicas than the cluster has nodes, and the nodes lacking one. */
+  underReplicatedQueues?: { vhost: string; name: string; online: string[]; missing: string[] }[];
 }
 
 /**

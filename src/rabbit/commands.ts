@@ -267,3 +267,20 @@ export function wipeNodeDataCommand(nodeName: string): ShellCommand {
   const [dir, flags] = nodeDataPaths(nodeName);
   return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- ${dir} ${flags}`.named('offline wipe of the node data');
 }
+
+/**
+ * The node's feature flags, `[{"name","state","stability"}]`: whether it stores metadata in Khepri
+ * (`khepri_db` enabled: always on 4.3, opt-in on 4.0, absent on 3.10) and which flags are not yet
+ * enabled. Exit 69 at once when no VM runs. Measured on 3.10.8, 4.0.5 and 4.3.6.
+ */
+export function featureFlagsCommand(): ShellCommand {
+  return sh`${NO_VM_EXITS_69} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`.named('rabbitmqctl list_feature_flags');
+}
+
+/**
+ * A vhost's queues with their replicas: on 4.x `members` and `online` list a quorum queue's
+ * replicas and those running (`online` is "" for a classic queue). Measured on 4.0.5 and 4.3.6.
+ */
+export function listQueueMembersCommand(vhost: string): ShellCommand {
+  return sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named('rabbitmqctl list_queues members');
+}

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { resolveCluster } from '../config/load.js';
+import { nodeNameOf, resolveCluster } from '../config/load.js';
 import type { MembershipChanges } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
 import { toWarrenError } from '../errors.js';
@@ -9,7 +9,9 @@ import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
+import { compareVersions } from '../steps/step.js';
 import { expectedNodes } from '../steps/verify.js';
+import { withQuorumDetails } from './quorum-replicas.js';
 
 /** When a reading still runs, what is known is offered this soon (a silent node holds cluster_status ~60 s). */
 export const EARLY_READING_MS = 8_000;
@@ -63,7 +65,16 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
       try {
         const shell = await pool.shell(host.name);
         const result = await shell.run(clusterStatusCommand(), { timeoutMs: 90_000 });
-        return evaluateHealth(cluster.cluster.name, parseClusterStatus(result.stdout, host.name), expected, host.name);
+        const status = parseClusterStatus(result.stdout, host.name);
+        const health = evaluateHealth(cluster.cluster.name, status, expected, host.name);
+        const version = status.versions?.[nodeNameOf(host)]?.rabbitmq_version;
+        if (!version || compareVersions(version, '4.0') < 0) return health;
+        // 4.x: metadata store, feature flags, quorum queue replicas; a node that answered
+        // cluster_status but not these still gives the cluster's health, with the reason
+        return await withQuorumDetails(health, shell).catch((thrown: unknown) => ({
+          ...health,
+          problems: [...health.problems, `quorum queue replicas not read on ${host.name}: ${toWarrenError(thrown).message}`],
+        }));
       } catch (thrown) {
         const error = toWarrenError(thrown);
         reasons.push(`${host.name}: ${error.message}`);

@@ -2,30 +2,30 @@ import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import { NOT_A_CLUSTER_NODE, clusterStatusCommand, forgetClusterNodeCommand } from '../rabbit/commands.js';
-import { clusterStatusIfRunning } from './membership.js';
+import type { MetadataStore } from '../rabbit/metadata-store.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { targetOf } from './reset-node.js';
 import { timedOnHost } from './step.js';
-import type { Step, StepContext } from './step.js';
+import type { Step } from './step.js';
 
-/** The first surviving member whose app runs (seed first), with its view of the cluster. */
-async function runningPeer(ctx: StepContext, target: Host) {
-  for (const host of [ctx.cluster.seed, ...ctx.cluster.joiners]) {
-    if (host.name === target.name) continue;
-    const status = await clusterStatusIfRunning(ctx, host).catch(() => 'unreachable' as const);
-    if (typeof status !== 'string') return { host, status };
-  }
-  throw new WarrenError('status.unreachable', `no surviving member of ${ctx.cluster.cluster.name} runs: nobody can forget ${target.name}`, {
-    retryable: true,
-    hint: `Start RabbitMQ on another node of ${ctx.cluster.cluster.name} and run the remove again.`,
-  });
+/** The peer that forgets the node, what it listed, and its store; `forget` false: only the confirmation is left (Khepri). */
+interface PendingForget {
+  peer: Host;
+  before: string[];
+  store: MetadataStore;
+  forget: boolean;
 }
 
 /**
  * node.remove: a running peer forgets the node (forget_cluster_node). Skipped when the peer's
  * cluster_status no longer lists it; "not_a_cluster_node" (exit 69 on 3.10.8, when a previous
- * attempt got there first) is success, any other failure is forget.failed.
+ * attempt got there first) is success, any other failure is forget.failed. Under Khepri the
+ * forget counts as done only once a majority confirms it (4.3.6 in a minority: exit 0,
+ * uncommitted), and a peer that no longer lists the node is no proof either: only the
+ * confirmation is left then.
  */
-export const forgetNode: Step<Host> = {
+export const forgetNode: Step<PendingForget> = {
   id: 'rabbit:forget-node',
   title: 'Forget the node on a running peer',
   skippedDetail: 'the survivors no longer list the node',
@@ -37,20 +37,30 @@ export const forgetNode: Step<Host> = {
     return [
       { step: this.id, host: peer.name, command: clusterStatusCommand().text, when: 'first running member other than the node (seed first)' },
       { step: this.id, host: peer.name, command: forgetClusterNodeCommand(nodeNameOf(target)).text, when: `the peer still lists ${nodeNameOf(target)}` },
+      ...planConfirmation(this.id, peer.name),
     ];
   },
 
   async check(ctx) {
     const target = targetOf(ctx);
     const { host, status } = await runningPeer(ctx, target);
-    const members = [...status.disk_nodes, ...(status.ram_nodes ?? [])];
-    return members.includes(nodeNameOf(target)) ? [host] : [];
+    const members = membersOf(status);
+    const store = metadataStoreOfStatus(status);
+    if (members.includes(nodeNameOf(target))) return [{ peer: host, before: members, store, forget: true }];
+    return store === 'khepri' ? [{ peer: host, before: members, store, forget: false }] : [];
   },
 
-  async run(ctx, [peer]) {
+  async run(ctx, [pending]) {
     const target = targetOf(ctx);
     const node = nodeNameOf(target);
-    if (!peer) return { detail: 'nothing to forget' };
+    if (!pending) return { detail: 'nothing to forget' };
+    const { peer, before, store } = pending;
+    const expected = withoutNode(before, target);
+    const confirm = () => confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), store, what: `${node} forgotten` });
+    if (!pending.forget) {
+      await timedOnHost(ctx, peer.name, confirm, () => `${node} gone: confirmed by a majority`);
+      return { detail: `${node} forgotten: confirmed by a majority` };
+    }
     await timedOnHost(
       ctx,
       peer.name,
@@ -71,6 +81,7 @@ export const forgetNode: Step<Host> = {
           }
           throw error;
         }
+        await confirm();
       },
       () => `forgot ${node}`,
     );

@@ -3,9 +3,11 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation } from './confirm-membership.js';
 import { assessNode, clusterStatusIfRunning, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
-import type { Step, StepContext } from './step.js';
+import type { PlannedCommand, Step, StepContext } from './step.js';
 
 /** A node to join. */
 interface PendingJoin {
@@ -74,14 +76,15 @@ export const join: Step<PendingJoin> = {
 
   plan(cluster) {
     const seedNode = nodeNameOf(cluster.seed);
-    return cluster.joiners.flatMap((host) =>
-        [stopAppCommand(), joinClusterCommand(seedNode), startAppCommand()].map((command) => ({
-          step: this.id,
-          host: host.name,
-          command: command.text,
-          when: `${nodeNameOf(host)} is not yet a member (one node at a time)`,
-        })),
-      );
+    const joins = cluster.joiners.flatMap((host) =>
+      [stopAppCommand(), joinClusterCommand(seedNode), startAppCommand()].map((command): PlannedCommand => ({
+        step: this.id,
+        host: host.name,
+        command: command.text,
+        when: `${nodeNameOf(host)} is not yet a member (one node at a time)`,
+      })),
+    );
+    return joins.length === 0 ? [] : [...joins, ...planConfirmation(this.id, cluster.seed.name)];
   },
 
   async check(ctx) {
@@ -89,12 +92,34 @@ export const join: Step<PendingJoin> = {
     const readSeedOnce = () => (seedStatus ??= clusterStatusOf(ctx, ctx.cluster.seed));
     // The checks are read-only, so they run in parallel; only the joins themselves are serial.
     const assessed = await onEveryHost(ctx.cluster.joiners, (host) => pendingJoinFor(ctx, host, readSeedOnce));
+    const seedFacts = ctx.facts.get(ctx.cluster.seed.name);
+    // The seed's store, when this check read its status, tells the run whether a join needs a majority's confirmation.
+    if (seedStatus && seedFacts) ctx.facts.set(ctx.cluster.seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(await seedStatus) });
     return assessed.filter((p): p is PendingJoin => p !== undefined);
   },
 
   async run(ctx, pending) {
+    // The membership gate read the seed's store; Mnesia commits a join with its exit code, so nothing more is read.
+    let store = ctx.facts.get(ctx.cluster.seed.name)?.metadataStore;
+    let members = new Set<string>();
+    if (store !== 'mnesia') {
+      const seed = await clusterStatusOf(ctx, ctx.cluster.seed);
+      store = metadataStoreOfStatus(seed);
+      members = new Set(membersOf(seed));
+    }
     for (const { host, knownToSeed } of pending) {
-      await timedOnHost(ctx, host.name, () => joinNode(ctx, host), () => (knownToSeed ? 'member again, app started' : `joined ${nodeNameOf(ctx.cluster.seed)}`));
+      members.add(nodeNameOf(host));
+      const expected = [...members];
+      await timedOnHost(
+        ctx,
+        host.name,
+        async () => {
+          await joinNode(ctx, host);
+          // Under Khepri a join exits 0 before it is committed (4.3.6 into a minority leader): it counts once a majority confirms it.
+          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), store, what: `${host.name} joining ${ctx.cluster.cluster.name}` });
+        },
+        () => (knownToSeed ? 'member again, app started' : `joined ${nodeNameOf(ctx.cluster.seed)}`),
+      );
     }
     return { detail: `joined ${pending.map((p) => p.host.name).join(', ')}` };
   },

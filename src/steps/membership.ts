@@ -5,6 +5,7 @@ import { WarrenError } from '../errors.js';
 import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand } from '../rabbit/commands.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
@@ -100,6 +101,8 @@ export const membership: Step<Host> = {
     if (seedStatus === undefined || typeof seedStatus === 'string') {
       return { detail: `seed ${seed.name} is not running yet: membership is checked before the join` };
     }
+    const seedFacts = ctx.facts.get(seed.name);
+    if (seedFacts) ctx.facts.set(seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(seedStatus) });
     const verdicts = await onEveryHost(hosts, async (host, i) => {
       const own = statuses[i];
       if (own === undefined || typeof own === 'string') return { host, verdict: 'not running: checked before its join' };

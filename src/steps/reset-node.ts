@@ -5,6 +5,9 @@ import { WarrenError, isWarrenError } from '../errors.js';
 import { parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
+import type { MetadataStore } from '../rabbit/metadata-store.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
 import { clusterStatusIfRunning } from './membership.js';
 import { timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -65,7 +68,8 @@ export async function resetHost(ctx: StepContext, host: Host, appRunning: boolea
   if (startAfter) await shell.run(startAppCommand(), { timeoutMs: 300_000 });
 }
 
-type PendingReset = { host: Host; appRunning: boolean };
+/** What a reset still needs, with the members before it and the store (from the node's own view, or a peer's when its app is stopped). */
+type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };
 
 /**
  * node.reset: the node leaves the cluster and comes back as a blank single node (stop_app, reset,
@@ -78,13 +82,14 @@ export const resetNode: Step<PendingReset> = {
   title: 'Reset the node: stop_app, reset, start_app',
   skippedDetail: 'the node is already a blank single node',
 
-  plan(_cluster, target) {
+  plan(cluster, target) {
     if (!target) return [];
     return [
       { step: this.id, host: target.name, command: clusterStatusCommand().text },
       { step: this.id, host: target.name, command: stopAppCommand().text, when: 'its app runs and it is not already a blank single node' },
       { step: this.id, host: target.name, command: resetCommand().text, when: 'it is not already a blank single node' },
       { step: this.id, host: target.name, command: startAppCommand().text, when: 'it was reset' },
+      ...planConfirmation(this.id, (cluster.seed.name === target.name ? cluster.joiners[0] : cluster.seed)?.name),
     ];
   },
 
@@ -98,12 +103,23 @@ export const resetNode: Step<PendingReset> = {
       });
     }
     if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) return [];
-    return [{ host, appRunning: state.kind === 'running' }];
+    const view = state.kind === 'running' ? state.status : (await runningPeer(ctx, host).catch(() => undefined))?.status;
+    return [{ host, appRunning: state.kind === 'running', ...(view ? { before: membersOf(view), store: metadataStoreOfStatus(view) } : {}) }];
   },
 
   async run(ctx, pending) {
-    for (const { host, appRunning } of pending) {
-      await timedOnHost(ctx, host.name, () => resetHost(ctx, host, appRunning, true), () => 'reset: a blank single node');
+    for (const { host, appRunning, before, store } of pending) {
+      const expected = withoutNode(before ?? ctx.cluster.hosts.map(nodeNameOf), host);
+      await timedOnHost(
+        ctx,
+        host.name,
+        async () => {
+          await resetHost(ctx, host, appRunning, true);
+          // Under Khepri the reset counts once a majority of the others no longer lists the node.
+          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), ...(store ? { store } : {}), what: `${host.name} leaving ${ctx.cluster.cluster.name}` });
+        },
+        () => 'reset: a blank single node',
+      );
     }
     return { detail: `${pending.map((p) => p.host.name).join(', ')} reset: a blank single node`, output: { outcomes: pending.map((p) => ({ host: p.host.name, outcome: 'reset: a blank single node, running' })) } };
   },

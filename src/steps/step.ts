@@ -2,6 +2,7 @@ import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { ServiceManager } from '../rabbit/commands.js';
+import type { MetadataStore } from '../rabbit/feature-flags.js';
 import type { JobOptions, StepState } from '../queue/schema.js';
 import type { Shells } from '../ssh/session.js';
 
@@ -20,6 +21,8 @@ export interface NodeFacts {
    * join (standalone, no queues, or the job allows the wipe). Undefined: not yet known.
    */
   membership?: 'member' | 'joinable';
+  /** Mnesia or Khepri, from the version (3.10: Mnesia, 4.3: Khepri), asked (4.0), or as the membership gate read it; undefined: not known. */
+  metadataStore?: MetadataStore;
 }
 
 export interface HostProgress {

@@ -1,17 +1,22 @@
 import { WarrenError } from '../errors.js';
 import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { nodeNameOf } from '../config/load.js';
+import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
+import type { MetadataStore } from '../rabbit/metadata-store.js';
+import { confirmMembership, hostsAmong, membersOf, planConfirmation, withoutNode } from './confirm-membership.js';
 import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
 import type { PlannedCommand, Step } from './step.js';
 import type { Host } from '../config/schema.js';
 import { timedOnHost } from './step.js';
 
-type PendingTeardown = { host: Host; appRunning: boolean };
+type PendingTeardown = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };
 
 /**
  * cluster.teardown: every node reset to a blank single node, one at a time, joiners first and
  * the seed last: a node leaves its cluster by telling a running peer (measured on 3.10.8: reset
  * fails with no_running_cluster_nodes when no other member runs), so the seed stays up until it is
- * alone. Nodes already blank are skipped; each is left running, blank.
+ * alone. Nodes already blank are skipped; each is left running, blank. Under Khepri each leave
+ * counts only once a majority of the nodes left confirms it.
  */
 export const teardown: Step<PendingTeardown> = {
   id: 'rabbit:teardown',
@@ -24,6 +29,7 @@ export const teardown: Step<PendingTeardown> = {
       { step: this.id, host: host.name, command: stopAppCommand().text, when: 'its app runs and it is not a blank single node' },
       { step: this.id, host: host.name, command: resetCommand().text, when: 'it is not a blank single node (one node at a time)' },
       { step: this.id, host: host.name, command: startAppCommand().text, when: 'it was reset' },
+      ...(host === cluster.seed ? [] : planConfirmation(this.id, cluster.seed.name)),
     ]);
   },
 
@@ -38,14 +44,26 @@ export const teardown: Step<PendingTeardown> = {
         });
       }
       if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) continue;
-      pending.push({ host, appRunning: state.kind === 'running' });
+      pending.push({ host, appRunning: state.kind === 'running', ...(state.kind === 'running' ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) } : {}) });
     }
     return pending;
   },
 
   async run(ctx, pending) {
-    for (const { host, appRunning } of pending) {
-      await timedOnHost(ctx, host.name, () => resetHost(ctx, host, appRunning, true), () => 'reset: a blank single node');
+    const gone = new Set<string>();
+    for (const { host, appRunning, before, store } of pending) {
+      // The members left once this node and those reset before it are gone; the seed, last, leaves none.
+      const expected = withoutNode(before ?? ctx.cluster.hosts.map(nodeNameOf), host).filter((n) => !gone.has(n));
+      await timedOnHost(
+        ctx,
+        host.name,
+        async () => {
+          await resetHost(ctx, host, appRunning, true);
+          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), ...(store ? { store } : {}), what: `${host.name} leaving ${ctx.cluster.cluster.name}` });
+        },
+        () => 'reset: a blank single node',
+      );
+      gone.add(nodeNameOf(host));
     }
     return {
       detail: `${pending.map((p) => p.host.name).join(', ')} reset`,

@@ -4,13 +4,15 @@
  * Needs root. Run: npx vitest run test/integration/lab.test.ts
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { WarrenConfig } from '../../src/config/schema.js';
 import { labDown, labUp, type Lab } from '../lab/lab.js';
+import { hostInits, pidsIn, stillThere } from '../lab/leftovers.js';
 
 function run(file: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -18,41 +20,6 @@ function run(file: string, args: readonly string[]): Promise<{ code: number; std
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr });
     });
   });
-}
-
-/** PIDs whose namespace (ns = 'net' | 'pid') is one of ids, read from /proc. */
-async function pidsIn(ns: string, ids: ReadonlySet<string>): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of (await readdir('/proc')).filter((e) => /^\d+$/.test(e))) {
-    const id = await readlink(`/proc/${pid}/ns/${ns}`).catch(() => '');
-    if (ids.has(id)) found.push(pid);
-  }
-  return found;
-}
-
-/**
- * PIDs of this lab's host-init.sh processes, by command line (`host-init.sh <name>I DIR`): another
- * lab (another LAB_NAME) may run beside this one, its hosts are not ours.
- */
-async function hostInits(name: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of (await readdir('/proc')).filter((e) => /^\d+$/.test(e))) {
-    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const k = argv.findIndex((a) => a.endsWith('/host-init.sh'));
-    if (comm.trim() === 'host-init.sh' && k >= 0 && new RegExp(`^${name}\\d+$`).test(argv[k + 1] ?? '')) found.push(pid);
-  }
-  return found;
-}
-
-/** Of these PIDs, those still in the process table as host-init.sh (zombies keep their comm). */
-async function stillThere(pids: readonly string[]): Promise<string[]> {
-  const left: string[] = [];
-  for (const pid of pids) {
-    const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
-    if (comm.trim() === 'host-init.sh') left.push(pid);
-  }
-  return left;
 }
 
 describe('test lab (2 hosts)', () => {
@@ -71,8 +38,8 @@ describe('test lab (2 hosts)', () => {
 
   it('gives every host its own hostname, and names the peers', async () => {
     expect(lab.hosts).toEqual([
-      { name: 'lab1', address: '10.213.0.11', index: 1 },
-      { name: 'lab2', address: '10.213.0.12', index: 2 },
+      { name: 'lab1', address: '10.213.0.11', index: 1, release: 'machine' },
+      { name: 'lab2', address: '10.213.0.12', index: 2, release: 'machine' },
     ]);
     for (const { index, name } of lab.hosts) {
       const r = await lab.exec(index, 'hostname');
@@ -141,7 +108,7 @@ describe('test lab (2 hosts)', () => {
     const before = await hostInits(lab.name);
     const other = await labUp(1, { name: 'lt', startRabbit: false });
     try {
-      expect(other.hosts).toEqual([{ name: 'lt1', address: expect.stringMatching(/^10\.213\.\d+\.11$/) as unknown, index: 1 }]);
+      expect(other.hosts).toEqual([{ name: 'lt1', address: expect.stringMatching(/^10\.213\.\d+\.11$/) as unknown, index: 1, release: 'machine' }]);
       expect(other.hosts[0]?.address).not.toBe(lab.hosts[0]?.address);
       expect((await other.ssh(1, 'hostname')).stdout.trim()).toBe('lt1');
     } finally {
@@ -151,6 +118,23 @@ describe('test lab (2 hosts)', () => {
     expect(await hostInits(lab.name)).toEqual(before);
     for (const h of lab.hosts) expect((await lab.ssh(h.index, 'hostname')).stdout.trim()).toBe(h.name);
   }, 60_000);
+
+  it("leaves its caller's descriptors behind: a lab that stays up holds no lock of the caller", async () => {
+    // `flock LOCK cmd` hands its locked descriptor down to cmd; hosts outlive lab.sh and would
+    // keep LOCK taken for as long as the lab runs (seen: a lab left up blocked every other lab test).
+    const lock = path.join(scratch, 'caller.lock');
+    const labSh = fileURLToPath(new URL('../lab/lab.sh', import.meta.url));
+    const env = { ...process.env, LAB_NAME: 'lf', LAB_DIR: '/tmp/warren-lab-lf', LAB_START_RABBIT: '0' };
+    const up = await new Promise<number>((resolve) => {
+      execFile('flock', [lock, 'bash', labSh, 'up', '1'], { env, timeout: 60_000 }, (error) => resolve(error === null ? 0 : 1));
+    });
+    try {
+      expect(up).toBe(0);
+      expect((await run('flock', ['-n', lock, 'true'])).code).toBe(0);
+    } finally {
+      await labDown({ name: 'lf' });
+    }
+  }, 90_000);
 
   it('goes down leaving no netns, veth, bridge or process behind', async () => {
     // The hosts' own namespace ids, to look for survivors after the netns names are gone.

@@ -10,6 +10,7 @@
 #                         write $LAB_DIR/warren.yaml (and print its path)
 #   lab.sh down           kill every process of this lab, delete its netns/veth/bridge, wipe state
 #                         (idempotent, works without state files; other labs are not touched)
+#   lab.sh build SUITE... build the Debian release trees that are missing (bookworm, trixie, forky)
 #   lab.sh status
 #   lab.sh boot I         start host I again after `crash` (its disks are kept), wait until ready
 #   lab.sh crash I        power cut: every process of host I dies at once
@@ -28,7 +29,10 @@
 # installed but stopped), LAB_BRIDGE (default NAMEbr0), LAB_SUBNET (default 10.213.0.0/24 for lab,
 # else 10.213.X.0/24 with X = 1..254 from a checksum of NAME; used only by the lab: bridge .1,
 # hosts .11, .12, ...), LAB_SSH_TIMEOUT (s, default 30), LAB_RABBIT_TIMEOUT (s, default 60 + 20 per
-# host).
+# host), LAB_RELEASES (comma list, release of host 1, 2, ..., the last one repeats: machine = the
+# machine's own packages, the default; bookworm, trixie, forky = that Debian release's own root file
+# system and RabbitMQ, built once into $LAB_CACHE), LAB_CACHE (default /var/cache/warren-lab),
+# LAB_MIRROR (default http://deb.debian.org/debian, used only to build trees).
 set -euo pipefail
 
 HERE=$(dirname "$(readlink -f "$0")")
@@ -49,6 +53,8 @@ else   # derived, so two named labs need no settings; `up` refuses a subnet alre
 fi
 LAB_DIR=$(realpath -m -- "${LAB_DIR:-$DEFAULT_DIR}")
 START_RABBIT=${LAB_START_RABBIT:-1}
+LAB_CACHE=${LAB_CACHE:-/var/cache/warren-lab}
+MIRROR=${LAB_MIRROR:-http://deb.debian.org/debian}
 BR=${LAB_BRIDGE:-${NAME}br0}
 SUBNET=${LAB_SUBNET:-$DEFAULT_SUBNET}
 KEYS=$LAB_DIR/keys; STATE=$LAB_DIR/state; HOSTS=$LAB_DIR/hosts; CONFIG=$LAB_DIR/warren.yaml
@@ -72,6 +78,10 @@ now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 elapsed() { local ms=$(( $(now_ms) - $1 )); printf '%d.%02ds' $((ms / 1000)) $((ms % 1000 / 10)); }
 alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }  # zombie = dead
 count() { cat "$STATE/count" 2>/dev/null || echo 0; }
+# Where a host's /etc and RabbitMQ log are written, seen from the machine: the machine-package host
+# overlays /etc and binds the log dir; a release host's writes all land in its overlay upper dir.
+host_etc() { if [ -e "$HOSTS/$NAME$1/rootfs" ]; then echo "$HOSTS/$NAME$1/upper/etc"; else echo "$HOSTS/$NAME$1/etc.upper"; fi; }
+host_logs() { if [ -e "$HOSTS/$NAME$1/rootfs" ]; then echo "$HOSTS/$NAME$1/upper/var/log/rabbitmq"; else echo "$HOSTS/$NAME$1/varlog"; fi; }
 
 check_index() {   # $1 = host index; the lab must be up and know this host
   [[ ${1:-} =~ ^[1-9][0-9]*$ ]] || die "host index must be a number >= 1: '${1:-}'"
@@ -98,18 +108,82 @@ host_init_pid() {   # PID (machine's view) of host I's PID 1 = the child of its 
 in_host() {   # run "$@" in all namespaces of host I, as root, with a clean login-like environment
   local i=$1 pid; shift
   pid=$(host_init_pid "$i") || die "$NAME$i is not running (crashed? run: $0 boot $i)"
-  nsenter -t "$pid" -a -- env -i PATH="$HOST_PATH" HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
+  nsenter -t "$pid" -a -r -w -- env -i PATH="$HOST_PATH" HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
     LANG=C.UTF-8 TERM=dumb "$@"
 }
 
-# ---------------------------------------------------------------------------------------------------
-write_host_files() {   # $1 = index; everything a host needs on disk before it boots
-  local i=$1 h=$NAME$1 d=$HOSTS/$NAME$1 f j
-  mkdir -p "$d"/{etc.upper/ssh,etc.upper/apt/sources.list.d,etc.work,varlib/mnesia,varlog,root/.ssh,tmp}
-  chmod 1777 "$d/tmp"; chmod 700 "$d/root" "$d/root/.ssh"
+# ------------------------------------------------------------------------------ Debian release trees
+# A host runs either the machine's own packages (release `machine`, the default: /usr, dpkg, the
+# machine's rabbitmq-server) or a Debian release's own root file system, built once per machine with
+# debootstrap into $LAB_CACHE/rootfs-SUITE and shared read-only by every host of every lab (each host
+# writes to its own overlay upper dir).
+release_of() {   # release of host I from LAB_RELEASES (comma list, the last one repeats)
+  local -a r; IFS=, read -ra r <<<"${LAB_RELEASES:-machine}"
+  local k=$(( $1 - 1 )); [ "$k" -lt "${#r[@]}" ] || k=$(( ${#r[@]} - 1 )); echo "${r[$k]}"
+}
+valid_release() { case $1 in machine|bookworm|trixie|forky) return 0;; *) return 1;; esac; }
+tree_of() { echo "$LAB_CACHE/rootfs-$1"; }
+wait_all() { local p rc=0; for p in $(jobs -p); do wait "$p" || rc=1; done; return $rc; }
+# A tree counts only once its build finished: it is built under a temporary name and renamed at
+# the end, and the marker written last must name its suite.
+tree_complete() { [ -x "$(tree_of "$1")/usr/sbin/rabbitmq-server" ] && grep -qx "suite=$1" "$(tree_of "$1")/etc/warren-lab-tree" 2>/dev/null; }
 
-  # network identity: own hostname, every lab host resolvable by name
-  echo "$h" > "$d/etc.upper/hostname"
+ensure_tree() {   # SUITE: build it unless complete; machine-wide, one builder per suite at a time
+  tree_complete "$1" && return 0
+  command -v debootstrap >/dev/null || die "no debootstrap on this machine, needed to build the $1 tree (run scripts/setup.sh, or apt-get install debootstrap)"
+  mkdir -p "$LAB_CACHE"
+  # flock -o: the lock is held by flock alone, never inherited by anything the build starts;
+  # 9>&-: nor the lab's own lock. A second lab waiting here finds the tree complete and returns.
+  flock -o -w 900 "$LAB_CACHE/.build-$1.lock" bash "$0" __build-tree "$1" 9>&- || die "building the $1 tree failed (log: $LAB_CACHE/build-$1.log)"
+}
+
+build_tree() {   # SUITE: debootstrap into a temporary dir, then apt-get install, then rename
+  local suite=$1 r t tmp script t0 mirror_host; r=$(tree_of "$suite"); t0=$(now_ms)
+  if tree_complete "$suite"; then return 0; fi
+  tmp=$LAB_CACHE/.building-$suite
+  rm -rf "$tmp" "$r"   # a half-built tree (killed build) is started over
+  exec >"$LAB_CACHE/build-$suite.log" 2>&1
+  echo "building $suite into $tmp (mirror $MIRROR)"
+  # Stage 1: minbase only. No package that starts a daemon: its postinst would run in the
+  # machine's own namespaces. A debootstrap older than the suite (bookworm's has no forky) uses sid's.
+  script=/usr/share/debootstrap/scripts/$suite
+  [ -e "$script" ] || script=/usr/share/debootstrap/scripts/sid
+  debootstrap --variant=minbase --include=procps,iproute2,hostname "$suite" "$tmp" "$MIRROR" "$script"
+  # Stage 2: the daemons, in throw-away mount/UTS/PID namespaces, with policy-rc.d forbidding every
+  # start (it stays: installing in a host never starts anything, as on the machine).
+  # Check-Valid-Until=false: a testing suite's InRelease expires after a week on a frozen mirror.
+  # ca-certificates: forky's rabbitmqadmin-ng does not start without a CA bundle.
+  printf '#!/bin/sh\nexit 101\n' >"$tmp/usr/sbin/policy-rc.d"; chmod 755 "$tmp/usr/sbin/policy-rc.d"
+  mirror_host=${MIRROR#*://}; mirror_host=${mirror_host%%[/:]*}
+  { echo "127.0.0.1 localhost"; getent hosts "$mirror_host" || true; } >"$tmp/etc/hosts"
+  unshare --mount --uts --ipc --pid --fork --kill-child=SIGKILL bash -c '
+    set -e; r=$1; mount --make-rprivate /
+    mount -t proc proc "$r/proc"; mount --bind /dev "$r/dev"
+    mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts"
+    hostname warren-lab-build
+    chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 sh -c "
+      apt-get -o Acquire::Check-Valid-Until=false update &&
+      apt-get install -y --no-install-recommends rabbitmq-server openssh-server ca-certificates &&
+      apt-get clean"
+  ' _ "$tmp" </dev/null
+  # what every host overrides anyway: no shared cookie, keys or machine identity in the tree
+  echo "127.0.0.1 localhost" >"$tmp/etc/hosts"
+  : >"$tmp/etc/resolv.conf"
+  rm -f "$tmp/var/lib/rabbitmq/.erlang.cookie" "$tmp/etc/ssh/ssh_host_"*
+  {
+    echo "suite=$suite"
+    echo "rabbitmq-server=$(chroot "$tmp" dpkg-query -W -f '${Version}' rabbitmq-server)"
+    echo "built=$(date -u +%FT%TZ) mirror=$MIRROR"
+  } >"$tmp/etc/warren-lab-tree.tmp"
+  mv "$tmp/etc/warren-lab-tree.tmp" "$tmp/etc/warren-lab-tree"
+  mv "$tmp" "$r"
+  echo "built $r ($(sed -n 's/^rabbitmq-server=//p' "$r/etc/warren-lab-tree")) in $(elapsed "$t0"), $(du -sh "$r" | cut -f1)"
+}
+
+# ---------------------------------------------------------------------------------------------------
+write_identity() {   # I ETC ROOT: hostname, /etc/hosts, sshd (own host key), root's authorized key
+  local i=$1 h=$NAME$1 etc=$2 root=$3 j f
+  echo "$h" > "$etc/hostname"
   {
     echo "127.0.0.1 localhost"
     echo "::1 localhost ip6-localhost ip6-loopback"
@@ -117,11 +191,12 @@ write_host_files() {   # $1 = index; everything a host needs on disk before it b
     echo "ff02::2 ip6-allrouters"
     echo
     for j in $(seq 1 "$N"); do echo "$(ip_of "$j") $NAME$j"; done
-  } > "$d/etc.upper/hosts"
+  } > "$etc/hosts"
 
   # sshd: own host key, root login with the lab client key only
-  ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$d/etc.upper/ssh/ssh_host_ed25519_key"
-  cat > "$d/etc.upper/ssh/sshd_config" <<EOF
+  rm -f "$etc/ssh/ssh_host_"*
+  ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$etc/ssh/ssh_host_ed25519_key"
+  cat > "$etc/ssh/sshd_config" <<EOF2
 # lab host $h (written by warren's test/lab/lab.sh)
 Port 22
 ListenAddress 0.0.0.0
@@ -138,13 +213,29 @@ MaxSessions 64
 PrintMotd no
 AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
-EOF
-  chmod 600 "$d/etc.upper/ssh/ssh_host_ed25519_key"
-  cp "$KEYS/client_ed25519.pub" "$d/root/.ssh/authorized_keys"; chmod 600 "$d/root/.ssh/authorized_keys"
+EOF2
+  chmod 600 "$etc/ssh/ssh_host_ed25519_key"
+  mkdir -p -m 700 "$root/.ssh"; chmod 700 "$root" "$root/.ssh"
+  cp "$KEYS/client_ed25519.pub" "$root/.ssh/authorized_keys"; chmod 600 "$root/.ssh/authorized_keys"
+  echo "$(ip_of "$i"),$h $(cut -d' ' -f1,2 "$etc/ssh/ssh_host_ed25519_key.pub")" >> "$KEYS/known_hosts"
+}
+
+write_host_files() {   # $1 = index; everything a host needs on disk before it boots
+  local i=$1 d=$HOSTS/$NAME$1 release; release=$(release_of "$1")
+  rm -rf "$d"; mkdir -p "$d"
+  echo "$release" > "$d/release"
+  if [ "$release" = machine ]; then write_machine_host "$i" "$d"; else write_release_host "$i" "$d" "$(tree_of "$release")"; fi
+  echo "$START_RABBIT" > "$d/start-rabbit"
+}
+
+write_machine_host() {   # I DIR: a host of the machine's own packages (binds + /etc overlay)
+  local i=$1 d=$2 f
+  mkdir -p "$d"/{etc.upper/ssh,etc.upper/apt/sources.list.d,etc.work,varlib/mnesia,varlog,root/.ssh,tmp}
+  chmod 1777 "$d/tmp"; chmod 700 "$d/root" "$d/root/.ssh"
+  write_identity "$i" "$d/etc.upper" "$d/root"
   for f in profile bashrc; do   # what a fresh Debian root has
     [ -e "/usr/share/base-files/dot.$f" ] && cp "/usr/share/base-files/dot.$f" "$d/root/.$f"
   done
-  echo "$(ip_of "$i"),$h $(cut -d' ' -f1,2 "$d/etc.upper/ssh/ssh_host_ed25519_key.pub")" >> "$KEYS/known_hosts"
 
   # /etc/rabbitmq as Debian's postinst leaves it: only rabbitmq-env.conf from the package template.
   # The machine's own /etc/rabbitmq may carry NODENAME=rabbit@localhost, a loopback-only Erlang
@@ -176,8 +267,52 @@ EOF
   for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
     if [ -e "$f" ]; then mknod "$d/etc.upper/apt/${f#/etc/apt/}" c 0 0; fi
   done
+}
 
-  echo "$START_RABBIT" > "$d/start-rabbit"
+upper_mkdir() {   # DIR TREE /abs/path: make it in DIR/upper with the tree's owner and mode
+  local d=$1 r=$2 acc="" c; local -a parts; IFS=/ read -ra parts <<<"${3#/}"
+  for c in "${parts[@]}"; do
+    acc=$acc/$c
+    [ -d "$d/upper$acc" ] && continue
+    if [ -d "$r$acc" ] && [ ! -L "$r$acc" ]; then
+      # an upper dir with other metadata than its lower one would replace it (root-owned /root, ...)
+      install -d -o "$(stat -c %u "$r$acc")" -g "$(stat -c %g "$r$acc")" -m "$(stat -c %a "$r$acc")" "$d/upper$acc"
+    else
+      mkdir "$d/upper$acc"
+    fi
+  done
+}
+
+write_release_host() {   # I DIR TREE: a host whose root is TREE (read-only) + DIR/upper
+  local i=$1 d=$2 r=$3 f own c
+  tree_complete "${r##*/rootfs-}" || die "no complete tree $r"
+  mkdir -p "$d/upper" "$d/work" "$d/merged"
+  echo "$r" > "$d/rootfs"
+  upper_mkdir "$d" "$r" /etc/ssh
+  upper_mkdir "$d" "$r" /etc/apt/sources.list.d
+  upper_mkdir "$d" "$r" /root
+  upper_mkdir "$d" "$r" /var/lib/rabbitmq
+  write_identity "$i" "$d/upper/etc" "$d/upper/root"
+  : > "$d/upper/etc/resolv.conf"   # no DNS (the hosts have no route out anyway)
+  # apt: the release's own lists stay, its sources are hidden, so apt never tries the network
+  for f in "$r"/etc/apt/sources.list "$r"/etc/apt/sources.list.d/*.list "$r"/etc/apt/sources.list.d/*.sources; do
+    if [ -e "$f" ]; then mknod "$d/upper/etc/apt/${f#"$r"/etc/apt/}" c 0 0; fi
+  done
+  # Own random cookie, like the release's postinst (20 capital letters), 0400 rabbitmq. The
+  # rabbitmq uid/gid differ per release (and from the machine's): resolved by name in the
+  # host's own passwd/group, never the machine's.
+  own=$(awk -F: '$1 == "rabbitmq" {print $3}' "$r/etc/passwd"):$(awk -F: '$1 == "rabbitmq" {print $3}' "$r/etc/group")
+  [[ $own =~ ^[0-9]+:[0-9]+$ ]] || die "no rabbitmq user/group in $r"
+  c=$(head -c 4096 /dev/urandom | tr -dc A-Z); printf %s "${c:0:20}" > "$d/upper/var/lib/rabbitmq/.erlang.cookie"
+  chown "$own" "$d/upper/var/lib/rabbitmq/.erlang.cookie"; chmod 400 "$d/upper/var/lib/rabbitmq/.erlang.cookie"
+}
+
+close_inherited_fds() {   # in a subshell about to exec a long-lived process: only stdin, stdout, stderr stay
+  local fd
+  for fd in $(ls /proc/$BASHPID/fd); do
+    [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+  done
+  return 0
 }
 
 boot_host() {   # start host I's PID 1 in the background; netns and files must exist
@@ -187,9 +322,15 @@ boot_host() {   # start host I's PID 1 in the background; netns and files must e
   # off the lab by accident). env -i: the host does not inherit the caller's environment.
   # `ip netns exec` execs unshare in the same PID: $! is the unshare. --kill-child: if that PID
   # dies, the host's PID 1 gets SIGKILL and with it the kernel kills everything in the PID ns.
-  setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
-    ip netns exec "$h" unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
-      --kill-child=SIGKILL "$INIT" "$h" "$d" </dev/null >>"$d/init.log" 2>&1 9>&- &
+  # Every descriptor but 0-2 is closed first: a host lives on after lab.sh, and one holding a lock
+  # fd of its caller's (`flock LOCK npx vitest ...` hands its lock down) would keep that lock taken
+  # for as long as the lab stays up. The subshell execs, so $! is still the unshare.
+  (
+    close_inherited_fds
+    exec setsid env -i PATH="$HOST_PATH" LANG=C.UTF-8 HOME=/root TERM=dumb \
+      ip netns exec "$h" unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
+        --kill-child=SIGKILL "$INIT" "$h" "$d" </dev/null >>"$d/init.log" 2>&1
+  ) &
   echo $! > "$STATE/$h.pid"
 }
 
@@ -208,7 +349,7 @@ wait_rabbit() {   # $1 = index, $2 = deadline: until host-init reports how `serv
   until grep -q '^rc=' "$f" 2>/dev/null; do
     kill -0 $$ 2>/dev/null || return 1
     host_pid "$i" >/dev/null || { echo "$NAME$i: host died while booting" >&2; return 1; }
-    [ $SECONDS -lt "$2" ] || { echo "$NAME$i: rabbitmq-server not started in time:" >&2; tail -n 20 "$HOSTS/$NAME$i/varlog/rabbit@$NAME$i.log" >&2 2>/dev/null; return 1; }
+    [ $SECONDS -lt "$2" ] || { echo "$NAME$i: rabbitmq-server not started in time:" >&2; tail -n 20 "$(host_logs "$i")/rabbit@$NAME$i.log" >&2 2>/dev/null; return 1; }
     sleep 0.1
   done
   rc=$(sed -n 's/^rc=//p' "$f")
@@ -246,7 +387,7 @@ write_config() {   # $LAB_DIR/warren.yaml: the lab as a warren inventory (src/co
       echo "    port: 22"
       echo "    user: root"
       echo "    privateKeyPath: $KEYS/client_ed25519"
-      echo "    hostKey: \"$(cut -d' ' -f1,2 "$HOSTS/$NAME$i/etc.upper/ssh/ssh_host_ed25519_key.pub")\""
+      echo "    hostKey: \"$(cut -d' ' -f1,2 "$(host_etc "$i")/ssh/ssh_host_ed25519_key.pub")\""
     done
     echo "clusters:"
     echo "  - name: $NAME"
@@ -260,7 +401,14 @@ up() {
   N=${1:-3}
   [[ $N =~ ^[1-9][0-9]*$ ]] && [ "$N" -le 200 ] || die "host count must be 1..200: $N"
   [[ $START_RABBIT =~ ^[01]$ ]] || die "LAB_START_RABBIT must be 0 or 1: $START_RABBIT"
-  local t0 i; t0=$(now_ms)
+  local t0 i rel rels; t0=$(now_ms)
+  IFS=, read -ra rels <<<"${LAB_RELEASES:-machine}"
+  for rel in "${rels[@]}"; do valid_release "$rel" || die "LAB_RELEASES: unknown release '$rel' (machine, bookworm, trixie or forky)"; done
+  # the trees this lab needs, built in parallel if missing (a no-op when cached)
+  for rel in $(for i in $(seq 1 "$N"); do release_of "$i"; done | sort -u); do
+    [ "$rel" = machine ] || ensure_tree "$rel" &
+  done
+  wait_all || die "a release tree could not be built"
   down >/dev/null   # leftovers of an earlier (aborted) run, whatever state files say
   if ip -4 -o addr show to "$SUBNET" | grep -q .; then
     die "subnet $SUBNET is already in use on this machine: $(ip -4 -o addr show to "$SUBNET" | awk '{print $2}' | xargs) (set LAB_SUBNET)"
@@ -286,7 +434,7 @@ up() {
   done
   write_config
   wait_ready $(seq 1 "$N")
-  echo "lab up: $N host$( [ "$N" = 1 ] || echo s) ($( [ "$START_RABBIT" = 1 ] && echo "rabbitmq running" || echo "rabbitmq stopped")) in $(elapsed "$t0")"
+  echo "lab up: $N host$( [ "$N" = 1 ] || echo s) ($( [ "$START_RABBIT" = 1 ] && echo "rabbitmq running" || echo "rabbitmq stopped"); $(for i in $(seq 1 "$N"); do printf '%s=%s ' "$NAME$i" "$(release_of "$i")"; done | sed 's/ $//')) in $(elapsed "$t0")"
   echo "config: $CONFIG"
 }
 
@@ -446,7 +594,7 @@ sshd_start() {
     echo "$NAME$i: sshd already running"; return 0
   fi
   # setsid -f: sshd detaches and is re-parented to the host's init, like the one started at boot
-  in_host "$i" setsid -f /usr/sbin/sshd -D -e </dev/null >>"$HOSTS/$NAME$i/sshd.log" 2>&1 9>&-
+  ( close_inherited_fds; in_host "$i" setsid -f /usr/sbin/sshd -D -e </dev/null >>"$HOSTS/$NAME$i/sshd.log" 2>&1 )
   wait_sshd "$i" $((SECONDS + ${LAB_SSH_TIMEOUT:-30}))
   echo "$NAME$i: sshd started"
 }
@@ -462,6 +610,10 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}/
 cmd=${1:-}; [ $# -gt 0 ] && shift
 case $cmd in
   up)         locked; up "$@";;
+  build)      [ $# -gt 0 ] || die "usage: $0 build SUITE..."
+              for s in "$@"; do valid_release "$s" && [ "$s" != machine ] || die "not a Debian release the lab builds: $s"; done
+              for s in "$@"; do ensure_tree "$s" & done; wait_all;;
+  __build-tree) build_tree "$1";;
   down)       locked; down;;
   status)     status;;
   boot)       locked; check_index "${1:-}"; boot "$1";;
@@ -470,7 +622,7 @@ case $cmd in
   heal)       check_index "${1:-}"; ip link set "veth-$NAME$1" up; echo "$NAME$1 healed";;
   exec)       check_index "${1:-}"; i=$1; shift; [ $# -gt 0 ] || die "usage: $0 exec I CMD..."
               pid=$(host_init_pid "$i") || die "$NAME$i is not running (crashed? run: $0 boot $i)"
-              exec nsenter -t "$pid" -a -- env -i PATH="$HOST_PATH" HOME=/root USER=root LOGNAME=root \
+              exec nsenter -t "$pid" -a -r -w -- env -i PATH="$HOST_PATH" HOME=/root USER=root LOGNAME=root \
                 SHELL=/bin/bash LANG=C.UTF-8 TERM=dumb "$@";;
   ssh)        check_index "${1:-}"; i=$1; shift; exec ssh "${SSH_OPTS[@]}" "root@$(ip_of "$i")" "$@";;
   sshd-stop)  locked; check_index "${1:-}"; sshd_stop "$1";;

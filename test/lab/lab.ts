@@ -22,12 +22,21 @@ export function defaultLabDir(name: string = DEFAULT_LAB_NAME): string {
   return name === DEFAULT_LAB_NAME ? '/tmp/warren-lab' : `/tmp/warren-lab-${name}`;
 }
 
+/**
+ * What a host runs: `machine` = the machine's own packages (the default, fast: nothing to build),
+ * or a Debian release's own root file system with its rabbitmq-server: `bookworm` (3.10.8),
+ * `trixie` (4.0.5), `forky` (4.3.6).
+ */
+export type LabRelease = 'machine' | 'bookworm' | 'trixie' | 'forky';
+export const LAB_RELEASES: readonly LabRelease[] = ['machine', 'bookworm', 'trixie', 'forky'];
+
 export interface LabHost {
   /** Inventory name, hostname and RabbitMQ node host: `lab1` → node `rabbit@lab1`. */
   readonly name: string;
   readonly address: string;
   /** 1-based; the `i` of every Lab method. */
   readonly index: number;
+  readonly release: LabRelease;
 }
 
 export interface CommandResult {
@@ -47,6 +56,8 @@ export interface LabOptions {
 export interface LabUpOptions extends LabOptions {
   /** true (default): rabbitmq-server installed and running on every host, each with its own cookie. */
   startRabbit?: boolean;
+  /** Release of host 1, 2, …; the last one repeats (default ['machine']). Missing trees are built first. */
+  releases?: readonly LabRelease[];
 }
 
 export interface RunOptions {
@@ -141,15 +152,26 @@ async function labSh(args: readonly string[], lab: Target, timeoutMs: number, ex
   return r;
 }
 
-function hostsFromConfig(text: string, configPath: string): LabHost[] {
+function hostsFromConfig(text: string, configPath: string, releases: readonly LabRelease[]): LabHost[] {
   const config: unknown = parse(text);
   const hosts = (config as { hosts?: unknown } | null)?.hosts;
   if (!Array.isArray(hosts)) throw new Error(`${configPath}: no hosts list`);
   return hosts.map((h: unknown, k) => {
     const { name, address } = (h ?? {}) as { name?: unknown; address?: unknown };
     if (typeof name !== 'string' || typeof address !== 'string') throw new Error(`${configPath}: hosts[${k}] lacks name/address`);
-    return { name, address, index: k + 1 };
+    return { name, address, index: k + 1, release: releaseOf(releases, k + 1) };
   });
+}
+
+/** lab.sh's rule: host i runs releases[i-1], the last one repeating. */
+function releaseOf(releases: readonly LabRelease[], i: number): LabRelease {
+  return releases[Math.min(i, releases.length) - 1] ?? 'machine';
+}
+
+/** Build the release trees that are missing (one debootstrap ≈ 1 min; several in parallel). */
+export async function labBuild(releases: readonly LabRelease[]): Promise<void> {
+  const suites = [...new Set(releases)].filter((r) => r !== 'machine');
+  if (suites.length > 0) await labSh(['build', ...suites], resolveTarget({}), 900_000);
 }
 
 /**
@@ -169,11 +191,15 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
   const lab = resolveTarget(opts);
   const { name, dir } = lab;
   const startRabbit = opts.startRabbit ?? true;
+  const releases = opts.releases ?? ['machine'];
+  if (releases.length === 0 || releases.some((r) => !LAB_RELEASES.includes(r))) throw new RangeError(`releases must be some of ${LAB_RELEASES.join(', ')}, got [${releases.join(', ')}]`);
   const configPath = path.join(dir, 'warren.yaml');
   let hosts: LabHost[];
+  // Trees first, under their own deadline: up's deadline is for booting hosts.
+  await labBuild(releases);
   try {
-    await labSh(['up', String(n)], lab, 100_000 + 20_000 * n, { LAB_START_RABBIT: startRabbit ? '1' : '0' });
-    hosts = hostsFromConfig(await readFile(configPath, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) }), configPath);
+    await labSh(['up', String(n)], lab, 100_000 + 20_000 * n, { LAB_START_RABBIT: startRabbit ? '1' : '0', LAB_RELEASES: releases.join(',') });
+    hosts = hostsFromConfig(await readFile(configPath, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) }), configPath, releases);
   } catch (err) {
     await labDown(lab).catch(() => undefined);
     throw err;
@@ -214,7 +240,11 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     },
     async readCookie(i) {
-      const file = path.join(dir, 'hosts', host(i).name, 'varlib', '.erlang.cookie');
+      const h = host(i);
+      // a release host writes everything into its overlay's upper dir
+      const file = h.release === 'machine'
+        ? path.join(dir, 'hosts', h.name, 'varlib', '.erlang.cookie')
+        : path.join(dir, 'hosts', h.name, 'upper', 'var', 'lib', 'rabbitmq', '.erlang.cookie');
       return (await readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) })).trim();
     },
     stopSshd: (i) => sub('sshd-stop', i, 30_000),

@@ -56,4 +56,9 @@ export const CMD = {
   setRunbookPolicy: `rabbitmqctl -q set_policy ha-all '^(?!amq\\.).*' '{"ha-mode":"all"}' </dev/null`,
   listVhostQueueTypes: 'rabbitmqctl -q list_vhosts --formatter json name default_queue_type </dev/null',
   setDefaultQuorum: (vhost: string): string => `rabbitmqctl -q update_vhost_metadata ${vhost} --default-queue-type quorum </dev/null`,
+  metadataStoreStatus: 'rabbitmq-diagnostics -q metadata_store_status --formatter json </dev/null',
+  listQueueMembers: (vhost: string): string => `rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`,
+  shrink: (node: string): string => `rabbitmq-queues -q shrink ${node} </dev/null`,
+  deleteMember: (vhost: string, queue: string, node: string): string => `rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${node} </dev/null`,
+  grow: (node: string): string => `rabbitmq-queues -q grow ${node} all </dev/null`,
 } as const;

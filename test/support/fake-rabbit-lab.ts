@@ -154,9 +154,25 @@ const STOP_VM_END = "grep -q '^name rabbit '; do i=$((i + 1)); if [ \"$i\" -ge 2
 
 const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
+/**
+ * A quorum queue: its replicas, and the member its cluster knows it by (`home`), so it is listed
+ * on the nodes of that cluster only (a node reset away stops seeing it, though it stays a member).
+ */
+export interface QuorumQueue {
+  vhost: string;
+  name: string;
+  members: string[];
+  home: string;
+}
+
 /** A set of simulated RabbitMQ hosts that together answer like a lab. */
 export class FakeRabbitLab {
   readonly nodes = new Map<string, NodeState>();
+  /**
+   * Quorum queues, as measured on 4.0.5 (3.8+ behave alike here): a reset member stays a replica
+   * until `rabbitmq-queues shrink`; a join gets none until `grow`; a forget removes the node's.
+   */
+  readonly quorumQueues: QuorumQueue[] = [];
 
   constructor(hosts: readonly Host[], setups: Record<string, NodeSetup> = {}) {
     for (const host of hosts) {
@@ -289,6 +305,7 @@ export class FakeRabbitLab {
       return ok();
     }
     if (command.startsWith('rabbitmq-diagnostics -q check_if_node_is_quorum_critical')) return this.quorumCritical(node);
+    if (command.startsWith('rabbitmq-diagnostics -q metadata_store_status')) return this.metadataStoreStatus(node);
     if (command.startsWith('if [ -d /var/lib/rabbitmq/mnesia/')) return ok(this.isBlank(node) ? 'blank\n' : 'data\n');
     if (command.startsWith('if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs')) {
       if (node.vm) return { code: 70, stderr: 'an Erlang VM runs: refusing to delete its data under it\n' };
@@ -296,6 +313,7 @@ export class FakeRabbitLab {
       return ok();
     }
     if (command.startsWith('rabbitmqctl')) return this.rabbitmqctl(node, command);
+    if (command.startsWith('rabbitmq-queues')) return this.rabbitmqQueues(node, command);
     throw new Error(`fake lab: ${node.host.name} has no answer for: ${command}`);
   }
 
@@ -349,6 +367,23 @@ export class FakeRabbitLab {
     return ok();
   }
 
+  /** RabbitMQ 4.3 keeps its metadata in Khepri (khepri_db enabled and required, measured on 4.3.6). */
+  private isKhepri(node: NodeState): boolean {
+    const [major = 0, minor = 0] = (node.packageVersion ?? '0').replace(/^\d+:/, '').split('.').map((p) => Number.parseInt(p, 10) || 0);
+    return major > 4 || (major === 4 && minor >= 3);
+  }
+
+  /**
+   * Khepri's Raft view as 4.3.6 prints it: one row per member whose app runs, the first running
+   * member the leader, everything committed (the fake models a cluster with its majority).
+   */
+  private metadataStoreStatus(node: NodeState): Reply {
+    if (!node.app) return { code: 64, stderr: APP_STOPPED };
+    const running = node.members.filter((m) => this.byNodeName(m)?.app);
+    const row = (name: string, i: number) => ({ 'Node Name': name, 'Raft State': i === 0 ? 'leader' : 'follower', Membership: 'voter', 'Last Log Index': 100, 'Last Written': 100, 'Last Applied': 100, 'Commit Index': 100, 'Snapshot Index': -1, Term: 1, 'Machine Version': 3 });
+    return ok(JSON.stringify(running.map(row)));
+  }
+
   private clusterStatus(node: NodeState): Reply {
     const is4 = Number.parseInt((node.packageVersion ?? '3').replace(/^\d+:/, ''), 10) >= 4;
     const running = node.members.filter((m) => this.byNodeName(m)?.app).reverse();
@@ -360,6 +395,7 @@ export class FakeRabbitLab {
       maintenance_status: Object.fromEntries(running.map((m) => [m, 'not under maintenance'])),
       partitions: {},
       ...(is4 ? { cluster_tags: [] } : { ram_nodes: [] }),
+      ...(is4 ? { feature_flags: [{ name: 'khepri_db', state: this.isKhepri(node) ? 'enabled' : 'disabled' }] } : {}),
       running_nodes: running,
       versions: Object.fromEntries(running.map((m) => [m, { erlang_version: '25.2.3', rabbitmq_name: 'RabbitMQ', rabbitmq_version: version }])),
     };
@@ -407,7 +443,10 @@ export class FakeRabbitLab {
         return ok(JSON.stringify(Object.entries(node.vhosts).map(([name, type]) => (args.includes('default_queue_type') ? { name, default_queue_type: type ?? 'classic' } : { name }))));
       case 'list_queues': {
         const vhost = args[args.indexOf('--vhost') + 1] ?? '/';
-        return ok(JSON.stringify((node.queues[vhost] ?? []).map((name) => ({ name }))));
+        const withMembers = args.includes('members');
+        const classic = (node.queues[vhost] ?? []).map((name) => (withMembers ? { name, type: 'classic', members: [node.nodeName] } : { name }));
+        const quorum = this.quorumSeenBy(node).filter((q) => q.vhost === vhost).map((q) => (withMembers ? { name: q.name, type: 'quorum', members: q.members } : { name: q.name }));
+        return ok(JSON.stringify([...classic, ...quorum]));
       }
       case 'list_policies':
         return ok(
@@ -433,6 +472,40 @@ export class FakeRabbitLab {
         const [vhost] = args;
         const type = args[args.indexOf('--default-queue-type') + 1];
         for (const member of this.membersOf(node)) member.vhosts = { ...member.vhosts, [vhost ?? '/']: type };
+        return ok();
+      }
+      default:
+        throw new Error(`fake lab: ${node.host.name} has no answer for: ${command}`);
+    }
+  }
+
+  /** The quorum queues a node's cluster holds: those whose home is a member that agrees it is one. */
+  private quorumSeenBy(node: NodeState): QuorumQueue[] {
+    return this.quorumQueues.filter((q) => node.members.includes(q.home) && (this.byNodeName(q.home)?.members.includes(node.nodeName) ?? false));
+  }
+
+  /** shrink, delete_member and grow as 4.0.5 answers them (asked on a running member). */
+  private rabbitmqQueues(node: NodeState, command: string): Reply {
+    if (!node.app) return { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
+    const words = shellWords(command).filter((w) => w !== '-q' && w !== '</dev/null');
+    const [, verb, ...args] = words;
+    const seen = this.quorumSeenBy(node);
+    switch (verb) {
+      case 'shrink': {
+        const gone = args[0] ?? '';
+        for (const q of seen) q.members = q.members.filter((m) => m !== gone);
+        return ok();
+      }
+      case 'delete_member': {
+        const vhost = args[args.indexOf('--vhost') + 1] ?? '/';
+        const [queue, gone] = args.filter((a, i) => a !== '--vhost' && args[i - 1] !== '--vhost');
+        for (const q of seen) if (q.vhost === vhost && q.name === queue) q.members = q.members.filter((m) => m !== gone);
+        return ok();
+      }
+      case 'grow': {
+        const joiner = args[0] ?? '';
+        if (!node.members.includes(joiner) || !this.byNodeName(joiner)?.app) return { code: 64, stderr: `Error: node ${joiner} is not a member of the cluster\n` };
+        for (const q of seen) if (!q.members.includes(joiner)) q.members = [...q.members, joiner];
         return ok();
       }
       default:
@@ -468,6 +541,13 @@ export class FakeRabbitLab {
       return { code: 69, stderr: "Error:\n{:no_running_cluster_nodes, 'You cannot leave a cluster if no online nodes are present.'}\n" };
     }
     for (const peer of peers) peer.members = peer.members.filter((m) => m !== node.nodeName);
+    // The node stays a replica of its cluster's quorum queues (measured on 4.0.5); the cluster keeps them, or they go with the last node.
+    for (const q of [...this.quorumQueues]) {
+      if (q.home !== node.nodeName) continue;
+      const heir = peers[0];
+      if (heir) q.home = heir.nodeName;
+      else this.quorumQueues.splice(this.quorumQueues.indexOf(q), 1);
+    }
     this.wipe(node);
     return ok();
   }
@@ -477,7 +557,13 @@ export class FakeRabbitLab {
     if (!node.members.includes(gone) || gone === node.nodeName) return { code: 69, stderr: "Error:\n{:not_a_cluster_node, 'The node selected is not in the cluster.'}\n" };
     const target = this.byNodeName(gone);
     if (target?.app) return { code: 69, stderr: `Error:\nRabbitMQ on node ${gone} must be stopped with 'rabbitmqctl -n ${gone} stop_app' before it can be removed\n` };
+    const seen = this.quorumSeenBy(node);
     for (const member of this.membersOf(node)) if (member !== target) member.members = member.members.filter((m) => m !== gone);
+    // A forget takes the node's replicas with it (measured on 4.3.6), and its cluster keeps the queues.
+    for (const q of seen) {
+      q.members = q.members.filter((m) => m !== gone);
+      if (q.home === gone) q.home = node.nodeName;
+    }
     return ok();
   }
 

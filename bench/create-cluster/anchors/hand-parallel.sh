@@ -16,7 +16,13 @@ done; wait
 for i in 2 3; do
   s $i 'rabbitmqctl -q stop_app && rabbitmqctl -q join_cluster rabbit@lab1 && rabbitmqctl -q start_app' || exit 1
 done
-s 1 "rabbitmqctl -q set_policy ha-all '^(?!amq\.).*' '{\"ha-mode\":\"all\"}'" || exit 1
+# replication: the runbook's mirroring policy on 3.x; 4.x rejects ha-mode (exit 69), so there the
+# quorum queue type becomes the vhost's default instead (ANCHOR_REPLICATION=quorum, set by run.sh)
+if [ "${ANCHOR_REPLICATION:-ha-all}" = quorum ]; then
+  s 1 "rabbitmqctl -q update_vhost_metadata / --default-queue-type quorum" || exit 1
+else
+  s 1 "rabbitmqctl -q set_policy ha-all '^(?!amq\.).*' '{\"ha-mode\":\"all\"}'" || exit 1
+fi
 s 1 'rabbitmqctl cluster_status --formatter json' > /tmp/hand-parallel-status.json || exit 1
 python3 -c "import json,sys; d=json.load(open('/tmp/hand-parallel-status.json')); sys.exit(0 if sorted(d['running_nodes'])==['rabbit@lab1','rabbit@lab2','rabbit@lab3'] else 1)" || exit 1
 printf 'hand-parallel %.2f s\n' "$(echo "$EPOCHREALTIME - $T0" | bc)"

@@ -22,7 +22,9 @@ export function buildStatusCard(health: ClusterHealth): SlackMessage {
     ...sectionsOf(health.nodes.map(nodeRow), 40),
   ];
   if (health.problems.length > 0) blocks.push(...sectionsOf(['*Problems*', ...health.problems.map((p) => `• ${escapeText(p)}`)], 5));
-  blocks.push(context(partial ? 'partial reading: what is known before cluster_status answers' : health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'));
+  const store = health.metadataStore ? ` · metadata store ${escapeText(health.metadataStore)}` : '';
+  const flags = health.featureFlagsNotEnabled?.length ? ` · feature flags not enabled: ${health.featureFlagsNotEnabled.map(inlineCode).join(', ')}` : '';
+  blocks.push(context(partial ? 'partial reading: what is known before cluster_status answers' : `${health.readFrom ? `read from ${inlineCode(health.readFrom)}` : 'no node answered'}${store}${flags}`));
   const problems = health.problems.length > 0 ? `: ${health.problems.join('; ')}` : '';
   return { text: plainText(`${health.cluster} is ${health.headline}${problems}`), blocks };
 }

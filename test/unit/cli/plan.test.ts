@@ -28,7 +28,9 @@ describe('planOperation for cluster.create on 3 nodes', () => {
     expect(on('lab2', 'rabbit:start')).toEqual([CMD.sysvStart, CMD.waitRunning]);
     expect(on('lab2', 'rabbit:join')).toEqual([CMD.stopApp, CMD.joinSeed, CMD.startApp]);
     expect(on('lab3', 'rabbit:join')).toEqual([CMD.stopApp, CMD.joinSeed, CMD.startApp]);
-    expect(on('lab1', 'rabbit:verify')).toEqual([CMD.clusterStatus]);
+    expect(on('lab1', 'rabbit:join')).toEqual([CMD.metadataStoreStatus]);
+    expect(on('lab1', 'rabbit:quorum-members')).toEqual([CMD.clusterStatus, CMD.listVhosts, CMD.listQueueMembers("'<vhost>'"), CMD.grow('rabbit@lab1'), CMD.grow('rabbit@lab2'), CMD.grow('rabbit@lab3')]);
+    expect(on('lab1', 'rabbit:verify')).toEqual([CMD.clusterStatus, CMD.metadataStoreStatus, CMD.listVhosts, CMD.listQueueMembers("'<vhost>'")]);
   });
 
   it('never plans to stop, rewrite or join the seed', () => {

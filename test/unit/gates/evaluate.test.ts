@@ -188,3 +188,48 @@ describe('refusalError', () => {
     expect(error.hint).toMatch(/Start another node.*Start the stopped nodes/);
   });
 });
+
+describe('gates under Khepri (4.3, or 4.0 with khepri_db): a membership change needs a majority running and reachable', () => {
+  /** 3 members on Khepri; `down` lists members whose VM is down (not in the view's running list). */
+  function khepri(operation: DestructiveOperation, down: number[], options: { target?: number; targetReach?: NodeReach; unreachable?: number[] } = {}): GateFacts {
+    const base = facts(operation, 3, { stopped: down, ...(options.target ? { target: options.target } : {}), ...(options.targetReach ? { targetReach: options.targetReach } : {}) });
+    const unreachable = new Set(options.unreachable ?? []);
+    const members = base.members.map((m, i) => (down.includes(i + 1) ? { ...m, reach: 'vm-down' as const } : unreachable.has(i + 1) ? { ...m, reach: 'unreachable' as const } : m));
+    return { ...base, members, store: 'khepri' };
+  }
+  const newHost: GateNode = { host: 'lab4', nodeName: 'rabbit@lab4', reach: 'running', ownMembers: ['rabbit@lab4'], queues: 0 };
+
+  it('refuses node add with 2 of 3 nodes stopped, before anything runs', () => {
+    const report = evaluateGates({ ...khepri('node.add', [2, 3]), target: newHost }, 'lab4');
+    expect(report.allowed).toBe(false);
+    expect(failed(report)).toEqual(['cluster.minority']);
+    expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe('only 1 of 3 node(s) run and answer: the metadata store (Khepri) has no majority to commit a membership change');
+  });
+
+  it('allows node add with 2 of 3 running', () => {
+    const report = evaluateGates({ ...khepri('node.add', [3]), target: newHost }, 'lab4');
+    expect(report.allowed).toBe(true);
+    expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe('2 of 3 node(s) run and answer: a majority of the metadata store (Khepri)');
+  });
+
+  it('keeps Mnesia clusters as before: node add with only the seed running is allowed', () => {
+    expect(evaluateGates({ ...facts('node.add', 3, { stopped: [2, 3] }), target: newHost }, 'lab4').allowed).toBe(true);
+  });
+
+  it('refuses node remove of a stopped node with 2 of 3 stopped', () => {
+    const report = evaluateGates(khepri('node.remove', [2, 3], { target: 3, targetReach: 'vm-down' }), 'lab3');
+    expect(failed(report)).toEqual(['cluster.minority']);
+  });
+
+  it('does not count a node the view lists as running but that does not answer itself', () => {
+    // lab2 is in lab1's running_nodes, but SSH to it fails: only lab1 is known to run.
+    const f = khepri('node.reset', [], { target: 3, unreachable: [2] });
+    const report = evaluateGates({ ...f, target: { ...f.target!, quorum: { critical: false } } }, 'lab3');
+    expect(failed(report)).toEqual(['cluster.minority']);
+  });
+
+  it('refuses a teardown without a majority running and answering', () => {
+    const report = evaluateGates(khepri('cluster.teardown', [], { unreachable: [2, 3] }));
+    expect(failed(report)).toEqual(['node.reachable', 'cluster.minority']);
+  });
+});

@@ -51,11 +51,11 @@ async function create(cluster: ResolvedCluster, lab: FakeRabbitLab, completedSte
 }
 
 describe('the cluster.create definition', () => {
-  it('orders the runbook: preflight, install, membership gate, cookie, start, join, replication, verify', () => {
-    expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:verify']);
+  it('orders the runbook: preflight, install, compatibility, membership gate, cookie, start, join, replication, quorum members, verify', () => {
+    expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:compatibility', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:quorum-members', 'rabbit:verify']);
     // The read-only steps run on every attempt, and start (which recovers a node left with its app
     // stopped); the ones that change a node otherwise are checkpointed.
-    expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:membership', 'rabbit:preflight', 'rabbit:start', 'rabbit:verify']);
+    expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:compatibility', 'rabbit:membership', 'rabbit:preflight', 'rabbit:start', 'rabbit:verify']);
     expect(operations['cluster.create']).toBe(createCluster);
   });
 
@@ -154,11 +154,13 @@ describe('cluster.create against simulated Debian nodes', () => {
     expect(result.steps.map((s) => [s.id, s.state])).toEqual([
       ['rabbit:preflight', 'done'],
       ['rabbit:install', 'skipped'],
+      ['rabbit:compatibility', 'done'],
       ['rabbit:membership', 'done'],
       ['rabbit:cookie', 'skipped'],
       ['rabbit:start', 'skipped'],
       ['rabbit:join', 'skipped'],
       ['rabbit:replication', 'skipped'],
+      ['rabbit:quorum-members', 'skipped'],
       ['rabbit:verify', 'done'],
     ]);
     expect(reports.some((r) => r.state === 'failed')).toBe(false);
@@ -204,7 +206,7 @@ describe('cluster.create against simulated Debian nodes', () => {
 
     const { shells, reports } = await create(cluster, lab, afterCookie);
 
-    expect(afterCookie).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:membership', 'rabbit:cookie']);
+    expect(afterCookie).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:compatibility', 'rabbit:membership', 'rabbit:cookie']);
     expect(reports.filter((r) => r.detail === 'finished by an earlier attempt').map((r) => r.step)).toEqual(['rabbit:install', 'rabbit:cookie']);
     expect(shells.matching(/^sha256sum|^dpkg-query|^DEBIAN_FRONTEND/)).toEqual([]);
   });

@@ -231,3 +231,78 @@ describe('cluster.teardown', () => {
     expect(changes).toEqual([]);
   });
 });
+
+describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped lab)', () => {
+  const LAB3 = ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3'];
+  const withQueues = (members: string[]) => {
+    const lab = formedLab();
+    lab.quorumQueues.push({ vhost: '/', name: 'qq1', members: [...members], home: 'rabbit@lab1' }, { vhost: '/', name: 'qq2', members: [...members], home: 'rabbit@lab1' });
+    return lab;
+  };
+  const membersOf = (lab: FakeRabbitLab) => lab.quorumQueues.map((q) => [q.name, [...q.members].sort()]);
+
+  it('node reset shrinks the reset node away from every quorum queue on a survivor', async () => {
+    const lab = withQueues(LAB3);
+    const { shells } = await run(nodeReset, demo, lab, 'lab3');
+    expect(membersOf(lab)).toEqual([['qq1', ['rabbit@lab1', 'rabbit@lab2']], ['qq2', ['rabbit@lab1', 'rabbit@lab2']]]);
+    expect(shells.matching(/rabbitmq-queues/)).toEqual([`lab1: ${CMD.shrink('rabbit@lab3')}`]);
+  });
+
+  it('node add grows replicas onto the new node', async () => {
+    const lab = withQueues(LAB3);
+    const cluster = resolveCluster(config, 'demo', { added: ['lab4'], removed: [] });
+    const { result, shells } = await run(nodeAdd, cluster, lab, 'lab4');
+    expect(membersOf(lab)).toEqual([['qq1', [...LAB3, 'rabbit@lab4']], ['qq2', [...LAB3, 'rabbit@lab4']]]);
+    expect(shells.matching(/rabbitmq-queues/)).toEqual([`lab1: ${CMD.grow('rabbit@lab4')}`]);
+    expect(result.steps.find((s) => s.id === 'rabbit:quorum-members')?.state).toBe('done');
+  });
+
+  it('node remove leaves no replica on the removed node (the forget takes them); verify finds none', async () => {
+    const lab = withQueues(LAB3);
+    const { result } = await run(nodeRemove, demo, lab, 'lab3');
+    expect(membersOf(lab)).toEqual([['qq1', ['rabbit@lab1', 'rabbit@lab2']], ['qq2', ['rabbit@lab1', 'rabbit@lab2']]]);
+    expect(result.steps.find((s) => s.id === 'rabbit:quorum-members')?.state).toBe('skipped');
+  });
+
+  it("the survivors' verify fails, naming the queue, when a replica is still on a node that left", async () => {
+    const lab = withQueues(LAB3);
+    const shells = new RecordingShells(config.hosts, lab.respond);
+    lab.node('lab3').app = false;
+    lab.node('lab1').members = ['rabbit@lab1', 'rabbit@lab2'];
+    lab.node('lab2').members = ['rabbit@lab1', 'rabbit@lab2'];
+    const error = await runOperation({
+      definition: nodeReset,
+      cluster: demo,
+      target: host('lab3'),
+      membership: new MemoryMembership(),
+      shells,
+      options: { allowWipe: false },
+      logger: silentLogger,
+      // Everything but the verify already ran in an earlier attempt (which left the replicas behind).
+      completedSteps: ['rabbit:safety-gates', 'rabbit:reset-node', 'rabbit:quorum-members'],
+      report: () => Promise.resolve(),
+      saveCheckpoint: () => Promise.resolve(),
+    }).then(
+      () => undefined,
+      (e: unknown) => e as WarrenError,
+    );
+    expect(error).toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue qq1 in vhost / keeps a replica on rabbit@lab3 (not a cluster node)') as unknown });
+  });
+});
+
+describe('under Khepri (4.3-shaped lab): each leave counts once a majority of the nodes left confirms it', () => {
+  const KHEPRI = '4.3.6-1';
+  const khepriLab = () => formedLab({ lab1: { packageVersion: KHEPRI }, lab2: { packageVersion: KHEPRI }, lab3: { packageVersion: KHEPRI } });
+
+  it('teardown asks the metadata store after each reset, on the nodes still clustered, and not after the seed', async () => {
+    const { shells } = await run(clusterTeardown, demo, khepriLab(), undefined);
+    const order = shells.matching(/metadata_store_status|-q reset/).map((l) => l.replace(CMD.metadataStoreStatus, 'metadata').replace(RESET, 'reset'));
+    expect(order).toEqual(['lab2: reset', 'lab1: metadata', 'lab3: reset', 'lab1: metadata', 'lab1: reset']);
+  });
+
+  it('node reset is confirmed from a survivor before the step counts, then verified again', async () => {
+    const { shells, result } = await run(nodeReset, demo, khepriLab(), 'lab3');
+    expect(shells.matching(/metadata_store_status|-q reset/).map((l) => l.split(':')[0])).toEqual(['lab3', 'lab1', 'lab1']);
+    expect(result.health?.headline).toBe('healthy');
+  });
+});

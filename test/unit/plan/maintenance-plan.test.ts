@@ -6,13 +6,14 @@ const config = labConfig(4, { nodes: ['lab1', 'lab2', 'lab3'], seed: 'lab1' });
 const lines = (plan: ReturnType<typeof planOperation>) => plan.map((p) => `${p.step} ${p.host}: ${p.command}`);
 
 describe('dry runs of the destructive operations', () => {
-  it('node reset: the gates read every member, then stop_app, reset, start_app on the node only', () => {
+  it('node reset: the gates read every member, then stop_app, reset, start_app on the node only (and, under Khepri, the confirmation on the seed)', () => {
     const plan = lines(planOperation(config, 'node.reset', 'demo', 'lab3'));
     expect(plan.filter((l) => l.startsWith('rabbit:reset-node'))).toEqual([
       'rabbit:reset-node lab3: if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi; rabbitmqctl cluster_status --formatter json </dev/null',
       'rabbit:reset-node lab3: rabbitmqctl -q stop_app </dev/null',
       'rabbit:reset-node lab3: rabbitmqctl -q reset </dev/null',
       'rabbit:reset-node lab3: rabbitmqctl -q start_app </dev/null',
+      'rabbit:reset-node lab1: rabbitmq-diagnostics -q metadata_store_status --formatter json </dev/null',
     ]);
     expect(plan.filter((l) => l.startsWith('rabbit:safety-gates')).map((l) => l.split(':')[1])).toEqual(['safety-gates lab1', 'safety-gates lab2', 'safety-gates lab3', 'safety-gates lab3']);
   });

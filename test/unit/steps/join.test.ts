@@ -250,6 +250,8 @@ describe('rabbit:join', () => {
 
   it('joins a node the membership gate found joinable without asking it again', async () => {
     const { shells, ctx } = setUp({});
+    // The gate read the seed's store too: Mnesia commits a join with its exit code.
+    ctx.facts.set('lab1', { ...ctx.facts.get('lab1')!, metadataStore: 'mnesia' });
     ctx.facts.set('lab2', { ...ctx.facts.get('lab2')!, membership: 'joinable' });
     ctx.facts.set('lab3', { ...ctx.facts.get('lab3')!, membership: 'joinable' });
 

@@ -13,11 +13,16 @@ const STATUS = CMD.clusterStatus;
 const CLEAN: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.clean.json') };
 const LAB3_STOPPED: Reply = { code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.lab3-rabbit-stopped.json') };
 
-/** A seed that answers cluster_status with each reply in turn, repeating the last one. */
+/** The quorum queue read verify makes on a healthy cluster: one vhost, no quorum queues. */
+const QUORUM_READ = [CMD.listVhosts, CMD.listQueueMembers('/')];
+
+/** A seed that answers cluster_status with each reply in turn, repeating the last one; vhost `/` holds no queues. */
 function seedAnswering(...replies: Reply[]) {
   const cluster = labCluster(3);
   let calls = 0;
   const shells = new RecordingShells(cluster.hosts, (host, command) => {
+    if (host === 'lab1' && command === CMD.listVhosts) return { code: 0, stdout: '[{"name":"/"}]' };
+    if (host === 'lab1' && command === CMD.listQueueMembers('/')) return { code: 0, stdout: '[]' };
     if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
     return replies[Math.min(calls++, replies.length - 1)];
   });
@@ -30,12 +35,12 @@ describe('rabbit:verify', () => {
     vi.useRealTimers();
   });
 
-  it('passes a healthy cluster after one cluster_status on the seed', async () => {
+  it('passes a healthy cluster after one cluster_status and the quorum queue read on the seed', async () => {
     const { shells, ctx } = seedAnswering(CLEAN);
 
     const outcome = await declareStep(verify).execute(ctx);
 
-    expect(shells.commands).toEqual([{ host: 'lab1', command: STATUS }]);
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, ...QUORUM_READ]);
     expect(outcome?.detail).toBe('3 running disk nodes, no alarms, no partitions');
     expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
   });
@@ -58,7 +63,7 @@ describe('rabbit:verify', () => {
       await vi.advanceTimersByTimeAsync(2_000);
 
       await expect(running).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
-      expect(shells.commands).toHaveLength(3);
+      expect(shells.commandsOn('lab1')).toEqual([STATUS, STATUS, STATUS, ...QUORUM_READ]);
     });
 
     it('fails with verify.failed naming the node when it stays stopped past the deadline', async () => {
@@ -133,5 +138,52 @@ describe('expectedNodes', () => {
       ['rabbit@lab2', 'lab2'],
       ['rabbit@rabbit-c', 'lab3'],
     ]);
+  });
+});
+
+describe('rabbit:verify on 4.3.6 (Khepri)', () => {
+  const t4 = labCluster(3, {}, (i) => ({ hostname: `t4n${i + 1}` }));
+  const ok = (stdout: string): Reply => ({ code: 0, stdout });
+
+  function khepriSeed(answers: Record<string, Reply>) {
+    const shells = new RecordingShells(t4.hosts, (host, command) => {
+      const answer = host === 'lab1' ? answers[command] : undefined;
+      if (!answer) throw new Error(`unexpected ${host}: ${command}`);
+      return answer;
+    });
+    return { shells, ctx: stepContext(t4, shells, { facts: labFacts(t4, { rabbitmqVersion: '4.3.6' }) }).ctx };
+  }
+
+  it('passes a formed cluster once the metadata store confirms the members and every quorum queue is on every node', async () => {
+    const { shells, ctx } = khepriSeed({
+      [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+      [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
+      [CMD.listVhosts]: ok('[{"name":"/"}]'),
+      [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json')),
+    });
+
+    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, CMD.metadataStoreStatus, ...QUORUM_READ]);
+  });
+
+  it('fails, naming the queues, when a node that joined has no replicas', async () => {
+    const { ctx } = khepriSeed({
+      [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+      [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
+      [CMD.listVhosts]: ok('[{"name":"/"}]'),
+      [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.default-vhost.json')),
+    });
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue dq1 in vhost / has no replica on rabbit@t4n3') as unknown });
+  });
+
+  it('catches a forgotten node that started again as a standalone cluster by membership, whatever its exit codes said', async () => {
+    vi.useFakeTimers();
+    const { ctx } = khepriSeed({ [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.t4n1-after-forgotten-node-started.json')) });
+
+    const running = declareStep(verify).execute(ctx);
+    const failed = expect(running).rejects.toMatchObject({ code: 'verify.failed', message: 'cluster demo is degraded: rabbit@t4n3 is not a member of the cluster' });
+    await vi.advanceTimersByTimeAsync(61_000);
+    await failed;
   });
 });
