@@ -96,6 +96,9 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
       const cookies = await Promise.all([1, 2, 3].map((i) => lab.readCookie(i)));
       expect(new Set(cookies).size).toBe(1);
       for (const i of [1, 2, 3]) expect((await lab.exec(i, 'stat -c "%U:%G %a" /var/lib/rabbitmq/.erlang.cookie')).stdout).toBe('rabbitmq:rabbitmq 400\n');
+      // the joiners took the cookie live (erlang:set_cookie, then the file): no stop, no restart
+      expect(harness.commands.filter((c) => /erlang:set_cookie/.test(c.command)).map((c) => c.host).sort()).toEqual([`${labName}2`, `${labName}3`]);
+      expect(harness.commands.filter((c) => /shutdown|service rabbitmq-server start/.test(c.command))).toEqual([]);
       // joins one at a time, the seed never stopped or joined
       expect(harness.commands.filter((c) => /join_cluster/.test(c.command)).map((c) => c.host)).toEqual([`${labName}2`, `${labName}3`]);
       expect(harness.commands.filter((c) => c.host === `${labName}1` && MUTATING.test(c.command) && !/update_vhost_metadata/.test(c.command))).toEqual([]);
