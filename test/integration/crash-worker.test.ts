@@ -40,7 +40,7 @@ interface CrashCase {
 
 const cases: CrashCase[] = [
   // The seed's cookie was just read: the live switches on lab2 and lab3 start now.
-  { step: 'cookie (live switch on lab2)', killAfter: onHost('lab1', /^base64 -w0/), delayMs: 300 },
+  { step: 'cookie (live switch on lab2)', killAfter: onHost('lab1', /base64 -w0 \S*\.erlang\.cookie/), delayMs: 300 },
   // stop_app done: join_cluster runs on the node.
   { step: 'join of lab2', killAfter: succeeded('lab2', /stop_app/), delayMs: 0 },
   { step: 'join of lab3', killAfter: succeeded('lab3', /stop_app/), delayMs: 0 },
