@@ -8,6 +8,7 @@ import { isMissingFromLists } from '../../../src/steps/install.js';
 import { Policies } from '../../../src/steps/replication.js';
 import { installedVersionOf, parseProbe } from '../../../src/steps/preflight.js';
 import { compareVersions, upstreamVersion } from '../../../src/steps/step.js';
+import { seededRandom } from '../../slack/escaping.js';
 
 // Hosts are untrusted input (STYLE.md §18): every parser of remote output runs in time linear in
 // what the host printed. The timings below compare a parse with one of the same code on an input
@@ -29,16 +30,6 @@ function fastest(work: () => unknown, runs = 3): number {
   return best;
 }
 
-/** A deterministic pseudo-random source, so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
 
 function pick<T>(next: () => number, items: readonly T[]): T {
   return items[Math.floor(next() * items.length)];
@@ -83,7 +74,7 @@ describe('splitting concatenated running_nodes', () => {
   });
 
   it('agrees with a brute-force split on random small inputs', () => {
-    const next = random(9);
+    const next = seededRandom(9);
     const bruteForce = (text: string, names: string[]): string[] | undefined => {
       if (text === '') return [];
       for (const name of [...names].sort((a, b) => b.length - a.length)) {
@@ -172,7 +163,7 @@ describe('parseClusterStatus on hostile output', () => {
   });
 
   it('fuzz: random and crafted outputs parse or are refused as status.unparseable, quickly', () => {
-    const next = random(2026);
+    const next = seededRandom(2026);
     const started = performance.now();
     for (let i = 0; i < 3000; i++) {
       const names = Array.from({ length: Math.floor(next() * 6) }, () => (next() < 0.5 ? pick(next, OVERLAPPING) : `${randomText(next, 6)}@${randomText(next, 6)}`));
@@ -199,7 +190,7 @@ describe('list_queues and other remote output', () => {
   const Queues = z.array(z.object({ name: z.string() }));
 
   it('fuzz: random and crafted list_queues outputs parse or are refused as status.unparseable', () => {
-    const next = random(7);
+    const next = seededRandom(7);
     for (let i = 0; i < 3000; i++) {
       const queues = Array.from({ length: Math.floor(next() * 20) }, () => (next() < 0.8 ? { name: randomText(next, 30) } : { name: Math.floor(next() * 10) }));
       const text = next() < 0.5 ? JSON.stringify(queues) : randomText(next, 300);
