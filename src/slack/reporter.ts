@@ -44,7 +44,7 @@ export interface ReporterOptions {
 /** Within the life of a job's event stream (a week), well inside that of the reply records (30 days). */
 const ADOPT_WINDOW_MS = 6 * 24 * 3600 * 1000;
 
-/** Slack answered with an error that retrying the same call will not fix. */
+/** Slack refused the call (ok:false) for a reason that passes: retrying the same call may succeed. */
 const TRANSIENT_PLATFORM_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
 /**
