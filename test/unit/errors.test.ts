@@ -86,7 +86,7 @@ describe('toWarrenError', () => {
         () => undefined,
         (error: unknown) => error,
       );
-      expect((thrown as Error).name).toBe('MaxRetriesPerRequestError');
+      expect(thrown).toMatchObject({ name: 'MaxRetriesPerRequestError' });
       expect(toWarrenError(thrown)).toMatchObject({ code: 'redis.unreachable', retryable: true });
     } finally {
       redis.disconnect();
