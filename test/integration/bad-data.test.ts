@@ -137,7 +137,7 @@ describe('an error the worker did not expect', () => {
       }
       expect(state).toBe('failed');
       expect(await redis.hget(`${prefix}:warren-operations:${jobId}`, 'failedReason')).toMatch(/^internal: Cannot read properties of undefined/);
-      expect(await redis.hget(`${prefix}:warren-operations:${jobId}`, 'attemptsMade')).toBe('1');
+      expect((await queue.getJob(jobId))?.attemptsMade).toBe(1);
       const failed = (await readEvents(redis, prefix, jobId)).map(({ event }) => event).find((e) => e.type === 'job' && e.state === 'failed');
       expect(failed).toMatchObject({ error: { code: 'internal', retryable: false } });
       const line = logs.find((l) => l.msg === 'job attempt failed' && l.jobId === jobId);
