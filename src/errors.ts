@@ -10,6 +10,8 @@ export type WarrenErrorCode =
   | 'ssh.host_key_mismatch'
   | 'ssh.key_unreadable'
   | 'ssh.connection_lost'
+  /** Redis did not answer (refused, reset, timed out, connection closed): nothing that needs it works until it is back. */
+  | 'redis.unreachable'
   /** A command printed more than ssh.maxOutputBytes: cut off, not buffered. */
   | 'ssh.output_too_large'
   /** The host offers no host-key, cipher or MAC algorithm the client accepts (e.g. only ssh-rsa or hmac-sha1). */
@@ -49,7 +51,9 @@ export type WarrenErrorCode =
   /** A membership change ran but a majority of the metadata store (Khepri) has not confirmed it yet. */
   | 'membership.unconfirmed'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
-  | 'job.lost';
+  | 'job.lost'
+  /** A thrown value warren did not expect: a bug in warren, never the request's fault; its stack is in the log. */
+  | 'internal';
 
 /** What a failed remote command left behind: enough to debug without logging in. */
 export interface CommandEvidence {
@@ -120,19 +124,69 @@ export function isWarrenError(value: unknown): value is WarrenError {
   return value instanceof WarrenError;
 }
 
-/** Turns any thrown value into a WarrenError; unknown errors are treated as retryable only if they look like network trouble. */
+/** The message of any thrown value: an Error's message, else the value as text. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error ? thrown.message : String(thrown);
+}
+
+/** Errors a warren Redis connection emitted (connectRedis marks them), so they are told from SSH's. */
+const redisConnectionErrors = new WeakSet<object>();
+
+/** Marks an error a Redis connection emitted (refused, reset, timed out): toWarrenError calls it redis.unreachable. */
+export function markRedisConnectionError(error: Error): void {
+  redisConnectionErrors.add(error);
+}
+
+/**
+ * What ioredis and BullMQ throw at a command when the connection is gone: MaxRetriesPerRequestError
+ * (the command's retries ran out), "Connection is closed." (ioredis; BullMQ's ConnectionClosedError),
+ * no offline queue to wait in, every Sentinel or cluster node unreachable.
+ */
+const REDIS_ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'ConnectionClosedError', 'ClusterAllFailedError']);
+const REDIS_ERROR_MESSAGE = /^(?:Connection is closed\.|Stream isn't writeable and enableOfflineQueue options is false|All sentinels are unreachable|None of the sentinels are available)/;
+
+/** A Redis network failure: marked by connectRedis, or one of ioredis's and BullMQ's own connection errors. */
+export function isRedisConnectionError(thrown: unknown): boolean {
+  if (!(thrown instanceof Error)) return false;
+  return redisConnectionErrors.has(thrown) || REDIS_ERROR_NAMES.has(thrown.name) || REDIS_ERROR_MESSAGE.test(thrown.message);
+}
+
+/** A network failure that reached us as a plain error: the SSH client's (session.ts wraps its own; fakes and ssh2 internals may not). */
+const NETWORK_MESSAGE = /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EHOSTUNREACH|socket hang up|Not connected|No response from server/i;
+
+/**
+ * Turns any thrown value into a WarrenError. Redis's connection errors are redis.unreachable and
+ * other network failures ssh.connection_lost (both retryable); anything else is `internal`: a value
+ * warren did not expect says nothing about the request, so no code may blame it. The original
+ * value stays the cause (see stackOf).
+ */
 export function toWarrenError(value: unknown, fallback: { step?: string; host?: string } = {}): WarrenError {
   if (value instanceof WarrenError) {
     if (value.step === undefined && fallback.step !== undefined) value.step = fallback.step;
     return value;
   }
-  const message = value instanceof Error ? value.message : String(value);
-  const networkish = /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EHOSTUNREACH|socket hang up|Not connected|No response from server/i.test(message);
-  return new WarrenError(networkish ? 'ssh.connection_lost' : 'job.invalid', message, {
-    retryable: networkish,
+  const message = messageOf(value);
+  if (isRedisConnectionError(value)) {
+    return new WarrenError('redis.unreachable', `Redis did not answer: ${message}`, {
+      retryable: true,
+      hint: 'Check that Redis runs and that REDIS_URL (or REDIS_SENTINELS) points at it; the job is retried once it answers.',
+      ...fallback,
+      cause: value,
+    });
+  }
+  if (NETWORK_MESSAGE.test(message)) return new WarrenError('ssh.connection_lost', message, { retryable: true, ...fallback, cause: value });
+  return new WarrenError('internal', message, {
+    hint: 'This is a bug in warren, not a problem with the request: report it with the log line that carries this error\'s stack.',
     ...fallback,
     cause: value,
   });
+}
+
+/** For the log: the stack of an internal error's original value (the one thing a bug report needs), else nothing. */
+export function stackOf(error: WarrenError): { stack?: string } {
+  if (error.code !== 'internal') return {};
+  const cause: unknown = error.cause;
+  return { stack: cause instanceof Error && cause.stack !== undefined ? cause.stack : error.stack ?? messageOf(cause) };
 }
 
 /** The one place an error becomes the text an operator reads: what broke, where, the evidence, what to do. */

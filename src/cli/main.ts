@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, resolveCluster, resolveConfigPath } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
-import { describeError, toWarrenError } from '../errors.js';
+import { describeError, messageOf, stackOf, toWarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { AuditLog } from '../audit/store.js';
 import type { AuditEntry } from '../audit/schema.js';
@@ -245,7 +245,7 @@ function untilSignalled(logger: ReturnType<typeof createLogger>, close: () => Pr
     const stop = (signal: string) => {
       logger.info({ signal }, 'closing');
       close()
-        .catch((error: unknown) => logger.error({ err: (error as Error).message }, 'did not close cleanly'))
+        .catch((error: unknown) => logger.error({ err: messageOf(error) }, 'did not close cleanly'))
         .finally(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
@@ -405,6 +405,8 @@ export async function main(argv: string[]): Promise<number> {
     if (thrown instanceof CommanderError) return thrown.exitCode === 0 ? EXIT.ok : EXIT.usage;
     const error = toWarrenError(thrown);
     err(`${describeError(error.toJSON())}`);
+    // An internal error is a bug: the stack is what its report needs.
+    if (error.code === 'internal') err(stackOf(error).stack ?? '');
     return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
   }
   return code;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { WarrenError } from '../errors.js';
+import { WarrenError, messageOf } from '../errors.js';
 import { WarrenConfig } from './schema.js';
 import type { Cluster, Host } from './schema.js';
 
@@ -24,7 +24,7 @@ export function parseConfig(text: string, source = 'config'): WarrenConfig {
   try {
     raw = parse(text);
   } catch (error) {
-    throw new WarrenError('config.invalid', `${source} is not valid YAML: ${(error as Error).message}`, {
+    throw new WarrenError('config.invalid', `${source} is not valid YAML: ${messageOf(error)}`, {
       hint: 'Fix the YAML syntax at the line shown.',
     });
   }
@@ -43,7 +43,7 @@ export async function loadConfig(path: string): Promise<WarrenConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new WarrenError('config.not_found', `cannot read config ${path}: ${(error as Error).message}`, {
+    throw new WarrenError('config.not_found', `cannot read config ${path}: ${messageOf(error)}`, {
       hint: 'Pass --config <file> or set WARREN_CONFIG.',
     });
   }

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { formatConfigIssues } from '../config/load.js';
-import { WarrenError } from '../errors.js';
+import { WarrenError, markRedisConnectionError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -175,6 +175,9 @@ export function connectRedis(target: RedisSettings | string = redisSettingsFromE
           ...(settings.sentinelPassword === undefined ? {} : { sentinelPassword: settings.sentinelPassword }),
         })
       : new Redis(settings.url, common);
+  // What the connection emits (refused, reset, timed out) may come back as a command's or BullMQ's
+  // rejection: marked, it is redis.unreachable there, not an SSH connection lost.
+  redis.on('error', markRedisConnectionError);
   if (settings.waitReplicas > 0) {
     const entry: Durability = { replicas: settings.waitReplicas, timeoutMs: settings.waitTimeoutMs, closes: 0, degradedUntil: 0, ...(options.logger ? { logger: options.logger } : {}) };
     redis.on('close', () => {

@@ -7,7 +7,7 @@ import { AuditLog } from '../audit/store.js';
 import type { AuditEvent } from '../audit/schema.js';
 import { resolveCluster } from '../config/load.js';
 import type { Host, WarrenConfig } from '../config/schema.js';
-import { WarrenError, toWarrenError } from '../errors.js';
+import { WarrenError, messageOf, stackOf, toWarrenError } from '../errors.js';
 import { MembershipStore, withAdded } from '../state/membership.js';
 import type { MembershipRecorder } from '../steps/step.js';
 import { createLogger } from '../log/logger.js';
@@ -144,7 +144,7 @@ class WarrenWorker extends Worker<JobData> {
       return super.createJob(
         {
           ...raw,
-          data: isJson(raw.data) ? raw.data : JSON.stringify({ [UNREADABLE]: (error as Error).message, raw: String(raw.data).slice(0, 500) }),
+          data: isJson(raw.data) ? raw.data : JSON.stringify({ [UNREADABLE]: messageOf(error), raw: String(raw.data).slice(0, 500) }),
           opts: json(raw.opts, '{}'),
           progress: json(raw.progress, '0'),
           ...(raw.parent === undefined ? {} : { parent: json(raw.parent, 'null') }),
@@ -259,7 +259,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     const error = toWarrenError(thrown);
     const willRetry = error.retryable && attempt < maxAttempts;
     await publish(jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
-    jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry }, 'job attempt failed');
+    jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry, ...stackOf(error) }, 'job attempt failed');
     if (willRetry) throw error;
     await audit('failed', `${error.code}: ${error.message}`);
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
@@ -312,7 +312,7 @@ export async function workerHealth(running: RunningWorker, connection: Redis): P
   const redis = await Promise.race([
     connection.ping().then(
       () => ({ ok: true }),
-      (error: unknown) => ({ ok: false, detail: (error as Error).message }),
+      (error: unknown) => ({ ok: false, detail: messageOf(error) }),
     ),
     new Promise<{ ok: boolean; detail: string }>((resolve) => setTimeout(() => resolve({ ok: false, detail: 'no answer within 1 s' }), 1000).unref()),
   ]);

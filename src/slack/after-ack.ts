@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../log/logger.js';
+import { messageOf } from '../errors.js';
 
 /** Kinds of follow-up work: Slack and Redis calls, or reads over SSH (slow, and heavy on CPU while connecting). */
 export type AfterAckLane = 'slack' | 'ssh';
@@ -61,7 +62,7 @@ export class AfterAck {
   run(lane: AfterAckLane, task: () => Promise<void>): void {
     const done = this.acquire(lane)
       .then(task)
-      .catch((error: unknown) => this.logger.error({ err: error instanceof Error ? error.message : String(error), lane }, 'work after ack failed'))
+      .catch((error: unknown) => this.logger.error({ err: messageOf(error), lane }, 'work after ack failed'))
       .finally(() => {
         this.release(lane);
         this.inFlight.delete(done);

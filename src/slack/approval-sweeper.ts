@@ -3,6 +3,7 @@ import type { Logger } from '../log/logger.js';
 import type { BotDeps } from './deps.js';
 import { finishExpiredApproval } from './handlers/approval-outcome.js';
 import { releasePendingApprovals } from './handlers/approval-release.js';
+import { messageOf } from '../errors.js';
 
 /** How often overdue approvals are looked for: a card says "expired" within this of its time. */
 export const DEFAULT_SWEEP_MS = 15_000;
@@ -48,7 +49,7 @@ export class ApprovalSweeper {
         await finishExpiredApproval(this.deps, result.approval, this.logger);
       } catch (error) {
         // The state is expired in Redis already; a card we could not edit still refuses clicks.
-        this.logger.warn({ approvalId: id, err: error instanceof Error ? error.message : String(error) }, 'could not close an expired approval card');
+        this.logger.warn({ approvalId: id, err: messageOf(error) }, 'could not close an expired approval card');
       }
     }
     await this.release();
@@ -65,7 +66,7 @@ export class ApprovalSweeper {
       try {
         await this.sweep();
       } catch (error) {
-        this.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'approval sweep failed; will retry');
+        this.logger.warn({ err: messageOf(error) }, 'approval sweep failed; will retry');
       }
       try {
         await sleep(this.intervalMs, undefined, { signal: this.abort.signal });

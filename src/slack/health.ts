@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { HealthReport } from '../observability/server.js';
+import { messageOf } from '../errors.js';
 
 /** How long Redis gets to answer a health check before it counts as down. */
 const REDIS_ANSWER_MS = 1000;
@@ -18,7 +19,7 @@ export async function botHealth(redis: Redis, prefix: string): Promise<HealthRep
     REDIS_ANSWER_MS,
     redis.ping().then(
       (): Check => ({ ok: true }),
-      (error: unknown): Check => ({ ok: false, detail: (error as Error).message }),
+      (error: unknown): Check => ({ ok: false, detail: messageOf(error) }),
     ),
   );
   // A Redis that does not answer cannot say whether workers live; asking again would only wait again.
@@ -31,7 +32,7 @@ async function checkWorkers(redis: Redis, prefix: string): Promise<Check> {
     REDIS_ANSWER_MS,
     findHeartbeat(redis, prefix).then(
       (hit): Check => (hit ? { ok: true } : { ok: false, detail: `no worker heartbeat under ${prefix}:heartbeat:worker:* (start a worker with the same --prefix)` }),
-      (error: unknown): Check => ({ ok: false, detail: (error as Error).message }),
+      (error: unknown): Check => ({ ok: false, detail: messageOf(error) }),
     ),
   );
 }

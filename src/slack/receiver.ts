@@ -5,6 +5,7 @@ import { parse as parseForm } from 'node:querystring';
 import { ErrorCode, ReceiverMultipleAckError } from '@slack/bolt';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Registry } from 'prom-client';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { HealthReport } from '../observability/server.js';
 
@@ -135,7 +136,7 @@ export class SlackHttpReceiver implements Receiver {
         res.end(JSON.stringify(report));
       },
       (error: unknown) => {
-        this.options.logger.error({ err: (error as Error).message }, 'health check failed');
+        this.options.logger.error({ err: messageOf(error) }, 'health check failed');
         if (!res.headersSent) answer(res, 500);
       },
     );
@@ -148,7 +149,7 @@ export class SlackHttpReceiver implements Receiver {
         res.end(text);
       },
       (error: unknown) => {
-        this.options.logger.error({ err: (error as Error).message }, 'metrics could not be collected');
+        this.options.logger.error({ err: messageOf(error) }, 'metrics could not be collected');
         if (!res.headersSent) answer(res, 500);
       },
     );
@@ -171,7 +172,7 @@ export class SlackHttpReceiver implements Receiver {
       try {
         this.dispatch(req, res, (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)).toString());
       } catch (error) {
-        this.options.logger.error({ err: (error as Error).message }, 'slack request failed');
+        this.options.logger.error({ err: messageOf(error) }, 'slack request failed');
         if (!res.headersSent) answer(res, 500);
       }
     });
@@ -196,7 +197,7 @@ export class SlackHttpReceiver implements Receiver {
     try {
       parsed = form ? (typeof form.payload === 'string' ? JSON.parse(form.payload) : form) : JSON.parse(raw);
     } catch (error) {
-      this.options.logger.warn({ code: 'slack.malformed_body', err: (error as Error).message }, 'slack request body is malformed');
+      this.options.logger.warn({ code: 'slack.malformed_body', err: messageOf(error) }, 'slack request body is malformed');
       return answer(res, 400);
     }
     // Signed is not well-formed: `null`, a number or a list is no request of Slack's (and `null.type` would be a 500).
@@ -221,7 +222,7 @@ export class SlackHttpReceiver implements Receiver {
       },
       (error: unknown) => {
         // At most once is the promise: without Redis to tell, nothing is acted on (Slack may retry).
-        this.options.logger.error({ code: 'slack.delivery_unchecked', err: (error as Error).message }, 'slack request refused: Redis could not say whether it was delivered before');
+        this.options.logger.error({ code: 'slack.delivery_unchecked', err: messageOf(error) }, 'slack request refused: Redis could not say whether it was delivered before');
         if (!res.headersSent) answer(res, 503);
       },
     );
@@ -256,11 +257,11 @@ export class SlackHttpReceiver implements Receiver {
     app.processEvent(event).catch((error: unknown) => {
       const code = (error as { code?: unknown }).code;
       if (res.headersSent) {
-        logger.error({ err: (error as Error).message, code }, 'slack listener failed after its ack');
+        logger.error({ err: messageOf(error), code }, 'slack listener failed after its ack');
         return;
       }
       settle();
-      logger.error({ err: (error as Error).message, code }, 'slack request failed before its ack');
+      logger.error({ err: messageOf(error), code }, 'slack request failed before its ack');
       answer(res, code === ErrorCode.AuthorizationError ? 401 : 500);
     });
   }

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { webApi } from '@slack/bolt';
 import type { Redis } from 'ioredis';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { publishEvent, readEventBatch } from '../queue/events.js';
 import type { OperationsQueue } from '../queue/queue.js';
@@ -44,7 +45,7 @@ export interface ReporterOptions {
 /** Within the life of a job's event stream (a week), well inside that of the reply records (30 days). */
 const ADOPT_WINDOW_MS = 6 * 24 * 3600 * 1000;
 
-/** Slack answered with an error that retrying the same call will not fix. */
+/** Slack refused the call (ok:false) for a reason that passes: retrying the same call may succeed. */
 const TRANSIENT_PLATFORM_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
 /**
@@ -93,7 +94,7 @@ export class JobReporter {
     if (this.abort.signal.aborted || this.tails.has(jobId)) return;
     const tail = this.tail(jobId)
       .catch((error: unknown) => {
-        if (!this.abort.signal.aborted) this.options.logger.error({ jobId, err: errorText(error) }, 'slack reporter stopped on an unexpected error');
+        if (!this.abort.signal.aborted) this.options.logger.error({ jobId, err: messageOf(error) }, 'slack reporter stopped on an unexpected error');
       })
       .finally(() => this.tails.delete(jobId));
     this.tails.set(jobId, tail);
@@ -155,7 +156,7 @@ export class JobReporter {
       try {
         await this.adoptUnfinished();
       } catch (error) {
-        this.options.logger.warn({ err: errorText(error) }, 'slack reporter could not list unfinished cards');
+        this.options.logger.warn({ err: messageOf(error) }, 'slack reporter could not list unfinished cards');
       }
     }
   }
@@ -198,7 +199,7 @@ export class JobReporter {
       } catch (error) {
         if (this.abort.signal.aborted) break;
         state.failures += 1;
-        log.warn({ err: errorText(error), failures: state.failures }, 'slack reporter pass failed; will retry');
+        log.warn({ err: messageOf(error), failures: state.failures }, 'slack reporter pass failed; will retry');
       }
       if (done) {
         await store.markFinished(jobId);
@@ -259,7 +260,7 @@ export class JobReporter {
     } catch (error) {
       if (!isPermanentSlackError(error)) throw error;
       // The card is gone or cannot be edited: retrying would loop forever; the thread still gets replies.
-      log.error({ err: errorText(error) }, 'job card cannot be updated; giving up on this version of it');
+      log.error({ err: messageOf(error) }, 'job card cannot be updated; giving up on this version of it');
     }
     state.lastCardUpdate = Date.now();
     state.fingerprint = print;
@@ -286,7 +287,7 @@ export class JobReporter {
       await store.recordReply(state.jobId, reply.key, result.ts ?? 'posted');
     } catch (error) {
       if (isPermanentSlackError(error)) {
-        log.error({ err: errorText(error), reply: reply.key }, 'thread reply refused by Slack; skipping it');
+        log.error({ err: messageOf(error), reply: reply.key }, 'thread reply refused by Slack; skipping it');
         await store.recordReply(state.jobId, reply.key, `refused:${slackErrorCode(error) ?? 'unknown'}`);
         return;
       }
@@ -372,8 +373,4 @@ export function isPermanentSlackError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (code !== 'slack_webapi_platform_error') return false;
   return !TRANSIENT_PLATFORM_ERRORS.has(slackErrorCode(error) ?? '');
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

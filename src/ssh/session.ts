@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { NodeSSH } from 'node-ssh';
 import type { Client, ClientChannel } from 'ssh2';
 import type { Host } from '../config/schema.js';
-import { WarrenError } from '../errors.js';
+import { WarrenError, messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ACCEPTED_MACS, fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey } from './host-key.js';
 import type { ShellCommand} from './quote.js';
@@ -214,7 +214,7 @@ class SshShell implements RemoteShell {
       raw = await Promise.race([execution, abandoned]);
     } catch (error) {
       if (error instanceof WarrenError) throw error;
-      throw connectionLost((error as Error).message, error);
+      throw connectionLost(messageOf(error), error);
     } finally {
       clearTimeout(timer);
       clearTimeout(lastResort);
@@ -281,9 +281,10 @@ export function judgeResult(
   });
 }
 
-function classifyConnectError(host: Host, error: Error, presented: string | undefined): WarrenError {
-  const message = error.message;
-  const level = (error as Error & { level?: string }).level;
+function classifyConnectError(host: Host, error: unknown, presented: string | undefined): WarrenError {
+  const message = messageOf(error);
+  // ssh2 marks where a connection failed: 'client-authentication' when the key was refused.
+  const level = error instanceof Error && 'level' in error ? error.level : undefined;
   if (/verification failed/i.test(message)) {
     return new WarrenError(
       'ssh.host_key_mismatch',
@@ -327,7 +328,7 @@ export async function connectHost(host: Host, settings: SshSettings, env: NodeJS
   try {
     privateKey = await readFile(host.privateKeyPath, 'utf8');
   } catch (error) {
-    throw new WarrenError('ssh.key_unreadable', `cannot read the SSH key ${host.privateKeyPath} for ${host.name}: ${(error as Error).message}`, {
+    throw new WarrenError('ssh.key_unreadable', `cannot read the SSH key ${host.privateKeyPath} for ${host.name}: ${messageOf(error)}`, {
       host: host.name,
       hint: 'Check hosts[].privateKeyPath and that the worker may read it.',
     });
@@ -355,7 +356,7 @@ export async function connectHost(host: Host, settings: SshSettings, env: NodeJS
     });
   } catch (error) {
     ssh.dispose();
-    throw classifyConnectError(host, error as Error, presented);
+    throw classifyConnectError(host, error, presented);
   }
   return ssh;
 }

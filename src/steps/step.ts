@@ -1,5 +1,6 @@
 import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
+import { messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServiceManager } from '../rabbit/commands.js';
 import type { MetadataStore } from '../rabbit/feature-flags.js';
@@ -103,7 +104,7 @@ export async function timedOnHost<T>(ctx: StepContext, host: string, work: () =>
     await ctx.report({ host, state: 'done', durationMs: Math.round(performance.now() - started), detail: detail(value) });
     return value;
   } catch (error) {
-    await ctx.report({ host, state: 'failed', durationMs: Math.round(performance.now() - started), detail: (error as Error).message });
+    await ctx.report({ host, state: 'failed', durationMs: Math.round(performance.now() - started), detail: messageOf(error) });
     throw error;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Bad data in Redis and in signed requests must not wedge anything: a malformed entry in a job's
  * event stream (the CLI's follow), a job whose raw data is not JSON (the worker), a validly signed
- * body that is JSON `null` (the bot). Real Redis, the real worker, the real bot over HTTP.
+ * body that is JSON `null` (the bot); nor must a bug be blamed on the request (the worker: `internal`).
+ * Real Redis, the real worker, the real bot over HTTP.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -108,6 +109,46 @@ describe('a job whose raw data is not JSON', () => {
       await removeRunData(redis, queue, prefix);
     }
   }, 40_000);
+});
+
+describe('an error the worker did not expect', () => {
+  it('fails the job as internal (not job.invalid), with the stack in the log and the event, unretried', async () => {
+    const prefix = `bad-bug-${randomUUID().slice(0, 8)}`;
+    const queue = openOperationsQueue(redis, prefix, { attempts: 3 });
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const connection = connectRedis();
+    // A cluster without nodes, which the loader refuses, stands in for a bug: resolving it throws a TypeError.
+    const config = await loadConfig(CONFIG);
+    const broken = { ...config, clusters: config.clusters.map((c) => (c.name === 'prod-mq' ? { ...c, nodes: undefined as unknown as string[] } : c)) };
+    const worker = await startWorker({ config: broken, connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
+    try {
+      const { jobId } = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
+      const deadline = Date.now() + 15_000;
+      let state = await queue.getJobState(jobId);
+      while (state !== 'failed' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        state = await queue.getJobState(jobId);
+      }
+      expect(state).toBe('failed');
+      expect(await redis.hget(`${prefix}:warren-operations:${jobId}`, 'failedReason')).toMatch(/^internal: Cannot read properties of undefined/);
+      expect((await queue.getJob(jobId))?.attemptsMade).toBe(1);
+      const failed = (await readEvents(redis, prefix, jobId)).map(({ event }) => event).find((e) => e.type === 'job' && e.state === 'failed');
+      expect(failed).toMatchObject({ error: { code: 'internal', retryable: false } });
+      const line = logs.find((l) => l.msg === 'job attempt failed' && l.jobId === jobId);
+      expect(line).toMatchObject({ code: 'internal', willRetry: false });
+      expect(line?.stack).toMatch(/^TypeError: Cannot read properties of undefined[\s\S]*resolveCluster/);
+    } finally {
+      await worker.close();
+      connection.disconnect();
+      await removeRunData(redis, queue, prefix);
+    }
+  }, 30_000);
 });
 
 describe('a validly signed body that is not an object', () => {

@@ -20,6 +20,7 @@ import { connectRedis } from '../../src/queue/redis.js';
 import { JobData } from '../../src/queue/schema.js';
 import { startSentinelGroup } from '../support/sentinel-group.js';
 import type { SentinelGroup } from '../support/sentinel-group.js';
+import { messageOf } from '../../src/errors.js';
 
 const PRIMARY = 6401;
 const REPLICA = 6402;
@@ -204,7 +205,7 @@ describe('warren on Redis Sentinel', () => {
           try {
             acknowledged.push(await log.append(entry(`append ${i}`)));
           } catch (error) {
-            failures.push((error as Error).message);
+            failures.push(messageOf(error));
           }
         }
       })();

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { RedisSettings } from '../../src/queue/redis.js';
+import { messageOf } from '../../src/errors.js';
 
 /**
  * A Redis Sentinel group of the test's own on loopback: a primary, a replica and three Sentinels
@@ -57,7 +58,7 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what} within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`);
+  throw new Error(`${what} within ${timeoutMs} ms${lastError ? `: ${messageOf(lastError)}` : ''}`);
 }
 
 function admin(port: number, password: string): Redis {
@@ -223,7 +224,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions): Promise
   } catch (error) {
     const log = output.join('').slice(-3000);
     await closeAll();
-    throw new Error(`${(error as Error).message}\n${log}`);
+    throw new Error(`${messageOf(error)}\n${log}`);
   }
   return group;
 }

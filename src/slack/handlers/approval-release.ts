@@ -1,6 +1,7 @@
 import { ZodError } from 'zod';
 import type { AuditEntry } from '../../audit/schema.js';
 import type { Approval } from '../../approvals/schema.js';
+import { messageOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { enqueueOperation } from '../../queue/enqueue.js';
 import type { EnqueueResult } from '../../queue/enqueue.js';
@@ -152,7 +153,7 @@ export async function releasePendingApprovals(deps: BotDeps, logger: Logger): Pr
       if (outcome.status !== 'skipped') finished += 1;
     } catch (error) {
       // Still on the releasing set: the next sweep tries again.
-      log.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not release an approved request; will retry');
+      log.warn({ err: messageOf(error) }, 'could not release an approved request; will retry');
     }
   }
   return finished;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DestructiveCommand } from '../../commands/schema.js';
 import type { WarrenConfig } from '../../config/schema.js';
 import type { GateReport } from '../../gates/schema.js';
-import { toWarrenError } from '../../errors.js';
+import { stackOf, toWarrenError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { runningOperationFor } from '../../queue/enqueue.js';
 import { auditFromSlack } from '../audit.js';
@@ -72,7 +72,7 @@ export async function requestDestructiveOperation(deps: BotDeps, request: SlackR
  */
 async function refuseUnchecked(deps: BotDeps, request: SlackRequest, target: DestructiveRequest, dryRun: boolean, thrown: unknown, log: Logger): Promise<void> {
   const error = toWarrenError(thrown);
-  log.info({ code: error.code, err: error.message }, 'destructive request could not be checked');
+  log.info({ code: error.code, err: error.message, ...stackOf(error) }, 'destructive request could not be checked');
   const next = error.hint ?? 'Nothing was asked or run. Check that warren reaches the nodes over SSH (`warren status` shows the same), then ask again.';
   await request.reply(buildProblem(`${requestLabel(target)}: ${error.message}`, next));
   if (dryRun) return;

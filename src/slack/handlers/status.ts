@@ -4,6 +4,7 @@ import type { BotDeps, SlackRequest } from '../deps.js';
 import { buildProblem } from '../messages/refusal.js';
 import { buildClusterSummary, buildStatusCard } from '../messages/status-card.js';
 import type { ClusterSummaryRow } from '../messages/status-card.js';
+import { messageOf } from '../../errors.js';
 
 /**
  * After the ack: read one cluster's health over SSH and post its status card in the channel. A
@@ -18,7 +19,7 @@ export async function postClusterStatus(deps: BotDeps, request: SlackRequest, cl
     earlyCard = deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false }).then(
       (posted) => posted.ts,
       (error: unknown) => {
-        log.warn({ err: (error as Error).message }, 'early status card could not be posted');
+        log.warn({ err: messageOf(error) }, 'early status card could not be posted');
         return undefined;
       },
     );
@@ -27,8 +28,8 @@ export async function postClusterStatus(deps: BotDeps, request: SlackRequest, cl
   try {
     card = buildStatusCard(await deps.readClusterStatus(deps.config, cluster, { logger: log, onEarly }));
   } catch (error) {
-    log.warn({ err: (error as Error).message }, 'status read failed');
-    await request.reply(buildProblem(`Could not read the status of ${cluster}: ${(error as Error).message}`, 'Check that warren can reach the hosts over SSH (`warren status` shows the same).'));
+    log.warn({ err: messageOf(error) }, 'status read failed');
+    await request.reply(buildProblem(`Could not read the status of ${cluster}: ${messageOf(error)}`, 'Check that warren can reach the hosts over SSH (`warren status` shows the same).'));
     return;
   }
   const ts = await earlyCard;
@@ -43,7 +44,7 @@ export async function postStatusSummary(deps: BotDeps, request: SlackRequest, lo
       try {
         return { cluster: name, health: await deps.readClusterStatus(deps.config, name, { logger: log }) };
       } catch (error) {
-        return { cluster: name, error: (error as Error).message };
+        return { cluster: name, error: messageOf(error) };
       }
     }),
   );

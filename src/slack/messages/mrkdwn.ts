@@ -15,8 +15,6 @@ export interface SlackMessage {
 
 /** Slack's limit on a section's text; longer text is refused with invalid_blocks. */
 export const SECTION_TEXT_LIMIT = 3000;
-/** Slack's limit on blocks in one message. */
-export const MESSAGE_BLOCK_LIMIT = 50;
 
 /**
  * The one escape for text we did not write (host output, names, reasons): the three characters

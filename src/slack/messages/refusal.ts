@@ -1,6 +1,7 @@
 import type { SlackRole } from '../../config/schema.js';
 import type { SlackMessage } from './mrkdwn.js';
 import { escapeText, inlineCode, plainFromMrkdwn, plainText, section } from './mrkdwn.js';
+import { messageOf } from '../../errors.js';
 
 /** Why a request was refused; each says what an admin would change in the config. */
 export type Refusal =
@@ -44,5 +45,5 @@ export function problemAfterAck(error: unknown): SlackMessage {
   if (slackError === 'not_in_channel' || slackError === 'channel_not_found') {
     return buildProblem("I can't post in this channel, so nothing was started.", 'Invite me with /invite @warren, then try again.');
   }
-  return buildProblem(`Something went wrong: ${error instanceof Error ? error.message : String(error)}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.');
+  return buildProblem(`Something went wrong: ${messageOf(error)}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.');
 }

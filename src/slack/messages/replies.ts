@@ -31,7 +31,7 @@ export function buildRetryReply(view: JobView): SlackMessage {
 
 /** The end of a failed job: where it failed, the evidence (already redacted by the worker), and what to do next. */
 export function buildFailureReply(view: JobView): SlackMessage {
-  const error: SerializedEventError = view.error ?? { code: 'job.invalid', message: 'the job failed without reporting why', retryable: false };
+  const error: SerializedEventError = view.error ?? { code: 'internal', message: 'the job failed without reporting why', retryable: false };
   const where = [error.step && `step ${inlineCode(error.step)}`, error.host && `host ${inlineCode(error.host)}`].filter(Boolean).join(', ');
   const blocks = [
     section(`:x: *${escapeText(view.operation)} ${escapeText(view.cluster)} failed*${where ? ` at ${where}` : ''}`),

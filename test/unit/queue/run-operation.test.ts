@@ -140,13 +140,22 @@ describe('runOperation', () => {
     expect(reports.at(-1)?.error).toMatchObject({ code: 'ssh.connection_lost', step: 'rabbit:a' });
   });
 
-  it('turns any other unexpected error into a non-retryable one', async () => {
+  it("calls Redis's closed connection in a step (its progress report) redis.unreachable, retryable, not an SSH loss", async () => {
+    const log: string[] = [];
+    const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new Error('Connection is closed.')))]);
+
+    const { result } = run(def, log);
+
+    await expect(result).rejects.toMatchObject({ code: 'redis.unreachable', retryable: true, step: 'rabbit:a' });
+  });
+
+  it('turns any other unexpected error into a non-retryable internal one', async () => {
     const log: string[] = [];
     const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")))]);
 
     const { result } = run(def, log);
 
-    await expect(result).rejects.toMatchObject({ code: 'job.invalid', retryable: false, step: 'rabbit:a' });
+    await expect(result).rejects.toMatchObject({ code: 'internal', retryable: false, step: 'rabbit:a' });
   });
 
   it("lets a step's per-host progress through with the step's id", async () => {

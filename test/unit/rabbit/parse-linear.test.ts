@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { isWarrenError } from '../../../src/errors.js';
+import { isWarrenError, messageOf } from '../../../src/errors.js';
 import { evaluateHealth, parseClusterStatus, parseJsonOutput, splitByKnownNames } from '../../../src/rabbit/cluster-status.js';
 import { isMissingFromLists } from '../../../src/steps/install.js';
 import { Policies } from '../../../src/steps/replication.js';
@@ -148,7 +148,7 @@ describe('parseClusterStatus on hostile output', () => {
     try {
       parseClusterStatus(json, 'lab1');
     } catch (error) {
-      message = (error as Error).message;
+      message = messageOf(error);
     }
 
     expect(message).toMatch(/^cluster_status on lab1 has an unexpected shape: disk_nodes\.0: /);
@@ -198,7 +198,7 @@ describe('list_queues and other remote output', () => {
         expect(parseJsonOutput(Queues, text, 'lab1', 'list_queues').length).toBe(queues.length);
       } catch (error) {
         expect(isWarrenError(error) && error.code, JSON.stringify(text)).toBe('status.unparseable');
-        expect((error as Error).message.length).toBeLessThan(1000);
+        expect(messageOf(error).length).toBeLessThan(1000);
       }
     }
   });

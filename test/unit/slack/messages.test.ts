@@ -149,6 +149,12 @@ describe('thread replies', () => {
     expect(text).toContain('*What to do next:* Open 25672 between the nodes.');
   });
 
+  it('calls a failure that came without its error internal, never a code that blames the request', () => {
+    const text = read(buildFailureReply({ ...view, state: 'failed' }).blocks);
+    expect(text).toContain('internal: the job failed without reporting why');
+    expect(text).not.toContain('job.invalid');
+  });
+
   it('keeps a huge stderr inside a section', () => {
     const reply = buildFailureReply({ ...view, state: 'failed', error: { code: 'command.failed', message: 'x', retryable: false, evidence: { host: 'h', command: 'c', exitCode: 1, stderr: 'e'.repeat(50_000) } } });
     expectWithinSlackLimits(reply.blocks);

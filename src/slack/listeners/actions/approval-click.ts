@@ -6,6 +6,7 @@ import { decideApproval } from '../../handlers/approval-decision.js';
 import { buildClickRefusal } from '../../messages/approval-card.js';
 import { problemAfterAck } from '../../messages/refusal.js';
 import { BlockActionPayload } from '../../payloads.js';
+import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
 
 /**
  * The body both approval buttons share: ack at once, read who clicked which approval, and leave
@@ -35,7 +36,7 @@ export function approvalClick(deps: BotDeps, decision: ApprovalDecision) {
         }
         await decideApproval(deps, { user, channel, ...(teamDomain ? { teamDomain } : {}), reply, approvalId: approvalId.data }, decision, log);
       } catch (error) {
-        log.error({ err: (error as Error).message }, 'approval decision failed after ack');
+        log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'approval decision failed after ack');
         await reply(problemAfterAck(error)).catch(() => undefined);
       }
     });

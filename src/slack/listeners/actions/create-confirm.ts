@@ -9,6 +9,7 @@ import { buildUsageError } from '../../messages/usage.js';
 import { BlockActionPayload } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
 import { plainText } from '../../messages/mrkdwn.js';
+import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
 
 /**
  * "Create <cluster> now" on a dry run: acks at once, then checks everything a typed create is
@@ -53,7 +54,7 @@ export function createConfirmAction(deps: BotDeps) {
         await reply({ replace_original: true, text: plainText(`Creating ${cluster}: follow the job card in the channel.`) });
         await startClusterCreate(deps, request, cluster, log);
       } catch (error) {
-        log.error({ err: (error as Error).message }, 'create from button failed');
+        log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'create from button failed');
         await reply(problemAfterAck(error)).catch(() => undefined);
       }
     });

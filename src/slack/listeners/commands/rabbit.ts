@@ -17,6 +17,7 @@ import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refu
 import { buildHelp, buildUsageError } from '../../messages/usage.js';
 import { SlashCommandPayload } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
+import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
 
 /**
  * `/rabbit …`: checks channel, user, grammar and role in memory and acks at once (refusals and
@@ -77,7 +78,7 @@ export function rabbitCommand(deps: BotDeps) {
       try {
         await followUp(deps, request, rabbit, isOperator, log);
       } catch (error) {
-        log.error({ err: (error as Error).message }, 'slack command failed after ack');
+        log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'slack command failed after ack');
         await request.reply(problemAfterAck(error)).catch(() => undefined);
       }
     });
