@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/bot.js';
+import { startBot } from '../../src/slack/runtime/bot.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
 import { refuseAllGates } from '../../test/slack/gates.js';
 import { removeRunData } from '../../test/support/remove-run-data.js';

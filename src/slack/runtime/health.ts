@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { HealthReport } from '../observability/server.js';
+import type { HealthReport } from '../../observability/server.js';
 
 /** How long Redis gets to answer a health check before it counts as down. */
 const REDIS_ANSWER_MS = 1000;
