@@ -16,6 +16,7 @@ import { MembershipStore } from '../../state/membership.js';
 import { readClusterStatus } from '../../status/read-cluster-status.js';
 import { AfterAck } from '../after-ack.js';
 import { createSlackApp } from './app.js';
+import { batchedFirstDelivery } from './delivery-memory.js';
 import { ApprovalSweeper } from '../approval-sweeper.js';
 import type { BotDeps, PlanOperation, ReadClusterStatus } from '../deps.js';
 import { slackSettingsFromEnv } from './env.js';
@@ -83,7 +84,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     logger,
     metrics,
     health,
-    firstDelivery: (key, ttlSeconds) => store.firstDelivery(key, ttlSeconds),
+    firstDelivery: batchedFirstDelivery((keys, ttlSeconds) => store.firstDeliveries(keys, ttlSeconds)),
     ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}),
   });
   const reporter = new JobReporter({
