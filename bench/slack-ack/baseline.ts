@@ -1,7 +1,7 @@
 /**
  * The floor the bot is measured against: a bare node:http server that reads the body, checks the
  * Slack signature and answers `{}`, as cheaply as an HTTP ack can be on this machine. Same
- * protocol as bot.ts (READY / STATS on SIGUSR2 / SIGTERM).
+ * protocol as bot.ts (READY / STATS on SIGUSR2 / SIGTERM); run.ts --baseline measures it beside the bot.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -15,8 +15,8 @@ const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
-    const body = Buffer.concat(chunks).toString('utf8');
-    const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${String(req.headers['x-slack-request-timestamp'])}:${body}`).digest('hex')}`;
+    const body = Buffer.concat(chunks);
+    const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${String(req.headers['x-slack-request-timestamp'])}:`).update(body).digest('hex')}`;
     const given = String(req.headers['x-slack-signature']);
     const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });

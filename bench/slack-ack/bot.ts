@@ -1,6 +1,6 @@
 /**
  * The bot under test for the ack benchmark, in its own process so the load generator does not share
- * its event loop: the real bot (Bolt on warren's SlackHttpReceiver, production logger on stderr) on real Redis,
+ * its event loop: the real bot (Bolt's HTTPReceiver behind warren's delivery checks, production logger on stderr) on real Redis,
  * talking to the Slack emulator at SLACK_API_URL. Prints `READY {"port":…}` when it listens; on
  * SIGUSR2 waits for the work after the acks so far, then prints `STATS {serverMs, cpuMs}`: the
  * server-side time of each request and the CPU the bot used since the last; on SIGTERM it
@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/bot.js';
+import { startBot } from '../../src/slack/runtime/bot.js';
 import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
 import { refuseAllGates } from '../../test/slack/gates.js';
 import { removeRunData } from '../../test/support/remove-run-data.js';

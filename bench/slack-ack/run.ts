@@ -1,20 +1,23 @@
 /**
- * Ack latency of the HTTP receiver: rounds of 100 concurrent signed /rabbit commands, timed from
+ * Ack latency of the Slack HTTP receiver: rounds of 100 concurrent signed /rabbit commands, timed from
  * the request leaving to the whole response arriving (Bolt responds when the listener acks).
  *
- *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline] [--processes N]
+ *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline]
  *
  * The bot (bench/slack-ack/bot.ts) and the Slack emulator (emulator.ts) run in child processes of
- * their own, so this process only sends and times, over keep-alive connections as Slack's senders keep them. Commands are a
- * mix: creates (one queues, the rest find the cluster busy), status, jobs, help, a dry run and a
- * usage error, so the work each does after its ack loads the bot too. BENCH_CPU_PROF=<dir> writes
- * a CPU profile of the bot. --processes N (N > 1) runs the bot as N processes on one port
- * (bot-processes.ts: warren's runBotProcesses, as WARREN_BOT_PROCESSES=N does).
+ * their own, so this process only sends and times, over keep-alive connections as Slack's senders
+ * keep them. Commands are a mix: creates (one queues, the rest find the cluster busy), status, jobs,
+ * help, a dry run and a usage error, so the work each does after its ack loads the bot too.
+ * --baseline also starts a bare node:http server that only checks the signature (baseline.ts) and
+ * measures it in the same run, a round of each in turn, so both meet the same machine; the report
+ * sets the bot's p99 beside the baseline's and gives the ratio. After each round the server's own
+ * follow-up work is waited for (and its CPU read), so one server's leftovers never load the other's
+ * round. BENCH_CPU_PROF=<dir> writes a CPU profile of the bot.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { signSlackRequest } from '../../test/slack/driver.js';
@@ -27,7 +30,7 @@ const option = (name: string): string | undefined => {
 };
 const ROUNDS = Number(option('rounds') ?? 10);
 const CONCURRENCY = Number(option('concurrency') ?? 100);
-const PROCESSES = Number(option('processes') ?? 1);
+const WITH_BASELINE = args.includes('--baseline');
 const MIX = option('mix')?.split(',') ?? ['cluster create rmq-lab', 'cluster create spare', 'status rmq-lab', 'status', 'jobs', 'help', 'cluster create rmq-lab --dry-run', 'cluster create $(reboot)'];
 
 /** A child running one of this directory's scripts, and a way to wait for its tagged lines. */
@@ -62,15 +65,31 @@ function launch(script: string, env: Record<string, string> = {}, nodeArgs: stri
 const emulator = launch('./emulator.ts');
 const slack = JSON.parse(await emulator.line('READY')) as { apiUrl: string; botToken: string; responseUrl: string };
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
-// --baseline: a bare signed-request server instead of the bot, to show what the machine itself costs.
-const script = args.includes('--baseline') ? './baseline.ts' : PROCESSES > 1 ? './bot-processes.ts' : './bot.ts';
-const bot = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, BENCH_BOT_PROCESSES: String(PROCESSES) }, profile);
-const ready = JSON.parse(await bot.line('READY')) as { port: number };
 // Each command gets its own response_url on the emulator, as Slack gives each its own.
 const responseUrlBase = slack.responseUrl.replace(/[^/]+$/, '');
-const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 
-function send(text: string, n: number): Promise<{ ms: number; status: number; text: string }> {
+interface Target {
+  name: string;
+  describe: string;
+  process: ReturnType<typeof launch>;
+  port: number;
+  agent: Agent;
+  samples: { ms: number; status: number; text: string }[];
+  serverMs: number[];
+  cpuMs: number;
+  drainMs: number;
+}
+
+async function start(name: string, script: string, describe: string, nodeArgs: string[] = []): Promise<Target> {
+  const child = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, nodeArgs);
+  const ready = JSON.parse(await child.line('READY')) as { port: number };
+  return { name, describe, process: child, port: ready.port, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY }), samples: [], serverMs: [], cpuMs: 0, drainMs: 0 };
+}
+
+const targets: Target[] = [await start('bot', './bot.ts', "warren bot (Bolt's HTTPReceiver behind warren's delivery checks)", profile)];
+if (WITH_BASELINE) targets.push(await start('baseline', './baseline.ts', 'baseline (bare node:http, signature check, empty answer)'));
+
+function send(target: Target, text: string, n: number): Promise<{ ms: number; status: number; text: string }> {
   const body = new URLSearchParams({
     token: 'gIkuvaNzQIHg97ATvDxqgjtO',
     team_id: 'T0001',
@@ -83,8 +102,8 @@ function send(text: string, n: number): Promise<{ ms: number; status: number; te
     text,
     api_app_id: 'A123456',
     is_enterprise_install: 'false',
-    response_url: `${responseUrlBase}bench-${n}`,
-    trigger_id: `${n}.1.abc`,
+    response_url: `${responseUrlBase}bench-${target.name}-${n}`,
+    trigger_id: `${n}.1.${target.name}`,
   }).toString();
   const ts = Math.floor(Date.now() / 1000);
   const headers = {
@@ -95,7 +114,7 @@ function send(text: string, n: number): Promise<{ ms: number; status: number; te
   };
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = request({ agent, host: '127.0.0.1', port: ready.port, path: '/slack/events', method: 'POST', headers }, (res) => {
+    const req = request({ agent: target.agent, host: '127.0.0.1', port: target.port, path: '/slack/events', method: 'POST', headers }, (res) => {
       res.resume();
       res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, text }));
     });
@@ -104,16 +123,22 @@ function send(text: string, n: number): Promise<{ ms: number; status: number; te
   });
 }
 
-async function round(r: number) {
+function round(target: Target, r: number) {
   return Promise.all(
     Array.from({ length: CONCURRENCY }, (_, i) => {
       const n = (r + 1) * CONCURRENCY + i;
-      return send(MIX[n % MIX.length], n);
+      return send(target, MIX[n % MIX.length], n);
     }),
   );
 }
 
-/** A process's resident memory from /proc (Linux), to set beside what several processes cost. */
+/** The target's server times and CPU since the last call, once its work after the acks is done. */
+async function collect(target: Target): Promise<{ serverMs: number[]; cpuMs: number; drainMs?: number }> {
+  target.process.child.kill('SIGUSR2');
+  return JSON.parse(await target.process.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs?: number };
+}
+
+/** A process's resident memory from /proc (Linux). */
 function residentMb(pid: number | undefined): string {
   try {
     const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -128,49 +153,55 @@ function percentile(sorted: number[], p: number): number {
 }
 
 try {
-  await round(-1); // warm-up: auth.test, JIT, connections
-  await new Promise((r) => setTimeout(r, 500)); // let the warm-up's follow-ups drain
-  bot.child.kill('SIGUSR2');
-  await bot.line('STATS');
-  const samples: { ms: number; status: number; text: string }[] = [];
+  for (const target of targets) {
+    await round(target, -1); // warm-up: auth.test, JIT, connections
+    await collect(target);
+  }
   const loadBefore = loadavg()[0];
   // The generator shares the cores: its CPU per request is part of what a burst needs from the machine.
   const generatorSince = process.cpuUsage();
-  for (let r = 0; r < ROUNDS; r += 1) samples.push(...(await round(r)));
+  for (let r = 0; r < ROUNDS; r += 1) {
+    // A round of each in turn: a change in the machine's load reaches both alike.
+    for (const target of r % 2 === 0 ? targets : [...targets].reverse()) {
+      target.samples.push(...(await round(target, r)));
+      const stats = await collect(target);
+      target.serverMs.push(...stats.serverMs);
+      target.cpuMs += stats.cpuMs;
+      target.drainMs = Math.max(target.drainMs, stats.drainMs ?? 0);
+    }
+  }
   const generatorCpu = process.cpuUsage(generatorSince);
-  bot.child.kill('SIGUSR2');
-  // drainMs: absent from the baseline, which has no work after its answers. rssMb: with --processes, the primary's resident memory first, then each bot process's.
-  const stats = JSON.parse(await bot.line('STATS')) as { serverMs: number[]; cpuMs: number; drainMs?: number; rssMb?: number[] };
-  const server = stats.serverMs.sort((a, b) => a - b);
-  const bad = samples.filter((s) => s.status !== 200);
-  if (bad.length > 0) throw new Error(`${bad.length} requests were not answered 200`);
-  const all = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const requests = targets.reduce((sum, t) => sum + t.samples.length, 0);
   const f = (ms: number) => ms.toFixed(1);
-  const lines = [
-    `server: ${args.includes('--baseline') ? 'baseline (bare node:http, signature check, empty answer)' : PROCESSES > 1 ? `warren bot as ${PROCESSES} processes on one port (runBotProcesses)` : 'warren bot (Bolt app on SlackHttpReceiver)'}`,
+  const p99 = (t: Target) => percentile(t.samples.map((s) => s.ms).sort((a, b) => a - b), 99);
+  const lines = [`mix: ${MIX.map((m) => `\`${m}\``).join(', ')}`, '', '| server | requests | concurrency | client p50 ms | client p90 ms | client p99 ms | max ms | server p99 ms | CPU / request ms | resident MiB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  for (const t of targets) {
+    const bad = t.samples.filter((s) => s.status !== 200);
+    if (bad.length > 0) throw new Error(`${t.name}: ${bad.length} requests were not answered 200`);
+    const all = t.samples.map((s) => s.ms).sort((a, b) => a - b);
+    const server = t.serverMs.sort((a, b) => a - b);
+    lines.push(`| ${t.describe} | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} | ${f(percentile(server, 99))} | ${(t.cpuMs / all.length).toFixed(2)} | ${residentMb(t.process.child.pid)} |`);
+  }
+  lines.push('');
+  if (targets.length === 2) lines.push(`**p99 ratio bot / baseline: ${(p99(targets[0]) / p99(targets[1])).toFixed(2)}** (target ≤ 1.5); CPU per request ratio: ${(targets[0].cpuMs / targets[0].samples.length / (targets[1].cpuMs / targets[1].samples.length)).toFixed(2)}`, '');
+  lines.push(
+    `bot CPU per request is the ack and all the work after it; the longest wait for that work after a round: ${targets[0].drainMs.toFixed(0)} ms`,
+    `load generator CPU per request (signing, sending, reading): ${((generatorCpu.user + generatorCpu.system) / 1000 / requests).toFixed(2)} ms`,
     '',
-    `| measured at | requests | concurrency | p50 ms | p90 ms | p99 ms | max ms |`,
-    `|---|---:|---:|---:|---:|---:|---:|`,
-    `| client (request sent → response received) | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} |`,
-    `| bot (request parsed → response written) | ${server.length} | ${CONCURRENCY} | ${f(percentile(server, 50))} | ${f(percentile(server, 90))} | ${f(percentile(server, 99))} | ${f(server.at(-1)!)} |`,
-    '',
-    `bot CPU per command (the ack and all the work after it${PROCESSES > 1 ? ', all processes and the primary' : ''}): ${(stats.cpuMs / all.length).toFixed(2)} ms${stats.drainMs === undefined ? '' : `; the work after the acks finished ${stats.drainMs.toFixed(0)} ms after the last round`}`,
-    `load generator CPU per request (signing, sending, reading): ${((generatorCpu.user + generatorCpu.system) / 1000 / all.length).toFixed(2)} ms`,
-    '',
-    stats.rssMb ? `resident memory: primary ${stats.rssMb[0]} MiB, bot processes ${stats.rssMb.slice(1).join(', ')} MiB` : `resident memory: bot ${residentMb(bot.child.pid)} MiB`,
-    '',
-    `| command | client p50 ms | client p99 ms |`,
-    `|---|---:|---:|`,
+    '| command (bot) | client p50 ms | client p99 ms |',
+    '|---|---:|---:|',
     ...MIX.map((text) => {
-      const mine = samples.filter((s) => s.text === text).map((s) => s.ms).sort((a, b) => a - b);
+      const mine = targets[0].samples.filter((s) => s.text === text).map((s) => s.ms).sort((a, b) => a - b);
       return `| \`/rabbit ${text}\` | ${f(percentile(mine, 50))} | ${f(percentile(mine, 99))} |`;
     }),
     '',
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}, load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`,
-  ];
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`,
+  );
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {
-  agent.destroy();
-  bot.child.kill('SIGTERM');
+  for (const t of targets) {
+    t.agent.destroy();
+    t.process.child.kill('SIGTERM');
+  }
   emulator.child.kill('SIGTERM');
 }

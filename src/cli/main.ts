@@ -18,8 +18,7 @@ import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-w
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
 import { createMetrics } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
-import { runBotProcesses, startBotProcess } from '../slack/bot-processes.js';
-import { botProcessesFromEnv } from '../slack/env.js';
+import { runBotProcess } from '../slack/runtime/process.js';
 import { checkSafetyGates } from '../gates/check.js';
 import { planOperation } from '../plan.js';
 import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-status.js';
@@ -257,16 +256,10 @@ async function runBot(program: Command): Promise<number> {
   const config = await configFrom(program);
   const logger = createLogger({ name: 'warren-bot' });
   const prefix = program.opts<GlobalOptions>().prefix;
-  // Read before any process starts: a bad Redis setting fails here, once, with config.invalid.
+  // Read before anything connects: a bad Redis setting fails here, once, with config.invalid.
   const redis = redisSettingsFromEnv();
-  // WARREN_BOT_PROCESSES > 1: node:cluster re-runs `warren bot` with the same argv for each process,
-  // all on one port; with 1 (the default) the bot runs in this process. Signals are handled there.
-  await runBotProcesses({
-    processes: botProcessesFromEnv(process.env),
-    logger,
-    start: () => startBotProcess({ config, prefix, redis, env: process.env, logger, checkSafetyGates }),
-    onReady: ({ port, pids }) => logger.info({ port, pids, redis: describeRedis(redis) }, 'bot ready'),
-  });
+  // One process per replica; signals are handled there. More replicas scale it (README).
+  await runBotProcess({ config, prefix, redis, env: process.env, logger, checkSafetyGates });
   return EXIT.ok;
 }
 

@@ -42,9 +42,23 @@ export class SlackStore {
     return jobId === undefined ? `${this.base}:${kind}` : `${this.base}:${kind}:${jobId}`;
   }
 
-  /** True the first time a Slack delivery (its body's hash) is seen within `ttlSeconds`, across bot processes. */
+  /** True the first time a Slack delivery (its body's hash) is seen within `ttlSeconds`, across bot replicas. */
   async firstDelivery(key: string, ttlSeconds: number): Promise<boolean> {
     return (await this.redis.set(this.key('delivery', key), '1', 'EX', ttlSeconds, 'NX')) === 'OK';
+  }
+
+  /**
+   * firstDelivery for several deliveries in one round trip (a pipeline): for each key, true or false,
+   * or the error Redis gave for that key alone. Rejects when the round trip itself fails.
+   */
+  async firstDeliveries(keys: string[], ttlSeconds: number): Promise<(boolean | Error)[]> {
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.set(this.key('delivery', key), '1', 'EX', ttlSeconds, 'NX');
+    const replies = (await pipeline.exec()) ?? [];
+    return keys.map((_key, i) => {
+      const [error, reply] = replies[i] ?? [new Error('no reply from Redis'), null];
+      return error ?? reply === 'OK';
+    });
   }
 
   /** Records a job's card and marks it unfinished, in one step: a card is never saved yet forgotten. */

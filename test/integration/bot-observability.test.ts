@@ -8,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/bot.js';
+import { startBot } from '../../src/slack/runtime/bot.js';
 import { heartbeatKey, startHeartbeat } from '../../src/queue/worker.js';
-import { botHealth } from '../../src/slack/health.js';
-import { SlackHttpReceiver } from '../../src/slack/receiver.js';
+import { botHealth } from '../../src/slack/runtime/health.js';
+import { createSlackHttpReceiver } from '../../src/slack/runtime/http-receiver.js';
 import { SlackEmulator } from '../slack/emulator.js';
 import { CHANNEL, FAST_REPORTER, OPERATOR, OUTSIDER, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
 import type { SlackHarness } from '../slack/harness.js';
@@ -71,7 +71,7 @@ describe('bot /healthz', () => {
     // Nothing listens there: ioredis queues commands and keeps reconnecting, as during a Redis outage.
     const dead = connectRedis('redis://127.0.0.1:6399');
     dead.on('error', () => undefined);
-    const receiver = new SlackHttpReceiver({ signingSecret: 'unused-signing-secret', logger: pino({ level: 'silent' }), health: () => botHealth(dead, h.prefix) });
+    const receiver = createSlackHttpReceiver({ signingSecret: 'unused-signing-secret', logger: pino({ level: 'silent' }), health: () => botHealth(dead, h.prefix) });
     const server = await receiver.start(0);
     try {
       const started = Date.now();

@@ -15,7 +15,7 @@ import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis, redisSettingsFromEnv } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/bot.js';
+import { startBot } from '../../src/slack/runtime/bot.js';
 import { SlackDriver } from './driver.js';
 import { SlackEmulator } from './emulator.js';
 import { renderMessage, renderThread } from './render.js';

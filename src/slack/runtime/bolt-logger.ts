@@ -1,6 +1,6 @@
 import { LogLevel } from '@slack/bolt';
 import type { Logger as BoltLogger } from '@slack/bolt';
-import type { Logger } from '../log/logger.js';
+import type { Logger } from '../../log/logger.js';
 
 /** Bolt and its WebClient log through our pino logger, so their lines are JSON with the rest. */
 export function boltLoggerFrom(logger: Logger): BoltLogger {

@@ -1,27 +1,30 @@
 import { App, webApi } from '@slack/bolt';
-import type { Logger } from '../log/logger.js';
-import type { BotMetrics } from '../observability/metrics.js';
-import type { HealthReport } from '../observability/server.js';
+import type { Logger } from '../../log/logger.js';
+import type { BotMetrics } from '../../observability/metrics.js';
+import type { HealthReport } from '../../observability/server.js';
 import { boltLoggerFrom } from './bolt-logger.js';
 import type { SlackReceiverSettings } from './env.js';
-import { SlackHttpReceiver } from './receiver.js';
+import { createSlackHttpReceiver } from './http-receiver.js';
+import { observabilityRoutes } from './routes.js';
 
 export interface SlackAppOptions {
   settings: SlackReceiverSettings;
   logger: Logger;
   /** How the WebClient retries (429s included); Bolt's default spreads ten retries over ~30 minutes. */
   retryConfig?: webApi.RetryOptions;
-  /** Counts the client's rate-limit retries; over HTTP, also served on the receiver's `GET /metrics`. */
+  /** Counts the client's rate-limit retries; also served on the receiver's `GET /metrics`. */
   metrics?: BotMetrics;
-  /** Over HTTP, what the receiver's `GET /healthz` reports. */
+  /** What the receiver's `GET /healthz` reports. */
   health?: () => Promise<HealthReport>;
   /** Over HTTP, remembers deliveries so a replayed or retried request is acted on once (SlackStore.firstDelivery). */
   firstDelivery?: (key: string, ttlSeconds: number) => Promise<boolean>;
 }
 
 /**
- * The Bolt app for either receiver. Over HTTP every request's signature is verified and ones older
- * than five minutes are refused (SlackHttpReceiver); Socket Mode needs no public URL.
+ * The Bolt app on Bolt's own receivers. Over HTTP (createSlackHttpReceiver) every request's signature
+ * is verified on its bytes, ones more than five minutes off are refused, a delivery is acted on once,
+ * and `/healthz` and `/metrics` are served beside Slack's endpoint. Socket Mode needs no public URL;
+ * there the two routes get a port of their own when the settings name one (WARREN_METRICS_PORT).
  */
 export function createSlackApp(options: SlackAppOptions): App {
   const { settings } = options;
@@ -32,23 +35,27 @@ export function createSlackApp(options: SlackAppOptions): App {
     rejectRateLimitedCalls: false,
   };
   const logger = boltLoggerFrom(options.logger);
+  const receiverLogger = options.logger.child({ component: 'slack-receiver' });
+  const routes = { logger: receiverLogger, ...(options.health ? { health: options.health } : {}), ...(options.metrics ? { metrics: options.metrics.registry } : {}) };
+  const common = { token: settings.botToken, logger, clientOptions, convoStore: false as const };
+  // convoStore: no listener reads conversation state; without the store every request skips a middleware.
   const app =
     settings.mode === 'socket'
-      ? new App({ token: settings.botToken, appToken: settings.appToken, socketMode: true, logger, clientOptions, convoStore: false })
+      ? // Bolt builds its SocketModeReceiver (its WebSocket client uses clientOptions, so SLACK_API_URL too)
+        // and opens an HTTP server for the custom routes only when there are any, on installerOptions.port.
+        new App({
+          ...common,
+          socketMode: true,
+          appToken: settings.appToken,
+          ...(settings.metricsPort === undefined ? {} : { customRoutes: observabilityRoutes(routes), installerOptions: { port: settings.metricsPort } }),
+        })
       : new App({
-          token: settings.botToken,
-          // Our receiver: Bolt's signature and replay checks and answers, with less work per request.
-          receiver: new SlackHttpReceiver({
+          ...common,
+          receiver: createSlackHttpReceiver({
             signingSecret: settings.signingSecret,
-            logger: options.logger.child({ component: 'slack-receiver' }),
-            ...(options.health ? { health: options.health } : {}),
-            ...(options.metrics ? { metrics: options.metrics.registry } : {}),
+            ...routes,
             ...(options.firstDelivery ? { firstDelivery: options.firstDelivery } : {}),
           }),
-          logger,
-          clientOptions,
-          // No listener reads conversation state; without the store every request skips a middleware.
-          convoStore: false,
         });
   if (options.metrics) countRateLimits(app.client, options.metrics);
   return app;

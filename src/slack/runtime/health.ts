@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { HealthReport } from '../observability/server.js';
-import { messageOf } from '../errors.js';
+import type { HealthReport } from '../../observability/server.js';
+import { messageOf } from '../../errors.js';
 
 /** How long Redis gets to answer a health check before it counts as down. */
 const REDIS_ANSWER_MS = 1000;

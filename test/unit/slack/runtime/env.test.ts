@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { slackSettingsFromEnv } from '../../../src/slack/env.js';
+import { slackSettingsFromEnv } from '../../../../src/slack/runtime/env.js';
 
 describe('slackSettingsFromEnv', () => {
   it('chooses HTTP with a signing secret, PORT defaulting to 3000', () => {
@@ -9,6 +9,11 @@ describe('slackSettingsFromEnv', () => {
 
   it('chooses Socket Mode when an app token is set (no signing secret needed)', () => {
     expect(slackSettingsFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-A1-2-abc' })).toEqual({ mode: 'socket', botToken: 'xoxb-1', appToken: 'xapp-1-A1-2-abc' });
+  });
+
+  it('takes WARREN_METRICS_PORT in Socket Mode as where /healthz and /metrics are served, and refuses one that is no port', () => {
+    expect(slackSettingsFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-A1-2-abc', WARREN_METRICS_PORT: '9464' })).toMatchObject({ mode: 'socket', metricsPort: 9464 });
+    expect(() => slackSettingsFromEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_APP_TOKEN: 'xapp-1-A1-2-abc', WARREN_METRICS_PORT: 'ninety' })).toThrow(/WARREN_METRICS_PORT/);
   });
 
   it('takes SLACK_API_URL as the Web API base, with the slash the client needs', () => {

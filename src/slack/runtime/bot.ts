@@ -3,31 +3,30 @@ import type { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Server } from 'node:http';
-import { ApprovalStore } from '../approvals/store.js';
-import { AuditLog } from '../audit/store.js';
-import type { WarrenConfig } from '../config/schema.js';
-import type { CheckSafetyGates } from '../gates/schema.js';
-import type { Logger } from '../log/logger.js';
-import { createBotMetrics } from '../observability/metrics.js';
-import type { BotMetrics } from '../observability/metrics.js';
-import { startObservabilityServer } from '../observability/server.js';
-import type { ObservabilityServer } from '../observability/server.js';
-import { planOperation } from '../plan.js';
-import type { OperationsQueue } from '../queue/queue.js';
-import { MembershipStore } from '../state/membership.js';
-import { readClusterStatus } from '../status/read-cluster-status.js';
-import { AfterAck } from './after-ack.js';
+import { ApprovalStore } from '../../approvals/store.js';
+import { AuditLog } from '../../audit/store.js';
+import type { WarrenConfig } from '../../config/schema.js';
+import type { CheckSafetyGates } from '../../gates/schema.js';
+import type { Logger } from '../../log/logger.js';
+import { createBotMetrics } from '../../observability/metrics.js';
+import type { BotMetrics } from '../../observability/metrics.js';
+import { planOperation } from '../../plan.js';
+import type { OperationsQueue } from '../../queue/queue.js';
+import { MembershipStore } from '../../state/membership.js';
+import { readClusterStatus } from '../../status/read-cluster-status.js';
+import { AfterAck } from '../after-ack.js';
 import { createSlackApp } from './app.js';
-import { ApprovalSweeper } from './approval-sweeper.js';
-import type { BotDeps, PlanOperation, ReadClusterStatus } from './deps.js';
+import { batchedFirstDelivery } from './delivery-memory.js';
+import { ApprovalSweeper } from '../approval-sweeper.js';
+import type { BotDeps, PlanOperation, ReadClusterStatus } from '../deps.js';
 import { slackSettingsFromEnv } from './env.js';
 import { botHealth } from './health.js';
-import { registerListeners } from './listeners/index.js';
-import { MethodLimiter } from './rate-limit.js';
-import type { RateBudget } from './rate-limit.js';
-import { JobReporter } from './reporter.js';
-import type { ReporterOptions } from './reporter.js';
-import { SlackStore } from './store.js';
+import { registerListeners } from '../listeners/index.js';
+import { MethodLimiter } from '../rate-limit.js';
+import type { RateBudget } from '../rate-limit.js';
+import { JobReporter } from '../reporter.js';
+import type { ReporterOptions } from '../reporter.js';
+import { SlackStore } from '../store.js';
 
 export interface BotOptions {
   config: WarrenConfig;
@@ -71,7 +70,7 @@ export interface RunningBot {
  * Starts the Slack front: the Bolt app on the receiver the environment chooses, its listeners,
  * and the reporter, which first resumes every card a previous run left unfinished. Over HTTP the
  * receiver's port also serves `GET /healthz` and `GET /metrics`; in Socket Mode (no port of its
- * own) they are served on WARREN_METRICS_PORT when it is set.
+ * own) Bolt serves them on WARREN_METRICS_PORT when it is set.
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const settings = slackSettingsFromEnv(options.env);
@@ -85,7 +84,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     logger,
     metrics,
     health,
-    firstDelivery: (key, ttlSeconds) => store.firstDelivery(key, ttlSeconds),
+    firstDelivery: batchedFirstDelivery((keys, ttlSeconds) => store.firstDeliveries(keys, ttlSeconds)),
     ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}),
   });
   const reporter = new JobReporter({
@@ -132,9 +131,6 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   } else {
     await app.start();
   }
-  const metricsPort = options.env.WARREN_METRICS_PORT;
-  const observability: ObservabilityServer | undefined =
-    settings.mode === 'socket' && metricsPort ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health }) : undefined;
   // Approvals a previous run won but did not finish releasing: queued (once) and carded before the
   // reporter adopts jobs without a card record, so their cards keep who approved and when.
   await sweeper.release();
@@ -160,7 +156,6 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await Promise.race([afterAck.idle(), sleep(10_000, undefined, { ref: false })]);
       await sweeper.close();
       await reporter.close();
-      await observability?.close();
     },
   };
 }

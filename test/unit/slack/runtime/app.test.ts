@@ -1,8 +1,8 @@
 import { webApi } from '@slack/bolt';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createBotMetrics } from '../../../src/observability/metrics.js';
-import { createSlackApp, methodOf } from '../../../src/slack/app.js';
+import { createBotMetrics } from '../../../../src/observability/metrics.js';
+import { createSlackApp, methodOf } from '../../../../src/slack/runtime/app.js';
 
 describe('methodOf', () => {
   it('names the Web API method from the URL the client called, and nothing unbounded', () => {

@@ -1,12 +1,13 @@
-import type { App, ReceiverEvent } from '@slack/bolt';
+import type { App, HTTPReceiver, ReceiverEvent } from '@slack/bolt';
 import { ErrorCode } from '@slack/bolt';
+import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENTS_PATH, SlackHttpReceiver, checkSlackSignature } from '../../../src/slack/receiver.js';
-import type { SlackHttpReceiverOptions } from '../../../src/slack/receiver.js';
-import { signSlackRequest } from '../../slack/driver.js';
+import { EVENTS_PATH, checkSlackSignature, createSlackHttpReceiver } from '../../../../src/slack/runtime/http-receiver.js';
+import type { SlackHttpReceiverOptions } from '../../../../src/slack/runtime/http-receiver.js';
+import { signSlackRequest } from '../../../slack/driver.js';
 
 const SECRET = 'unit-signing-secret-1234';
 const NOW_MS = 1_700_000_000_000;
@@ -18,30 +19,48 @@ describe('checkSlackSignature', () => {
   const headers = (ts: number, signature = signSlackRequest(SECRET, ts, body)) => ({ 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signature });
 
   it("accepts Slack's v0 signature of this body within five minutes", () => {
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC), body, NOW_MS)).toBeUndefined();
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC - 299), body, NOW_MS)).toBeUndefined();
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC), Buffer.from(body), NOW_MS)).toBeUndefined();
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC - 299), Buffer.from(body), NOW_MS)).toBeUndefined();
   });
 
   it('refuses a correctly signed request replayed after five minutes, or dated in the future beyond them', () => {
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC - 6 * 60), body, NOW_MS)).toMatch(/five minutes/);
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC + 6 * 60), body, NOW_MS)).toMatch(/five minutes/);
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC - 6 * 60), Buffer.from(body), NOW_MS)).toMatch(/five minutes/);
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC + 6 * 60), Buffer.from(body), NOW_MS)).toMatch(/five minutes/);
   });
 
   it('refuses another secret, another body, another version, a malformed or missing signature', () => {
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signSlackRequest('another-secret', NOW_SEC, body)), body, NOW_MS)).toBe('signature mismatch');
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC), 'command=%2Frabbit&text=jobs', NOW_MS)).toBe('signature mismatch');
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signSlackRequest(SECRET, NOW_SEC, body).replace('v0=', 'v1=')), body, NOW_MS)).toBe('unknown signature version');
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC, 'v0=zz'), body, NOW_MS)).toBe('signature mismatch');
-    expect(checkSlackSignature(SECRET, headers(NOW_SEC, `${signSlackRequest(SECRET, NOW_SEC, body)}00`), body, NOW_MS)).toBe('signature mismatch');
-    expect(checkSlackSignature(SECRET, { 'x-slack-request-timestamp': String(NOW_SEC) }, body, NOW_MS)).toMatch(/missing/);
-    expect(checkSlackSignature(SECRET, headers(Number.NaN), body, NOW_MS)).toMatch(/not a number/);
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signSlackRequest('another-secret', NOW_SEC, body)), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC), Buffer.from('command=%2Frabbit&text=jobs'), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signSlackRequest(SECRET, NOW_SEC, body).replace('v0=', 'v1=')), Buffer.from(body), NOW_MS)).toBe('unknown signature version');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, 'v0=zz'), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, `${signSlackRequest(SECRET, NOW_SEC, body)}00`), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, { 'x-slack-request-timestamp': String(NOW_SEC) }, Buffer.from(body), NOW_MS)).toMatch(/missing/);
+    expect(checkSlackSignature(SECRET, headers(Number.NaN), Buffer.from(body), NOW_MS)).toMatch(/not a number/);
+  });
+
+  it('takes only lowercase hex of exactly 64 digits, nothing before or after it', () => {
+    const good = signSlackRequest(SECRET, NOW_SEC, body);
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, `v0=${good.slice(3).toUpperCase()}`), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, `${good}=extra`), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, `${good}z`), Buffer.from(body), NOW_MS)).toBe('signature mismatch');
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, ` ${good}`), Buffer.from(body), NOW_MS)).toBe('unknown signature version');
+  });
+
+  it('signs the bytes received: a body whose bytes differ is refused even where it decodes to the same text', () => {
+    // 0xff and 0xfe are no UTF-8: both decode to U+FFFD, so as text the two bodies are one.
+    const signed = Buffer.concat([Buffer.from('command=%2Frabbit&text='), Buffer.from([0xff])]);
+    const other = Buffer.concat([Buffer.from('command=%2Frabbit&text='), Buffer.from([0xfe])]);
+    expect(signed.toString()).toBe(other.toString());
+    const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${NOW_SEC}:`).update(signed).digest('hex')}`;
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signature), signed, NOW_MS)).toBeUndefined();
+    expect(checkSlackSignature(SECRET, headers(NOW_SEC, signature), other, NOW_MS)).toBe('signature mismatch');
   });
 });
 
 /** A receiver on a free port, with an app whose processEvent the test decides. */
-async function startReceiver(processEvent: (event: ReceiverEvent) => Promise<void>, options: Partial<Pick<SlackHttpReceiverOptions, 'unackedAfterMs' | 'health' | 'metrics'>> = {}) {
+async function startReceiver(processEvent: (event: ReceiverEvent) => Promise<void>, options: Partial<Pick<SlackHttpReceiverOptions, 'unackedAfterMs' | 'health' | 'metrics' | 'firstDelivery'>> = {}) {
   const events: ReceiverEvent[] = [];
-  const receiver = new SlackHttpReceiver({ signingSecret: SECRET, logger: pino({ level: 'silent' }), ...options });
+  const receiver = createSlackHttpReceiver({ signingSecret: SECRET, logger: pino({ level: 'silent' }), ...options });
   receiver.init({
     processEvent: (event: ReceiverEvent) => {
       events.push(event);
@@ -53,7 +72,7 @@ async function startReceiver(processEvent: (event: ReceiverEvent) => Promise<voi
   return { receiver, events, base };
 }
 
-let running: SlackHttpReceiver | undefined;
+let running: HTTPReceiver | undefined;
 afterEach(async () => {
   await running?.stop();
   running = undefined;
@@ -192,5 +211,35 @@ describe('SlackHttpReceiver', () => {
     expect(await scrape.text()).toContain('warren_test_total 3');
     expect((await fetch(`${r.base}/metrics`, { method: 'POST' })).status).toBe(404);
     expect(r.events).toEqual([]);
+  });
+
+  it('answers 400 to a signed body that is JSON but not an object (a form payload too), and never calls the app', async () => {
+    const r = await startReceiver((event) => event.ack());
+    running = r.receiver;
+    for (const body of ['null', '42', '"text"', '[]']) expect((await post(r.base, body, { contentType: 'application/json' })).status).toBe(400);
+    expect((await post(r.base, 'payload=null')).status).toBe(400);
+    expect(r.events).toEqual([]);
+  });
+
+  it('acts once on a body delivered twice, answering the copy 200 without calling the app; 503 and no call when Redis cannot say', async () => {
+    const seen = new Set<string>();
+    let redisUp = true;
+    const r = await startReceiver((event) => event.ack(), {
+      firstDelivery: (key) => {
+        if (!redisUp) return Promise.reject(new Error('Connection is closed.'));
+        const first = !seen.has(key);
+        seen.add(key);
+        return Promise.resolve(first);
+      },
+    });
+    running = r.receiver;
+    const ts = Math.floor(Date.now() / 1000);
+    const body = 'command=%2Frabbit&text=help&trigger_id=1.2.a';
+    expect((await post(r.base, body, { ts })).status).toBe(200);
+    expect(await post(r.base, body, { ts: ts + 1 })).toMatchObject({ status: 200, text: '' });
+    expect(r.events).toHaveLength(1);
+    redisUp = false;
+    expect((await post(r.base, 'command=%2Frabbit&text=help&trigger_id=2.2.a')).status).toBe(503);
+    expect(r.events).toHaveLength(1);
   });
 });
