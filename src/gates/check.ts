@@ -11,7 +11,7 @@ import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, quorumCriti
 import { SshSessionPool } from '../ssh/session.js';
 import type { Shells } from '../ssh/session.js';
 import { NO_OVERRIDES } from '../state/membership.js';
-import { compareVersions } from '../steps/step.js';
+import { compareVersions } from '../rabbit/version.js';
 import { assertTarget, evaluateGates } from './evaluate.js';
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from './evaluate.js';
 import type { CheckSafetyGates, GateRequest } from './schema.js';

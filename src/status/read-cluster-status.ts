@@ -9,7 +9,7 @@ import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
-import { compareVersions } from '../steps/step.js';
+import { compareVersions } from '../rabbit/version.js';
 import { expectedNodes } from '../steps/verify.js';
 import { withQuorumDetails } from './quorum-replicas.js';
 
