@@ -3,10 +3,11 @@ import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } f
 import { nodeNameOf } from '../config/load.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, planConfirmation, withoutNode } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, planConfirmation, withoutNode } from './confirm-membership.js';
 import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
 import type { PlannedCommand, Step } from './step.js';
 import type { Host } from '../config/schema.js';
+import { membersOf } from '../rabbit/queries.js';
 import { timedOnHost } from './step.js';
 
 type PendingTeardown = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };

@@ -4,7 +4,7 @@ import { WarrenError, toWarrenError } from '../errors.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
-import { clusterStatusIfRunning } from './membership.js';
+import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { targetOf } from './reset-node.js';
 import type { Step, StepContext } from './step.js';
 import { planBeyondStatus, verifyBeyondStatus } from './verify.js';
@@ -27,9 +27,9 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
   for (;;) {
     let found: { health: ClusterHealth; unclustered: string[]; status: ClusterStatus; reader: Host } | undefined;
     for (const host of survivors) {
-      const status = await clusterStatusIfRunning(ctx, host).catch((e: unknown) => toWarrenError(e).code);
+      const status = await readNodeStatus(ctx.shells, host).catch((e: unknown) => toWarrenError(e).code);
       if (typeof status === 'string') continue;
-      const listed = new Set([...status.disk_nodes, ...(status.ram_nodes ?? [])]);
+      const listed = new Set(membersOf(status));
       const clustered = survivors.filter((h) => listed.has(nodeNameOf(h)));
       const expected = new Map(clustered.map((h) => [nodeNameOf(h), h.name]));
       found = { health: evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name), unclustered: survivors.filter((h) => !listed.has(nodeNameOf(h))).map((h) => h.name), status, reader: host };

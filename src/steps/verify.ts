@@ -42,7 +42,7 @@ export async function awaitHealthy(ctx: StepContext, deadlineMs = SETTLE_DEADLIN
 export async function verifyBeyondStatus(ctx: StepContext, request: { nodes: string[]; reader: Host; from: readonly Host[]; status: ClusterStatus; what: string }): Promise<void> {
   await confirmMembership(ctx, { expected: request.nodes, from: request.from, store: metadataStoreOfStatus(request.status), what: request.what, seen: { host: request.reader, status: request.status } });
   if (!hasQuorumQueues(request.status.versions?.[nodeNameOf(request.reader)]?.rabbitmq_version ?? ctx.facts.get(request.reader.name)?.rabbitmqVersion)) return;
-  const drift = memberDrift(await readQuorumMembers(await ctx.shells.shell(request.reader.name)), request.nodes);
+  const drift = memberDrift(await readQuorumMembers(ctx.shells, request.reader), request.nodes);
   if (drift.length > 0) {
     throw new WarrenError('verify.failed', `${ctx.cluster.cluster.name}: quorum queue members are not the cluster's nodes: ${describeDrift(drift, 5).join('; ')}`, {
       host: request.reader.name,
