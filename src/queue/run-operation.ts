@@ -4,7 +4,7 @@ import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Shells } from '../ssh/session.js';
 import type { Host } from '../config/schema.js';
-import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
+import type { DeclaredStep, HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
 import type { JobOptions, StepState } from './schema.js';
 
 export interface StepReport {
@@ -30,6 +30,17 @@ export interface RunOperationInput<Result> {
   report(event: StepReport): Promise<void>;
   /** Called after each step finishes, with every step finished so far; persists the checkpoint. */
   saveCheckpoint(completedSteps: string[]): Promise<void>;
+}
+
+/**
+ * A step's output as its schema declares it. A mismatch is a bug in the step, not the operator's
+ * input: a plain error, which the runner reports as an unexpected one.
+ */
+function declaredOutput(step: DeclaredStep, output: unknown): unknown {
+  if (output === undefined || !step.outputSchema) return output;
+  const parsed = step.outputSchema.safeParse(output);
+  if (!parsed.success) throw new Error(`${step.id} returned an output its schema refuses: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 /**
@@ -64,7 +75,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       const outcome = await step.execute(ctx);
       const durationMs = Math.round(performance.now() - started);
       const record: StepRecord = outcome
-        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: outcome.output }
+        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: declaredOutput(step, outcome.output) }
         : { id: step.id, state: 'skipped', durationMs, detail: step.skippedDetail };
       records.push(record);
       completed.add(step.id);

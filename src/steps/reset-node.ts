@@ -7,7 +7,7 @@ import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { listQueueNames, listVhosts, membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { confirmMembership, hostsAmong, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
-import { timedOnHost } from './step.js';
+import { NodeOutcomes, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
 /** How a node stands before a reset: its app runs, its VM runs without the app, or no VM. */
@@ -71,10 +71,11 @@ type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?
  * a forget_cluster_node. Skipped when the node is already blank and single; a node left with its
  * app stopped (a worker died mid-reset) is reset and started from there.
  */
-export const resetNode: Step<PendingReset> = {
+export const resetNode: Step<PendingReset, NodeOutcomes> = {
   id: 'rabbit:reset-node',
   title: 'Reset the node: stop_app, reset, start_app',
   skippedDetail: 'the node is already a blank single node',
+  outputSchema: NodeOutcomes,
 
   plan(cluster, target) {
     if (!target) return [];

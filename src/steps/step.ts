@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -64,24 +65,39 @@ export interface PlannedCommand {
   when?: string;
 }
 
-export interface StepOutcome {
+export interface StepOutcome<Output = unknown> {
   /** One line for people, e.g. "lab2, lab3 restarted with the seed's cookie". */
   detail: string;
-  /** Step-specific output the job's result may use (never secrets). */
-  output?: unknown;
+  /** Step-specific output the job's result may use (never secrets), of the step's declared `outputSchema`. */
+  output?: Output;
 }
+
+/**
+ * What a step that changes nodes says about them in its output, for the job's result: what became
+ * of each node it touched, and warnings for the operator.
+ */
+export const NodeOutcomes = z.object({
+  outcomes: z.array(z.object({ host: z.string(), outcome: z.string() })).optional(),
+  warnings: z.array(z.string()).optional(),
+});
+export type NodeOutcomes = z.infer<typeof NodeOutcomes>;
 
 /**
  * A declared, idempotent unit of work. `check` finds what is still to do (nothing = already done,
  * and the step is skipped); `run` does exactly that; re-running a finished step changes nothing.
  */
-export interface Step<Pending = unknown> {
+export interface Step<Pending = unknown, Output = never> {
   readonly id: `rabbit:${string}`;
   readonly title: string;
+  /**
+   * What `run` may return as output, declared as Backstage actions declare theirs: the runner
+   * validates the output against it, and a job reads it back only through it (outputOf).
+   */
+  readonly outputSchema?: z.ZodType<Output>;
   /** The commands each host would get, without connecting anywhere (`target`: a node.* operation's node). */
   plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   check(ctx: StepContext): Promise<Pending[]>;
-  run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome>;
+  run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome<Output>>;
   /** Detail for a skipped step. */
   readonly skippedDetail: string;
 }
@@ -109,20 +125,23 @@ export async function timedOnHost<T>(ctx: StepContext, host: string, work: () =>
 }
 
 /** A step with its pending-work type hidden, so steps of different kinds can sit in one list. */
-export interface DeclaredStep {
+export interface DeclaredStep<Output = unknown> {
   readonly id: string;
   readonly title: string;
   readonly skippedDetail: string;
+  /** The shape of the step's output; a step without one returns none. */
+  readonly outputSchema?: z.ZodType<Output>;
   plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   /** Runs the check, then the work it found; `undefined` when there was nothing to do. */
-  execute(ctx: StepContext): Promise<StepOutcome | undefined>;
+  execute(ctx: StepContext): Promise<StepOutcome<Output> | undefined>;
 }
 
-export function declareStep<Pending>(step: Step<Pending>): DeclaredStep {
+export function declareStep<Pending, Output = never>(step: Step<Pending, Output>): DeclaredStep<Output> {
   return {
     id: step.id,
     title: step.title,
     skippedDetail: step.skippedDetail,
+    ...(step.outputSchema ? { outputSchema: step.outputSchema } : {}),
     plan: (cluster, target) => step.plan(cluster, target),
     async execute(ctx) {
       const pending = await step.check(ctx);

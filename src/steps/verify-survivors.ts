@@ -1,13 +1,20 @@
+import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
+import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { targetOf } from './reset-node.js';
+import { NodeOutcomes } from './step.js';
 import type { Step, StepContext } from './step.js';
 import { planBeyondStatus, verifyBeyondStatus } from './verify.js';
+
+/** The cluster's health as the survivors show it, and a warning per member that is not clustered. */
+const SurvivorsOutput = NodeOutcomes.extend({ health: ClusterHealthSchema });
+type SurvivorsOutput = z.infer<typeof SurvivorsOutput>;
 
 const SETTLE_DEADLINE_MS = 60_000;
 const SETTLE_INTERVAL_MS = 1_000;
@@ -50,10 +57,11 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
  * Read-only, so it runs on every attempt; its output is the cluster's health as left (and a
  * warning per member that is not clustered).
  */
-export const verifySurvivors: Step<'survivors'> = {
+export const verifySurvivors: Step<'survivors', SurvivorsOutput> = {
   id: 'rabbit:verify-survivors',
   title: 'Verify the cluster as left: the other nodes healthy',
   skippedDetail: 'never skipped',
+  outputSchema: SurvivorsOutput,
 
   plan(cluster, target) {
     const first = cluster.hosts.find((h) => h.name !== target?.name);

@@ -1,6 +1,8 @@
+import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
+import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
@@ -66,10 +68,11 @@ export function planBeyondStatus(stepId: string, host: string): PlannedCommand[]
  * a majority of the metadata store confirms it (Khepri), and every quorum queue's members are the
  * expected nodes. Read-only, so it runs on every attempt; its output is the cluster's health.
  */
-export const verify: Step<'seed'> = {
+export const verify: Step<'seed', z.infer<typeof ClusterHealthSchema>> = {
   id: 'rabbit:verify',
   title: 'Verify cluster_status',
   skippedDetail: 'never skipped',
+  outputSchema: ClusterHealthSchema,
 
   plan(cluster) {
     return [{ step: this.id, host: cluster.seed.name, command: clusterStatusCommand().text }, ...planBeyondStatus(this.id, cluster.seed.name)];

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { outputOf } from '../../../jobs/operation.js';
 import type { OperationDefinition, OperationOutcome } from '../../../jobs/operation.js';
 import { WarrenError } from '../../../src/errors.js';
 import { runOperation } from '../../../src/queue/run-operation.js';
 import type { StepReport } from '../../../src/queue/run-operation.js';
+import { declareStep } from '../../../src/steps/step.js';
 import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
@@ -183,5 +186,46 @@ describe('runOperation', () => {
       { id: 'rabbit:a', detail: 'learned', output: { seen: 1 } },
       { id: 'rabbit:b', detail: 'saw 3.10.8', output: undefined },
     ]);
+  });
+
+  describe('typed outputs', () => {
+    const Counted = z.object({ count: z.number().int() });
+    /** A declared step whose run returns `output` as it is given (cast: the test plays a step that lies about its type). */
+    function countingStep(output: unknown): DeclaredStep<z.infer<typeof Counted>> {
+      return declareStep<'work', z.infer<typeof Counted>>({
+        id: 'rabbit:count',
+        title: 'Count',
+        skippedDetail: 'nothing to count',
+        outputSchema: Counted,
+        plan: () => [],
+        check: () => Promise.resolve(['work']),
+        run: () => Promise.resolve({ detail: 'counted', output: output as z.infer<typeof Counted> }),
+      });
+    }
+
+    it("keeps a step's output as its schema parses it, and a job reads it back typed through the schema", async () => {
+      const step = countingStep({ count: 3, stray: 'not in the schema' });
+
+      const outcome = await run(definition([step]), []).result;
+
+      expect(outcome.steps[0]?.output).toEqual({ count: 3 });
+      const count: number | undefined = outputOf(outcome, step)?.count;
+      expect(count).toBe(3);
+    });
+
+    it('fails the step, as an unexpected error, when its output does not match its schema', async () => {
+      const { result, reports } = run(definition([countingStep({ count: 'three' })]), []);
+
+      await expect(result).rejects.toMatchObject({ retryable: false, step: 'rabbit:count', message: expect.stringContaining('rabbit:count returned an output its schema refuses: count:') as unknown });
+      expect(reports.at(-1)).toMatchObject({ step: 'rabbit:count', state: 'failed' });
+    });
+
+    it('parses an output read back from an untyped record (a checkpoint from Redis) with the schema', () => {
+      const step = countingStep(undefined);
+      const outcome: OperationOutcome = { cluster: labCluster(3), facts: new Map(), steps: [{ id: step.id, state: 'done', output: { count: 'x' } }] };
+
+      expect(() => outputOf(outcome, step)).toThrow();
+      expect(outputOf({ ...outcome, steps: [] }, step)).toBeUndefined();
+    });
   });
 });
