@@ -1,7 +1,8 @@
 import type { OperationDefinition, StepRecord } from '../../jobs/operation.js';
 import type { ResolvedCluster } from '../config/load.js';
-import { toWarrenError } from '../errors.js';
+import { isWarrenError, toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { jobCancelled, throwIfCancelled } from '../ssh/cancellation.js';
 import type { Shells } from '../ssh/session.js';
 import type { Host } from '../config/schema.js';
 import type { DeclaredStep, HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
@@ -25,6 +26,8 @@ export interface RunOperationInput<Result> {
   shells: Shells;
   options: JobOptions;
   logger: Logger;
+  /** The job's cancellation: checked before each step, handed to each step (and given to the shells by the worker). */
+  signal?: AbortSignal;
   /** Steps an earlier attempt finished (from the job's checkpoint). */
   completedSteps: readonly string[];
   report(event: StepReport): Promise<void>;
@@ -52,6 +55,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
   const facts = new Map<string, NodeFacts>();
   const completed = new Set(input.completedSteps);
   const records: StepRecord[] = [];
+  const signal = input.signal ?? new AbortController().signal;
 
   for (const step of definition.steps) {
     if (completed.has(step.id) && !definition.alwaysRun.has(step.id)) {
@@ -59,6 +63,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       await input.report({ step: step.id, state: 'skipped', detail: 'finished by an earlier attempt' });
       continue;
     }
+    throwIfCancelled(signal, `step ${step.id}`);
     const ctx: StepContext = {
       cluster: input.cluster,
       ...(input.target ? { target: input.target } : {}),
@@ -67,6 +72,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       facts,
       options: input.options,
       logger: logger.child({ step: step.id }),
+      signal,
       report: (progress: HostProgress) => input.report({ step: step.id, ...progress }),
     };
     await input.report({ step: step.id, state: 'running' });
@@ -83,7 +89,10 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       await input.report({ step: step.id, state: record.state, durationMs, ...(record.detail ? { detail: record.detail } : {}) });
       logger.info({ step: step.id, state: record.state, durationMs }, 'step finished');
     } catch (thrown) {
-      const error = toWarrenError(thrown, { step: step.id });
+      // Cancelled under a step: whatever the step made of a refused command (some polls read a
+      // refusal as "that node does not answer"), the job ends as cancelled.
+      const error = signal.aborted && !(isWarrenError(thrown) && thrown.code === 'job.cancelled') ? jobCancelled(signal, `the rest of step ${step.id}`) : toWarrenError(thrown);
+      error.step ??= step.id;
       await input.report({
         step: step.id,
         state: 'failed',

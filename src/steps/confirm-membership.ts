@@ -1,6 +1,7 @@
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { judgeCommit, metadataStoreOfStatus, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
@@ -56,7 +57,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
     }
     seen = undefined;
     if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, CONFIRM_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, CONFIRM_INTERVAL_MS, `confirming ${request.what}`);
   }
   throw new WarrenError('membership.unconfirmed', `${request.what} is not confirmed by a majority of ${ctx.cluster.cluster.name}'s metadata store after ${Math.round(deadlineMs / 1000)} s: ${reason}`, {
     retryable: true,

@@ -53,6 +53,11 @@ export interface StepContext {
   readonly facts: Map<string, NodeFacts>;
   readonly options: JobOptions;
   readonly logger: Logger;
+  /**
+   * The job's cancellation: once aborted, the shells refuse every new command and polls stop (both
+   * with job.cancelled). A step needs it only where it waits without sending a command.
+   */
+  readonly signal: AbortSignal;
   /** Publishes per-host progress for this step (the runner adds the step's own events). */
   report(progress: HostProgress): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { targetOf } from './reset-node.js';
 import { NodeOutcomes } from './step.js';
@@ -46,7 +47,7 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
       if (found) return found;
       throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, { retryable: true, hint: `Run warren status ${ctx.cluster.cluster.name}.` });
     }
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, SETTLE_INTERVAL_MS, `reading the survivors of ${ctx.cluster.cluster.name} again`);
   }
 }
 

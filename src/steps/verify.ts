@@ -8,6 +8,7 @@ import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus, metadataStoreStatusCommand } from '../rabbit/metadata-store.js';
 import { describeDrift, hasQuorumQueues, listQueueMembersCommand, memberDrift, readQuorumMembers } from '../rabbit/quorum-queues.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import { confirmMembership } from './confirm-membership.js';
 import { clusterStatusOf } from './membership.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
@@ -27,7 +28,7 @@ async function awaitHealthyStatus(ctx: StepContext, deadlineMs: number): Promise
     const status = await clusterStatusOf(ctx, ctx.cluster.seed);
     const health = evaluateHealth(ctx.cluster.cluster.name, status, expectedNodes(ctx), ctx.cluster.seed.name);
     if (health.headline === 'healthy' || Date.now() >= deadline) return { health, status };
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, SETTLE_INTERVAL_MS, `reading ${ctx.cluster.cluster.name}'s cluster_status again`);
   }
 }
 

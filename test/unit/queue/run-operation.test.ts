@@ -8,6 +8,8 @@ import type { StepReport } from '../../../src/queue/run-operation.js';
 import { declareStep } from '../../../src/steps/step.js';
 import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
 import { labCluster } from '../../support/inventory.js';
+import { sh } from '../../../src/ssh/quote.js';
+import type { Shells } from '../../../src/ssh/session.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
 import { MemoryMembership, silentLogger } from '../../support/step-context.js';
 
@@ -30,14 +32,15 @@ function definition(steps: DeclaredStep[], alwaysRun: string[] = []): OperationD
 }
 
 /** Runs an operation with recording report and checkpoint callbacks; both append to `log`. */
-function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = []) {
+function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = [], job: { shells?: Shells; signal?: AbortSignal } = {}) {
   const reports: StepReport[] = [];
   const checkpoints: string[][] = [];
   const cluster = labCluster(3);
   const result = runOperation({
     definition: def,
     cluster,
-    shells: new RecordingShells(cluster.hosts, scripted([])),
+    shells: job.shells ?? new RecordingShells(cluster.hosts, scripted([])),
+    ...(job.signal ? { signal: job.signal } : {}),
     options: { allowWipe: false },
     membership: new MemoryMembership(),
     logger: silentLogger,
@@ -226,6 +229,71 @@ describe('runOperation', () => {
 
       expect(() => outputOf(outcome, step)).toThrow();
       expect(outputOf({ ...outcome, steps: [] }, step)).toBeUndefined();
+    });
+  });
+
+  describe('cancellation', () => {
+    it('starts no step once the job is cancelled, and ends it with job.cancelled (not retryable)', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const def = definition([
+        fakeStep('rabbit:a', log, () => {
+          controller.abort('cancelled by U0OPS');
+          return Promise.resolve({ detail: 'a done' });
+        }),
+        fakeStep('rabbit:b', log),
+      ]);
+
+      const { result, reports } = run(def, log, [], { signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', retryable: false, message: 'the job was cancelled: cancelled by U0OPS; step rabbit:b was not started' });
+      expect(log).toEqual(['run rabbit:a', 'checkpoint rabbit:a']);
+      expect(reports.map((r) => `${r.step} ${r.state}`)).toEqual(['rabbit:a running', 'rabbit:a done']);
+    });
+
+    it('lets the running command finish and refuses the next one: the step fails as cancelled', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const cluster = labCluster(3);
+      const shells = new RecordingShells(
+        cluster.hosts,
+        () => {
+          controller.abort();
+          return { code: 0, stdout: 'done' };
+        },
+        new Map(),
+        { signal: controller.signal },
+      );
+      const def = definition([
+        fakeStep('rabbit:two-commands', log, async (ctx) => {
+          const shell = await ctx.shells.shell('lab1');
+          await shell.run(sh`rabbitmqctl -q stop_app </dev/null`);
+          await shell.run(sh`rabbitmqctl -q reset </dev/null`);
+          return { detail: 'both ran' };
+        }),
+      ]);
+
+      const { result, reports } = run(def, log, [], { shells, signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', step: 'rabbit:two-commands', message: 'the job was cancelled; rabbitmqctl on lab1 was not started' });
+      expect(shells.commands).toEqual([{ host: 'lab1', command: 'rabbitmqctl -q stop_app </dev/null' }]);
+      expect(reports.at(-1)).toMatchObject({ step: 'rabbit:two-commands', state: 'failed', error: { code: 'job.cancelled' } });
+    });
+
+    it('ends as cancelled even when a step turned the refusal into another failure', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const def = definition([
+        fakeStep('rabbit:peer', log, () => {
+          controller.abort();
+          // as runningPeer does: a node whose read failed counts as not running
+          return Promise.reject(new WarrenError('status.unreachable', 'no other member runs', { retryable: true }));
+        }),
+      ]);
+
+      const { result } = run(def, log, [], { signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', retryable: false, step: 'rabbit:peer' });
     });
   });
 });
