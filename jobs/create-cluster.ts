@@ -1,4 +1,3 @@
-import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import { transportUrlTemplate } from '../src/rabbit/transport-url.js';
 import type { ClusterCreateResult } from '../src/queue/schema.js';
 import { compatibility } from '../src/steps/compatibility.js';
@@ -12,6 +11,7 @@ import { MIRRORING_DEPRECATED, effectiveReplication, replication } from '../src/
 import { start } from '../src/steps/start.js';
 import { declareStep } from '../src/steps/step.js';
 import { verify } from '../src/steps/verify.js';
+import { outputOf } from './operation.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
@@ -41,10 +41,13 @@ export const createCluster: OperationDefinition<ClusterCreateResult> = {
   // a node a dead worker left with its app stopped (between stop_app and start_app).
   alwaysRun: new Set([preflight.id, compatibility.id, membership.id, start.id, verify.id]),
 
-  buildResult({ cluster, facts, steps }) {
+  buildResult(outcome) {
+    const { cluster, facts, steps } = outcome;
     const version = facts.get(cluster.seed.name)?.rabbitmqVersion;
     const mode = effectiveReplication(cluster, version);
-    const health = steps.find((s) => s.id === verify.id)?.output as ClusterHealth;
+    // verify runs on every attempt and last: a result is only built once it has passed
+    const health = outputOf(outcome, verify);
+    if (!health) throw new Error(`${verify.id} left no health: a result cannot be built without it`);
     // the seed's store is the cluster's: every joiner takes it over with the seed's feature flags
     const metadataStore = facts.get(cluster.seed.name)?.metadataStore;
     return {

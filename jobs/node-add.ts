@@ -1,4 +1,3 @@
-import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
 import { join } from '../src/steps/join.js';
 import { recordMembership } from '../src/steps/record-membership.js';
@@ -6,7 +5,8 @@ import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { verify } from '../src/steps/verify.js';
 import { createCluster } from './create-cluster.js';
-import { maintenanceResult, outputOf } from './maintenance-result.js';
+import { maintenanceResult } from './maintenance-result.js';
+import { outputOf } from './operation.js';
 import type { OperationDefinition } from './operation.js';
 
 /** Where create's runbook has just joined the nodes: the new host is recorded there. */
@@ -33,7 +33,7 @@ export const nodeAdd: OperationDefinition<MaintenanceResult> = {
     const node = outcome.target?.name ?? '?';
     const running = outcome.cluster.hosts.length;
     return {
-      ...maintenanceResult(outcome, `${node} joined ${outcome.cluster.cluster.name}: ${running} nodes`, outputOf(outcome, verify.id) as ClusterHealth | undefined),
+      ...maintenanceResult(outcome, `${node} joined ${outcome.cluster.cluster.name}: ${running} nodes`, outputOf(outcome, verify)),
       nodes: [{ host: node, outcome: `joined ${outcome.cluster.cluster.name}` }],
     };
   },

@@ -1,4 +1,3 @@
-import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
 import { forgetNode } from '../src/steps/forget-node.js';
 import { recordMembership } from '../src/steps/record-membership.js';
@@ -8,7 +7,8 @@ import { declareStep } from '../src/steps/step.js';
 import { stopNode } from '../src/steps/stop-node.js';
 import { verifySurvivors } from '../src/steps/verify-survivors.js';
 import { wipeNode } from '../src/steps/wipe-node.js';
-import { maintenanceResult, outputOf } from './maintenance-result.js';
+import { maintenanceResult } from './maintenance-result.js';
+import { outputOf } from './operation.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
@@ -25,6 +25,6 @@ export const nodeRemove: OperationDefinition<MaintenanceResult> = {
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const survivors = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`, (outputOf(outcome, verifySurvivors.id) as { health: ClusterHealth } | undefined)?.health);
+    return maintenanceResult(outcome, `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`, outputOf(outcome, verifySurvivors)?.health);
   },
 };

@@ -1,11 +1,11 @@
-import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
 import type { MaintenanceResult } from '../src/queue/schema.js';
 import { resetNode } from '../src/steps/reset-node.js';
 import { quorumMembers } from '../src/steps/quorum-members.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { verifySurvivors } from '../src/steps/verify-survivors.js';
-import { maintenanceResult, outputOf } from './maintenance-result.js';
+import { maintenanceResult } from './maintenance-result.js';
+import { outputOf } from './operation.js';
 import type { OperationDefinition } from './operation.js';
 
 /**
@@ -22,6 +22,6 @@ export const nodeReset: OperationDefinition<MaintenanceResult> = {
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const others = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, (outputOf(outcome, verifySurvivors.id) as { health: ClusterHealth } | undefined)?.health);
+    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, outputOf(outcome, verifySurvivors)?.health);
   },
 };

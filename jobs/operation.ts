@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import type { ResolvedCluster } from '../src/config/load.js';
 import type { Host } from '../src/config/schema.js';
 import type { OperationName, StepState } from '../src/queue/schema.js';
@@ -29,4 +30,13 @@ export interface OperationDefinition<Result = unknown> {
   /** Read-only steps that run on every attempt, even when an earlier attempt finished them. */
   alwaysRun: ReadonlySet<string>;
   buildResult(outcome: OperationOutcome): Result;
+}
+
+/**
+ * The output of `step` in this attempt, read through the step's schema (a record's output is
+ * untyped: it may come back from Redis); undefined when the step did not run or returned none.
+ */
+export function outputOf<Output>(outcome: OperationOutcome, step: { readonly id: string; readonly outputSchema?: z.ZodType<Output> }): Output | undefined {
+  const output = outcome.steps.find((s) => s.id === step.id)?.output;
+  return output === undefined || !step.outputSchema ? undefined : step.outputSchema.parse(output);
 }

@@ -40,6 +40,8 @@ export type WarrenErrorCode =
   | 'status.unreachable'
   | 'verify.failed'
   | 'job.invalid'
+  /** The job was cancelled (its worker aborted it): no command was started after that. */
+  | 'job.cancelled'
   | 'operation.unknown'
   /** A safety gate refused a destructive operation (last running disk node, minority, quorum-critical). */
   | 'gate.refused'

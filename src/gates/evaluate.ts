@@ -1,6 +1,7 @@
 import { WarrenError } from '../errors.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
+import type { QuorumVerdict } from '../rabbit/queries.js';
 import type { GateCheck, GateReport } from './schema.js';
 
 /**
@@ -9,12 +10,8 @@ import type { GateCheck, GateReport } from './schema.js';
  */
 export type NodeReach = 'running' | 'app-stopped' | 'vm-down' | 'unreachable';
 
-/**
- * What `rabbitmq-diagnostics check_if_node_is_quorum_critical` said: exit 0, or exit 69 with the
- * queues that would lose quorum (measured on 3.10.8); 'unsupported' before 3.8 (no such command);
- * 'not-asked' when the node does not run (it holds no votes now).
- */
-export type QuorumVerdict = { critical: false } | { critical: true; queues: string[] } | 'unsupported' | 'not-asked';
+/** The quorum verdict the gates judge (src/rabbit/queries.ts asks it). */
+export type { QuorumVerdict };
 
 /** One node of the cluster as the gates found it. */
 export interface GateNode {

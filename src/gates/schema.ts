@@ -1,36 +1,41 @@
+import { z } from 'zod';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { DESTRUCTIVE_OPERATIONS } from '../queue/schema.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import type { MembershipOverrides } from '../state/membership.js';
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
-export type GateId = 'cluster.busy' | 'node.last_running_disk' | 'cluster.minority' | 'node.quorum_critical' | 'node.reachable' | 'join.wipes_data';
+export const GateId = z.enum(['cluster.busy', 'node.last_running_disk', 'cluster.minority', 'node.quorum_critical', 'node.reachable', 'join.wipes_data']);
+export type GateId = z.infer<typeof GateId>;
 
 /** One gate's verdict: passed, or refused with why and what would make it possible. */
-export interface GateCheck {
-  id: GateId;
-  ok: boolean;
+export const GateCheck = z.object({
+  id: GateId,
+  ok: z.boolean(),
   /** One line, e.g. "2 of 3 nodes stay running" or "rabbit@lab1 is the last running disk node". */
-  detail: string;
+  detail: z.string(),
   /** What would make the operation possible; set when ok is false. */
-  remedy?: string;
-}
+  remedy: z.string().optional(),
+});
+export type GateCheck = z.infer<typeof GateCheck>;
 
 /**
  * What the gates found for one request: shown on the approval card, checked again by the job's
- * first step. `allowed` is false when any check failed. `wipes` says what the operation destroys
- * beyond the node's membership (e.g. "lab4 holds 3 queues"), for the card.
+ * first step (its output). `allowed` is false when any check failed. `wipes` says what the
+ * operation destroys beyond the node's membership (e.g. "lab4 holds 3 queues"), for the card.
  */
-export interface GateReport {
-  operation: DestructiveOperation;
-  cluster: string;
-  node?: string;
-  allowed: boolean;
-  checks: GateCheck[];
+export const GateReport = z.object({
+  operation: z.enum(DESTRUCTIVE_OPERATIONS),
+  cluster: z.string(),
+  node: z.string().optional(),
+  allowed: z.boolean(),
+  checks: z.array(GateCheck),
   /** The node the cluster's state was read from. */
-  readFrom?: string;
-  wipes?: string[];
-}
+  readFrom: z.string().optional(),
+  wipes: z.array(z.string()).optional(),
+});
+export type GateReport = z.infer<typeof GateReport>;
 
 export interface GateRequest {
   operation: DestructiveOperation;

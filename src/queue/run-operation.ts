@@ -1,10 +1,11 @@
 import type { OperationDefinition, StepRecord } from '../../jobs/operation.js';
 import type { ResolvedCluster } from '../config/load.js';
-import { toWarrenError } from '../errors.js';
+import { isWarrenError, toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { jobCancelled, throwIfCancelled } from '../ssh/cancellation.js';
 import type { Shells } from '../ssh/session.js';
 import type { Host } from '../config/schema.js';
-import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
+import type { DeclaredStep, HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
 import type { JobOptions, StepState } from './schema.js';
 
 export interface StepReport {
@@ -25,11 +26,24 @@ export interface RunOperationInput<Result> {
   shells: Shells;
   options: JobOptions;
   logger: Logger;
+  /** The job's cancellation: checked before each step, handed to each step (and given to the shells by the worker). */
+  signal?: AbortSignal;
   /** Steps an earlier attempt finished (from the job's checkpoint). */
   completedSteps: readonly string[];
   report(event: StepReport): Promise<void>;
   /** Called after each step finishes, with every step finished so far; persists the checkpoint. */
   saveCheckpoint(completedSteps: string[]): Promise<void>;
+}
+
+/**
+ * A step's output as its schema declares it. A mismatch is a bug in the step, not the operator's
+ * input: a plain error, which the runner reports as an unexpected one.
+ */
+function declaredOutput(step: DeclaredStep, output: unknown): unknown {
+  if (output === undefined || !step.outputSchema) return output;
+  const parsed = step.outputSchema.safeParse(output);
+  if (!parsed.success) throw new Error(`${step.id} returned an output its schema refuses: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 /**
@@ -41,6 +55,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
   const facts = new Map<string, NodeFacts>();
   const completed = new Set(input.completedSteps);
   const records: StepRecord[] = [];
+  const signal = input.signal ?? new AbortController().signal;
 
   for (const step of definition.steps) {
     if (completed.has(step.id) && !definition.alwaysRun.has(step.id)) {
@@ -48,6 +63,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       await input.report({ step: step.id, state: 'skipped', detail: 'finished by an earlier attempt' });
       continue;
     }
+    throwIfCancelled(signal, `step ${step.id}`);
     const ctx: StepContext = {
       cluster: input.cluster,
       ...(input.target ? { target: input.target } : {}),
@@ -56,6 +72,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       facts,
       options: input.options,
       logger: logger.child({ step: step.id }),
+      signal,
       report: (progress: HostProgress) => input.report({ step: step.id, ...progress }),
     };
     await input.report({ step: step.id, state: 'running' });
@@ -64,7 +81,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       const outcome = await step.execute(ctx);
       const durationMs = Math.round(performance.now() - started);
       const record: StepRecord = outcome
-        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: outcome.output }
+        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: declaredOutput(step, outcome.output) }
         : { id: step.id, state: 'skipped', durationMs, detail: step.skippedDetail };
       records.push(record);
       completed.add(step.id);
@@ -72,7 +89,10 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       await input.report({ step: step.id, state: record.state, durationMs, ...(record.detail ? { detail: record.detail } : {}) });
       logger.info({ step: step.id, state: record.state, durationMs }, 'step finished');
     } catch (thrown) {
-      const error = toWarrenError(thrown, { step: step.id });
+      // Cancelled under a step: whatever the step made of a refused command (some polls read a
+      // refusal as "that node does not answer"), the job ends as cancelled.
+      const error = signal.aborted && !(isWarrenError(thrown) && thrown.code === 'job.cancelled') ? jobCancelled(signal, `the rest of step ${step.id}`) : toWarrenError(thrown);
+      error.step ??= step.id;
       await input.report({
         step: step.id,
         state: 'failed',

@@ -41,6 +41,11 @@ export interface WorkerOptions {
 export interface RunningWorker {
   worker: Worker<JobData>;
   close(): Promise<void>;
+  /**
+   * Cancels a job this worker runs: the command running now finishes, no other starts, and the
+   * job fails with job.cancelled (not retried). False when this worker does not run that job.
+   */
+  cancel(jobId: string, reason?: string): boolean;
 }
 
 function jobEvent(data: JobData, jobId: string, attempt: number, fields: Partial<Extract<ProgressEvent, { type: 'job' }>>): ProgressEvent {
@@ -164,8 +169,12 @@ function isJson(text: string): boolean {
   }
 }
 
-/** Runs one job: validate, resolve the cluster, run the operation's steps, publish every change. */
-async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger): Promise<unknown> {
+/**
+ * Runs one job: validate, resolve the cluster, run the operation's steps, publish every change.
+ * `signal` is the job's own (BullMQ makes one per job for a processor that takes it): aborted by
+ * `cancel`, it stops the job between commands.
+ */
+async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger, signal: AbortSignal | undefined): Promise<unknown> {
   const redis = options.connection;
   const raw = job.data as unknown;
   if (typeof raw === 'object' && raw !== null && UNREADABLE in raw) {
@@ -220,6 +229,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
       },
       logger: jobLogger,
       ...(options.env ? { env: options.env } : {}),
+      ...(signal ? { signal } : {}),
     });
     try {
       await publish(jobEvent(data, jobId, attempt, { state: 'started', steps: definition.steps.map((s) => ({ id: s.id, title: s.title })) }));
@@ -233,6 +243,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
         // An approved (or --yes) add has accepted what the gates said the join wipes.
         options: data.operation === 'node.add' ? { ...data.options, allowWipe: true } : data.options,
         logger: jobLogger,
+        ...(signal ? { signal } : {}),
         completedSteps: data.checkpoint.completedSteps,
         report: async (report) => {
           await publish({
@@ -269,7 +280,8 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
 /** A BullMQ worker for warren's operations; `close()` lets running jobs finish first. */
 export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const logger = options.logger ?? createLogger({ name: 'warren-worker' });
-  const worker = new WarrenWorker(QUEUE_NAME, (job) => processJob(job, options, logger), {
+  // Three parameters: BullMQ then gives each job an AbortController of its own (worker.cancelJob aborts it).
+  const worker = new WarrenWorker(QUEUE_NAME, (job, _token, signal) => processJob(job, options, logger, signal), {
     connection: options.connection,
     prefix: options.prefix ?? 'warren',
     concurrency: options.concurrency ?? 4,
@@ -283,6 +295,7 @@ export function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   return worker.waitUntilReady().then(() => ({
     worker,
     close: () => worker.close(),
+    cancel: (jobId, reason) => worker.cancelJob(jobId, reason),
   }));
 }
 

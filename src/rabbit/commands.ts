@@ -277,10 +277,3 @@ export function featureFlagsCommand(): ShellCommand {
   return sh`${NO_VM_EXITS_69} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`.named('rabbitmqctl list_feature_flags');
 }
 
-/**
- * A vhost's queues with their replicas: on 4.x `members` and `online` list a quorum queue's
- * replicas and those running (`online` is "" for a classic queue). Measured on 4.0.5 and 4.3.6.
- */
-export function listQueueMembersCommand(vhost: string): ShellCommand {
-  return sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named('rabbitmqctl list_queues members');
-}

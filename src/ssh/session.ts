@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { ACCEPTED_MACS, fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey } from './host-key.js';
 import type { ShellCommand} from './quote.js';
 import { commandName, quote } from './quote.js';
+import { jobCancelled, throwIfCancelled } from './cancellation.js';
 import { Redactor } from './redact.js';
 
 export interface CommandResult {
@@ -156,6 +157,7 @@ class SshShell implements RemoteShell {
     private readonly redactor: Redactor,
     private readonly observer: CommandObserver | undefined,
     private readonly logger: Logger | undefined,
+    private readonly signal: AbortSignal | undefined,
   ) {
     // node-ssh listens for errors only while connecting. Without a listener, ssh2's "Keepalive
     // timeout" on a silent partition is an uncaught exception that kills the worker, and the socket
@@ -171,6 +173,8 @@ class SshShell implements RemoteShell {
   }
 
   async run(command: ShellCommand, options: RunOptions = {}): Promise<CommandResult> {
+    // A cancelled job starts no new command; one already running is left to finish (or time out).
+    throwIfCancelled(this.signal, `${commandName(command)} on ${this.host.name}`);
     const timeoutMs = options.timeoutMs ?? this.settings.commandTimeoutMs;
     const remote = wrapRemoteCommand(command, this.host.user, timeoutMs);
     const started = performance.now();
@@ -369,16 +373,19 @@ export class SshSessionPool implements Shells {
   constructor(
     private readonly hosts: readonly Host[],
     private readonly settings: SshSettings,
-    private readonly options: { observer?: CommandObserver; logger?: Logger; env?: NodeJS.ProcessEnv } = {},
+    /** `signal`: the job's; once aborted, no connection is opened and no command started. */
+    private readonly options: { observer?: CommandObserver; logger?: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
   ) {}
 
   shell(hostName: string): Promise<RemoteShell> {
+    const signal = this.options.signal;
+    if (signal?.aborted) return Promise.reject(jobCancelled(signal, `connecting to ${hostName}`));
     const existing = this.connections.get(hostName);
     if (existing) return existing;
     const host = this.hosts.find((h) => h.name === hostName);
     if (!host) return Promise.reject(new WarrenError('config.invalid', `host ${hostName} is not in the inventory`));
     const opening = connectHost(host, this.settings, this.options.env).then(
-      (ssh) => new SshShell(host, ssh, this.settings, this.redactor, this.options.observer, this.options.logger),
+      (ssh) => new SshShell(host, ssh, this.settings, this.redactor, this.options.observer, this.options.logger, this.options.signal),
     );
     // A failed connect is not cached: the next attempt (a retry) dials again.
     opening.catch(() => this.connections.delete(hostName));

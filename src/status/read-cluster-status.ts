@@ -2,14 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { nodeNameOf, resolveCluster } from '../config/load.js';
 import type { MembershipChanges } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
-import { toWarrenError } from '../errors.js';
+import { WarrenError, toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import { evaluateHealth, parseClusterStatus, unreachableHealth } from '../rabbit/cluster-status.js';
+import { evaluateHealth, unreachableHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
-import { clusterStatusCommand } from '../rabbit/commands.js';
+import { readNodeStatus } from '../rabbit/queries.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
-import { compareVersions } from '../steps/step.js';
+import { compareVersions } from '../rabbit/version.js';
 import { expectedNodes } from '../steps/verify.js';
 import { withQuorumDetails } from './quorum-replicas.js';
 
@@ -63,15 +63,16 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
   const full = (async (): Promise<ClusterHealth> => {
     for (const host of order) {
       try {
-        const shell = await pool.shell(host.name);
-        const result = await shell.run(clusterStatusCommand(), { timeoutMs: 90_000 });
-        const status = parseClusterStatus(result.stdout, host.name);
+        const status = await readNodeStatus(pool, host, { timeoutMs: 90_000 });
+        if (typeof status === 'string') {
+          throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`, { host: host.name, retryable: true });
+        }
         const health = evaluateHealth(cluster.cluster.name, status, expected, host.name);
         const version = status.versions?.[nodeNameOf(host)]?.rabbitmq_version;
         if (!version || compareVersions(version, '4.0') < 0) return health;
         // 4.x: metadata store, feature flags, quorum queue replicas; a node that answered
         // cluster_status but not these still gives the cluster's health, with the reason
-        return await withQuorumDetails(health, shell).catch((thrown: unknown) => ({
+        return await withQuorumDetails(health, pool, host).catch((thrown: unknown) => ({
           ...health,
           problems: [...health.problems, `quorum queue replicas not read on ${host.name}: ${toWarrenError(thrown).message}`],
         }));

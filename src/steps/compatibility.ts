@@ -1,10 +1,10 @@
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
-import { parseJsonOutput } from '../rabbit/cluster-status.js';
 import { featureFlagsCommand } from '../rabbit/commands.js';
-import { FeatureFlags, impliedMetadataStore, metadataStoreName, metadataStoreOf } from '../rabbit/feature-flags.js';
+import { impliedMetadataStore, metadataStoreName, metadataStoreOf } from '../rabbit/feature-flags.js';
 import type { MetadataStore } from '../rabbit/feature-flags.js';
+import { readFeatureFlags } from '../rabbit/queries.js';
 import { onEveryHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
@@ -57,10 +57,8 @@ export function formationProblem(seed: NodeRelease, joiners: readonly NodeReleas
 async function readMetadataStore(ctx: StepContext, host: Host, version: string): Promise<MetadataStore | undefined> {
   const implied = impliedMetadataStore(version);
   if (implied) return implied;
-  const shell = await ctx.shells.shell(host.name);
-  const result = await shell.run(featureFlagsCommand(), { okExitCodes: [64, 69, 70], timeoutMs: 60_000 });
-  if (result.code !== 0) return undefined;
-  return metadataStoreOf(parseJsonOutput(FeatureFlags, result.stdout, host.name, 'list_feature_flags'));
+  const flags = await readFeatureFlags(ctx.shells, host, { timeoutMs: 60_000 });
+  return flags ? metadataStoreOf(flags) : undefined;
 }
 
 /**

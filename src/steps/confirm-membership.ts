@@ -1,20 +1,16 @@
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { judgeCommit, metadataStoreOfStatus, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { clusterStatusIfRunning } from './membership.js';
+import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import type { PlannedCommand, StepContext } from './step.js';
 
 /** How long a membership change may take to be committed by a majority before the step gives up (retryably). */
 export const CONFIRM_DEADLINE_MS = 60_000;
 const CONFIRM_INTERVAL_MS = 1_000;
-
-/** The members a node's cluster_status lists (disk and RAM). */
-export function membersOf(status: ClusterStatus): string[] {
-  return [...status.disk_nodes, ...(status.ram_nodes ?? [])];
-}
 
 export interface ConfirmRequest {
   /** The node names the cluster must have after the change, exactly. */
@@ -45,7 +41,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
   for (;;) {
     for (const host of request.from) {
       const fresh = seen?.host.name === host.name ? seen.status : undefined;
-      const status = fresh ?? (await clusterStatusIfRunning(ctx, host).catch((thrown: unknown) => toWarrenError(thrown).code));
+      const status = fresh ?? (await readNodeStatus(ctx.shells, host).catch((thrown: unknown) => toWarrenError(thrown).code));
       if (typeof status === 'string') continue;
       if ((request.store ?? metadataStoreOfStatus(status)) === 'mnesia') return;
       const shell = await ctx.shells.shell(host.name);
@@ -61,7 +57,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
     }
     seen = undefined;
     if (Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, CONFIRM_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, CONFIRM_INTERVAL_MS, `confirming ${request.what}`);
   }
   throw new WarrenError('membership.unconfirmed', `${request.what} is not confirmed by a majority of ${ctx.cluster.cluster.name}'s metadata store after ${Math.round(deadlineMs / 1000)} s: ${reason}`, {
     retryable: true,
@@ -74,7 +70,7 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
 export async function runningPeer(ctx: StepContext, target: Host): Promise<{ host: Host; status: ClusterStatus }> {
   for (const host of [ctx.cluster.seed, ...ctx.cluster.joiners]) {
     if (host.name === target.name) continue;
-    const status = await clusterStatusIfRunning(ctx, host).catch(() => 'unreachable' as const);
+    const status = await readNodeStatus(ctx.shells, host).catch(() => 'unreachable' as const);
     if (typeof status !== 'string') return { host, status };
   }
   throw new WarrenError('status.unreachable', `no other member of ${ctx.cluster.cluster.name} runs besides ${target.name}`, {

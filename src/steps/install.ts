@@ -2,7 +2,8 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
 import { aptInstallCommand, aptUpdateCommand, packageStatusCommand } from '../rabbit/commands.js';
 import { installedVersionOf } from './preflight.js';
-import { onEveryHost, timedOnHost, upstreamVersion } from './step.js';
+import { upstreamVersion } from '../rabbit/version.js';
+import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
 /**

@@ -4,8 +4,9 @@ import { WarrenError, isWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { joinClusterCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, planConfirmation } from './confirm-membership.js';
-import { assessNode, clusterStatusIfRunning, clusterStatusOf } from './membership.js';
+import { membersOf, readNodeStatus } from '../rabbit/queries.js';
+import { confirmMembership, hostsAmong, planConfirmation } from './confirm-membership.js';
+import { assessNode, clusterStatusOf } from './membership.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
 
@@ -27,14 +28,14 @@ async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Pr
   const seed = await seedStatus();
   const node = nodeNameOf(host);
   if (known === 'member') return seed.running_nodes.includes(node) ? undefined : { host, knownToSeed: true };
-  let own = await clusterStatusIfRunning(ctx, host);
+  let own = await readNodeStatus(ctx.shells, host);
   let seedView = seed;
   if (own === 'app-stopped') {
     // A worker died between stop_app and start_app. Bring the app back, then judge the node as it
     // is now, against a fresh seed view (the cached one predates the node's return).
     const shell = await ctx.shells.shell(host.name);
     await shell.run(startAppCommand(), { timeoutMs: 300_000 });
-    own = await clusterStatusIfRunning(ctx, host);
+    own = await readNodeStatus(ctx.shells, host);
     seedView = await clusterStatusOf(ctx, ctx.cluster.seed);
   }
   if (typeof own === 'string') {

@@ -1,19 +1,16 @@
-import { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
-import { parseClusterStatus, parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import { clusterStatusCommand, listQueuesCommand, listVhostsCommand } from '../rabbit/commands.js';
+import { clusterStatusCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
+import { countQueues, membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
-const Vhosts = z.array(z.object({ name: z.string() }));
-const Queues = z.array(z.object({ name: z.string() }));
-
+/** The node's cluster_status, or status.unreachable (retryable) when its RabbitMQ app is not running. */
 export async function clusterStatusOf(ctx: StepContext, host: Host): Promise<ClusterStatus> {
-  const status = await clusterStatusIfRunning(ctx, host);
+  const status = await readNodeStatus(ctx.shells, host);
   if (typeof status === 'string') {
     throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`, {
       host: host.name,
@@ -24,30 +21,9 @@ export async function clusterStatusOf(ctx: StepContext, host: Host): Promise<Clu
   return status;
 }
 
-/**
- * The node's cluster_status; 'vm-down' when no Erlang VM runs (exit 69), 'app-stopped' when the VM
- * runs without the rabbit app (exit 64: the CLI refuses cluster_status then, as seen on 3.10.8).
- */
-export async function clusterStatusIfRunning(ctx: StepContext, host: Host): Promise<ClusterStatus | 'vm-down' | 'app-stopped'> {
-  const shell = await ctx.shells.shell(host.name);
-  const result = await shell.run(clusterStatusCommand(), { timeoutMs: 120_000, okExitCodes: [64, 69] });
-  if (result.code === 69) return 'vm-down';
-  if (result.code === 64) return 'app-stopped';
-  return parseClusterStatus(result.stdout, host.name);
-}
-
-async function queueCount(ctx: StepContext, host: Host): Promise<number> {
-  const shell = await ctx.shells.shell(host.name);
-  const vhosts = parseJsonOutput(Vhosts, (await shell.run(listVhostsCommand())).stdout, host.name, 'list_vhosts');
-  let total = 0;
-  for (const vhost of vhosts) total += parseJsonOutput(Queues, (await shell.run(listQueuesCommand(vhost.name))).stdout, host.name, 'list_queues').length;
-  return total;
-}
-
 /** Both sides list each other: the node is already in the seed's cluster. */
 export function listsEachOther(seedNode: string, seedStatus: ClusterStatus, node: string, nodeStatus: ClusterStatus): boolean {
-  const members = (s: ClusterStatus) => [...s.disk_nodes, ...(s.ram_nodes ?? [])];
-  return members(seedStatus).includes(node) && members(nodeStatus).includes(seedNode);
+  return membersOf(seedStatus).includes(node) && membersOf(nodeStatus).includes(seedNode);
 }
 
 /**
@@ -65,7 +41,7 @@ export async function assessNode(ctx: StepContext, host: Host, seedStatus: Clust
       hint: `Check that ${host.name} is the right host. To wipe it and join anyway, run the create again with --allow-wipe.`,
     });
   }
-  const queues = await queueCount(ctx, host);
+  const queues = await countQueues(ctx.shells, host);
   if (queues > 0) {
     throw new WarrenError('join.would_wipe', `${host.name} holds ${queues} queue(s); joining would delete them`, {
       host: host.name,
@@ -97,7 +73,7 @@ export const membership: Step<Host> = {
   async run(ctx, hosts) {
     const seed = ctx.cluster.seed;
     // Every node's view at once: the seed's and each joiner's (a stopped VM answers at once).
-    const [seedStatus, ...statuses] = await onEveryHost([seed, ...hosts], (host) => clusterStatusIfRunning(ctx, host));
+    const [seedStatus, ...statuses] = await onEveryHost([seed, ...hosts], (host) => readNodeStatus(ctx.shells, host));
     if (seedStatus === undefined || typeof seedStatus === 'string') {
       return { detail: `seed ${seed.name} is not running yet: membership is checked before the join` };
     }

@@ -5,7 +5,8 @@ import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
 import { RABBITMQ_ENV_CONF, probeHostCommand } from '../rabbit/commands.js';
 import type { ServiceManager } from '../rabbit/commands.js';
-import { onEveryHost, timedOnHost, upstreamVersion } from './step.js';
+import { upstreamVersion } from '../rabbit/version.js';
+import { onEveryHost, timedOnHost } from './step.js';
 import type { NodeFacts, Step, StepContext } from './step.js';
 
 const ProbeOutput = z.object({

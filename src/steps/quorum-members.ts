@@ -6,8 +6,7 @@ import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { deleteQueueMemberCommand, describeDrift, hasQuorumQueues, growQueuesCommand, listQueueMembersCommand, memberDrift, readQuorumMembers, shrinkQueuesCommand } from '../rabbit/quorum-queues.js';
 import type { MemberDrift } from '../rabbit/quorum-queues.js';
-import { membersOf } from './confirm-membership.js';
-import { clusterStatusIfRunning } from './membership.js';
+import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { timedOnHost } from './step.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
 
@@ -25,7 +24,7 @@ function intendedHosts(cluster: ResolvedCluster, scope: QuorumScope, target?: Ho
 /** The first intended host whose app answers, with its view; undefined when none does. */
 async function readerOf(ctx: StepContext, hosts: readonly Host[]): Promise<{ host: Host; status: ClusterStatus } | undefined> {
   for (const host of hosts) {
-    const status = await clusterStatusIfRunning(ctx, host).catch((thrown: unknown) => toWarrenError(thrown).code);
+    const status = await readNodeStatus(ctx.shells, host).catch((thrown: unknown) => toWarrenError(thrown).code);
     if (typeof status !== 'string') return { host, status };
   }
   return undefined;
@@ -101,7 +100,7 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       const hosts = intendedHosts(ctx.cluster, scope, ctx.target);
       const found = await readerOf(ctx, hosts);
       if (!found) throw new WarrenError('status.unreachable', `no node of ${ctx.cluster.cluster.name} runs: quorum queue members cannot be read`, { retryable: true, hint: `Start RabbitMQ on a node of ${ctx.cluster.cluster.name} and run the operation again.` });
-      const queues = await readQuorumMembers(await ctx.shells.shell(found.host.name));
+      const queues = await readQuorumMembers(ctx.shells, found.host);
       return pendingFor(found.host, found.status, memberDrift(queues, quorumNodes(hosts, found.status)));
     },
 
@@ -122,9 +121,9 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       }
       // Confirmed by reading again, from the node that made the changes.
       const reader = pending[0]?.reader ?? ctx.cluster.seed;
-      const status = await clusterStatusIfRunning(ctx, reader);
+      const status = await readNodeStatus(ctx.shells, reader);
       if (typeof status !== 'string') {
-        const left = memberDrift(await readQuorumMembers(await ctx.shells.shell(reader.name)), quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status));
+        const left = memberDrift(await readQuorumMembers(ctx.shells, reader), quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status));
         if (left.length > 0) {
           throw new WarrenError('verify.failed', `quorum queue members still differ from ${ctx.cluster.cluster.name}'s nodes: ${describeDrift(left, 3).join('; ')}`, {
             host: reader.name,

@@ -9,7 +9,7 @@ import {
   setDefaultQueueTypeCommand,
   setHaPolicyCommand,
 } from '../rabbit/commands.js';
-import { compareVersions } from './step.js';
+import { compareVersions } from '../rabbit/version.js';
 import type { Step, StepContext } from './step.js';
 
 export type EffectiveReplication = 'ha-all' | 'quorum' | 'none';

@@ -1,25 +1,20 @@
-import { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { parseJsonOutput } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import { clusterStatusCommand, listQueuesCommand, listVhostsCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
+import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
-import { clusterStatusIfRunning } from './membership.js';
-import { timedOnHost } from './step.js';
+import { listQueueNames, listVhosts, membersOf, readNodeStatus } from '../rabbit/queries.js';
+import { confirmMembership, hostsAmong, planConfirmation, runningPeer, withoutNode } from './confirm-membership.js';
+import { NodeOutcomes, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
-
-const Vhosts = z.array(z.object({ name: z.string() }));
-const Queues = z.array(z.object({ name: z.string() }));
 
 /** How a node stands before a reset: its app runs, its VM runs without the app, or no VM. */
 export type NodeRunState = { kind: 'running'; status: ClusterStatus } | { kind: 'app-stopped' } | { kind: 'vm-down' };
 
 export async function nodeRunState(ctx: StepContext, host: Host): Promise<NodeRunState> {
-  const status = await clusterStatusIfRunning(ctx, host);
+  const status = await readNodeStatus(ctx.shells, host);
   if (status === 'vm-down') return { kind: 'vm-down' };
   if (status === 'app-stopped') return { kind: 'app-stopped' };
   return { kind: 'running', status };
@@ -32,12 +27,11 @@ export async function nodeRunState(ctx: StepContext, host: Host): Promise<NodeRu
  */
 export async function isBlankSingle(ctx: StepContext, host: Host, status: ClusterStatus): Promise<boolean> {
   const self = nodeNameOf(host);
-  const members = [...status.disk_nodes, ...(status.ram_nodes ?? [])];
+  const members = membersOf(status);
   if (members.length !== 1 || members[0] !== self) return false;
-  const shell = await ctx.shells.shell(host.name);
-  const vhosts = parseJsonOutput(Vhosts, (await shell.run(listVhostsCommand())).stdout, host.name, 'list_vhosts');
-  if (vhosts.length !== 1 || vhosts[0]?.name !== '/') return false;
-  return parseJsonOutput(Queues, (await shell.run(listQueuesCommand('/'))).stdout, host.name, 'list_queues').length === 0;
+  const vhosts = await listVhosts(ctx.shells, host);
+  if (vhosts.length !== 1 || vhosts[0] !== '/') return false;
+  return (await listQueueNames(ctx.shells, host, '/')).length === 0;
 }
 
 /**
@@ -77,10 +71,11 @@ type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?
  * a forget_cluster_node. Skipped when the node is already blank and single; a node left with its
  * app stopped (a worker died mid-reset) is reset and started from there.
  */
-export const resetNode: Step<PendingReset> = {
+export const resetNode: Step<PendingReset, NodeOutcomes> = {
   id: 'rabbit:reset-node',
   title: 'Reset the node: stop_app, reset, start_app',
   skippedDetail: 'the node is already a blank single node',
+  outputSchema: NodeOutcomes,
 
   plan(cluster, target) {
     if (!target) return [];

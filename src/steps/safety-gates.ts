@@ -1,6 +1,6 @@
 import { membersForGates, readGateFacts } from '../gates/check.js';
 import { assertTarget, evaluateGates, refusalError } from '../gates/evaluate.js';
-import type { GateReport } from '../gates/schema.js';
+import { GateReport } from '../gates/schema.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import { clusterStatusCommand, quorumCriticalCommand } from '../rabbit/commands.js';
 import type { Step } from './step.js';
@@ -11,11 +11,12 @@ import type { Step } from './step.js';
  * destructive step already ran must not re-judge the cluster that step changed. Refusal is
  * gate.refused, not retryable, carrying every failed check's reason and remedy.
  */
-export function safetyGates(operation: DestructiveOperation): Step<'judge'> {
+export function safetyGates(operation: DestructiveOperation): Step<'judge', GateReport> {
   return {
     id: 'rabbit:safety-gates',
     title: 'Safety gates: majority, last running disk node, quorum, reachability',
     skippedDetail: 'never skipped',
+    outputSchema: GateReport,
 
     plan(cluster, target) {
       const members = membersForGates(cluster, operation, target);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ResolvedCluster } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { messageOf } from '../errors.js';
@@ -53,6 +54,11 @@ export interface StepContext {
   readonly facts: Map<string, NodeFacts>;
   readonly options: JobOptions;
   readonly logger: Logger;
+  /**
+   * The job's cancellation: once aborted, the shells refuse every new command and polls stop (both
+   * with job.cancelled). A step needs it only where it waits without sending a command.
+   */
+  readonly signal: AbortSignal;
   /** Publishes per-host progress for this step (the runner adds the step's own events). */
   report(progress: HostProgress): Promise<void>;
 }
@@ -65,24 +71,39 @@ export interface PlannedCommand {
   when?: string;
 }
 
-export interface StepOutcome {
+export interface StepOutcome<Output = unknown> {
   /** One line for people, e.g. "lab2, lab3 restarted with the seed's cookie". */
   detail: string;
-  /** Step-specific output the job's result may use (never secrets). */
-  output?: unknown;
+  /** Step-specific output the job's result may use (never secrets), of the step's declared `outputSchema`. */
+  output?: Output;
 }
+
+/**
+ * What a step that changes nodes says about them in its output, for the job's result: what became
+ * of each node it touched, and warnings for the operator.
+ */
+export const NodeOutcomes = z.object({
+  outcomes: z.array(z.object({ host: z.string(), outcome: z.string() })).optional(),
+  warnings: z.array(z.string()).optional(),
+});
+export type NodeOutcomes = z.infer<typeof NodeOutcomes>;
 
 /**
  * A declared, idempotent unit of work. `check` finds what is still to do (nothing = already done,
  * and the step is skipped); `run` does exactly that; re-running a finished step changes nothing.
  */
-export interface Step<Pending = unknown> {
+export interface Step<Pending = unknown, Output = never> {
   readonly id: `rabbit:${string}`;
   readonly title: string;
+  /**
+   * What `run` may return as output, declared as Backstage actions declare theirs: the runner
+   * validates the output against it, and a job reads it back only through it (outputOf).
+   */
+  readonly outputSchema?: z.ZodType<Output>;
   /** The commands each host would get, without connecting anywhere (`target`: a node.* operation's node). */
   plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   check(ctx: StepContext): Promise<Pending[]>;
-  run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome>;
+  run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome<Output>>;
   /** Detail for a skipped step. */
   readonly skippedDetail: string;
 }
@@ -109,37 +130,24 @@ export async function timedOnHost<T>(ctx: StepContext, host: string, work: () =>
   }
 }
 
-/** Strips the Debian epoch and revision: `1:3.10.8-1.1+deb12u1` -> `3.10.8`. */
-export function upstreamVersion(packageVersion: string): string {
-  return packageVersion.replace(/^\d+:/, '').replace(/-[^-]*$/, '');
-}
-
-/** Compares dotted versions numerically: negative, zero or positive. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.+~-]/).map((p) => Number.parseInt(p, 10) || 0);
-  const pb = b.split(/[.+~-]/).map((p) => Number.parseInt(p, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 /** A step with its pending-work type hidden, so steps of different kinds can sit in one list. */
-export interface DeclaredStep {
+export interface DeclaredStep<Output = unknown> {
   readonly id: string;
   readonly title: string;
   readonly skippedDetail: string;
+  /** The shape of the step's output; a step without one returns none. */
+  readonly outputSchema?: z.ZodType<Output>;
   plan(cluster: ResolvedCluster, target?: Host): PlannedCommand[];
   /** Runs the check, then the work it found; `undefined` when there was nothing to do. */
-  execute(ctx: StepContext): Promise<StepOutcome | undefined>;
+  execute(ctx: StepContext): Promise<StepOutcome<Output> | undefined>;
 }
 
-export function declareStep<Pending>(step: Step<Pending>): DeclaredStep {
+export function declareStep<Pending, Output = never>(step: Step<Pending, Output>): DeclaredStep<Output> {
   return {
     id: step.id,
     title: step.title,
     skippedDetail: step.skippedDetail,
+    ...(step.outputSchema ? { outputSchema: step.outputSchema } : {}),
     plan: (cluster, target) => step.plan(cluster, target),
     async execute(ctx) {
       const pending = await step.check(ctx);

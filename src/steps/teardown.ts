@@ -3,11 +3,12 @@ import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } f
 import { nodeNameOf } from '../config/load.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, membersOf, planConfirmation, withoutNode } from './confirm-membership.js';
+import { confirmMembership, hostsAmong, planConfirmation, withoutNode } from './confirm-membership.js';
 import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
 import type { PlannedCommand, Step } from './step.js';
 import type { Host } from '../config/schema.js';
-import { timedOnHost } from './step.js';
+import { membersOf } from '../rabbit/queries.js';
+import { NodeOutcomes, timedOnHost } from './step.js';
 
 type PendingTeardown = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };
 
@@ -18,10 +19,11 @@ type PendingTeardown = { host: Host; appRunning: boolean; before?: string[]; sto
  * alone. Nodes already blank are skipped; each is left running, blank. Under Khepri each leave
  * counts only once a majority of the nodes left confirms it.
  */
-export const teardown: Step<PendingTeardown> = {
+export const teardown: Step<PendingTeardown, NodeOutcomes> = {
   id: 'rabbit:teardown',
   title: 'Reset every node, joiners first, the seed last',
   skippedDetail: 'every node is already a blank single node',
+  outputSchema: NodeOutcomes,
 
   plan(cluster) {
     return [...cluster.joiners, cluster.seed].flatMap((host): PlannedCommand[] => [

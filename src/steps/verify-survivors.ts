@@ -1,13 +1,21 @@
+import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
+import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
-import { clusterStatusIfRunning } from './membership.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
+import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { targetOf } from './reset-node.js';
+import { NodeOutcomes } from './step.js';
 import type { Step, StepContext } from './step.js';
 import { planBeyondStatus, verifyBeyondStatus } from './verify.js';
+
+/** The cluster's health as the survivors show it, and a warning per member that is not clustered. */
+const SurvivorsOutput = NodeOutcomes.extend({ health: ClusterHealthSchema });
+type SurvivorsOutput = z.infer<typeof SurvivorsOutput>;
 
 const SETTLE_DEADLINE_MS = 60_000;
 const SETTLE_INTERVAL_MS = 1_000;
@@ -27,9 +35,9 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
   for (;;) {
     let found: { health: ClusterHealth; unclustered: string[]; status: ClusterStatus; reader: Host } | undefined;
     for (const host of survivors) {
-      const status = await clusterStatusIfRunning(ctx, host).catch((e: unknown) => toWarrenError(e).code);
+      const status = await readNodeStatus(ctx.shells, host).catch((e: unknown) => toWarrenError(e).code);
       if (typeof status === 'string') continue;
-      const listed = new Set([...status.disk_nodes, ...(status.ram_nodes ?? [])]);
+      const listed = new Set(membersOf(status));
       const clustered = survivors.filter((h) => listed.has(nodeNameOf(h)));
       const expected = new Map(clustered.map((h) => [nodeNameOf(h), h.name]));
       found = { health: evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name), unclustered: survivors.filter((h) => !listed.has(nodeNameOf(h))).map((h) => h.name), status, reader: host };
@@ -39,7 +47,7 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
       if (found) return found;
       throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, { retryable: true, hint: `Run warren status ${ctx.cluster.cluster.name}.` });
     }
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, SETTLE_INTERVAL_MS, `reading the survivors of ${ctx.cluster.cluster.name} again`);
   }
 }
 
@@ -50,10 +58,11 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
  * Read-only, so it runs on every attempt; its output is the cluster's health as left (and a
  * warning per member that is not clustered).
  */
-export const verifySurvivors: Step<'survivors'> = {
+export const verifySurvivors: Step<'survivors', SurvivorsOutput> = {
   id: 'rabbit:verify-survivors',
   title: 'Verify the cluster as left: the other nodes healthy',
   skippedDetail: 'never skipped',
+  outputSchema: SurvivorsOutput,
 
   plan(cluster, target) {
     const first = cluster.hosts.find((h) => h.name !== target?.name);

@@ -1,11 +1,14 @@
+import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
+import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus, metadataStoreStatusCommand } from '../rabbit/metadata-store.js';
 import { describeDrift, hasQuorumQueues, listQueueMembersCommand, memberDrift, readQuorumMembers } from '../rabbit/quorum-queues.js';
+import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import { confirmMembership } from './confirm-membership.js';
 import { clusterStatusOf } from './membership.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
@@ -25,7 +28,7 @@ async function awaitHealthyStatus(ctx: StepContext, deadlineMs: number): Promise
     const status = await clusterStatusOf(ctx, ctx.cluster.seed);
     const health = evaluateHealth(ctx.cluster.cluster.name, status, expectedNodes(ctx), ctx.cluster.seed.name);
     if (health.headline === 'healthy' || Date.now() >= deadline) return { health, status };
-    await new Promise((resolve) => setTimeout(resolve, SETTLE_INTERVAL_MS));
+    await pauseUnlessCancelled(ctx.signal, SETTLE_INTERVAL_MS, `reading ${ctx.cluster.cluster.name}'s cluster_status again`);
   }
 }
 
@@ -42,7 +45,7 @@ export async function awaitHealthy(ctx: StepContext, deadlineMs = SETTLE_DEADLIN
 export async function verifyBeyondStatus(ctx: StepContext, request: { nodes: string[]; reader: Host; from: readonly Host[]; status: ClusterStatus; what: string }): Promise<void> {
   await confirmMembership(ctx, { expected: request.nodes, from: request.from, store: metadataStoreOfStatus(request.status), what: request.what, seen: { host: request.reader, status: request.status } });
   if (!hasQuorumQueues(request.status.versions?.[nodeNameOf(request.reader)]?.rabbitmq_version ?? ctx.facts.get(request.reader.name)?.rabbitmqVersion)) return;
-  const drift = memberDrift(await readQuorumMembers(await ctx.shells.shell(request.reader.name)), request.nodes);
+  const drift = memberDrift(await readQuorumMembers(ctx.shells, request.reader), request.nodes);
   if (drift.length > 0) {
     throw new WarrenError('verify.failed', `${ctx.cluster.cluster.name}: quorum queue members are not the cluster's nodes: ${describeDrift(drift, 5).join('; ')}`, {
       host: request.reader.name,
@@ -66,10 +69,11 @@ export function planBeyondStatus(stepId: string, host: string): PlannedCommand[]
  * a majority of the metadata store confirms it (Khepri), and every quorum queue's members are the
  * expected nodes. Read-only, so it runs on every attempt; its output is the cluster's health.
  */
-export const verify: Step<'seed'> = {
+export const verify: Step<'seed', z.infer<typeof ClusterHealthSchema>> = {
   id: 'rabbit:verify',
   title: 'Verify cluster_status',
   skippedDetail: 'never skipped',
+  outputSchema: ClusterHealthSchema,
 
   plan(cluster) {
     return [{ step: this.id, host: cluster.seed.name, command: clusterStatusCommand().text }, ...planBeyondStatus(this.id, cluster.seed.name)];

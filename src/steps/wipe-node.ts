@@ -2,7 +2,7 @@ import { nodeNameOf } from '../config/load.js';
 import { toWarrenError } from '../errors.js';
 import { nodeDataStateCommand, resetCommand, shutdownCommand, stopAppCommand, wipeNodeDataCommand } from '../rabbit/commands.js';
 import { isBlankSingle, nodeRunState, resetHost, targetOf } from './reset-node.js';
-import { timedOnHost } from './step.js';
+import { NodeOutcomes, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
 /** What the removed node still needs: a reset (VM up), an offline wipe (VM down), a shutdown, or nothing reachable. */
@@ -30,10 +30,11 @@ async function pendingFor(ctx: StepContext): Promise<PendingWipe[]> {
  * deleted instead (the offline equivalent of reset, measured: it then starts blank). A host that
  * does not answer is left alone with a warning: it must be wiped before it runs again.
  */
-export const wipeNode: Step<PendingWipe> = {
+export const wipeNode: Step<PendingWipe, NodeOutcomes> = {
   id: 'rabbit:wipe-node',
   title: 'Reset the removed node and leave it stopped',
   skippedDetail: 'the node is already blank and stopped',
+  outputSchema: NodeOutcomes,
 
   plan(_cluster, target) {
     if (!target) return [];

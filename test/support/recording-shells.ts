@@ -1,5 +1,7 @@
 import type { Host } from '../../src/config/schema.js';
 import type { WarrenError } from '../../src/errors.js';
+import { jobCancelled, throwIfCancelled } from '../../src/ssh/cancellation.js';
+import { commandName } from '../../src/ssh/quote.js';
 import type { ShellCommand } from '../../src/ssh/quote.js';
 import { Redactor } from '../../src/ssh/redact.js';
 import { judgeResult } from '../../src/ssh/session.js';
@@ -42,9 +44,13 @@ export class RecordingShells implements Shells {
     private readonly hosts: readonly Host[],
     private readonly respond: Responder,
     private readonly refuse: ReadonlyMap<string, WarrenError> = new Map(),
+    /** `signal`: the job's, as the worker gives it to the pool; once aborted, nothing connects or runs (job.cancelled). */
+    private readonly options: { signal?: AbortSignal } = {},
   ) {}
 
   shell(hostName: string): Promise<RemoteShell> {
+    const signal = this.options.signal;
+    if (signal?.aborted) return Promise.reject(jobCancelled(signal, `connecting to ${hostName}`));
     this.connections.push(hostName);
     const refused = this.refuse.get(hostName);
     if (refused) return Promise.reject(refused);
@@ -67,6 +73,7 @@ export class RecordingShells implements Shells {
   }
 
   private answer(host: string, command: ShellCommand, options: RunOptions): CommandResult {
+    throwIfCancelled(this.options.signal, `${commandName(command)} on ${host}`);
     this.commands.push({ host, command: command.text, ...(options.stdin === undefined ? {} : { stdin: options.stdin }) });
     const reply = this.respond(host, command.text, options.stdin);
     const result: CommandResult = {

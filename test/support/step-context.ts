@@ -59,7 +59,7 @@ export class MemoryMembership implements MembershipRecorder {
 export function stepContext(
   cluster: ResolvedCluster,
   shells: Shells,
-  options: { facts?: Map<string, NodeFacts>; job?: Partial<JobOptions>; target?: Host; membership?: MemoryMembership } = {},
+  options: { facts?: Map<string, NodeFacts>; job?: Partial<JobOptions>; target?: Host; membership?: MemoryMembership; signal?: AbortSignal } = {},
 ): { ctx: StepContext; reports: HostProgress[]; membership: MemoryMembership } {
   const reports: HostProgress[] = [];
   const membership = options.membership ?? new MemoryMembership();
@@ -71,6 +71,7 @@ export function stepContext(
     facts: options.facts ?? new Map<string, NodeFacts>(),
     options: { allowWipe: false, ...options.job },
     logger: silentLogger,
+    signal: options.signal ?? new AbortController().signal,
     report(progress) {
       reports.push(progress);
       return Promise.resolve();

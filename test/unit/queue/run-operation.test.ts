@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { outputOf } from '../../../jobs/operation.js';
 import type { OperationDefinition, OperationOutcome } from '../../../jobs/operation.js';
 import { WarrenError } from '../../../src/errors.js';
 import { runOperation } from '../../../src/queue/run-operation.js';
 import type { StepReport } from '../../../src/queue/run-operation.js';
+import { declareStep } from '../../../src/steps/step.js';
 import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
 import { labCluster } from '../../support/inventory.js';
+import { sh } from '../../../src/ssh/quote.js';
+import type { Shells } from '../../../src/ssh/session.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
 import { MemoryMembership, silentLogger } from '../../support/step-context.js';
 
@@ -27,14 +32,15 @@ function definition(steps: DeclaredStep[], alwaysRun: string[] = []): OperationD
 }
 
 /** Runs an operation with recording report and checkpoint callbacks; both append to `log`. */
-function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = []) {
+function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = [], job: { shells?: Shells; signal?: AbortSignal } = {}) {
   const reports: StepReport[] = [];
   const checkpoints: string[][] = [];
   const cluster = labCluster(3);
   const result = runOperation({
     definition: def,
     cluster,
-    shells: new RecordingShells(cluster.hosts, scripted([])),
+    shells: job.shells ?? new RecordingShells(cluster.hosts, scripted([])),
+    ...(job.signal ? { signal: job.signal } : {}),
     options: { allowWipe: false },
     membership: new MemoryMembership(),
     logger: silentLogger,
@@ -192,5 +198,111 @@ describe('runOperation', () => {
       { id: 'rabbit:a', detail: 'learned', output: { seen: 1 } },
       { id: 'rabbit:b', detail: 'saw 3.10.8', output: undefined },
     ]);
+  });
+
+  describe('typed outputs', () => {
+    const Counted = z.object({ count: z.number().int() });
+    /** A declared step whose run returns `output` as it is given (cast: the test plays a step that lies about its type). */
+    function countingStep(output: unknown): DeclaredStep<z.infer<typeof Counted>> {
+      return declareStep<'work', z.infer<typeof Counted>>({
+        id: 'rabbit:count',
+        title: 'Count',
+        skippedDetail: 'nothing to count',
+        outputSchema: Counted,
+        plan: () => [],
+        check: () => Promise.resolve(['work']),
+        run: () => Promise.resolve({ detail: 'counted', output: output as z.infer<typeof Counted> }),
+      });
+    }
+
+    it("keeps a step's output as its schema parses it, and a job reads it back typed through the schema", async () => {
+      const step = countingStep({ count: 3, stray: 'not in the schema' });
+
+      const outcome = await run(definition([step]), []).result;
+
+      expect(outcome.steps[0]?.output).toEqual({ count: 3 });
+      const count: number | undefined = outputOf(outcome, step)?.count;
+      expect(count).toBe(3);
+    });
+
+    it('fails the step, as an unexpected error, when its output does not match its schema', async () => {
+      const { result, reports } = run(definition([countingStep({ count: 'three' })]), []);
+
+      await expect(result).rejects.toMatchObject({ retryable: false, step: 'rabbit:count', message: expect.stringContaining('rabbit:count returned an output its schema refuses: count:') as unknown });
+      expect(reports.at(-1)).toMatchObject({ step: 'rabbit:count', state: 'failed' });
+    });
+
+    it('parses an output read back from an untyped record (a checkpoint from Redis) with the schema', () => {
+      const step = countingStep(undefined);
+      const outcome: OperationOutcome = { cluster: labCluster(3), facts: new Map(), steps: [{ id: step.id, state: 'done', output: { count: 'x' } }] };
+
+      expect(() => outputOf(outcome, step)).toThrow();
+      expect(outputOf({ ...outcome, steps: [] }, step)).toBeUndefined();
+    });
+  });
+
+  describe('cancellation', () => {
+    it('starts no step once the job is cancelled, and ends it with job.cancelled (not retryable)', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const def = definition([
+        fakeStep('rabbit:a', log, () => {
+          controller.abort('cancelled by U0OPS');
+          return Promise.resolve({ detail: 'a done' });
+        }),
+        fakeStep('rabbit:b', log),
+      ]);
+
+      const { result, reports } = run(def, log, [], { signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', retryable: false, message: 'the job was cancelled: cancelled by U0OPS; step rabbit:b was not started' });
+      expect(log).toEqual(['run rabbit:a', 'checkpoint rabbit:a']);
+      expect(reports.map((r) => `${r.step} ${r.state}`)).toEqual(['rabbit:a running', 'rabbit:a done']);
+    });
+
+    it('lets the running command finish and refuses the next one: the step fails as cancelled', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const cluster = labCluster(3);
+      const shells = new RecordingShells(
+        cluster.hosts,
+        () => {
+          controller.abort();
+          return { code: 0, stdout: 'done' };
+        },
+        new Map(),
+        { signal: controller.signal },
+      );
+      const def = definition([
+        fakeStep('rabbit:two-commands', log, async (ctx) => {
+          const shell = await ctx.shells.shell('lab1');
+          await shell.run(sh`rabbitmqctl -q stop_app </dev/null`);
+          await shell.run(sh`rabbitmqctl -q reset </dev/null`);
+          return { detail: 'both ran' };
+        }),
+      ]);
+
+      const { result, reports } = run(def, log, [], { shells, signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', step: 'rabbit:two-commands', message: 'the job was cancelled; rabbitmqctl on lab1 was not started' });
+      expect(shells.commands).toEqual([{ host: 'lab1', command: 'rabbitmqctl -q stop_app </dev/null' }]);
+      expect(reports.at(-1)).toMatchObject({ step: 'rabbit:two-commands', state: 'failed', error: { code: 'job.cancelled' } });
+    });
+
+    it('ends as cancelled even when a step turned the refusal into another failure', async () => {
+      const log: string[] = [];
+      const controller = new AbortController();
+      const def = definition([
+        fakeStep('rabbit:peer', log, () => {
+          controller.abort();
+          // as runningPeer does: a node whose read failed counts as not running
+          return Promise.reject(new WarrenError('status.unreachable', 'no other member runs', { retryable: true }));
+        }),
+      ]);
+
+      const { result } = run(def, log, [], { signal: controller.signal });
+
+      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', retryable: false, step: 'rabbit:peer' });
+    });
   });
 });

@@ -7,7 +7,7 @@ import { evaluateHealth, parseClusterStatus, parseJsonOutput, splitByKnownNames 
 import { isMissingFromLists } from '../../../src/steps/install.js';
 import { Policies } from '../../../src/steps/replication.js';
 import { installedVersionOf, parseProbe } from '../../../src/steps/preflight.js';
-import { compareVersions, upstreamVersion } from '../../../src/steps/step.js';
+import { compareVersions, upstreamVersion } from '../../../src/rabbit/version.js';
 import { seededRandom } from '../../slack/escaping.js';
 
 // Hosts are untrusted input (STYLE.md §18): every parser of remote output runs in time linear in

@@ -4,7 +4,8 @@ import { WarrenError } from '../../../src/errors.js';
 import { clusterStatusCommand, serviceStartCommand, waitRunningCommand, writeCookieCommand } from '../../../src/rabbit/commands.js';
 import { sh } from '../../../src/ssh/quote.js';
 import { Redactor } from '../../../src/ssh/redact.js';
-import { judgeResult, wrapRemoteCommand } from '../../../src/ssh/session.js';
+import { SshSessionPool, judgeResult, wrapRemoteCommand } from '../../../src/ssh/session.js';
+import { labCluster } from '../../support/inventory.js';
 import type { CommandResult } from '../../../src/ssh/session.js';
 import { fixture } from '../../support/fixtures.js';
 
@@ -184,5 +185,16 @@ describe('judgeResult', () => {
 
     expect(error.evidence?.stderr).toHaveLength(4000);
     expect(error.evidence?.stderr.endsWith('THE END')).toBe(true);
+  });
+});
+
+describe('SshSessionPool of a cancelled job', () => {
+  it('opens no connection once the job is cancelled', async () => {
+    const controller = new AbortController();
+    controller.abort('operator');
+    const pool = new SshSessionPool(labCluster(1).hosts, { connectTimeoutMs: 1000, commandTimeoutMs: 1000 }, { signal: controller.signal });
+
+    await expect(pool.shell('lab1')).rejects.toMatchObject({ code: 'job.cancelled', message: 'the job was cancelled: operator; connecting to lab1 was not started' });
+    await pool.close();
   });
 });

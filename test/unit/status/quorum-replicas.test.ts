@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QueueMembers, describeUnderReplicated, underReplicatedQueues } from '../../../src/status/quorum-replicas.js';
+import { QueueMembers, describeUnderReplicated, underReplicatedQueues } from '../../../src/rabbit/quorum-queues.js';
 import { fixture } from '../../support/fixtures.js';
 
 /** list_queues printed one JSON array per vhost into these samples: the first is vhost '/'. */

@@ -45,6 +45,23 @@ describe('rabbit:verify', () => {
     expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
   });
 
+  it('stops polling a cluster that has not settled as soon as the job is cancelled, without another cluster_status', async () => {
+    const cluster = labCluster(3);
+    const controller = new AbortController();
+    const shells = new RecordingShells(cluster.hosts, (host, command) => {
+      if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
+      return LAB3_STOPPED;
+    }, new Map(), { signal: controller.signal });
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster), signal: controller.signal });
+    setTimeout(() => controller.abort('operator'), 1500);
+    const started = performance.now();
+
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'job.cancelled', message: "the job was cancelled: operator; reading demo's cluster_status again was not started" });
+
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, STATUS]);
+  });
+
   it('passes the 4.x-shaped status as well', async () => {
     const { ctx } = seedAnswering({ code: 0, stdout: fixture('rabbitmq-4.x/cluster_status.4.0-shaped.json') });
 
