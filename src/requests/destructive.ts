@@ -58,22 +58,29 @@ export async function requestDestructive(ports: RequestPorts, request: Destructi
   const audit = async (event: 'refused' | 'requested', detail: string, extra: { jobId?: string; approvalId?: string } = {}): Promise<void> => {
     await ports.appendAudit(buildAuditEntry({ ...request, ...extra }, event, actorOf(request.requester), { atMs: ports.now(), detail }));
   };
+  // The gates or the plan could not judge it: nothing is asked or run, and only a real request is audited.
+  const unchecked = async (error: WarrenError): Promise<DestructiveResult> => {
+    if (mode.kind !== 'dry-run') await audit('refused', `${error.code}: ${error.message}`);
+    return { kind: 'unchecked', error };
+  };
   const running = mode.kind === 'run-now' ? undefined : await ports.runningOperation(request.cluster);
   if (running !== undefined && mode.kind === 'ask-approval') {
     await audit('refused', `cluster busy: job ${running} holds ${request.cluster}`);
     return { kind: 'busy', jobId: running };
   }
-  const judged = await judge(ports, request, mode.kind === 'run-now' ? undefined : { running });
-  if ('error' in judged) {
-    if (mode.kind !== 'dry-run') await audit('refused', `${judged.error.code}: ${judged.error.message}`);
-    return { kind: 'unchecked', error: judged.error };
-  }
-  if (mode.kind === 'dry-run') return { kind: 'plan', ...judged };
-  if (!judged.report.allowed) {
-    const failed = judged.report.checks.filter((c) => !c.ok);
+  const gates = await attempt(() => judgeGates(ports, request, mode.kind === 'run-now' ? undefined : { running }));
+  if ('error' in gates) return unchecked(gates.error);
+  const report = gates.value;
+  if (!report.allowed && mode.kind !== 'dry-run') {
+    // Refused before the plan is drawn: nothing about the request is worth showing but why.
+    const failed = report.checks.filter((c) => !c.ok);
     await audit('refused', `gates: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`);
-    return { kind: 'refused', report: judged.report };
+    return { kind: 'refused', report };
   }
+  const plan = await attempt(() => ports.plan(request.operation, request.cluster, request.node));
+  if ('error' in plan) return unchecked(plan.error);
+  const judged = { plan: plan.value, report };
+  if (mode.kind === 'dry-run') return { kind: 'plan', ...judged };
   if (mode.kind === 'ask-approval') {
     const approvalId = await mode.ask(judged);
     const wipes = judged.report.wipes ?? [];
@@ -100,21 +107,19 @@ export async function requestDestructive(ports: RequestPorts, request: Destructi
 }
 
 /**
- * The gates' verdict and the plan. With `busy` (every mode but run-now) the report carries the
- * queue's `cluster.busy` check, read a moment ago, for the card and the dry run to show.
+ * The gates' verdict. With `busy` (every mode but run-now) the report carries the queue's
+ * `cluster.busy` check, read a moment ago, for the card and the dry run to show.
  */
-async function judge(
-  ports: RequestPorts,
-  request: DestructiveRequest,
-  busy: { running: string | undefined } | undefined,
-): Promise<{ plan: PlannedCommand[]; report: GateReport } | { error: WarrenError }> {
+async function judgeGates(ports: RequestPorts, request: DestructiveRequest, busy: { running: string | undefined } | undefined): Promise<GateReport> {
+  const gates = await ports.checkGates({ operation: request.operation, cluster: request.cluster, ...(request.node ? { node: request.node } : {}) });
+  return busy ? withBusyGate(gates, request.cluster, busy.running) : gates;
+}
+
+/** The value, or the error it threw as a WarrenError (e.g. node.unknown: the host is not a member, or already is one). */
+async function attempt<T>(work: () => Promise<T>): Promise<{ value: T } | { error: WarrenError }> {
   try {
-    const gates = await ports.checkGates({ operation: request.operation, cluster: request.cluster, ...(request.node ? { node: request.node } : {}) });
-    const report = busy ? withBusyGate(gates, request.cluster, busy.running) : gates;
-    const plan = await ports.plan(request.operation, request.cluster, request.node);
-    return { plan, report };
+    return { value: await work() };
   } catch (thrown) {
-    // e.g. node.unknown: the host is not a member (reset, remove) or already is one (add).
     return { error: toWarrenError(thrown) };
   }
 }

@@ -53,6 +53,8 @@ describe('requestDestructive, asking an approver (Slack)', () => {
     const result = await requestDestructive(ports, FROM_SLACK, { kind: 'ask-approval', ask: () => ((asked = true), Promise.resolve('a1')) });
     expect(result.kind).toBe('refused');
     expect(asked).toBe(false);
+    // Refused before the plan is drawn.
+    expect(ports.calls.map((c) => c.port)).toEqual(['runningOperation', 'checkGates', 'appendAudit']);
     expect(ports.audits()).toMatchObject([{ event: 'refused', actor: 'U0OPERATOR', detail: 'gates: node.last_running_disk: rabbit@mq3 is the last running disk node' }]);
   });
 
