@@ -30,7 +30,7 @@ import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from 
 import { parseCommand } from '../commands/parse.js';
 import { commandsOf, describeFor } from '../commands/operations.js';
 import type { CommandName, RabbitCommand, UsageError } from '../commands/schema.js';
-import { requestClusterCreate } from '../requests/cluster-create.js';
+import { planClusterCreate, requestClusterCreate } from '../requests/cluster-create.js';
 import { requestDestructive } from '../requests/destructive.js';
 import type { RequestPorts } from '../requests/ports.js';
 
@@ -156,7 +156,7 @@ async function createCluster(program: Command, clusterName: string, options: { a
   return withQueue(program, async (redis, queue, prefix) => {
     const ports = await requestPortsFor(config, clusterName, redis, queue, prefix);
     if (options.dryRun) {
-      out(renderPlan(clusterName, await ports.plan('cluster.create', clusterName)));
+      out(renderPlan(clusterName, await planClusterCreate(ports, clusterName)));
       return EXIT.ok;
     }
     const started = Date.now();

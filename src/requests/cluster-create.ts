@@ -1,4 +1,5 @@
 import type { JobData, JobOrigin } from '../queue/schema.js';
+import type { PlannedCommand } from '../steps/step.js';
 import type { RequestPorts } from './ports.js';
 
 /** A create as asked: the cluster, whether joins may wipe, and where its progress goes (a card, a terminal). */
@@ -26,4 +27,9 @@ export async function requestClusterCreate(ports: Pick<RequestPorts, 'enqueue'>,
     requestedAt: request.requestedAt,
   });
   return queued.status === 'busy' ? { kind: 'busy', jobId: queued.jobId } : { kind: 'queued', jobId: queued.jobId, data: queued.data };
+}
+
+/** The dry run of a create: every command each host could get; nothing is queued or audited. */
+export async function planClusterCreate(ports: Pick<RequestPorts, 'plan'>, cluster: string): Promise<PlannedCommand[]> {
+  return ports.plan('cluster.create', cluster);
 }
