@@ -32,8 +32,8 @@ echo "== worker (logs: $LAB_DIR/worker.log)"
 node dist/src/cli/bin.js worker >"$LAB_DIR/worker.log" 2>&1 &
 worker_pid=$!
 
-echo "== warren plan cluster create lab (dry run)"
-warren plan cluster create lab >"$LAB_DIR/plan.txt"
+echo "== warren cluster create lab --dry-run"
+warren cluster create lab --dry-run >"$LAB_DIR/plan.txt"
 head -12 "$LAB_DIR/plan.txt"; echo "   … (whole plan: $LAB_DIR/plan.txt)"
 
 echo "== Slack: /rabbit cluster create lab, then /rabbit status lab (bot + emulator + signed driver)"

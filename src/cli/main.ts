@@ -3,15 +3,16 @@ import { Command, CommanderError } from 'commander';
 import { loadConfig, resolveCluster, resolveConfigPath } from '../config/load.js';
 import type { WarrenConfig } from '../config/schema.js';
 import { describeError, messageOf, stackOf, toWarrenError } from '../errors.js';
+import type { WarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { AuditLog } from '../audit/store.js';
-import type { AuditEntry } from '../audit/schema.js';
 import { enqueueOperation, runningOperationFor } from '../queue/enqueue.js';
 import type { DestructiveOperation } from '../queue/schema.js';
 import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEventBatch } from '../queue/events.js';
 import { openOperationsQueue } from '../queue/queue.js';
+import type { OperationsQueue } from '../queue/queue.js';
 import { connectRedis, describeRedis, redisSettingsFromEnv } from '../queue/redis.js';
 import type { Redis } from 'ioredis';
 import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
@@ -25,6 +26,12 @@ import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-st
 import { addDashboardCommand } from './dashboard-command.js';
 import { terminalJson, terminalText } from '../untrusted-text.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
+import { parseCommand } from '../commands/parse.js';
+import { commandsOf, describeFor } from '../commands/operations.js';
+import type { CommandName, RabbitCommand, UsageError } from '../commands/schema.js';
+import { planClusterCreate, requestClusterCreate } from '../requests/cluster-create.js';
+import { requestDestructive } from '../requests/destructive.js';
+import type { RequestPorts } from '../requests/ports.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3 } as const;
@@ -91,29 +98,79 @@ async function reportQueued(prefix: string, jobId: string, follow: boolean, star
   return ok ? EXIT.ok : EXIT.failed;
 }
 
-async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean }): Promise<number> {
-  const config = await configFrom(program);
-  resolveCluster(config, clusterName);
+/** Where the CLI's requests go: the request layer's ports over this process's Redis, on the cluster as node add/remove left it. */
+async function requestPortsFor(config: WarrenConfig, cluster: string, redis: Redis, queue: OperationsQueue, prefix: string): Promise<RequestPorts> {
+  const membership = await new MembershipStore(redis, prefix).read(cluster);
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const audit = new AuditLog(redis, prefix);
+  return {
+    plan: (operation, clusterName, node) => Promise.resolve(planOperation(config, operation, clusterName, node, { membership })),
+    checkGates: (request) => checkSafetyGates(config, request, { membership, logger }),
+    enqueue: (request, options) => enqueueOperation(queue, redis, request, options),
+    runningOperation: (clusterName) => runningOperationFor(queue, clusterName),
+    appendAudit: async (entry) => {
+      await audit.append(entry);
+    },
+    now: () => Date.now(),
+  };
+}
+
+/** Runs `work` with a Redis connection and the operations queue, closing both after. */
+async function withQueue<T>(program: Command, work: (redis: Redis, queue: OperationsQueue, prefix: string) => Promise<T>): Promise<T> {
+  const prefix = program.opts<GlobalOptions>().prefix;
   const redis = redisFromEnv();
-  const queue = openOperationsQueue(redis, program.opts<GlobalOptions>().prefix);
+  const queue = openOperationsQueue(redis, prefix);
   try {
-    const started = Date.now();
-    const enqueued = await enqueueOperation(queue, redis, {
-      operation: 'cluster.create',
-      cluster: clusterName,
-      options: { allowWipe: options.allowWipe ?? false },
-      origin: { kind: 'cli', user: userInfo().username.slice(0, 64) },
-      requestedAt: new Date().toISOString(),
-    });
-    if (enqueued.status === 'busy') {
-      err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it. Follow it, or wait for it to end.`);
-      return EXIT.busy;
-    }
-    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
+    return await work(redis, queue, prefix);
   } finally {
     await queue.close();
     redis.disconnect();
   }
+}
+
+/**
+ * The operation's words through the grammar `/rabbit` uses (src/commands): the same names are
+ * accepted and refused the same way, whichever front end they were typed in.
+ */
+function parsedCommand(words: string[]): RabbitCommand | UsageError {
+  const parsed = parseCommand(words.join(' '));
+  return parsed.ok ? parsed.command : parsed.error;
+}
+
+function refuseUsage(error: UsageError): number {
+  // The usage lines are /rabbit's (they say how Slack allows a command): the terminal's own are in --help.
+  err(`${error.code}: ${error.message} (see warren --help)`);
+  return EXIT.usage;
+}
+
+function busyLine(cluster: string, jobId: string): string {
+  return `cluster ${cluster} is busy: job ${jobId} is running on it. Follow it, or wait for it to end.`;
+}
+
+async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean }): Promise<number> {
+  const command = parsedCommand(['cluster', 'create', clusterName, ...(options.dryRun ? ['--dry-run'] : [])]);
+  if ('code' in command) return refuseUsage(command);
+  const config = await configFrom(program);
+  resolveCluster(config, clusterName);
+  return withQueue(program, async (redis, queue, prefix) => {
+    const ports = await requestPortsFor(config, clusterName, redis, queue, prefix);
+    if (options.dryRun) {
+      out(renderPlan(clusterName, await planClusterCreate(ports, clusterName)));
+      return EXIT.ok;
+    }
+    const started = Date.now();
+    const result = await requestClusterCreate(ports, {
+      cluster: clusterName,
+      allowWipe: options.allowWipe ?? false,
+      origin: { kind: 'cli', user: cliUser() },
+      requestedAt: new Date().toISOString(),
+    });
+    if (result.kind === 'busy') {
+      err(busyLine(clusterName, result.jobId));
+      return EXIT.busy;
+    }
+    return reportQueued(prefix, result.jobId, options.follow, started);
+  });
 }
 
 /** The cluster's membership changes (node.add/node.remove) under the queue's prefix. */
@@ -134,75 +191,55 @@ function describeRequest(operation: DestructiveOperation, cluster: string, node?
   return `${operation.replace('.', ' ')} ${cluster}${node ? ` ${node}` : ''}`;
 }
 
+/** The exit code for an error: bad config or names are usage (2), anything else a failure (1). */
+function exitCodeOf(error: WarrenError): number {
+  return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
+}
+
 /**
- * A destructive operation from the terminal. Without --yes: the plan and the gates' verdict, and
- * nothing else (exit 2). With --yes: gates first (refused: exit 1), busy (exit 3), else audited as
- * requested with chat approval bypassed, queued with a cli-yes authorization, and followed.
+ * A destructive operation from the terminal, decided by the request layer. --dry-run: the plan
+ * and the gates' verdict (exit 0). Neither --dry-run nor --yes: the same, and that nothing ran
+ * (exit 2). --yes: refused by the gates (exit 1), busy (exit 3), else audited as requested with
+ * chat approval bypassed, queued with a cli-yes authorization, and followed.
  */
-async function destructive(program: Command, operation: DestructiveOperation, clusterName: string, node: string | undefined, options: { yes?: boolean; follow: boolean }): Promise<number> {
+async function destructive(program: Command, operation: DestructiveOperation, clusterName: string, node: string | undefined, options: { yes?: boolean; follow: boolean; dryRun?: boolean }): Promise<number> {
+  const command = parsedCommand([...operation.split('.'), clusterName, ...(node === undefined ? [] : [node]), ...(options.dryRun ? ['--dry-run'] : [])]);
+  if ('code' in command) return refuseUsage(command);
   const config = await configFrom(program);
-  const prefix = program.opts<GlobalOptions>().prefix;
-  const membership = await membershipOf(program, clusterName);
+  resolveCluster(config, clusterName);
   const what = describeRequest(operation, clusterName, node);
-  const plan = planOperation(config, operation, clusterName, node, { membership });
-  const gates = await checkSafetyGates(config, { operation, cluster: clusterName, ...(node ? { node } : {}) }, { membership, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
-  if (!options.yes) {
-    out(renderPlan(clusterName, plan, what));
-    out('');
-    out(renderGates(gates));
-    out('');
-    out(`${what} destroys data and was not run. Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`);
-    out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
-    return EXIT.usage;
-  }
-  const redis = redisFromEnv();
-  const queue = openOperationsQueue(redis, prefix);
-  const audit = new AuditLog(redis, prefix);
-  const entry = (event: AuditEntry['event'], detail: string, jobId?: string): AuditEntry => ({
-    at: new Date().toISOString(),
-    event,
-    operation,
-    cluster: clusterName,
-    ...(node ? { node } : {}),
-    actor: `cli:${cliUser()}`,
-    via: 'cli',
-    ...(jobId ? { jobId } : {}),
-    detail: detail.slice(0, 500),
-  });
-  try {
-    if (!gates.allowed) {
-      out(renderGates(gates));
-      const failed = gates.checks.filter((c) => !c.ok);
-      await audit.append(entry('refused', `gates: ${failed.map((c) => c.detail).join('; ')}`));
-      err(`${what} refused by the safety gates (see above); nothing was run.`);
-      return EXIT.failed;
-    }
-    const running = await runningOperationFor(queue, clusterName);
-    if (running) {
-      await audit.append(entry('refused', `cluster busy: job ${running}`, running));
-      err(`cluster ${clusterName} is busy: job ${running} is running on it. Follow it, or wait for it to end.`);
-      return EXIT.busy;
-    }
-    await audit.append(entry('requested', '--yes: chat approval bypassed'));
+  const runNow = options.yes === true && options.dryRun !== true;
+  return withQueue(program, async (redis, queue, prefix) => {
+    const ports = await requestPortsFor(config, clusterName, redis, queue, prefix);
     const started = Date.now();
-    const enqueued = await enqueueOperation(queue, redis, {
-      operation,
-      cluster: clusterName,
-      ...(node ? { node } : {}),
-      origin: { kind: 'cli', user: cliUser() },
-      authorization: { kind: 'cli-yes', user: cliUser() },
-      requestedAt: new Date().toISOString(),
-    });
-    if (enqueued.status === 'busy') {
-      await audit.append(entry('refused', `cluster busy: job ${enqueued.jobId}`, enqueued.jobId));
-      err(`cluster ${clusterName} is busy: job ${enqueued.jobId} is running on it.`);
-      return EXIT.busy;
+    const result = await requestDestructive(ports, { operation, cluster: clusterName, ...(node ? { node } : {}), requester: { via: 'cli', user: cliUser() } }, { kind: runNow ? 'run-now' : 'dry-run' });
+    switch (result.kind) {
+      case 'plan':
+        out(renderPlan(clusterName, result.plan, what));
+        out('');
+        out(renderGates(result.report));
+        if (options.dryRun) return EXIT.ok;
+        out('');
+        out(`${what} destroys data and was not run. Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`);
+        out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
+        return EXIT.usage;
+      case 'unchecked':
+        err(describeError(result.error.toJSON()));
+        return exitCodeOf(result.error);
+      case 'refused':
+        out(renderGates(result.report));
+        err(`${what} refused by the safety gates (see above); nothing was run.`);
+        return EXIT.failed;
+      case 'busy':
+        err(busyLine(clusterName, result.jobId));
+        return EXIT.busy;
+      case 'queued':
+        return reportQueued(prefix, result.jobId, options.follow, started);
+      case 'needs-approval':
+        // Only Slack asks for approvals; the CLI never passes that mode.
+        return EXIT.failed;
     }
-    return await reportQueued(program.opts<GlobalOptions>().prefix, enqueued.jobId, options.follow, started);
-  } finally {
-    await queue.close();
-    redis.disconnect();
-  }
+  });
 }
 
 async function showAudit(program: Command, cluster: string | undefined, options: { limit: string; json?: boolean }): Promise<number> {
@@ -222,8 +259,11 @@ async function showAudit(program: Command, cluster: string | undefined, options:
   }
 }
 
-async function showStatus(program: Command, clusterName: string, options: { json?: boolean }): Promise<number> {
+async function showStatus(program: Command, clusterName: string | undefined, options: { json?: boolean }): Promise<number> {
+  const command = parsedCommand(['status', ...(clusterName === undefined ? [] : [clusterName])]);
+  if ('code' in command) return refuseUsage(command);
   const config = await configFrom(program);
+  if (clusterName === undefined) return showStatusSummary(program, config, options);
   const membership = await membershipOf(program, clusterName);
   const health = await readClusterStatus(config, clusterName, {
     logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
@@ -236,6 +276,23 @@ async function showStatus(program: Command, clusterName: string, options: { json
   if (options.json) outJson(health);
   else out(renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
+}
+
+/** `status` without a cluster, as in Slack: every configured cluster read side by side, one line each; exit 0 if all are healthy. */
+async function showStatusSummary(program: Command, config: WarrenConfig, options: { json?: boolean }): Promise<number> {
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const rows = await Promise.all(
+    config.clusters.map(async ({ name }) => {
+      try {
+        return { cluster: name, health: await readClusterStatus(config, name, { logger, membership: await membershipOf(program, name) }) };
+      } catch (thrown) {
+        return { cluster: name, error: toWarrenError(thrown).message };
+      }
+    }),
+  );
+  if (options.json) outJson(rows);
+  else for (const row of rows) out(row.health ? renderHealth(row.health).split('\n')[0] : `cluster ${row.cluster}: UNREADABLE (${row.error})`);
+  return rows.every((row) => row.health?.headline === 'healthy') ? EXIT.ok : EXIT.failed;
 }
 
 /** Resolves on SIGTERM or SIGINT, after `close` has run. */
@@ -309,67 +366,25 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
   const run = (work: () => Promise<number>) => async () => setExitCode(await work());
 
-  const clusterCommand = program.command('cluster').description('cluster operations');
-  clusterCommand
-    .command('create <cluster>')
-    .description('queue a cluster create and follow it live')
-    .option('--allow-wipe', 'join nodes even if that wipes their queues or another cluster membership')
-    .option('--no-follow', 'print the job id and return at once')
-    .action((cluster: string, options: { allowWipe?: boolean; follow: boolean }) => run(() => createCluster(program, cluster, options))());
-  clusterCommand
-    .command('teardown <cluster>')
-    .description('reset every node of the cluster (destroys all its data); without --yes: plan and gates only')
-    .option('--yes', 'run it now, bypassing chat approval (audited as such)')
-    .option('--no-follow', 'print the job id and return at once')
-    .action((cluster: string, options: { yes?: boolean; follow: boolean }) => run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))());
-
-  const nodeCommand = program.command('node').description('node operations (destructive: each needs --yes here, or an approval in Slack)');
-  for (const [verb, operation, description] of [
-    ['reset', 'node.reset', 'stop_app, reset, start_app: the node leaves the cluster as a blank single node'],
-    ['remove', 'node.remove', 'stop the node, forget it on a running peer, reset it and leave it stopped'],
-    ['add', 'node.add', 'install, cookie and join one more inventory host (the join wipes it)'],
-  ] as const) {
-    nodeCommand
-      .command(`${verb} <cluster> <host>`)
-      .description(`${description}; without --yes: plan and gates only`)
-      .option('--yes', 'run it now, bypassing chat approval (audited as such)')
-      .option('--no-follow', 'print the job id and return at once')
-      .action((cluster: string, node: string, options: { yes?: boolean; follow: boolean }) => run(() => destructive(program, operation, cluster, node, options))());
+  // The operations come from the grammar's table (src/commands/operations.ts), as `/rabbit help` does;
+  // this adds only what is the terminal's own: following, --yes, --json, --limit.
+  const groups = new Map<string, Command>();
+  const groupDescriptions: Record<string, string> = {
+    cluster: 'cluster operations',
+    node: 'node operations (destructive: each needs --yes here, or an approval in Slack)',
+  };
+  for (const spec of commandsOf('cli')) {
+    const [first, ...rest] = spec.words.split(' ');
+    let parent = program;
+    if (rest.length > 0) {
+      const group = groups.get(first) ?? program.command(first).description(groupDescriptions[first] ?? `${first} operations`);
+      groups.set(first, group);
+      parent = group;
+    }
+    const command = parent.command([...(rest.length > 0 ? rest : [first]), ...spec.args.map(commanderArgument)].join(' ')).description(describeFor(spec, 'cli'));
+    if (spec.dryRun) command.option('--dry-run', 'show the commands (and the gates\' verdict) and change nothing');
+    defineCliCommand(program, command, spec.name, run);
   }
-
-  const planCommand = program.command('plan').description('dry run: the commands each host would get; nothing is run');
-  const planCluster = planCommand.command('cluster');
-  planCluster.command('create <cluster>').action(async (cluster: string) => {
-    const config = await configFrom(program);
-    out(renderPlan(cluster, planOperation(config, 'cluster.create', cluster, undefined, { membership: await membershipOf(program, cluster) })));
-    setExitCode(EXIT.ok);
-  });
-  planCluster.command('teardown <cluster>').action(async (cluster: string) => {
-    const config = await configFrom(program);
-    out(renderPlan(cluster, planOperation(config, 'cluster.teardown', cluster, undefined, { membership: await membershipOf(program, cluster) }), `cluster teardown ${cluster}`));
-    setExitCode(EXIT.ok);
-  });
-  const planNode = planCommand.command('node');
-  for (const verb of ['reset', 'remove', 'add'] as const) {
-    planNode.command(`${verb} <cluster> <host>`).action(async (cluster: string, node: string) => {
-      const config = await configFrom(program);
-      out(renderPlan(cluster, planOperation(config, `node.${verb}`, cluster, node, { membership: await membershipOf(program, cluster) }), `node ${verb} ${cluster} ${node}`));
-      setExitCode(EXIT.ok);
-    });
-  }
-
-  program
-    .command('audit [cluster]')
-    .description('the latest audit entries (destructive requests, approvals, refusals, results), oldest first')
-    .option('--limit <n>', 'how many entries', '20')
-    .option('--json', 'print the entries as JSON')
-    .action((cluster: string | undefined, options: { limit: string; json?: boolean }) => run(() => showAudit(program, cluster, options))());
-
-  program
-    .command('status <cluster>')
-    .description("a cluster's health, read from the seed (or another node when the seed is down)")
-    .option('--json', 'print the parsed status as JSON')
-    .action((cluster: string, options: { json?: boolean }) => run(() => showStatus(program, cluster, options))());
 
   program
     .command('worker')
@@ -387,6 +402,45 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   return program;
 }
 
+/** `<cluster>` stays required, `[<cluster>]` becomes commander's optional `[cluster]`. */
+function commanderArgument(arg: string): string {
+  return arg.startsWith('[') ? `[${arg.slice(2, -2)}]` : arg;
+}
+
+/** The terminal's own options and action of one grammar command. */
+function defineCliCommand(program: Command, command: Command, name: CommandName, run: (work: () => Promise<number>) => () => Promise<void>): void {
+  const follow = (c: Command) => c.option('--no-follow', 'print the job id and return at once');
+  const yes = (c: Command) => c.option('--yes', 'run it now, bypassing chat approval (audited as such)');
+  switch (name) {
+    case 'cluster.create':
+      follow(command.option('--allow-wipe', 'join nodes even if that wipes their queues or another cluster membership')).action(
+        (cluster: string, options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean }) => run(() => createCluster(program, cluster, options))(),
+      );
+      return;
+    case 'cluster.teardown':
+      follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) => run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))());
+      return;
+    case 'node.reset':
+    case 'node.remove':
+    case 'node.add':
+      follow(yes(command)).action((cluster: string, node: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) => run(() => destructive(program, name, cluster, node, options))());
+      return;
+    case 'audit':
+      command
+        .option('--limit <n>', 'how many entries', '20')
+        .option('--json', 'print the entries as JSON')
+        .action((cluster: string | undefined, options: { limit: string; json?: boolean }) => run(() => showAudit(program, cluster, options))());
+      return;
+    case 'status':
+      command.option('--json', 'print the parsed status as JSON').action((cluster: string | undefined, options: { json?: boolean }) => run(() => showStatus(program, cluster, options))());
+      return;
+    case 'help':
+    case 'jobs':
+      // Slack's only (the table keeps them out of commandsOf('cli')): commander answers --help.
+      return;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code: number = EXIT.ok;
   const program = buildProgram((c) => {
@@ -400,7 +454,7 @@ export async function main(argv: string[]): Promise<number> {
     err(`${describeError(error.toJSON())}`);
     // An internal error is a bug: the stack is what its report needs.
     if (error.code === 'internal') err(stackOf(error).stack ?? '');
-    return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
+    return exitCodeOf(error);
   }
   return code;
 }

@@ -3,6 +3,7 @@ import type { Job, JobJsonRaw } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { operations } from '../../jobs/index.js';
 import { ApprovalStore } from '../approvals/store.js';
+import { buildAuditEntry } from '../audit/build-entry.js';
 import { AuditLog } from '../audit/store.js';
 import type { AuditEvent } from '../audit/schema.js';
 import { resolveCluster } from '../config/load.js';
@@ -111,18 +112,9 @@ function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string)
     if (!isDestructive(data.operation)) return;
     const first = await redis.set(`${prefix}:audit:job:${jobId}:${event}`, '1', 'EX', 90 * 24 * 3600, 'NX');
     if (first !== 'OK') return;
-    await log.append({
-      at: new Date().toISOString(),
-      event,
-      operation: data.operation,
-      cluster: data.cluster,
-      ...(data.node ? { node: data.node } : {}),
-      actor: verified ? actorOf(data) : `unverified:${actorOf(data)}`.slice(0, 80),
-      via: 'worker',
-      ...(data.authorization?.kind === 'approval' ? { approvalId: data.authorization.approvalId } : {}),
-      jobId,
-      ...(detail ? { detail: detail.slice(0, 500) } : {}),
-    });
+    const subject = { operation: data.operation, cluster: data.cluster, node: data.node, approvalId: data.authorization?.kind === 'approval' ? data.authorization.approvalId : undefined, jobId };
+    const actor = verified ? actorOf(data) : `unverified:${actorOf(data)}`.slice(0, 80);
+    await log.append(buildAuditEntry(subject, event, { actor, via: 'worker' }, { atMs: Date.now(), ...(detail ? { detail } : {}) }));
   };
   return Object.assign(audit, {
     verified: () => {

@@ -63,17 +63,23 @@ describe("warren cluster create's follow", () => {
   }, 30_000);
 });
 
+/** A log destination that keeps every JSON line the logger writes, for assertions. */
+function jsonLogSink(): { logs: Record<string, unknown>[]; sink: Writable } {
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { logs, sink };
+}
+
 describe('a job whose raw data is not JSON', () => {
   it('fails with job.invalid, is logged, and the worker takes the next job', async () => {
     const prefix = `bad-job-${randomUUID().slice(0, 8)}`;
     const queue = openOperationsQueue(redis, prefix, { attempts: 1 });
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { logs, sink } = jsonLogSink();
     const connection = connectRedis();
     try {
       // A job as BullMQ stores it, its data field then overwritten with something that is not JSON.
@@ -115,13 +121,7 @@ describe('an error the worker did not expect', () => {
   it('fails the job as internal (not job.invalid), with the stack in the log and the event, unretried', async () => {
     const prefix = `bad-bug-${randomUUID().slice(0, 8)}`;
     const queue = openOperationsQueue(redis, prefix, { attempts: 3 });
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { logs, sink } = jsonLogSink();
     const connection = connectRedis();
     // A cluster without nodes, which the loader refuses, stands in for a bug: resolving it throws a TypeError.
     const config = await loadConfig(CONFIG);

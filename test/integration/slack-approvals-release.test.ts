@@ -13,7 +13,7 @@ import { readEvents } from '../../src/queue/events.js';
 import { JobData, dedupId } from '../../src/queue/schema.js';
 import type { JobRequest } from '../../src/queue/schema.js';
 import type { Approval } from '../../src/approvals/schema.js';
-import { approvalJobId } from '../../src/slack/handlers/approval-release.js';
+import { approvalJobId } from '../../src/requests/approval-release.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
 import { allJobs, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, auditTrail as auditTrailOf, winWithoutRelease } from '../slack/approvals.js';
 import { APPROVER, CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';

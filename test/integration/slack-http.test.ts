@@ -203,6 +203,21 @@ describe('cluster create', () => {
     expect(h.emulator.channelMessages(CHANNEL)).toHaveLength(1);
   });
 
+  it('decides busy by the enqueue alone: the second create posts its card, hears busy from the queue and takes the card back', async () => {
+    await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+    const first = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[0], 'the first card');
+    await waitForJob();
+
+    const second = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+    await h.emulator.waitFor(() => h.emulator.responsesTo(second.responseUrl)[0], 'the busy notice');
+    const posted = h.emulator.callsOf('chat.postMessage').filter((c) => c.args.channel === CHANNEL && c.args.thread_ts === undefined);
+    expect(posted).toHaveLength(2);
+    const deleted = h.emulator.callsOf('chat.delete');
+    expect(deleted).toHaveLength(1);
+    expect(deleted[0].args.ts).not.toBe(first.ts);
+    expect(h.emulator.channelMessages(CHANNEL).map((m) => m.ts)).toEqual([first.ts]);
+  });
+
   it('queues one job when two creates race, and the loser hears where the winner is', async () => {
     const [a, b] = await Promise.all([h.driver.slashCommand({ text: 'cluster create rmq-lab' }), h.driver.slashCommand({ text: 'cluster create rmq-lab' })]);
     const notices = await h.emulator.waitFor(() => {

@@ -240,6 +240,8 @@ export class SlackEmulator {
         return this.postMessage(args);
       case 'chat.update':
         return this.update(args);
+      case 'chat.delete':
+        return this.delete(args);
       case 'chat.postEphemeral': {
         if (typeof args.channel !== 'string' || typeof args.user !== 'string') return { ok: false, error: 'invalid_arguments' };
         this.ephemerals.push(args);
@@ -272,6 +274,16 @@ export class SlackEmulator {
     if (Array.isArray(args.blocks)) message.blocks = args.blocks as unknown[];
     message.history.push({ text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
     return { ok: true, channel: message.channel, ts: message.ts, text: message.text };
+  }
+
+  /** As Slack: the bot deletes its own message; its thread's replies go with it. */
+  private delete(args: Record<string, unknown>): Record<string, unknown> {
+    const key = `${String(args.channel)}/${String(args.ts)}`;
+    const message = this.messages.get(key);
+    if (!message) return { ok: false, error: 'message_not_found' };
+    this.messages.delete(key);
+    for (const [other, reply] of this.messages) if (reply.channel === message.channel && reply.threadTs === message.ts) this.messages.delete(other);
+    return { ok: true, channel: message.channel, ts: message.ts };
   }
 
   private nextTs(): string {

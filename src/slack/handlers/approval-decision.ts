@@ -1,6 +1,6 @@
 import type { Approval, ApprovalDecision } from '../../approvals/schema.js';
 import type { Logger } from '../../log/logger.js';
-import { auditFromSlack } from '../audit.js';
+import { auditFromSlack, slackAuditEntry } from '../audit.js';
 import { authorizeRequest, hasRole } from '../authorize.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { buildClickRefusal, deniedOutcome, requestLabel } from '../messages/approval-card.js';
@@ -35,7 +35,7 @@ export async function decideApproval(deps: BotDeps, click: ApprovalClick, decisi
   const refuse = async (message: SlackMessage, reason: string, detail: string): Promise<void> => {
     logRefusal(log, { user: click.user, channel: click.channel, command: `button: ${verb} ${requestLabel(approval)}`, reason });
     await click.reply(message);
-    await auditFromSlack(deps, { ...auditedApproval(approval), event: 'refused', actor: click.user, detail: `${verb}: ${detail}` });
+    await auditFromSlack(deps, auditedApproval(approval), 'refused', click.user, `${verb}: ${detail}`);
   };
   const access = authorizeRequest(deps.config.slack, click);
   if (!access.ok) return refuse(buildRefusal(access.refusal), access.refusal.reason, `${access.refusal.reason} not allowed`);
@@ -47,7 +47,7 @@ export async function decideApproval(deps: BotDeps, click: ApprovalClick, decisi
   }
   const now = deps.now();
   // Written by the script only if this click wins, in the same step: a decision is never unaudited or audited twice.
-  const audit = { ...auditedApproval(approval), event: decision, actor: click.user, at: new Date(now).toISOString(), via: 'slack' } as const;
+  const audit = slackAuditEntry({ now: () => now }, auditedApproval(approval), decision, click.user);
   const result = await deps.approvals.decide(approval.id, decision, click.user, now, audit);
   switch (result.outcome) {
     case 'missing':

@@ -27,7 +27,7 @@ export async function closeApprovalCard(deps: Pick<BotDeps, 'client'>, approval:
  */
 export async function finishExpiredApproval(deps: Pick<BotDeps, 'client' | 'audit' | 'now'>, approval: Approval, log: Logger): Promise<void> {
   const at = approval.decidedAt ?? deps.now();
-  await auditFromSlack(deps, { ...auditedApproval(approval), event: 'expired', actor: WARREN_ACTOR, detail: `nobody decided within ${approval.timeoutMinutes} min` });
+  await auditFromSlack(deps, auditedApproval(approval), 'expired', WARREN_ACTOR, `nobody decided within ${approval.timeoutMinutes} min`);
   await closeApprovalCard(deps, approval, expiredOutcome(at, approval.timeoutMinutes));
   log.info({ approvalId: approval.id, cluster: approval.cluster }, 'approval expired');
 }

@@ -3,14 +3,16 @@ import type { AuditEntry } from '../../audit/schema.js';
 import type { Approval } from '../../approvals/schema.js';
 import { messageOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { enqueueOperation } from '../../queue/enqueue.js';
 import type { EnqueueResult } from '../../queue/enqueue.js';
+import { approvalJobId, releaseApprovedRequest } from '../../requests/approval-release.js';
 import type { BotDeps } from '../deps.js';
 import { initialJobView } from '../job-view.js';
 import { busyOutcome, notQueuedOutcome } from '../messages/approval-card.js';
 import { buildJobCard } from '../messages/job-card.js';
 import { permalinkFor } from '../messages/mrkdwn.js';
 import { auditedApproval, closeApprovalCard } from './approval-outcome.js';
+import { slackAuditEntry } from '../audit.js';
+import { requestPortsOf } from '../request-ports.js';
 import { describeRunning } from './cluster-create.js';
 
 /**
@@ -18,15 +20,6 @@ import { describeRunning } from './cluster-create.js';
  * record, one chat.update). A releaser that dies leaves a lock that lapses; the sweeper then retries.
  */
 export const RELEASE_LOCK_MS = 60_000;
-
-/**
- * The job an approval releases, named after it: releasing the same approval again (after a crash,
- * or a recovery racing the click) finds that job instead of queueing a second one. Approval ids
- * are UUIDs, so this is no integer, has no ':' (BullMQ refuses both) and fits audit entries' 64.
- */
-export function approvalJobId(approvalId: string): string {
-  return `approval-${approvalId}`;
-}
 
 /** What became of one attempt to release an approval. */
 export type ReleaseOutcome =
@@ -69,12 +62,12 @@ async function release(deps: BotDeps, approval: Approval, approvedBy: string, lo
   const jobId = approvalJobId(approval.id);
   const approvedAtMs = approval.decidedAt ?? deps.now();
   const requestedAt = new Date(approval.createdAt).toISOString();
-  const refused = (detail: string): AuditEntry => ({ ...auditedApproval(approval), event: 'refused', actor: approvedBy, detail: detail.slice(0, 500), at: new Date(deps.now()).toISOString(), via: 'slack' });
+  const refused = (detail: string): AuditEntry => slackAuditEntry(deps, auditedApproval(approval), 'refused', approvedBy, detail);
   // Recorded only once the job is queued: a job id on the approval means the add went through.
   if (approval.jobId !== jobId) {
     let queued: EnqueueResult;
     try {
-      queued = await enqueueApproved(deps, approval, approvedBy, requestedAt, jobId);
+      queued = await releaseApprovedRequest(requestPortsOf(deps, log), approval, approvedBy);
     } catch (error) {
       if (!(error instanceof ZodError)) throw error;
       // Invalid job data stays invalid: retrying cannot help, so the card must not suggest it runs.
@@ -118,25 +111,6 @@ async function release(deps: BotDeps, approval: Approval, approvedBy: string, lo
   await deps.approvals.finishRelease(approval.id);
   log.info({ approvalId: approval.id, jobId, approvedBy }, 'approved operation queued');
   return { status: 'queued', jobId };
-}
-
-/** Queues the approved operation under its own job id: the approval is its authorization, the approval card its card. */
-async function enqueueApproved(deps: BotDeps, approval: Approval, approvedBy: string, requestedAt: string, jobId: string): Promise<EnqueueResult> {
-  return enqueueOperation(
-    deps.queue,
-    deps.redis,
-    {
-      operation: approval.operation,
-      cluster: approval.cluster,
-      ...(approval.node ? { node: approval.node } : {}),
-      // The card showed what a join wipes, and an approver accepted it.
-      options: { allowWipe: approval.operation === 'node.add' },
-      origin: { kind: 'slack', user: approval.requester, channel: approval.channel, cardTs: approval.cardTs },
-      authorization: { kind: 'approval', approvalId: approval.id, approvedBy },
-      requestedAt,
-    },
-    { jobId },
-  );
 }
 
 /**

@@ -1,41 +1,37 @@
 import type { Logger } from '../../log/logger.js';
-import { enqueueOperation, runningOperationFor } from '../../queue/enqueue.js';
 import { JobData } from '../../queue/schema.js';
+import { requestClusterCreate } from '../../requests/cluster-create.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { initialJobView } from '../job-view.js';
 import { buildJobCard, buildNotStartedCard } from '../messages/job-card.js';
 import { permalinkFor } from '../messages/mrkdwn.js';
+import type { SlackMessage } from '../messages/mrkdwn.js';
 import { buildBusyNotice } from '../messages/plan.js';
+import { requestPortsOf } from '../request-ports.js';
 
 /**
- * After the ack: refuse if the cluster is busy (pointing at the running card), else post the
- * job card and enqueue with the card's channel and ts, then hand the card to the reporter.
+ * After the ack: post the job card, then ask the request layer to queue the create with the
+ * card's channel and ts (a bot that dies after the add finds the card through the job). The
+ * enqueue's answer is the only busy verdict: on busy the card is taken back (or, if Slack will
+ * not delete it, marked not started) and the requester is pointed at the running operation.
  */
 export async function startClusterCreate(deps: BotDeps, request: SlackRequest, cluster: string, log: Logger): Promise<void> {
-  const running = await runningOperationFor(deps.queue, cluster);
-  if (running) {
-    log.info({ runningJobId: running }, 'create refused: cluster busy');
-    await request.reply(buildBusyNotice(cluster, await describeRunning(deps, running, request.teamDomain)));
-    return;
-  }
   const requestedAt = new Date().toISOString();
   const card = buildJobCard(initialJobView('', 'cluster.create', cluster), { user: request.user, requestedAt });
   // Slash commands have no thread of their own: the card is the message the job's thread hangs from.
   const posted = await deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks });
   const cardTs = posted.ts;
   if (!cardTs) throw new Error('chat.postMessage returned no ts for the job card');
-  const result = await enqueueOperation(deps.queue, deps.redis, {
-    operation: 'cluster.create',
+  const result = await requestClusterCreate(requestPortsOf(deps, log), {
     cluster,
-    options: { allowWipe: false },
+    allowWipe: false,
     origin: { kind: 'slack', user: request.user, channel: request.channel, cardTs },
     requestedAt,
   });
-  if (result.status === 'busy') {
-    // Someone else got the cluster between our check and our enqueue: say so on the card we posted.
+  if (result.kind === 'busy') {
+    log.info({ runningJobId: result.jobId }, 'create refused: cluster busy');
     const running = await describeRunning(deps, result.jobId, request.teamDomain);
-    const notStarted = buildNotStartedCard(cluster, request.user, running.link);
-    await deps.client.chat.update({ channel: request.channel, ts: cardTs, text: notStarted.text, blocks: notStarted.blocks });
+    await withdrawCard(deps, request, cardTs, buildNotStartedCard(cluster, request.user, running.link), log);
     await request.reply(buildBusyNotice(cluster, running));
     return;
   }
@@ -50,6 +46,16 @@ export async function startClusterCreate(deps: BotDeps, request: SlackRequest, c
   });
   deps.reporter.track(result.jobId);
   log.info({ jobId: result.jobId, cardTs }, 'cluster create queued');
+}
+
+/** A card for a job that was never queued leaves the channel; if Slack refuses the delete, it says it never started. */
+async function withdrawCard(deps: BotDeps, request: SlackRequest, ts: string, notStarted: SlackMessage, log: Logger): Promise<void> {
+  try {
+    await deps.client.chat.delete({ channel: request.channel, ts });
+  } catch (error) {
+    log.info({ err: error instanceof Error ? error.message : String(error) }, 'card of a create not started could not be deleted; marking it');
+    await deps.client.chat.update({ channel: request.channel, ts, text: notStarted.text, blocks: notStarted.blocks });
+  }
 }
 
 /** Where the operation holding a cluster can be followed: its card, or who started it from the CLI. */

@@ -4,7 +4,7 @@ import { planOperation } from '../../../src/plan.js';
 import { CMD } from '../../support/expected-commands.js';
 import { labConfig } from '../../support/inventory.js';
 
-// `warren plan cluster create` (the dry run) is planOperation rendered by the CLI; it lives here with the CLI tests.
+// `warren cluster create --dry-run` (the dry run) is planOperation rendered by the CLI; it lives here with the CLI tests.
 describe('planOperation for cluster.create on 3 nodes', () => {
   afterEach(() => {
     vi.restoreAllMocks();

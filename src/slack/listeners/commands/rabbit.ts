@@ -94,7 +94,7 @@ async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCom
     case 'status':
       return command.cluster ? postClusterStatus(deps, request, command.cluster, log) : postStatusSummary(deps, request, log);
     case 'cluster.create':
-      return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }) : startClusterCreate(deps, request, command.cluster, log);
+      return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }, log) : startClusterCreate(deps, request, command.cluster, log);
     case 'audit':
       return replyWithAudit(deps, request, command.cluster);
     case 'node.reset':

@@ -1,0 +1,67 @@
+import type { CommandName } from './schema.js';
+
+/** Which front ends offer a command: `jobs` is Slack's; the CLI has its own help (--help). */
+export type FrontEnd = 'slack' | 'cli';
+
+/**
+ * One row of the grammar both front ends share: the words that name the command, its arguments,
+ * whether it takes --dry-run, and what it does. `/rabbit help`, `warren --help` and the CLI's
+ * commands are all generated from these rows, so the two front ends cannot drift apart.
+ */
+export interface CommandSpec {
+  name: CommandName;
+  /** The words typed after `/rabbit` or `warren`, e.g. `node reset`. */
+  words: string;
+  /** The arguments in usage notation: `<cluster>` required, `[<cluster>]` optional. */
+  args: string[];
+  /** Takes --dry-run: show the commands (and for a destructive command, the gates' verdict), change nothing. */
+  dryRun: boolean;
+  summary: string;
+  /** What this front end adds to the summary: how the command is allowed there. */
+  notes?: Partial<Record<FrontEnd, string>>;
+  /** The front ends offering it; both when absent. */
+  only?: FrontEnd;
+}
+
+const APPROVER_FIRST = { slack: ' (asks an approver first)', cli: '; without --yes: plan and gates only' } as const;
+
+/** Every command, in the order help lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  { name: 'help', words: 'help', args: [], dryRun: false, summary: 'this list', only: 'slack' },
+  {
+    name: 'cluster.create',
+    words: 'cluster create',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary: 'build a RabbitMQ cluster from the config (--dry-run: show the commands per host, change nothing)',
+  },
+  { name: 'status', words: 'status', args: ['[<cluster>]'], dryRun: false, summary: "a cluster's nodes, versions, alarms and partitions; without a name, one line per cluster" },
+  { name: 'jobs', words: 'jobs', args: [], dryRun: false, summary: 'recent and running operations', only: 'slack' },
+  { name: 'node.reset', words: 'node reset', args: ['<cluster>', '<host>'], dryRun: true, summary: 'wipe one node back to a blank single node', notes: APPROVER_FIRST },
+  { name: 'node.remove', words: 'node remove', args: ['<cluster>', '<host>'], dryRun: true, summary: 'take a node out of the cluster for good and reset it', notes: APPROVER_FIRST },
+  { name: 'node.add', words: 'node add', args: ['<cluster>', '<host>'], dryRun: true, summary: 'install and join one more inventory host; the join wipes it', notes: APPROVER_FIRST },
+  { name: 'cluster.teardown', words: 'cluster teardown', args: ['<cluster>'], dryRun: true, summary: 'reset every node of the cluster', notes: APPROVER_FIRST },
+  { name: 'audit', words: 'audit', args: ['[<cluster>]'], dryRun: false, summary: 'the latest requests, approvals, refusals and results' },
+];
+
+/** The row of one command. */
+export function commandSpec(name: CommandName): CommandSpec {
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) throw new Error(`no grammar row for ${name}`);
+  return spec;
+}
+
+/** The commands a front end offers, in help order. */
+export function commandsOf(front: FrontEnd): CommandSpec[] {
+  return COMMANDS.filter((c) => c.only === undefined || c.only === front);
+}
+
+/** `node reset <cluster> <host> [--dry-run]`: the words and arguments as usage shows them. */
+export function synopsis(spec: CommandSpec): string {
+  return [spec.words, ...spec.args, ...(spec.dryRun ? ['[--dry-run]'] : [])].join(' ');
+}
+
+/** What the command does, as `front` says it. */
+export function describeFor(spec: CommandSpec, front: FrontEnd): string {
+  return `${spec.summary}${spec.notes?.[front] ?? ''}`;
+}
