@@ -10,6 +10,7 @@ import { replyWithAudit } from '../../handlers/audit.js';
 import { requestDestructiveOperation } from '../../handlers/destructive-request.js';
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
+import { postUpgradeCheck } from '../../handlers/upgrade-check.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
 import { plainText } from '../../messages/mrkdwn.js';
 import type { CommandOutcome } from '../../../observability/metrics.js';
@@ -64,7 +65,7 @@ export function rabbitCommand(deps: BotDeps) {
     const isOperator = hasRole(access.roles, 'operator');
     const teamDomain = payload.data.team_domain;
     // Status and the safety gates read the nodes over SSH: their own lane keeps cards from waiting on them.
-    deps.afterAck.run(rabbit.name === 'status' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack', async () => {
+    deps.afterAck.run(rabbit.name === 'status' || rabbit.name === 'upgrade-check' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack', async () => {
       const log = deps.logger.child({ user, channel, command: commandLabel(rabbit) });
       log.info('slack command accepted');
       const request: SlackRequest = {
@@ -97,6 +98,8 @@ async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCom
       return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }, log) : startClusterCreate(deps, request, command.cluster, log);
     case 'audit':
       return replyWithAudit(deps, request, command.cluster);
+    case 'upgrade-check':
+      return postUpgradeCheck(deps, request, command, log);
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
@@ -112,6 +115,8 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
       return ephemeral(buildHelp());
     case 'status':
       return { response_type: 'ephemeral', text: plainText(command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…') };
+    case 'upgrade-check':
+      return { response_type: 'ephemeral', text: plainText(`Reading every node of ${command.cluster} for an upgrade check${command.to ? ` to ${command.to}` : ''}…`) };
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
