@@ -1,6 +1,6 @@
 import type { ClusterHealth } from '../src/rabbit/cluster-status.js';
-import type { MaintenanceResult } from '../src/queue/schema.js';
-import type { OperationOutcome, StepRecord } from './operation.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
+import type { OperationOutcome, StepRecord } from '../src/operations/operation.js';
 
 /** What a maintenance step may put in its output for the result: what became of each node (`outcomes`), and warnings. */
 interface NodeOutput {

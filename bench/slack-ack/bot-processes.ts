@@ -15,9 +15,9 @@ import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { runBotProcesses, startBotProcess } from '../../src/slack/bot-processes.js';
-import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
-import { refuseAllGates } from '../../test/slack/gates.js';
-import { removeRunData } from '../../test/support/remove-run-data.js';
+import { SIGNING_SECRET, healthyCluster, testConfig } from '../../tools/slack-emulator/harness.js';
+import { refuseAllGates } from '../../tools/slack-emulator/gates.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
 
 interface Stats {
   serverMs: number[];

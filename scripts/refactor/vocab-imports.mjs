@@ -5,7 +5,7 @@
 // module. Idempotent: a tree already rewritten and moved is left as it is.
 // Usage: node scripts/refactor/vocab-imports.mjs (from the repository root).
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix, relative } from 'node:path';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
 
 const root = process.cwd();

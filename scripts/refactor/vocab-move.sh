@@ -31,6 +31,8 @@ sed -i \
   -e 's#test/slack/fixtures#tools/slack-emulator/fixtures#g' \
   -e 's#test/support/remove-run-data\.ts#tools/redis/remove-run-data.ts#g' \
   $files
+# Tests that find the lab script relative to themselves.
+sed -i "s#new URL('\.\./lab/lab\.sh'#new URL('../../tools/lab/lab.sh'#" test/integration/*.ts
 # bench/create-cluster/anchors find the lab relative to themselves.
 sed -i 's#\.\./\.\./\.\./test/lab/lab\.sh#../../../tools/lab/lab.sh#' bench/create-cluster/anchors/*.sh
 echo "vocab-move: done"

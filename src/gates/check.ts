@@ -15,7 +15,7 @@ import { compareVersions } from '../steps/step.js';
 import { assertTarget, evaluateGates } from './evaluate.js';
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from './evaluate.js';
 import type { CheckSafetyGates, GateRequest } from './schema.js';
-import type { DestructiveOperation } from '../queue/schema.js';
+import type { DestructiveOperation } from './schema.js';
 
 const Vhosts = z.array(z.object({ name: z.string() }));
 const Queues = z.array(z.object({ name: z.string() }));

@@ -7,8 +7,8 @@
 import { createLogger } from '../../src/log/logger.js';
 import { runBotProcesses, startBotProcess } from '../../src/slack/bot-processes.js';
 import { botProcessesFromEnv } from '../../src/slack/env.js';
-import { fakeGates } from '../slack/gates.js';
-import { FAST_REPORTER, FAST_RETRY, healthyCluster, testConfig } from '../slack/harness.js';
+import { fakeGates } from '../../tools/slack-emulator/gates.js';
+import { FAST_REPORTER, FAST_RETRY, healthyCluster, testConfig } from '../../tools/slack-emulator/harness.js';
 
 const logger = createLogger({ level: 'info' });
 const prefix = process.env.TEST_PREFIX ?? 'test-bot-processes';

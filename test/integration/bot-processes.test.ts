@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/queue/redis.js';
 import { heartbeatKey } from '../../src/queue/worker.js';
-import { SlackDriver } from '../slack/driver.js';
-import { SlackEmulator } from '../slack/emulator.js';
-import { OPERATOR, SIGNING_SECRET } from '../slack/harness.js';
+import { SlackDriver } from '../../tools/slack-emulator/driver.js';
+import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
+import { OPERATOR, SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
 
 const CHILD = fileURLToPath(new URL('./bot-processes.child.ts', import.meta.url));
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../../log/logger.js';
 import { enqueueOperation, runningOperationFor } from '../../queue/enqueue.js';
-import { JobData } from '../../queue/schema.js';
+import { JobData } from '../../operations/schema.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { initialJobView } from '../job-view.js';
 import { buildJobCard, buildNotStartedCard } from '../messages/job-card.js';

@@ -1,11 +1,11 @@
-import type { OperationDefinition, StepRecord } from '../../jobs/operation.js';
+import type { OperationDefinition, StepRecord } from './operation.js';
 import type { ResolvedCluster } from '../config/load.js';
 import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { Shells } from '../ssh/session.js';
 import type { Host } from '../config/schema.js';
 import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
-import type { JobOptions, StepState } from './schema.js';
+import type { JobOptions, StepState } from '../steps/schema.js';
 
 export interface StepReport {
   step: string;
