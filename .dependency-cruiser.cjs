@@ -16,7 +16,7 @@ const layers = [
   { name: 'rabbit', paths: ['^src/rabbit/'] },
   { name: 'ssh', paths: ['^src/ssh/'] },
   { name: 'config', paths: ['^src/config/'] },
-  { name: 'base', paths: ['^src/errors\\.ts$', '^src/log/', '^src/untrusted-text\\.ts$'] },
+  { name: 'base', paths: ['^src/errors(\\.ts$|/)', '^src/log/', '^src/untrusted-text\\.ts$'] },
 ];
 
 const upward = layers.slice(1).map((layer, index) => ({
