@@ -1,10 +1,10 @@
-import type { MaintenanceResult } from '../src/queue/schema.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
 import { recordMembership } from '../src/steps/record-membership.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { teardown } from '../src/steps/teardown.js';
 import { maintenanceResult } from './maintenance-result.js';
-import type { OperationDefinition } from './operation.js';
+import type { OperationDefinition } from '../src/operations/operation.js';
 
 /** cluster.teardown: gates → every node reset (joiners first, seed last) → membership changes cleared. No health: no cluster is left. */
 export const clusterTeardown: OperationDefinition<MaintenanceResult> = {

@@ -1,5 +1,5 @@
 import { transportUrlTemplate } from '../src/rabbit/transport-url.js';
-import type { ClusterCreateResult } from '../src/queue/schema.js';
+import type { ClusterCreateResult } from '../src/operations/schema.js';
 import { compatibility } from '../src/steps/compatibility.js';
 import { cookie } from '../src/steps/cookie.js';
 import { install } from '../src/steps/install.js';
@@ -11,8 +11,8 @@ import { MIRRORING_DEPRECATED, effectiveReplication, replication } from '../src/
 import { start } from '../src/steps/start.js';
 import { declareStep } from '../src/steps/step.js';
 import { verify } from '../src/steps/verify.js';
-import { outputOf } from './operation.js';
-import type { OperationDefinition } from './operation.js';
+import { outputOf } from '../src/operations/operation.js';
+import type { OperationDefinition } from '../src/operations/operation.js';
 
 /**
  * The runbook, corrected: install → compatibility (release series, before anything changes) →

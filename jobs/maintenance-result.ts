@@ -1,6 +1,6 @@
-import type { MaintenanceResult } from '../src/queue/schema.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
 import { NodeOutcomes } from '../src/steps/step.js';
-import type { OperationOutcome, StepRecord } from './operation.js';
+import type { OperationOutcome, StepRecord } from '../src/operations/operation.js';
 
 /** What a step's output says of the nodes it touched; nothing for an output of another shape (a gate report, a health). */
 function nodeOutputOf(record: StepRecord): NodeOutcomes {

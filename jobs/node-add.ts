@@ -1,4 +1,4 @@
-import type { MaintenanceResult } from '../src/queue/schema.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
 import { join } from '../src/steps/join.js';
 import { recordMembership } from '../src/steps/record-membership.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
@@ -6,8 +6,8 @@ import { declareStep } from '../src/steps/step.js';
 import { verify } from '../src/steps/verify.js';
 import { createCluster } from './create-cluster.js';
 import { maintenanceResult } from './maintenance-result.js';
-import { outputOf } from './operation.js';
-import type { OperationDefinition } from './operation.js';
+import { outputOf } from '../src/operations/operation.js';
+import type { OperationDefinition } from '../src/operations/operation.js';
 
 /** Where create's runbook has just joined the nodes: the new host is recorded there. */
 const AFTER_JOIN = createCluster.steps.findIndex((s) => s.id === join.id) + 1;

@@ -1,4 +1,4 @@
-import type { MaintenanceResult } from '../src/queue/schema.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
 import { forgetNode } from '../src/steps/forget-node.js';
 import { recordMembership } from '../src/steps/record-membership.js';
 import { quorumMembers } from '../src/steps/quorum-members.js';
@@ -8,8 +8,8 @@ import { stopNode } from '../src/steps/stop-node.js';
 import { verifySurvivors } from '../src/steps/verify-survivors.js';
 import { wipeNode } from '../src/steps/wipe-node.js';
 import { maintenanceResult } from './maintenance-result.js';
-import { outputOf } from './operation.js';
-import type { OperationDefinition } from './operation.js';
+import { outputOf } from '../src/operations/operation.js';
+import type { OperationDefinition } from '../src/operations/operation.js';
 
 /**
  * node.remove: gates → stop the node's app → a running peer forgets it → recorded as removed (it

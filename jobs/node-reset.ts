@@ -1,12 +1,12 @@
-import type { MaintenanceResult } from '../src/queue/schema.js';
+import type { MaintenanceResult } from '../src/operations/schema.js';
 import { resetNode } from '../src/steps/reset-node.js';
 import { quorumMembers } from '../src/steps/quorum-members.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
 import { verifySurvivors } from '../src/steps/verify-survivors.js';
 import { maintenanceResult } from './maintenance-result.js';
-import { outputOf } from './operation.js';
-import type { OperationDefinition } from './operation.js';
+import { outputOf } from '../src/operations/operation.js';
+import type { OperationDefinition } from '../src/operations/operation.js';
 
 /**
  * node.reset: gates → reset (stop_app, reset, start_app) → its quorum replicas shrunk away → the

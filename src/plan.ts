@@ -3,10 +3,10 @@ import { resolveCluster } from './config/load.js';
 import type { MembershipChanges } from './config/load.js';
 import { WarrenError } from './errors.js';
 import type { WarrenConfig } from './config/schema.js';
-import { isNodeOperation } from './queue/schema.js';
-import type { OperationName } from './queue/schema.js';
+import { isNodeOperation } from './operations/schema.js';
+import type { OperationName } from './operations/schema.js';
 import { assertTarget } from './gates/evaluate.js';
-import { isDestructive } from './queue/schema.js';
+import { isDestructive } from './operations/schema.js';
 import type { PlannedCommand } from './steps/step.js';
 
 /**

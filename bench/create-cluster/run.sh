@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROUNDS=${1:-3}
 HERE=bench/create-cluster
-LAB=test/lab/lab.sh
+LAB=tools/lab/lab.sh
 export LAB_DIR=${LAB_DIR:-/tmp/warren-lab} LAB_START_RABBIT=1
 out=$(mktemp -d)
 trap 'bash $LAB down >/dev/null 2>&1 || true; [ -n "${worker:-}" ] && kill -TERM $worker 2>/dev/null; true' EXIT

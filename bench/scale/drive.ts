@@ -25,7 +25,7 @@ import { isFinalEvent, readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { ProgressEvent } from '../../src/queue/schema.js';
+import type { ProgressEvent } from '../../src/operations/progress.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 CLUSTERS=${1:-10}
 HOSTS=$((3 * CLUSTERS))
 HERE=bench/scale
-LAB=test/lab/lab.sh
+LAB=tools/lab/lab.sh
 export LAB_NAME=${LAB_NAME:-sc} LAB_START_RABBIT=1
 [ "$LAB_NAME" != lab ] || { echo "scale: use a LAB_NAME other than lab (the default lab may be in use)" >&2; exit 2; }
 export LAB_DIR=${LAB_DIR:-/tmp/warren-lab-$LAB_NAME}

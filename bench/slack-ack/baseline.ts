@@ -7,7 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { SIGNING_SECRET } from '../../test/slack/harness.js';
+import { SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
 
 const serverMs: number[] = [];
 const server = createServer((req, res) => {

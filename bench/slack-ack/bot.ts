@@ -13,9 +13,9 @@ import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { startBot } from '../../src/slack/runtime/bot.js';
-import { SIGNING_SECRET, healthyCluster, testConfig } from '../../test/slack/harness.js';
-import { refuseAllGates } from '../../test/slack/gates.js';
-import { removeRunData } from '../../test/support/remove-run-data.js';
+import { SIGNING_SECRET, healthyCluster, testConfig } from '../../tools/slack-emulator/harness.js';
+import { refuseAllGates } from '../../tools/slack-emulator/gates.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
 
 const prefix = `bench-slack-${randomUUID().slice(0, 8)}`;
 const redis = connectRedis();

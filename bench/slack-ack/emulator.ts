@@ -3,7 +3,7 @@
  * does with the bot's follow-up calls should not run on the bot's event loop.
  * Prints `READY {"apiUrl":…,"botToken":…,"responseUrl":…}`; stops on SIGTERM.
  */
-import { SlackEmulator } from '../../test/slack/emulator.js';
+import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
 
 const emulator = await SlackEmulator.start();
 process.stdout.write(`READY ${JSON.stringify({ apiUrl: emulator.apiUrl, botToken: emulator.botToken, responseUrl: emulator.newResponseUrl() })}\n`);

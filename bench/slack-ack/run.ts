@@ -20,8 +20,8 @@ import { Agent, request } from 'node:http';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { signSlackRequest } from '../../test/slack/driver.js';
-import { CHANNEL, OPERATOR, SIGNING_SECRET } from '../../test/slack/harness.js';
+import { signSlackRequest } from '../../tools/slack-emulator/driver.js';
+import { CHANNEL, OPERATOR, SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
 
 const args = process.argv.slice(2);
 const option = (name: string): string | undefined => {
@@ -36,7 +36,7 @@ const MIX = option('mix')?.split(',') ?? ['cluster create rmq-lab', 'cluster cre
 /** A child running one of this directory's scripts, and a way to wait for its tagged lines. */
 function launch(script: string, env: Record<string, string> = {}, nodeArgs: string[] = []) {
   // BENCH_JS_DIR=<dir> runs the children from a compiled copy (`tsc --outDir <dir>`, plus
-  // test/slack/fixtures), as production runs; by default they run through tsx.
+  // tools/slack-emulator/fixtures), as production runs; by default they run through tsx.
   const file = process.env.BENCH_JS_DIR ? `${process.env.BENCH_JS_DIR}/bench/slack-ack/${script.replace(/^\.\//, '').replace(/\.ts$/, '.js')}` : fileURLToPath(new URL(script, import.meta.url));
   const loader = process.env.BENCH_JS_DIR ? [] : ['--import', 'tsx'];
   const child = spawn(process.execPath, [...nodeArgs, ...loader, file], {

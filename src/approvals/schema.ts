@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SafeName } from '../config/schema.js';
-import { DESTRUCTIVE_OPERATIONS } from '../queue/schema.js';
+import { DESTRUCTIVE_OPERATIONS } from '../gates/schema.js';
 
 /** Where an approval stands; only `pending` may change, and only once. */
 export const ApprovalState = z.enum(['pending', 'approved', 'denied', 'expired']);

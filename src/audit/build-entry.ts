@@ -1,5 +1,5 @@
 import type { AuditEntry } from './schema.js';
-import type { OperationName } from '../queue/schema.js';
+import type { OperationName } from '../operations/schema.js';
 
 /** The longest `detail` the audit keeps; longer reasons are cut here, once. */
 const DETAIL_LIMIT = 500;

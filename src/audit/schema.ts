@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SafeName } from '../config/schema.js';
-import { OperationName } from '../queue/schema.js';
+import { OperationName } from '../operations/schema.js';
 
 /**
  * What happened, in the audit's words. requested/approved/denied/expired come from the approval

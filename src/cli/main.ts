@@ -7,7 +7,7 @@ import type { WarrenError } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { AuditLog } from '../audit/store.js';
 import { enqueueOperation, runningOperationFor } from '../queue/enqueue.js';
-import type { DestructiveOperation } from '../queue/schema.js';
+import type { DestructiveOperation } from '../gates/schema.js';
 import { MembershipStore } from '../state/membership.js';
 import type { MembershipOverrides } from '../state/membership.js';
 import { isFinalEvent, readEventBatch } from '../queue/events.js';
@@ -34,6 +34,7 @@ import { requestDestructive } from '../requests/destructive.js';
 import type { RequestPorts } from '../requests/ports.js';
 import { requestUpgradeCheck } from '../requests/upgrade-check.js';
 import { readUpgradeReadiness } from '../status/read-upgrade-readiness.js';
+import { operations } from '../../jobs/index.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3 } as const;
@@ -354,6 +355,7 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   const lockDurationMs = process.env.WARREN_LOCK_DURATION_MS ? Number(process.env.WARREN_LOCK_DURATION_MS) : undefined;
   const metrics = createMetrics();
   const running = await startWorker({
+    operations,
     config,
     connection,
     metrics,

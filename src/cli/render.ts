@@ -1,7 +1,7 @@
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { UpgradeReport } from '../status/read-upgrade-readiness.js';
-import type { ProgressEvent } from '../queue/schema.js';
-import { ClusterCreateResult, MaintenanceResult } from '../queue/schema.js';
+import type { ProgressEvent } from '../operations/progress.js';
+import { ClusterCreateResult, MaintenanceResult } from '../operations/schema.js';
 import type { StoredAuditEntry } from '../audit/schema.js';
 import type { GateReport } from '../gates/schema.js';
 import { describeError } from '../errors.js';

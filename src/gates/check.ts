@@ -12,7 +12,7 @@ import { NO_OVERRIDES } from '../state/membership.js';
 import { assertTarget, evaluateGates } from './evaluate.js';
 import type { GateFacts, GateNode, NodeReach } from './evaluate.js';
 import type { CheckSafetyGates, GateRequest } from './schema.js';
-import type { DestructiveOperation } from '../queue/schema.js';
+import type { DestructiveOperation } from './schema.js';
 
 /** How one node answers cluster_status; SSH failures (refused, timeout, wrong key) are 'unreachable'. */
 async function readNode(shells: Shells, host: Host, logger?: Logger): Promise<{ reach: NodeReach; status?: ClusterStatus }> {

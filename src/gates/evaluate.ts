@@ -1,5 +1,5 @@
 import { WarrenError } from '../errors.js';
-import type { DestructiveOperation } from '../queue/schema.js';
+import type { DestructiveOperation } from './schema.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import type { QuorumVerdict } from '../rabbit/queries.js';
 import type { GateCheck, GateReport } from './schema.js';

@@ -1,9 +1,15 @@
 import { z } from 'zod';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { DESTRUCTIVE_OPERATIONS } from '../queue/schema.js';
-import type { DestructiveOperation } from '../queue/schema.js';
 import type { MembershipOverrides } from '../state/membership.js';
+
+/**
+ * Operations that destroy data (a reset wipes a node; a join wipes the joining node): from Slack
+ * they run only after a second person approves; from the CLI only with --yes. All are audited.
+ * The gates below judge exactly these, so the list is theirs; the operations' names build on it.
+ */
+export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 'cluster.teardown'] as const;
+export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
 export const GateId = z.enum(['cluster.busy', 'node.last_running_disk', 'cluster.minority', 'node.quorum_critical', 'node.reachable', 'join.wipes_data']);

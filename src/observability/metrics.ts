@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProgressEvent } from '../queue/schema.js';
+import type { ProgressEvent } from '../operations/progress.js';
 import type { CommandRecord } from '../ssh/session.js';
 
 /** The counters an operator graphs: jobs by outcome, step and SSH command durations, SSH failures. */

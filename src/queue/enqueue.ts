@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { publishEvent } from './events.js';
 import type { OperationsQueue } from './queue.js';
-import { JobData, dedupId } from './schema.js';
-import type { JobRequest } from './schema.js';
+import { JobData } from '../operations/schema.js';
+import { dedupId } from './queue.js';
+import type { JobRequest } from '../operations/schema.js';
 
 export type EnqueueResult =
   /** `repeated`: a caller-named job that was queued before (this add changed nothing). */

@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
 import { durableWrite } from './redis.js';
-import { ProgressEvent, eventsKey } from './schema.js';
+import { ProgressEvent } from '../operations/progress.js';
+
+/** A job's progress stream, under the queue's prefix like every key warren writes (before 0.x it was `warren:events:<job>`, outside it: such streams age out within their week). */
+export const eventsKey = (prefix: string, jobId: string): string => `${prefix}:events:${jobId}`;
 
 /** Keep a job's events for a week: long enough to redraw a card after any restart. */
 const EVENTS_TTL_SECONDS = 7 * 24 * 3600;

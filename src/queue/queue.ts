@@ -1,7 +1,10 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAME } from './schema.js';
-import type { JobData } from './schema.js';
+import type { JobData } from '../operations/schema.js';
+
+/** The one BullMQ queue's name, and the deduplication id that keeps one operation per cluster. */
+export const QUEUE_NAME = 'warren-operations';
+export const dedupId = (cluster: string): string => `cluster:${cluster}`;
 
 export type OperationsQueue = Queue<JobData, unknown, string>;
 

@@ -1,7 +1,6 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Job, JobJsonRaw } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { operations } from '../../jobs/index.js';
 import { ApprovalStore } from '../approvals/store.js';
 import { buildAuditEntry } from '../audit/build-entry.js';
 import { AuditLog } from '../audit/store.js';
@@ -19,12 +18,16 @@ import type { Logger } from '../log/logger.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { CommandObserver } from '../ssh/session.js';
 import { publishEvent } from './events.js';
-import { runOperation } from './run-operation.js';
-import { JobData, QUEUE_NAME, isDestructive } from './schema.js';
-import type { ProgressEvent } from './schema.js';
+import { runOperation } from '../operations/run-operation.js';
+import type { OperationRegistry } from '../operations/operation.js';
+import { JobData, isDestructive } from '../operations/schema.js';
+import { QUEUE_NAME } from './queue.js';
+import type { ProgressEvent } from '../operations/progress.js';
 
 export interface WorkerOptions {
   config: WarrenConfig;
+  /** The operations this worker runs (jobs/index.ts), given by the process that starts it: src/ never imports jobs/. */
+  operations: OperationRegistry;
   connection: Redis;
   prefix?: string;
   logger?: Logger;
@@ -185,7 +188,7 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   const jobId = String(job.id);
   const attempt = job.attemptsMade + 1;
   const maxAttempts = job.opts.attempts ?? 1;
-  const definition = operations[data.operation];
+  const definition = options.operations[data.operation];
   if (!definition) {
     logger.error({ jobId: job.id, operation: data.operation }, 'job names an operation this worker cannot run');
     throw new UnrecoverableError(`job.unknown_operation: this worker cannot run ${data.operation} (upgrade the worker)`);

@@ -172,48 +172,55 @@ function alarmNode(alarm: z.infer<typeof Alarm>): string | undefined {
   return typeof alarm === 'string' ? undefined : alarm.node;
 }
 
-export type HealthHeadline = 'healthy' | 'degraded' | 'partitioned' | 'unreachable';
+export const HealthHeadline = z.enum(['healthy', 'degraded', 'partitioned', 'unreachable']);
+export type HealthHeadline = z.infer<typeof HealthHeadline>;
 
-export interface NodeHealth {
-  node: string;
+export const NodeHealth = z.object({
+  node: z.string(),
   /** The inventory host, when the node belongs to the configured cluster. */
-  host?: string;
-  running: boolean;
-  rabbitmqVersion?: string;
-  erlangVersion?: string;
-  alarms: string[];
+  host: z.string().optional(),
+  running: z.boolean(),
+  rabbitmqVersion: z.string().optional(),
+  erlangVersion: z.string().optional(),
+  alarms: z.array(z.string()),
   /** e.g. "not under maintenance"; absent when the node did not report it (stopped, or old versions). */
-  maintenance?: string;
-  partitionedFrom: string[];
+  maintenance: z.string().optional(),
+  partitionedFrom: z.array(z.string()),
   /**
    * Only on an incomplete reading (ClusterHealth.partial): whether the host answered SSH; `running`
    * then means nothing yet.
    */
-  answering?: boolean;
-}
+  answering: z.boolean().optional(),
+});
+export type NodeHealth = z.infer<typeof NodeHealth>;
 
-export interface ClusterHealth {
-  cluster: string;
-  headline: HealthHeadline;
+/**
+ * A cluster's health as the status card, `warren status` and the operations' results show it: one
+ * schema, so what a step computes and what a front end parses back from a job's result cannot drift.
+ */
+export const ClusterHealth = z.object({
+  cluster: z.string(),
+  headline: HealthHeadline,
   /** The host the status was read from (the seed, or another node when the seed is down). */
-  readFrom?: string;
-  nodes: NodeHealth[];
+  readFrom: z.string().optional(),
+  nodes: z.array(NodeHealth),
   /** One sentence per problem, naming the node; empty when healthy. */
-  problems: string[];
+  problems: z.array(z.string()),
   /** The expected node names (rabbit@<short hostname>) from the config. */
-  expected: string[];
+  expected: z.array(z.string()),
   /**
    * Set when this is not a full reading (cluster_status did not answer in time): what is still
    * missing, and the hosts that did not answer SSH at all.
    */
-  partial?: { missing: string; silent: string[] };
+  partial: z.object({ missing: z.string(), silent: z.array(z.string()) }).optional(),
   /** 4.x only (src/status/quorum-replicas.ts): "Mnesia" or "Khepri", as the node read from reports it. */
-  metadataStore?: string;
+  metadataStore: z.string().optional(),
   /** 4.x only: stable feature flags not yet enabled. */
-  featureFlagsNotEnabled?: string[];
+  featureFlagsNotEnabled: z.array(z.string()).optional(),
   /** 4.x only: quorum queues with fewer online replicas than the cluster has nodes, and the nodes lacking one. */
-  underReplicatedQueues?: { vhost: string; name: string; online: string[]; missing: string[] }[];
-}
+  underReplicatedQueues: z.array(z.object({ vhost: z.string(), name: z.string(), online: z.array(z.string()), missing: z.array(z.string()) })).optional(),
+});
+export type ClusterHealth = z.infer<typeof ClusterHealth>;
 
 /**
  * Judges a cluster from one node's view: healthy when running = disk = expected, no alarms and

@@ -1,4 +1,4 @@
-import type { JobData, JobOrigin } from '../queue/schema.js';
+import type { JobData, JobOrigin } from '../operations/schema.js';
 import type { PlannedCommand } from '../steps/step.js';
 import type { RequestPorts } from './ports.js';
 

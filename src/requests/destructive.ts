@@ -1,7 +1,8 @@
 import { toWarrenError } from '../errors.js';
 import type { WarrenError } from '../errors.js';
 import type { GateReport } from '../gates/schema.js';
-import type { DestructiveOperation, JobData } from '../queue/schema.js';
+import type { DestructiveOperation } from '../gates/schema.js';
+import type { JobData } from '../operations/schema.js';
 import type { PlannedCommand } from '../steps/step.js';
 import { buildAuditEntry } from '../audit/build-entry.js';
 import { actorOf } from './ports.js';

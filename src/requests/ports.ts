@@ -1,7 +1,7 @@
 import type { AuditEntry } from '../audit/schema.js';
 import type { GateReport, GateRequest } from '../gates/schema.js';
 import type { EnqueueResult } from '../queue/enqueue.js';
-import type { JobRequest, OperationName } from '../queue/schema.js';
+import type { JobRequest, OperationName } from '../operations/schema.js';
 import type { PlannedCommand } from '../steps/step.js';
 
 /**

@@ -7,7 +7,7 @@ import type { CheckSafetyGates } from '../gates/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { BotMetrics } from '../observability/metrics.js';
 import type { OperationsQueue } from '../queue/queue.js';
-import type { OperationName } from '../queue/schema.js';
+import type { OperationName } from '../operations/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { UpgradeReport } from '../status/read-upgrade-readiness.js';
 import type { AfterAck } from './after-ack.js';

@@ -1,4 +1,5 @@
-import type { JobEvent, ProgressEvent, StepEvent, StepState } from '../queue/schema.js';
+import type { JobEvent, ProgressEvent, StepEvent } from '../operations/progress.js';
+import type { StepState } from '../steps/schema.js';
 
 export type JobState = JobEvent['state'];
 export type SerializedEventError = NonNullable<JobEvent['error']>;

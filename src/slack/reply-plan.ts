@@ -1,5 +1,6 @@
-import type { ProgressEvent } from '../queue/schema.js';
-import { ClusterCreateResult, ClusterHealthSchema, MaintenanceResult } from '../queue/schema.js';
+import type { ProgressEvent } from '../operations/progress.js';
+import { ClusterCreateResult, MaintenanceResult } from '../operations/schema.js';
+import { ClusterHealth } from '../rabbit/cluster-status.js';
 import { isFinishedState, isStepLevelEvent } from './job-view.js';
 import type { JobView, StepView } from './job-view.js';
 import type { SlackMessage } from './messages/mrkdwn.js';
@@ -51,7 +52,7 @@ function completionReplies(view: JobView): PlannedReply[] {
     return maintenance.data.health ? [result, { key: 'job:status', message: buildStatusCard(maintenance.data.health) }] : [result];
   }
   // A result of another shape still shows what we can read of it, rather than nothing.
-  const health = ClusterHealthSchema.safeParse((view.result as { health?: unknown } | undefined)?.health);
+  const health = ClusterHealth.safeParse((view.result as { health?: unknown } | undefined)?.health);
   if (health.success) return [{ key: 'job:status', message: buildStatusCard(health.data) }];
   return [{ key: 'job:status', message: { text: plainText('completed'), blocks: [section(':white_check_mark: Completed. The result did not include a cluster status; run `/rabbit status` to see it.')] } }];
 }

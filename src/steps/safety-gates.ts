@@ -1,7 +1,7 @@
 import { membersForGates, readGateFacts } from '../gates/check.js';
 import { assertTarget, evaluateGates, refusalError } from '../gates/evaluate.js';
 import { GateReport } from '../gates/schema.js';
-import type { DestructiveOperation } from '../queue/schema.js';
+import type { DestructiveOperation } from '../gates/schema.js';
 import { clusterStatusCommand, quorumCriticalCommand } from '../rabbit/commands.js';
 import type { Step } from './step.js';
 

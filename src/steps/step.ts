@@ -5,7 +5,7 @@ import { messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ServiceManager } from '../rabbit/commands.js';
 import type { MetadataStore } from '../rabbit/feature-flags.js';
-import type { JobOptions, StepState } from '../queue/schema.js';
+import type { JobOptions, StepState } from './schema.js';
 import type { Shells } from '../ssh/session.js';
 
 /** What preflight learned about one node; later steps read it, nothing writes it but preflight and install. */

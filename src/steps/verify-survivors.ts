@@ -2,9 +2,9 @@ import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
-import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
-import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
+import { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand } from '../rabbit/commands.js';
 import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
@@ -14,7 +14,7 @@ import type { Step, StepContext } from './step.js';
 import { planBeyondStatus, verifyBeyondStatus } from './verify.js';
 
 /** The cluster's health as the survivors show it, and a warning per member that is not clustered. */
-const SurvivorsOutput = NodeOutcomes.extend({ health: ClusterHealthSchema });
+const SurvivorsOutput = NodeOutcomes.extend({ health: ClusterHealth });
 type SurvivorsOutput = z.infer<typeof SurvivorsOutput>;
 
 const SETTLE_DEADLINE_MS = 60_000;

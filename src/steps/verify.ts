@@ -1,10 +1,9 @@
-import type { z } from 'zod';
 import { nodeNameOf } from '../config/load.js';
 import type { Host } from '../config/schema.js';
 import { WarrenError } from '../errors.js';
-import { ClusterHealthSchema } from '../queue/schema.js';
 import { evaluateHealth } from '../rabbit/cluster-status.js';
-import type { ClusterHealth, ClusterStatus } from '../rabbit/cluster-status.js';
+import { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
 import { metadataStoreOfStatus, metadataStoreStatusCommand } from '../rabbit/metadata-store.js';
 import { describeDrift, hasQuorumQueues, listQueueMembersCommand, memberDrift, readQuorumMembers } from '../rabbit/quorum-queues.js';
@@ -69,11 +68,11 @@ export function planBeyondStatus(stepId: string, host: string): PlannedCommand[]
  * a majority of the metadata store confirms it (Khepri), and every quorum queue's members are the
  * expected nodes. Read-only, so it runs on every attempt; its output is the cluster's health.
  */
-export const verify: Step<'seed', z.infer<typeof ClusterHealthSchema>> = {
+export const verify: Step<'seed', ClusterHealth> = {
   id: 'rabbit:verify',
   title: 'Verify cluster_status',
   skippedDetail: 'never skipped',
-  outputSchema: ClusterHealthSchema,
+  outputSchema: ClusterHealth,
 
   plan(cluster) {
     return [{ step: this.id, host: cluster.seed.name, command: clusterStatusCommand().text }, ...planBeyondStatus(this.id, cluster.seed.name)];

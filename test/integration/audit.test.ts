@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog, auditKey } from '../../src/audit/store.js';
 import type { AuditEntry } from '../../src/audit/schema.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 
 const entry = (fields: Partial<AuditEntry>): AuditEntry => ({
   at: new Date().toISOString(),

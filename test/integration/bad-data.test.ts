@@ -17,9 +17,10 @@ import { publishEvent, readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { startWorker } from '../../src/queue/worker.js';
-import { signSlackRequest } from '../slack/driver.js';
-import { SIGNING_SECRET, startSlackHarness } from '../slack/harness.js';
-import { removeRunData } from '../support/remove-run-data.js';
+import { signSlackRequest } from '../../tools/slack-emulator/driver.js';
+import { SIGNING_SECRET, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
+import { operations } from '../../jobs/index.js';
 
 const CLI = 'dist/src/cli/bin.js';
 const CONFIG = 'config/warren.example.yaml';
@@ -85,7 +86,7 @@ describe('a job whose raw data is not JSON', () => {
       // A job as BullMQ stores it, its data field then overwritten with something that is not JSON.
       const job = await queue.add('cluster.create', { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() } as never);
       await redis.hset(`${prefix}:warren-operations:${job.id}`, 'data', '{"operation": cluster.create');
-      const worker = await startWorker({ config: await loadConfig(CONFIG), connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
+      const worker = await startWorker({ operations, config: await loadConfig(CONFIG), connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
       try {
         const deadline = Date.now() + 15_000;
         let state = await queue.getJobState(job.id!);
@@ -126,7 +127,7 @@ describe('an error the worker did not expect', () => {
     // A cluster without nodes, which the loader refuses, stands in for a bug: resolving it throws a TypeError.
     const config = await loadConfig(CONFIG);
     const broken = { ...config, clusters: config.clusters.map((c) => (c.name === 'prod-mq' ? { ...c, nodes: undefined as unknown as string[] } : c)) };
-    const worker = await startWorker({ config: broken, connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
+    const worker = await startWorker({ operations, config: broken, connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
     try {
       const { jobId } = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
       const deadline = Date.now() + 15_000;

@@ -12,10 +12,10 @@ import { startBot } from '../../src/slack/runtime/bot.js';
 import { heartbeatKey, startHeartbeat } from '../../src/queue/worker.js';
 import { botHealth } from '../../src/slack/runtime/health.js';
 import { createSlackHttpReceiver } from '../../src/slack/runtime/http-receiver.js';
-import { SlackEmulator } from '../slack/emulator.js';
-import { CHANNEL, FAST_REPORTER, OPERATOR, OUTSIDER, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
-import { refuseAllGates } from '../slack/gates.js';
+import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
+import { CHANNEL, FAST_REPORTER, OPERATOR, OUTSIDER, VIEWER, startSlackHarness, testConfig } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
+import { refuseAllGates } from '../../tools/slack-emulator/gates.js';
 
 let h: SlackHarness;
 

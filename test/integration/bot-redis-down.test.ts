@@ -9,8 +9,8 @@ import { createConnection, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/queue/redis.js';
-import { SlackEmulator } from '../slack/emulator.js';
-import { SIGNING_SECRET } from '../slack/harness.js';
+import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
+import { SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
 
 const CLI = 'dist/src/cli/bin.js';
 

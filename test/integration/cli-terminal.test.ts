@@ -11,8 +11,8 @@ import { AuditLog } from '../../src/audit/store.js';
 import { publishEvent } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { eventsKey } from '../../src/queue/schema.js';
-import type { ProgressEvent } from '../../src/queue/schema.js';
+import { eventsKey } from '../../src/queue/events.js';
+import type { ProgressEvent } from '../../src/operations/progress.js';
 import { TERMINAL_FORBIDDEN } from '../slack/escaping.js';
 
 const CLI = 'dist/src/cli/bin.js';

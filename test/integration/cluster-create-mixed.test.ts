@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import type { WarrenConfig } from '../../src/config/schema.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
 import { MUTATING, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 

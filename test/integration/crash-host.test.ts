@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { readEvents } from '../../src/queue/events.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobEvent } from '../../src/queue/schema.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
+import type { JobEvent } from '../../src/operations/progress.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
 import { startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 

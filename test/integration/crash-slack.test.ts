@@ -22,18 +22,19 @@ import { createLogger } from '../../src/log/logger.js';
 import { readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData } from '../../src/queue/schema.js';
-import type { StepEvent } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
+import type { StepEvent } from '../../src/operations/progress.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
-import { SlackDriver } from '../slack/driver.js';
-import { removeRunData } from '../support/remove-run-data.js';
-import { SlackEmulator } from '../slack/emulator.js';
-import type { EmulatedMessage } from '../slack/emulator.js';
-import { CHANNEL, OPERATOR, SIGNING_SECRET } from '../slack/harness.js';
-import { renderThread } from '../slack/render.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
+import { SlackDriver } from '../../tools/slack-emulator/driver.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
+import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
+import type { EmulatedMessage } from '../../tools/slack-emulator/emulator.js';
+import { CHANNEL, OPERATOR, SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
+import { renderThread } from '../../tools/slack-emulator/render.js';
+import { operations } from '../../jobs/index.js';
 
 const NODES = ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3'];
 
@@ -127,7 +128,7 @@ describe('crashes seen from Slack', () => {
   }, 120_000);
 
   const startWorkerInProcess = async () => {
-    worker = await startWorker({ config, connection: workerRedis, prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({ operations, config, connection: workerRedis, prefix, logger: createLogger({ level: 'silent' }) });
   };
 
   /** Sends `/rabbit cluster create lab` and returns the job card it posts. */

@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ClusterCreateResult, ClusterHealthSchema } from '../../src/queue/schema.js';
-import type { ClusterHealth } from '../../src/rabbit/cluster-status.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab, LabRelease } from '../lab/lab.js';
+import { ClusterCreateResult } from '../../src/operations/schema.js';
+import { ClusterHealth } from '../../src/rabbit/cluster-status.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab, LabRelease } from '../../tools/lab/lab.js';
 import { MUTATING, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 
@@ -38,7 +38,7 @@ async function status(lab: Lab, json: boolean): Promise<{ code: number; stdout: 
 
 async function health(lab: Lab): Promise<{ code: number; health: ClusterHealth }> {
   const r = await status(lab, true);
-  return { code: r.code, health: ClusterHealthSchema.parse(JSON.parse(r.stdout)) };
+  return { code: r.code, health: ClusterHealth.parse(JSON.parse(r.stdout)) };
 }
 
 /** One lab host's own view, through the backdoor (not through warren). */

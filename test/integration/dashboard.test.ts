@@ -20,7 +20,8 @@ import type { DashboardServer } from '../../src/observability/dashboard.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData, QUEUE_NAME } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
+import { QUEUE_NAME } from '../../src/queue/queue.js';
 
 const USER = 'ops';
 const PASSWORD = 'a long dashboard password';

@@ -14,10 +14,11 @@ import type { StoredEvent } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobEvent } from '../../src/queue/schema.js';
+import type { JobEvent } from '../../src/operations/progress.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
 import type { CommandRecord } from '../../src/ssh/session.js';
+import { operations } from '../../jobs/index.js';
 
 /** Real Redis, a fresh queue prefix, a real worker whose every remote command is recorded. */
 export interface Harness {
@@ -54,6 +55,7 @@ export async function startHarness(
   const workerConnection = connectRedis(options.redisUrl);
   const metrics = createMetrics({ defaultMetrics: false });
   const worker = await startWorker({
+    operations,
     config,
     connection: workerConnection,
     metrics,

@@ -14,7 +14,7 @@ import { SshSessionPool } from '../../src/ssh/session.js';
 import { cookie } from '../../src/steps/cookie.js';
 import { preflight } from '../../src/steps/preflight.js';
 import { declareStep } from '../../src/steps/step.js';
-import { labUp, type Lab } from '../lab/lab.js';
+import { labUp, type Lab } from '../../tools/lab/lab.js';
 import { labFacts, stepContext } from '../support/step-context.js';
 
 const LAB_NAME = 'hfl';

@@ -1,5 +1,5 @@
 /**
- * Proves the lab's Debian release hosts (test/lab): one lab with a host of each kind (the machine's
+ * Proves the lab's Debian release hosts (tools/lab): one lab with a host of each kind (the machine's
  * packages, bookworm, trixie, forky) runs each release's own RabbitMQ with its own identity, keeps
  * a release host's disk across crash + boot, and goes down leaving nothing, not even a mount of the
  * shared trees. Missing trees are built first (≈ 1 min each, in parallel). Needs root.
@@ -9,8 +9,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { WarrenConfig } from '../../src/config/schema.js';
-import { labDown, labUp, type Lab } from '../lab/lab.js';
-import { hostInits, mountsUnder, pidsIn, pidsRootedUnder, stillThere } from '../lab/leftovers.js';
+import { labDown, labUp, type Lab } from '../../tools/lab/lab.js';
+import { hostInits, mountsUnder, pidsIn, pidsRootedUnder, stillThere } from '../../tools/lab/leftovers.js';
 
 const NAME = 'rel';
 const CACHE = '/var/cache/warren-lab';

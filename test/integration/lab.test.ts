@@ -1,5 +1,5 @@
 /**
- * Proves the test lab itself (test/lab): two real hosts with their own identity, RabbitMQ running
+ * Proves the test lab itself (tools/lab): two real hosts with their own identity, RabbitMQ running
  * as rabbit@labN, sshd with the host keys pinned in the written warren.yaml, and a clean teardown.
  * Needs root. Run: npx vitest run test/integration/lab.test.ts
  */
@@ -11,8 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { WarrenConfig } from '../../src/config/schema.js';
-import { labDown, labUp, type Lab } from '../lab/lab.js';
-import { hostInits, pidsIn, stillThere } from '../lab/leftovers.js';
+import { labDown, labUp, type Lab } from '../../tools/lab/lab.js';
+import { hostInits, pidsIn, stillThere } from '../../tools/lab/leftovers.js';
 
 function run(file: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -123,7 +123,7 @@ describe('test lab (2 hosts)', () => {
     // `flock LOCK cmd` hands its locked descriptor down to cmd; hosts outlive lab.sh and would
     // keep LOCK taken for as long as the lab runs (seen: a lab left up blocked every other lab test).
     const lock = path.join(scratch, 'caller.lock');
-    const labSh = fileURLToPath(new URL('../lab/lab.sh', import.meta.url));
+    const labSh = fileURLToPath(new URL('../../tools/lab/lab.sh', import.meta.url));
     const env = { ...process.env, LAB_NAME: 'lf', LAB_DIR: '/tmp/warren-lab-lf', LAB_START_RABBIT: '0' };
     const up = await new Promise<number>((resolve) => {
       execFile('flock', [lock, 'bash', labSh, 'up', '1'], { env, timeout: 60_000 }, (error) => resolve(error === null ? 0 : 1));

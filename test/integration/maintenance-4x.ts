@@ -8,8 +8,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { WarrenConfig } from '../../src/config/schema.js';
 import { quote } from '../../src/ssh/quote.js';
 import { membershipKey } from '../../src/state/membership.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab, LabRelease } from '../lab/lab.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab, LabRelease } from '../../tools/lab/lab.js';
 import { startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 

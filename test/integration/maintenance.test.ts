@@ -10,8 +10,8 @@ import type { WarrenConfig } from '../../src/config/schema.js';
 import { checkSafetyGates } from '../../src/gates/check.js';
 import { MembershipStore, membershipKey } from '../../src/state/membership.js';
 import { readClusterStatus } from '../../src/status/read-cluster-status.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
 import { MUTATING, startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 

@@ -7,6 +7,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { startObservabilityServer } from '../../src/observability/server.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { heartbeatKey, startHeartbeat, startWorker, workerHealth } from '../../src/queue/worker.js';
+import { operations } from '../../jobs/index.js';
 
 describe('worker /healthz and /metrics', () => {
   it('is healthy with Redis answering, and unhealthy (503, naming redis) when Redis does not', async () => {
@@ -17,7 +18,7 @@ describe('worker /healthz and /metrics', () => {
     const dead = connectRedis('redis://127.0.0.1:6399');
     dead.on('error', () => undefined);
     const prefix = `obs-${randomUUID().slice(0, 8)}`;
-    const running = await startWorker({ config, connection: good, prefix, metrics });
+    const running = await startWorker({ operations, config, connection: good, prefix, metrics });
     const healthy = await startObservabilityServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, health: () => workerHealth(running, good) });
     const unhealthy = await startObservabilityServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, health: () => workerHealth(running, dead) });
     try {

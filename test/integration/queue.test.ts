@@ -7,7 +7,7 @@ import { readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobRequest } from '../../src/queue/schema.js';
+import type { JobRequest } from '../../src/operations/schema.js';
 
 const request = (cluster: string): JobRequest => ({
   operation: 'cluster.create',

@@ -9,8 +9,8 @@ import { AuditLog } from '../../src/audit/store.js';
 import { loadConfig } from '../../src/config/load.js';
 import { readEvents } from '../../src/queue/events.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
 import { startHarness } from './harness.js';
 import type { Harness } from './harness.js';
 

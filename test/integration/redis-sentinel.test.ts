@@ -17,7 +17,7 @@ import { AuditLog } from '../../src/audit/store.js';
 import { createLogger } from '../../src/log/logger.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 import { startSentinelGroup } from '../support/sentinel-group.js';
 import type { SentinelGroup } from '../support/sentinel-group.js';
 import { messageOf } from '../../src/errors.js';

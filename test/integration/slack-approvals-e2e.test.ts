@@ -11,16 +11,17 @@ import type { WarrenConfig } from '../../src/config/schema.js';
 import { checkSafetyGates } from '../../src/gates/check.js';
 import { createLogger } from '../../src/log/logger.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
 import { readClusterStatus } from '../../src/status/read-cluster-status.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
-import { approvalCards, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
-import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, VIEWER, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
-import { renderThread } from '../slack/render.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
+import { approvalCards, pressApprovalButton, waitForApprovalCard } from '../../tools/slack-emulator/approvals.js';
+import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, VIEWER, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
+import { renderThread } from '../../tools/slack-emulator/render.js';
+import { operations } from '../../jobs/index.js';
 
 const APPROVER_3 = 'U0APPROV3';
 const sorted = (list: string[]) => [...list].sort();
@@ -65,7 +66,7 @@ describe('Slack approvals → worker → lab', () => {
     };
     h = await startSlackHarness({ config, readClusterStatus, checkSafetyGates });
     audit = new AuditLog(h.redis, h.prefix);
-    worker = await startWorker({ config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({ operations, config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
 
     // The cluster the destructive operations act on, created from Slack as an operator would.
     await command('cluster create lab', OPERATOR);

@@ -10,14 +10,15 @@ import { ApprovalStore } from '../../src/approvals/store.js';
 import { AuditLog } from '../../src/audit/store.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
 import { readEvents } from '../../src/queue/events.js';
-import { JobData, dedupId } from '../../src/queue/schema.js';
-import type { JobRequest } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
+import { dedupId } from '../../src/queue/queue.js';
+import type { JobRequest } from '../../src/operations/schema.js';
 import type { Approval } from '../../src/approvals/schema.js';
 import { approvalJobId } from '../../src/requests/approval-release.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { allJobs, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, auditTrail as auditTrailOf, winWithoutRelease } from '../slack/approvals.js';
-import { APPROVER, CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness, SlackHarnessOptions } from '../slack/harness.js';
+import { allJobs, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, auditTrail as auditTrailOf, winWithoutRelease } from '../../tools/slack-emulator/approvals.js';
+import { APPROVER, CHANNEL, OPERATOR, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness, SlackHarnessOptions } from '../../tools/slack-emulator/harness.js';
 
 const fakePlan: PlanOperation = (_config, operation, cluster, node) => [{ host: node ?? 'mq1', step: 'rabbit:reset', command: `rabbitmqctl reset # ${operation} ${cluster}` }];
 

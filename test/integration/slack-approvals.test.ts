@@ -9,13 +9,13 @@ import { WarrenError } from '../../src/errors.js';
 import { AuditLog } from '../../src/audit/store.js';
 import type { GateCheck } from '../../src/gates/schema.js';
 import { enqueueOperation } from '../../src/queue/enqueue.js';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { APPROVE_ACTION, allJobs, approvalCards, approvalIdOf, auditTrail as auditTrailOf, pressApprovalButton, waitForApprovalCard } from '../slack/approvals.js';
-import { fakeGates } from '../slack/gates.js';
-import type { FakeGates } from '../slack/gates.js';
-import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, OTHER_CHANNEL, VIEWER, startSlackHarness, testConfig } from '../slack/harness.js';
-import type { SlackHarness, SlackHarnessOptions } from '../slack/harness.js';
+import { APPROVE_ACTION, allJobs, approvalCards, approvalIdOf, auditTrail as auditTrailOf, pressApprovalButton, waitForApprovalCard } from '../../tools/slack-emulator/approvals.js';
+import { fakeGates } from '../../tools/slack-emulator/gates.js';
+import type { FakeGates } from '../../tools/slack-emulator/gates.js';
+import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, OTHER_CHANNEL, VIEWER, startSlackHarness, testConfig } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness, SlackHarnessOptions } from '../../tools/slack-emulator/harness.js';
 
 const MINUTE = 60_000;
 

@@ -12,12 +12,13 @@ import { connectRedis } from '../../src/queue/redis.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
 import { readClusterStatus } from '../../src/status/read-cluster-status.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
-import type { EmulatedMessage } from '../slack/emulator.js';
-import { CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
-import { renderThread } from '../slack/render.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
+import type { EmulatedMessage } from '../../tools/slack-emulator/emulator.js';
+import { CHANNEL, OPERATOR, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
+import { renderThread } from '../../tools/slack-emulator/render.js';
+import { operations } from '../../jobs/index.js';
 
 describe('Slack → bot → worker → lab', () => {
   let lab: Lab;
@@ -30,7 +31,7 @@ describe('Slack → bot → worker → lab', () => {
     const labConfig = await loadConfig(lab.configPath);
     const config: WarrenConfig = { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } };
     h = await startSlackHarness({ config, readClusterStatus });
-    worker = await startWorker({ config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({ operations, config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
   }, 240_000);
 
   afterAll(async () => {

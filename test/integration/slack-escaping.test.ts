@@ -8,12 +8,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WarrenError } from '../../src/errors.js';
 import { publishEvent } from '../../src/queue/events.js';
-import type { ProgressEvent } from '../../src/queue/schema.js';
+import type { ProgressEvent } from '../../src/operations/progress.js';
 import { evaluateHealth, parseClusterStatus } from '../../src/rabbit/cluster-status.js';
 import { unescapedIn } from '../slack/escaping.js';
-import { fakeGates } from '../slack/gates.js';
-import { CHANNEL, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
+import { fakeGates } from '../../tools/slack-emulator/gates.js';
+import { CHANNEL, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 
 const HOSTILE = '<!channel> <https://evil.example|click> & \u001b[31mred\u001b[0m\u0007\r\u009b2J \ud800 <@U0EVIL99>';
 

@@ -3,12 +3,12 @@
  * Web API calls into the emulator, jobs on a real BullMQ queue in real Redis. No worker runs.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 import { startHeartbeat } from '../../src/queue/worker.js';
 import { CREATE_CONFIRM_ACTION } from '../../src/slack/messages/plan.js';
-import { signSlackRequest } from '../slack/driver.js';
-import { CHANNEL, OPERATOR, OTHER_CHANNEL, OUTSIDER, VIEWER, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
+import { signSlackRequest } from '../../tools/slack-emulator/driver.js';
+import { CHANNEL, OPERATOR, OTHER_CHANNEL, OUTSIDER, VIEWER, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 
 let h: SlackHarness;
 

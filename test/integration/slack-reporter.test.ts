@@ -5,10 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { publishEvent } from '../../src/queue/events.js';
-import type { ClusterCreateResult, ProgressEvent } from '../../src/queue/schema.js';
-import type { EmulatedMessage } from '../slack/emulator.js';
-import { CHANNEL, FAST_REPORTER, healthyCluster, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness, SlackHarnessOptions } from '../slack/harness.js';
+import type { ClusterCreateResult } from '../../src/operations/schema.js';
+import type { ProgressEvent } from '../../src/operations/progress.js';
+import type { EmulatedMessage } from '../../tools/slack-emulator/emulator.js';
+import { CHANNEL, FAST_REPORTER, healthyCluster, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness, SlackHarnessOptions } from '../../tools/slack-emulator/harness.js';
 
 let h: SlackHarness | undefined;
 

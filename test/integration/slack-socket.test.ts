@@ -3,10 +3,10 @@
  * receives envelopes over a local WebSocket; the same listeners answer as over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobData } from '../../src/queue/schema.js';
+import { JobData } from '../../src/operations/schema.js';
 import { CREATE_CONFIRM_ACTION } from '../../src/slack/messages/plan.js';
-import { CHANNEL, OPERATOR, OTHER_CHANNEL, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
+import { CHANNEL, OPERATOR, OTHER_CHANNEL, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 
 let h: SlackHarness;
 

@@ -16,7 +16,7 @@ import type { Host } from '../../src/config/schema.js';
 import { isWarrenError } from '../../src/errors.js';
 import { sh } from '../../src/ssh/quote.js';
 import { SshSessionPool, connectHost } from '../../src/ssh/session.js';
-import { labUp, type Lab } from '../lab/lab.js';
+import { labUp, type Lab } from '../../tools/lab/lab.js';
 
 const SETTINGS = { connectTimeoutMs: 10_000, commandTimeoutMs: 60_000 };
 const MIB = 1024 * 1024;

@@ -13,11 +13,11 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, resolveCluster } from '../../src/config/load.js';
-import { ClusterCreateResult } from '../../src/queue/schema.js';
+import { ClusterCreateResult } from '../../src/operations/schema.js';
 import { SshSessionPool } from '../../src/ssh/session.js';
 import { start } from '../../src/steps/start.js';
 import { declareStep } from '../../src/steps/step.js';
-import { labUp, type Lab, type LabRelease } from '../lab/lab.js';
+import { labUp, type Lab, type LabRelease } from '../../tools/lab/lab.js';
 import { labFacts, stepContext } from '../support/step-context.js';
 import { startHarness } from './harness.js';
 

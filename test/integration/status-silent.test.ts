@@ -13,10 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { readClusterStatus } from '../../src/status/read-cluster-status.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
-import { CHANNEL, OPERATOR, startSlackHarness } from '../slack/harness.js';
-import type { SlackHarness } from '../slack/harness.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
+import { CHANNEL, OPERATOR, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 import { startHarness } from './harness.js';
 
 /** A Redis of the test's own on a Unix socket (no TCP port), so a scan sees only what this run wrote. */

@@ -15,10 +15,12 @@ import { isFinalEvent, readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobEvent, JobRequest } from '../../src/queue/schema.js';
+import type { JobEvent } from '../../src/operations/progress.js';
+import type { JobRequest } from '../../src/operations/schema.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
-import { removeRunData } from '../support/remove-run-data.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
+import { operations } from '../../jobs/index.js';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample';
 const REQUESTER = 'U0REQUEST';
@@ -49,7 +51,7 @@ beforeEach(async () => {
       done();
     },
   });
-  worker = await startWorker({ config, connection, prefix, logger: createLogger({ level: 'info', destination: sink }) });
+  worker = await startWorker({ operations, config, connection, prefix, logger: createLogger({ level: 'info', destination: sink }) });
   approvals = new ApprovalStore(redis, prefix);
 });
 

@@ -4,6 +4,7 @@
  * connect when it is cancelled: nothing is started after the cancel, and the connect that times
  * out then is not retried as a network blip would be.
  */
+import { operations } from '../../jobs/index.js';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,10 +19,10 @@ import { isFinalEvent, readEvents } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobEvent, ProgressEvent } from '../../src/queue/schema.js';
+import type { JobEvent, ProgressEvent } from '../../src/operations/progress.js';
 import { startWorker } from '../../src/queue/worker.js';
 import type { RunningWorker } from '../../src/queue/worker.js';
-import { removeRunData } from '../support/remove-run-data.js';
+import { removeRunData } from '../../tools/redis/remove-run-data.js';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExampleExampleExample';
 
@@ -49,7 +50,7 @@ beforeEach(async () => {
   });
   queue = openOperationsQueue(redis, prefix, { attempts: 3, backoffMs: 50 });
   connection = connectRedis();
-  worker = await startWorker({ config, connection, prefix, logger: createLogger({ level: 'silent' }) });
+  worker = await startWorker({ operations, config, connection, prefix, logger: createLogger({ level: 'silent' }) });
 });
 
 afterEach(async () => {

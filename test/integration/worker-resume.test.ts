@@ -6,9 +6,9 @@ import type { StoredEvent } from '../../src/queue/events.js';
 import { openOperationsQueue } from '../../src/queue/queue.js';
 import type { OperationsQueue } from '../../src/queue/queue.js';
 import { connectRedis } from '../../src/queue/redis.js';
-import type { JobData } from '../../src/queue/schema.js';
-import { labUp } from '../lab/lab.js';
-import type { Lab } from '../lab/lab.js';
+import type { JobData } from '../../src/operations/schema.js';
+import { labUp } from '../../tools/lab/lab.js';
+import type { Lab } from '../../tools/lab/lab.js';
 import { spawnWorkerProcess } from './harness.js';
 import type { WorkerProcess } from './harness.js';
 

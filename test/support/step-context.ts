@@ -1,7 +1,7 @@
 import type { ResolvedCluster } from '../../src/config/load.js';
 import { nodeNameOf } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { JobOptions } from '../../src/queue/schema.js';
+import type { JobOptions } from '../../src/steps/schema.js';
 import type { Shells } from '../../src/ssh/session.js';
 import type { Host } from '../../src/config/schema.js';
 import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../../src/steps/step.js';

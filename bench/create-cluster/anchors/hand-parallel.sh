@@ -2,7 +2,7 @@
 # The floor: the same steps by hand with everything that may run in parallel in parallel
 # (install, cookie stop/write/start), joins serial. Uses the lab prototype (LAB_START_RABBIT=1 lab.sh up 3 first).
 set -uo pipefail
-LAB=$(dirname "$(readlink -f "$0")")/../../../test/lab/lab.sh   # the project's lab (the prototype's cannot cluster here)
+LAB=$(dirname "$(readlink -f "$0")")/../../../tools/lab/lab.sh   # the project's lab (the prototype's cannot cluster here)
 s() { "$LAB" ssh "$@" </dev/null; }
 T0=$EPOCHREALTIME
 for i in 1 2 3; do s $i 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 install -y -q rabbitmq-server >/dev/null 2>&1' & done; wait

@@ -1,5 +1,5 @@
 import type { Logger } from '../../log/logger.js';
-import { JobData } from '../../queue/schema.js';
+import { JobData } from '../../operations/schema.js';
 import { requestClusterCreate } from '../../requests/cluster-create.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { initialJobView } from '../job-view.js';

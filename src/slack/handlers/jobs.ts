@@ -1,5 +1,5 @@
 import type { JobType } from 'bullmq';
-import { JobData } from '../../queue/schema.js';
+import { JobData } from '../../operations/schema.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
 import { buildJobsList } from '../messages/jobs-list.js';
 import type { JobListEntry } from '../messages/jobs-list.js';

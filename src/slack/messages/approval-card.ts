@@ -1,5 +1,5 @@
 import type { GateCheck, GateReport } from '../../gates/schema.js';
-import type { DestructiveOperation } from '../../queue/schema.js';
+import type { DestructiveOperation } from '../../gates/schema.js';
 import type { Block, SlackMessage, SlackText } from './mrkdwn.js';
 import { appendText, codeBlock, context, escapeText, header, inlineCode, link, mention, plainFromMrkdwn, plainText, section, sectionsOf } from './mrkdwn.js';
 import type { PlanEntry } from './plan.js';

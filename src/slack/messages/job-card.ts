@@ -1,4 +1,4 @@
-import type { StepState } from '../../queue/schema.js';
+import type { StepState } from '../../steps/schema.js';
 import type { JobState, JobView, StepView } from '../job-view.js';
 import type { Block, SlackMessage } from './mrkdwn.js';
 import { context, escapeText, formatDuration, inlineCode, link, mention, plainText, section, sectionsOf } from './mrkdwn.js';

@@ -1,5 +1,5 @@
 import { describeError } from '../../errors.js';
-import type { ClusterCreateResult, MaintenanceResult } from '../../queue/schema.js';
+import type { ClusterCreateResult, MaintenanceResult } from '../../operations/schema.js';
 import type { JobView, SerializedEventError, StepView } from '../job-view.js';
 import type { SlackMessage } from './mrkdwn.js';
 import { codeBlock, context, escapeText, formatDuration, inlineCode, plainText, section, sectionsOf } from './mrkdwn.js';

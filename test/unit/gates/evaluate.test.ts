@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assertTarget, evaluateGates, refusalError } from '../../../src/gates/evaluate.js';
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from '../../../src/gates/evaluate.js';
-import type { DestructiveOperation } from '../../../src/queue/schema.js';
+import type { DestructiveOperation } from '../../../src/gates/schema.js';
 
 const node = (i: number, reach: NodeReach = 'running'): GateNode => ({ host: `lab${i}`, nodeName: `rabbit@lab${i}`, reach });
 

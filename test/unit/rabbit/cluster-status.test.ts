@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { WarrenError } from '../../../src/errors.js';
-import { evaluateHealth, parseClusterStatus, partitionsOf, unreachableHealth } from '../../../src/rabbit/cluster-status.js';
+import { ClusterHealth, evaluateHealth, parseClusterStatus, partitionsOf, unreachableHealth } from '../../../src/rabbit/cluster-status.js';
 import { fixture, fixtureJson } from '../../support/fixtures.js';
 
 /** The lab's three nodes as the config names them: node name -> inventory host. */
@@ -250,5 +250,21 @@ describe('unreachableHealth', () => {
       ['rabbit@lab3', 'lab3', false],
     ]);
     expect(health.problems).toEqual(['lab1: lost the SSH connection', 'lab2: timed out']);
+  });
+});
+
+describe('ClusterHealth, one schema for what is computed and what is parsed back', () => {
+  it('keeps every field evaluateHealth and unreachableHealth produce, a partial reading included', () => {
+    const readings = [
+      healthOf(fixture('rabbitmq-3.10/cluster_status.clean.json')),
+      evaluateHealth('demo', parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.partitioned.lab3-view.json'), 'lab3'), LAB, 'lab3'),
+      unreachableHealth('demo', LAB, ['lab1: connection refused']),
+      { ...unreachableHealth('demo', LAB, []), headline: 'degraded' as const, nodes: [{ node: 'rabbit@lab1', host: 'lab1', running: false, alarms: [], partitionedFrom: [], answering: false }], partial: { missing: 'cluster_status', silent: ['lab1'] } },
+    ];
+    for (const reading of readings) expect(ClusterHealth.parse(reading)).toEqual(reading);
+  });
+
+  it('refuses a headline it does not know', () => {
+    expect(ClusterHealth.safeParse({ ...unreachableHealth('demo', LAB, []), headline: 'fine' }).success).toBe(false);
   });
 });

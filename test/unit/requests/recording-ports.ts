@@ -2,8 +2,8 @@ import type { AuditEntry } from '../../../src/audit/schema.js';
 import { WarrenError } from '../../../src/errors.js';
 import type { GateReport, GateRequest } from '../../../src/gates/schema.js';
 import type { EnqueueResult } from '../../../src/queue/enqueue.js';
-import { JobData } from '../../../src/queue/schema.js';
-import type { JobRequest } from '../../../src/queue/schema.js';
+import { JobData } from '../../../src/operations/schema.js';
+import type { JobRequest } from '../../../src/operations/schema.js';
 import type { RequestPorts } from '../../../src/requests/ports.js';
 import type { PlannedCommand } from '../../../src/steps/step.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredAuditEntry } from '../../../src/audit/schema.js';
 import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from '../../../src/cli/render.js';
 import type { GateReport } from '../../../src/gates/schema.js';
-import type { ProgressEvent } from '../../../src/queue/schema.js';
+import type { ProgressEvent } from '../../../src/operations/progress.js';
 import type { ClusterHealth } from '../../../src/rabbit/cluster-status.js';
 import type { JobView, SerializedEventError, StepView } from '../../../src/slack/job-view.js';
 import {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProgressEvent } from '../../../src/queue/schema.js';
+import type { ProgressEvent } from '../../../src/operations/progress.js';
 import { applyEvent, initialJobView, isJobEnded } from '../../../src/slack/job-view.js';
 import type { JobView } from '../../../src/slack/job-view.js';
 import { repliesForEvent } from '../../../src/slack/reply-plan.js';

@@ -8,7 +8,7 @@ import { CMD } from '../../support/expected-commands.js';
 import { labCluster } from '../../support/inventory.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
 import { labFacts, stepContext } from '../../support/step-context.js';
-import type { JobOptions } from '../../../src/queue/schema.js';
+import type { JobOptions } from '../../../src/steps/schema.js';
 
 const STATUS = CMD.clusterStatus;
 const VHOSTS = CMD.listVhosts;

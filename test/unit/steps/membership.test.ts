@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobOptions } from '../../../src/queue/schema.js';
+import type { JobOptions } from '../../../src/steps/schema.js';
 import { membership } from '../../../src/steps/membership.js';
 import { declareStep } from '../../../src/steps/step.js';
 import { FakeRabbitLab } from '../../support/fake-rabbit-lab.js';

@@ -7,7 +7,7 @@ import { Counter, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_PATH, checkSlackSignature, createSlackHttpReceiver } from '../../../../src/slack/runtime/http-receiver.js';
 import type { SlackHttpReceiverOptions } from '../../../../src/slack/runtime/http-receiver.js';
-import { signSlackRequest } from '../../../slack/driver.js';
+import { signSlackRequest } from '../../../../tools/slack-emulator/driver.js';
 
 const SECRET = 'unit-signing-secret-1234';
 const NOW_MS = 1_700_000_000_000;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { outputOf } from '../../../jobs/operation.js';
-import type { OperationDefinition, OperationOutcome } from '../../../jobs/operation.js';
+import { outputOf } from '../../../src/operations/operation.js';
+import type { OperationDefinition, OperationOutcome } from '../../../src/operations/operation.js';
 import { WarrenError } from '../../../src/errors.js';
-import { runOperation } from '../../../src/queue/run-operation.js';
-import type { StepReport } from '../../../src/queue/run-operation.js';
+import { runOperation } from '../../../src/operations/run-operation.js';
+import type { StepReport } from '../../../src/operations/run-operation.js';
 import { declareStep } from '../../../src/steps/step.js';
 import type { DeclaredStep, StepContext, StepOutcome } from '../../../src/steps/step.js';
 import { labCluster } from '../../support/inventory.js';

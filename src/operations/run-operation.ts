@@ -1,4 +1,4 @@
-import type { OperationDefinition, StepRecord } from '../../jobs/operation.js';
+import type { OperationDefinition, StepRecord } from './operation.js';
 import type { ResolvedCluster } from '../config/load.js';
 import { isWarrenError, toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -6,7 +6,7 @@ import { jobCancelled, throwIfCancelled } from '../ssh/cancellation.js';
 import type { Shells } from '../ssh/session.js';
 import type { Host } from '../config/schema.js';
 import type { DeclaredStep, HostProgress, MembershipRecorder, NodeFacts, StepContext } from '../steps/step.js';
-import type { JobOptions, StepState } from './schema.js';
+import type { JobOptions, StepState } from '../steps/schema.js';
 
 export interface StepReport {
   step: string;

@@ -197,7 +197,7 @@ write_identity() {   # I ETC ROOT: hostname, /etc/hosts, sshd (own host key), ro
   rm -f "$etc/ssh/ssh_host_"*
   ssh-keygen -q -t ed25519 -N '' -C "root@$h" -f "$etc/ssh/ssh_host_ed25519_key"
   cat > "$etc/ssh/sshd_config" <<EOF2
-# lab host $h (written by warren's test/lab/lab.sh)
+# lab host $h (written by warren's tools/lab/lab.sh)
 Port 22
 ListenAddress 0.0.0.0
 HostKey /etc/ssh/ssh_host_ed25519_key
@@ -376,7 +376,7 @@ write_config() {   # $LAB_DIR/warren.yaml: the lab as a warren inventory (src/co
   local i nodes=() tmp=$CONFIG.tmp
   for i in $(seq 1 "$N"); do nodes+=("$NAME$i"); done
   {
-    echo "# warren config for the test lab, written by test/lab/lab.sh up (removed by down)"
+    echo "# warren config for the test lab, written by tools/lab/lab.sh up (removed by down)"
     echo "ssh:"
     echo "  connectTimeoutMs: 10000"
     echo "  commandTimeoutMs: 180000"

@@ -1,8 +1,9 @@
 import type { z } from 'zod';
-import type { ResolvedCluster } from '../src/config/load.js';
-import type { Host } from '../src/config/schema.js';
-import type { OperationName, StepState } from '../src/queue/schema.js';
-import type { DeclaredStep, NodeFacts } from '../src/steps/step.js';
+import type { ResolvedCluster } from '../config/load.js';
+import type { Host } from '../config/schema.js';
+import type { OperationName } from './schema.js';
+import type { StepState } from '../steps/schema.js';
+import type { DeclaredStep, NodeFacts } from '../steps/step.js';
 
 /** How one step of a job ended. */
 export interface StepRecord {
@@ -21,6 +22,13 @@ export interface OperationOutcome {
   facts: ReadonlyMap<string, NodeFacts>;
   steps: readonly StepRecord[];
 }
+
+/**
+ * Every operation a build can run, by name. Partial on purpose: during a rolling upgrade a queue
+ * can hold a job named by a newer build, and a worker must fail it clearly instead of crashing.
+ * The worker is given one (jobs/index.ts) by the process that starts it: src/ never imports jobs/.
+ */
+export type OperationRegistry = Partial<Record<OperationName, OperationDefinition>>;
 
 /** An operation: which steps, in what order, and how their outcome becomes the job's result. No I/O here. */
 export interface OperationDefinition<Result = unknown> {

@@ -1,7 +1,7 @@
 /**
- * Typed wrapper over test/lab/lab.sh for integration tests and the demo: real Debian "hosts"
+ * Typed wrapper over tools/lab/lab.sh for integration tests and the demo: real Debian "hosts"
  * (lab1..labN, or NAME1..NAMEN for a lab named NAME) built from Linux namespaces, each with sshd and
- * RabbitMQ. Labs with different names live side by side. See test/lab/README.md.
+ * RabbitMQ. Labs with different names live side by side. See tools/lab/README.md.
  *
  * Every call has a deadline; a command that misses it is killed and the promise rejects.
  * Needs root (lab.sh builds namespaces, a bridge and mounts).

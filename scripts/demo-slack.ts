@@ -6,21 +6,21 @@
  * the bot checks the safety gates and posts an approval card, a second person approves it — then
  * the audit log, and a second create that brings the reset node back into the cluster.
  *
- *   node --import tsx test/slack/demo.ts [cluster]      (default cluster: lab)
+ *   node --import tsx scripts/demo-slack.ts [cluster]      (default cluster: lab)
  *
  * Env: WARREN_CONFIG (the lab's warren.yaml), WARREN_QUEUE_PREFIX, REDIS_URL. Exit 0 when the
  * create completed and the status card says healthy.
  */
-import { loadConfig, resolveConfigPath } from '../../src/config/load.js';
-import { createLogger } from '../../src/log/logger.js';
-import { openOperationsQueue } from '../../src/queue/queue.js';
-import { connectRedis, redisSettingsFromEnv } from '../../src/queue/redis.js';
-import { startBot } from '../../src/slack/runtime/bot.js';
-import { SlackDriver } from './driver.js';
-import { SlackEmulator } from './emulator.js';
-import { renderMessage, renderThread } from './render.js';
-import { checkSafetyGates } from '../../src/gates/check.js';
-import { approvalCards, pressApprovalButton } from './approvals.js';
+import { loadConfig, resolveConfigPath } from '../src/config/load.js';
+import { createLogger } from '../src/log/logger.js';
+import { openOperationsQueue } from '../src/queue/queue.js';
+import { connectRedis, redisSettingsFromEnv } from '../src/queue/redis.js';
+import { startBot } from '../src/slack/runtime/bot.js';
+import { SlackDriver } from '../tools/slack-emulator/driver.js';
+import { SlackEmulator } from '../tools/slack-emulator/emulator.js';
+import { renderMessage, renderThread } from '../tools/slack-emulator/render.js';
+import { checkSafetyGates } from '../src/gates/check.js';
+import { approvalCards, pressApprovalButton } from '../tools/slack-emulator/approvals.js';
 
 const CHANNEL = 'C0DEMO001';
 const USER = 'U0DEMO001';

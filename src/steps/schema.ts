@@ -1,0 +1,14 @@
+import { z } from 'zod';
+
+/** Where a step (or one host's part of it) stands; the runner, the events and the results all use these words. */
+export const StepState = z.enum(['pending', 'running', 'done', 'skipped', 'failed']);
+export type StepState = z.infer<typeof StepState>;
+
+/** What a request may allow the steps to do; carried in the job payload (see operations/schema.ts). */
+export const JobOptions = z
+  .object({
+    /** Join nodes even when the join would wipe queues or another cluster's membership. */
+    allowWipe: z.boolean().default(false),
+  })
+  .strict();
+export type JobOptions = z.infer<typeof JobOptions>;
