@@ -37,20 +37,66 @@ export const COMMANDS: readonly CommandSpec[] = [
     dryRun: true,
     summary: 'build a RabbitMQ cluster from the config (--dry-run: show the commands per host, change nothing)',
   },
-  { name: 'status', words: 'status', args: ['[<cluster>]'], dryRun: false, summary: "a cluster's nodes, versions, alarms and partitions; without a name, one line per cluster" },
+  {
+    name: 'status',
+    words: 'status',
+    args: ['[<cluster>]'],
+    dryRun: false,
+    summary: "a cluster's nodes, versions, alarms and partitions; without a name, one line per cluster",
+  },
   { name: 'jobs', words: 'jobs', args: [], dryRun: false, summary: 'recent and running operations', only: 'slack' },
-  { name: 'node.reset', words: 'node reset', args: ['<cluster>', '<host>'], dryRun: true, summary: 'wipe one node back to a blank single node', notes: APPROVER_FIRST },
-  { name: 'node.remove', words: 'node remove', args: ['<cluster>', '<host>'], dryRun: true, summary: 'take a node out of the cluster for good and reset it', notes: APPROVER_FIRST },
-  { name: 'node.add', words: 'node add', args: ['<cluster>', '<host>'], dryRun: true, summary: 'install and join one more inventory host; the join wipes it', notes: APPROVER_FIRST },
-  { name: 'cluster.teardown', words: 'cluster teardown', args: ['<cluster>'], dryRun: true, summary: 'reset every node of the cluster', notes: APPROVER_FIRST },
-  { name: 'audit', words: 'audit', args: ['[<cluster>]'], dryRun: false, summary: 'the latest requests, approvals, refusals and results' },
+  {
+    name: 'node.reset',
+    words: 'node reset',
+    args: ['<cluster>', '<host>'],
+    dryRun: true,
+    summary: 'wipe one node back to a blank single node',
+    notes: APPROVER_FIRST,
+  },
+  {
+    name: 'node.remove',
+    words: 'node remove',
+    args: ['<cluster>', '<host>'],
+    dryRun: true,
+    summary: 'take a node out of the cluster for good and reset it',
+    notes: APPROVER_FIRST,
+  },
+  {
+    name: 'node.add',
+    words: 'node add',
+    args: ['<cluster>', '<host>'],
+    dryRun: true,
+    summary: 'install and join one more inventory host; the join wipes it',
+    notes: APPROVER_FIRST,
+  },
+  {
+    name: 'cluster.teardown',
+    words: 'cluster teardown',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary: 'reset every node of the cluster',
+    notes: APPROVER_FIRST,
+  },
+  {
+    name: 'audit',
+    words: 'audit',
+    args: ['[<cluster>]'],
+    dryRun: false,
+    summary: 'the latest requests, approvals, refusals and results',
+  },
   {
     name: 'upgrade-check',
     words: 'upgrade-check',
     args: ['<cluster>'],
     dryRun: false,
-    options: [{ flag: '--to <version>', summary: 'the version or series to judge the path to (default: the next series)' }],
-    summary: "can the cluster be upgraded: each node's RabbitMQ and Erlang, feature flags not enabled, deprecated features in use, mirroring policies, under-replicated quorum queues, alarms, and the path to --to (read-only)",
+    options: [
+      { flag: '--to <version>', summary: 'the version or series to judge the path to (default: the next series)' },
+    ],
+    summary:
+      "can the cluster be upgraded: each node's RabbitMQ and Erlang, feature " +
+      'flags not enabled, deprecated features in use, mirroring policies, ' +
+      'under-replicated quorum queues, alarms, and the path to --to ' +
+      '(read-only)',
   },
 ];
 
@@ -68,7 +114,12 @@ export function commandsOf(front: FrontEnd): CommandSpec[] {
 
 /** `node reset <cluster> <host> [--dry-run]`: the words and arguments as usage shows them. */
 export function synopsis(spec: CommandSpec): string {
-  return [spec.words, ...spec.args, ...(spec.options ?? []).map((o) => `[${o.flag}]`), ...(spec.dryRun ? ['[--dry-run]'] : [])].join(' ');
+  return [
+    spec.words,
+    ...spec.args,
+    ...(spec.options ?? []).map((o) => `[${o.flag}]`),
+    ...(spec.dryRun ? ['[--dry-run]'] : []),
+  ].join(' ');
 }
 
 /** What the command does, as `front` says it. */

@@ -37,7 +37,9 @@ export const NodeRemoveCommand = nodeCommand('node.remove');
 export const NodeAddCommand = nodeCommand('node.add');
 
 /** `/rabbit cluster teardown <cluster> [--dry-run]`: reset every node. */
-export const ClusterTeardownCommand = z.object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() }).strict();
+export const ClusterTeardownCommand = z
+  .object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
 
 /** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
 export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
@@ -46,7 +48,9 @@ export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeNa
 export const UpgradeTarget = z.string().regex(/^\d{1,3}\.\d{1,3}(?:\.\d{1,6})?$/, 'a version such as 4.0 or 4.0.5');
 
 /** `/rabbit upgrade-check <cluster> [--to <version>]`: the read-only upgrade-readiness report card. */
-export const UpgradeCheckCommand = z.object({ name: z.literal('upgrade-check'), cluster: SafeName, to: UpgradeTarget.optional() }).strict();
+export const UpgradeCheckCommand = z
+  .object({ name: z.literal('upgrade-check'), cluster: SafeName, to: UpgradeTarget.optional() })
+  .strict();
 
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
@@ -69,11 +73,19 @@ export type AuditCommand = z.infer<typeof AuditCommand>;
 export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
 
 /** The commands that destroy data: requested in chat, run only once another person approves. */
-export type DestructiveCommand = Extract<RabbitCommand, { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }>;
+export type DestructiveCommand = Extract<
+  RabbitCommand,
+  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }
+>;
 
 /** True for node reset/remove/add and cluster teardown. */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
-  return command.name === 'node.reset' || command.name === 'node.remove' || command.name === 'node.add' || command.name === 'cluster.teardown';
+  return (
+    command.name === 'node.reset' ||
+    command.name === 'node.remove' ||
+    command.name === 'node.add' ||
+    command.name === 'cluster.teardown'
+  );
 }
 
 /** Stable codes for a command text we refuse to interpret. */

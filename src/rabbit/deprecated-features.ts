@@ -7,7 +7,9 @@ import { compareVersions } from './version.js';
  * command (exit 64 "Command 'list_deprecated_features' not found"). A node has a handful of
  * deprecated features: more than a thousand rows is a broken or hostile host.
  */
-export const DeprecatedFeatures = z.array(z.object({ name: z.string().max(255), deprecation_phase: z.string().max(64).optional() }).loose()).max(1_000);
+export const DeprecatedFeatures = z
+  .array(z.object({ name: z.string().max(255), deprecation_phase: z.string().max(64).optional() }).loose())
+  .max(1_000);
 export type DeprecatedFeatures = z.infer<typeof DeprecatedFeatures>;
 
 /** The command exists from 3.13 (deprecated features came with it); older nodes are not asked. */

@@ -36,7 +36,15 @@ export interface ReadinessFacts {
   underReplicated: UnderReplicatedQueue[];
 }
 
-export type BlockerKind = 'unreadable' | 'mixed-versions' | 'target' | 'feature-flags' | 'mirroring' | 'deprecated-features' | 'alarms' | 'under-replicated';
+export type BlockerKind =
+  | 'unreadable'
+  | 'mixed-versions'
+  | 'target'
+  | 'feature-flags'
+  | 'mirroring'
+  | 'deprecated-features'
+  | 'alarms'
+  | 'under-replicated';
 
 /** One thing that stops the upgrade, and what to do about it. */
 export interface Blocker {
@@ -96,7 +104,13 @@ export function judgeUpgrade(facts: ReadinessFacts, target?: string): UpgradeVer
   const warnings: string[] = [];
   const unreadable = facts.nodes.filter((n) => n.unreadable !== undefined || n.rabbitmqVersion === undefined);
   for (const node of unreadable) {
-    blockers.push({ kind: 'unreadable', what: `${node.node} could not be read: ${node.unreadable ?? 'no version reported'}`, fix: `start RabbitMQ on ${node.host} (or make it answer SSH) and check again: an upgrade needs every node running` });
+    blockers.push({
+      kind: 'unreadable',
+      what: `${node.node} could not be read: ${node.unreadable ?? 'no version reported'}`,
+      fix:
+        `start RabbitMQ on ${node.host} (or make it answer SSH) and check ` +
+        `again: an upgrade needs every node running`,
+    });
   }
   // what blocks any upgrade, whatever the target
   const flagNodes = facts.nodes.filter((n) => n.flagsNotEnabled.length > 0);
@@ -105,7 +119,10 @@ export function judgeUpgrade(facts: ReadinessFacts, target?: string): UpgradeVer
     blockers.push({
       kind: 'feature-flags',
       what: `stable feature flags not enabled: ${flags.join(', ')} (on ${flagNodes.map((n) => n.node).join(', ')})`,
-      fix: `enable them before the upgrade (\`rabbitmqctl enable_feature_flag all\` on one node): the next version refuses to start with a stable flag off (from 3.13 to 4.0: every 3.13 flag)`,
+      fix:
+        `enable them before the upgrade (\`rabbitmqctl enable_feature_flag ` +
+        `all\` on one node): the next version refuses to start with a stable ` +
+        `flag off (from 3.13 to 4.0: every 3.13 flag)`,
     });
   }
   const alarmed = facts.nodes.filter((n) => n.alarms.length > 0);
@@ -113,30 +130,56 @@ export function judgeUpgrade(facts: ReadinessFacts, target?: string): UpgradeVer
     blockers.push({
       kind: 'alarms',
       what: `alarms: ${alarmed.map((n) => `${n.node} (${n.alarms.join(', ')})`).join('; ')}`,
-      fix: 'clear them first (free memory or disk, or fix the watermark): publishers are blocked, and a node restarted under an alarm comes back blocked',
+      fix:
+        'clear them first (free memory or disk, or fix the watermark): ' +
+        'publishers are blocked, and a node restarted under an alarm comes ' +
+        'back blocked',
     });
   }
   if (facts.underReplicated.length > 0) {
-    const shown = facts.underReplicated.slice(0, 5).map((q) => `${q.name} (vhost ${q.vhost}, none on ${q.missing.join(', ')})`);
+    const shown = facts.underReplicated
+      .slice(0, 5)
+      .map((q) => `${q.name} (vhost ${q.vhost}, none on ${q.missing.join(', ')})`);
     const more = facts.underReplicated.length > 5 ? ` and ${facts.underReplicated.length - 5} more` : '';
     blockers.push({
       kind: 'under-replicated',
       what: `quorum queues under-replicated: ${shown.join(', ')}${more}`,
-      fix: 'bring their replicas back first (start the nodes lacking one, or `rabbitmq-queues grow <node> all`): restarting one more node during the upgrade could cost them their quorum',
+      fix:
+        'bring their replicas back first (start the nodes lacking one, or ' +
+        '`rabbitmq-queues grow <node> all`): restarting one more node during ' +
+        'the upgrade could cost them their quorum',
     });
   }
   const versions = facts.nodes.flatMap((n) => (n.rabbitmqVersion ? [n.rabbitmqVersion] : []));
   const series = [...new Set(versions.map((v) => seriesOf(v)))];
   if (series.includes(undefined)) {
-    const odd = facts.nodes.filter((n) => n.rabbitmqVersion && !seriesOf(n.rabbitmqVersion)).map((n) => `${n.node} runs ${n.rabbitmqVersion}`);
-    return none(`${odd.join(', ')}: warren knows the series ${RELEASE_SERIES.join(', ')}`, [...blockers, { kind: 'target', what: odd.join(', '), fix: 'upgrade it by RabbitMQ\'s own upgrade guide: warren judges only the series it knows' }], target);
+    const odd = facts.nodes
+      .filter((n) => n.rabbitmqVersion && !seriesOf(n.rabbitmqVersion))
+      .map((n) => `${n.node} runs ${n.rabbitmqVersion}`);
+    return none(
+      `${odd.join(', ')}: warren knows the series ${RELEASE_SERIES.join(', ')}`,
+      [
+        ...blockers,
+        {
+          kind: 'target',
+          what: odd.join(', '),
+          fix: "upgrade it by RabbitMQ's own upgrade guide: warren judges only the series it knows",
+        },
+      ],
+      target,
+    );
   }
   const known = (series as ReleaseSeries[]).sort((a, b) => indexOf(a) - indexOf(b));
   if (known.length > 1) {
     blockers.push({
       kind: 'mixed-versions',
-      what: `the nodes run different series (${facts.nodes.filter((n) => n.rabbitmqVersion).map((n) => `${n.node} ${n.rabbitmqVersion}`).join(', ')})`,
-      fix: `finish the upgrade under way first: bring every node to ${known[known.length - 1]}, then enable all feature flags`,
+      what: `the nodes run different series (${facts.nodes
+        .filter((n) => n.rabbitmqVersion)
+        .map((n) => `${n.node} ${n.rabbitmqVersion}`)
+        .join(', ')})`,
+      fix:
+        `finish the upgrade under way first: bring every node to ` +
+        `${known[known.length - 1]}, then enable all feature flags`,
     });
   }
   const from = known[0];
@@ -145,15 +188,49 @@ export function judgeUpgrade(facts: ReadinessFacts, target?: string): UpgradeVer
   let to: ReleaseSeries;
   if (target === undefined) {
     const next = RELEASE_SERIES[indexOf(from) + 1];
-    if (next === undefined) return { ...none(`${from} is the newest series warren knows: nothing to upgrade to yet`, blockers, target), from };
+    if (next === undefined)
+      return {
+        ...none(`${from} is the newest series warren knows: nothing to upgrade to yet`, blockers, target),
+        from,
+      };
     to = next;
   } else {
     const asked = isVersionText(target) ? seriesOf(target) : undefined;
     if (asked === undefined) {
-      return { ...none(`${target} is not a series warren knows`, [...blockers, { kind: 'target', what: `--to ${target} is not one of ${RELEASE_SERIES.join(', ')}`, fix: 'name a release series such as 4.0, or a version such as 4.0.5' }], target), from };
+      return {
+        ...none(
+          `${target} is not a series warren knows`,
+          [
+            ...blockers,
+            {
+              kind: 'target',
+              what: `--to ${target} is not one of ${RELEASE_SERIES.join(', ')}`,
+              fix: 'name a release series such as 4.0, or a version such as 4.0.5',
+            },
+          ],
+          target,
+        ),
+        from,
+      };
     }
     if (indexOf(asked) < indexOf(from)) {
-      return { ...none(`${target} is older than ${from}`, [...blockers, { kind: 'target', what: `a downgrade from ${from} to ${target}`, fix: 'RabbitMQ does not downgrade a cluster in place: build a cluster of the older series and move to it (blue/green)' }], target), from };
+      return {
+        ...none(
+          `${target} is older than ${from}`,
+          [
+            ...blockers,
+            {
+              kind: 'target',
+              what: `a downgrade from ${from} to ${target}`,
+              fix:
+                'RabbitMQ does not downgrade a cluster in place: build a cluster of ' +
+                'the older series and move to it (blue/green)',
+            },
+          ],
+          target,
+        ),
+        from,
+      };
     }
     to = asked;
   }
@@ -169,33 +246,64 @@ export function judgeUpgrade(facts: ReadinessFacts, target?: string): UpgradeVer
       blockers.push({
         kind: 'mirroring',
         what: `classic queue mirroring policies block 4.0 (4.0 removed mirroring): ${names.join(', ')}`,
-        fix: 'move the mirrored queues to quorum queues (declare them as quorum, or make quorum each vhost\'s default queue type and re-declare), then remove each policy (`rabbitmqctl clear_policy --vhost <vhost> <name>`)',
+        fix:
+          'move the mirrored queues to quorum queues (declare them as quorum, or ' +
+          "make quorum each vhost's default queue type and re-declare), then " +
+          'remove each policy (`rabbitmqctl clear_policy --vhost <vhost> <name>`)',
       });
     } else {
-      warnings.push(`classic queue mirroring policies (${names.join(', ')}) will block the step to 4.0: plan the move to quorum queues`);
+      warnings.push(
+        `classic queue mirroring policies (${names.join(', ')}) will block the ` +
+          `step to 4.0: plan the move to quorum queues`,
+      );
     }
   }
-  const deprecated = facts.nodes.flatMap((n) => (Array.isArray(n.deprecatedInUse) ? n.deprecatedInUse.map((f) => ({ node: n.node, feature: f })) : []));
+  const deprecated = facts.nodes.flatMap((n) =>
+    Array.isArray(n.deprecatedInUse) ? n.deprecatedInUse.map((f) => ({ node: n.node, feature: f })) : [],
+  );
   const removed = deprecated.filter((d) => REMOVED_IN_4_0.has(d.feature));
   if (reaches4 && removed.length > 0) {
     blockers.push({
       kind: 'deprecated-features',
-      what: `deprecated features 4.0 removed are in use: ${[...new Set(removed.map((d) => d.feature))].join(', ')} (on ${[...new Set(removed.map((d) => d.node))].join(', ')})`,
-      fix: 'stop using them first (`rabbitmq-diagnostics list_deprecated_features --used` lists them; classic_queue_mirroring: move to quorum queues; ram_node_type: make every node a disk node)',
+      what:
+        `deprecated features 4.0 removed are in use: ` +
+        `${[...new Set(removed.map((d) => d.feature))].join(', ')} (on ` +
+        `${[...new Set(removed.map((d) => d.node))].join(', ')})`,
+      fix:
+        'stop using them first (`rabbitmq-diagnostics list_deprecated_features ' +
+        '--used` lists them; classic_queue_mirroring: move to quorum queues; ' +
+        'ram_node_type: make every node a disk node)',
     });
   }
   const others = deprecated.filter((d) => !(reaches4 && REMOVED_IN_4_0.has(d.feature)));
-  if (others.length > 0) warnings.push(`deprecated features in use: ${[...new Set(others.map((d) => d.feature))].join(', ')}: a later version may refuse them`);
+  if (others.length > 0)
+    warnings.push(
+      `deprecated features in use: ` +
+        `${[...new Set(others.map((d) => d.feature))].join(', ')}: a later ` +
+        `version may refuse them`,
+    );
   const route = hops.length > 1 ? `${[from, ...hops].join(' → ')}` : `${from} → ${to}`;
   const summary =
     path === 'blue-green'
-      ? `${from} → ${to} crosses from 3.x to 4.x beyond one series: blue/green (a new ${to} cluster beside this one, definitions exported and imported, messages moved by shovel or federation), or in place one series at a time: ${route}`
+      ? `${from} → ${to} crosses from 3.x to 4.x beyond one series: blue/green ` +
+        `(a new ${to} cluster beside this one, definitions exported and ` +
+        `imported, messages moved by shovel or federation), or in place one ` +
+        `series at a time: ${route}`
       : hops.length > 1
-        ? `rolling upgrade, one series at a time: ${route} (${hops.length} upgrades; enable all feature flags after each)`
+        ? `rolling upgrade, one series at a time: ${route} (${hops.length} ` +
+          `upgrades; enable all feature flags after each)`
         : `rolling upgrade ${route}${to === from ? ' (a patch release of the same series)' : ''}: one node at a time`;
   return { from, to: target ?? to, path, hops, summary, blockers, warnings, ready: blockers.length === 0 };
 }
 
 function none(summary: string, blockers: Blocker[], target: string | undefined): UpgradeVerdict {
-  return { ...(target === undefined ? {} : { to: target }), path: 'none', hops: [], summary, blockers, warnings: [], ready: false };
+  return {
+    ...(target === undefined ? {} : { to: target }),
+    path: 'none',
+    hops: [],
+    summary,
+    blockers,
+    warnings: [],
+    ready: false,
+  };
 }

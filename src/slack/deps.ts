@@ -25,10 +25,19 @@ export type ReadClusterStatus = (
 ) => Promise<ClusterHealth>;
 
 /** Reads a cluster's upgrade readiness over SSH (src/status/read-upgrade-readiness.ts in production). */
-export type ReadUpgradeReadiness = (config: WarrenConfig, cluster: string, options?: { logger?: Logger; target?: string }) => Promise<UpgradeReport>;
+export type ReadUpgradeReadiness = (
+  config: WarrenConfig,
+  cluster: string,
+  options?: { logger?: Logger; target?: string },
+) => Promise<UpgradeReport>;
 
 /** The dry run's commands per host (src/plan.ts in production); `node` for the node.* operations. */
-export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string, node?: string) => PlanEntry[] | Promise<PlanEntry[]>;
+export type PlanOperation = (
+  config: WarrenConfig,
+  operation: OperationName,
+  cluster: string,
+  node?: string,
+) => PlanEntry[] | Promise<PlanEntry[]>;
 
 /** What listeners and handlers work with; built once in bot.ts. */
 export interface BotDeps {

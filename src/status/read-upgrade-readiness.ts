@@ -5,7 +5,12 @@ import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { flagsNotEnabled } from '../rabbit/feature-flags.js';
 import type { MirroringPolicy } from '../rabbit/policies.js';
-import { readDeprecatedFeaturesInUse, readFeatureFlags, readMirroringPolicies, readNodeStatus } from '../rabbit/queries.js';
+import {
+  readDeprecatedFeaturesInUse,
+  readFeatureFlags,
+  readMirroringPolicies,
+  readNodeStatus,
+} from '../rabbit/queries.js';
 import { readQueueMembers, underReplicatedQueues } from '../rabbit/quorum-queues.js';
 import type { UnderReplicatedQueue } from '../rabbit/quorum-queues.js';
 import { judgeUpgrade } from '../rabbit/upgrade-path.js';
@@ -43,7 +48,11 @@ export interface ReadUpgradeOptions {
  * (its version, Erlang, alarms), its feature flags and the deprecated features it sees in use;
  * once, on the first node that answered: the mirroring policies and quorum queue replicas.
  */
-export async function readUpgradeReadiness(config: WarrenConfig, clusterName: string, options: ReadUpgradeOptions = {}): Promise<UpgradeReport> {
+export async function readUpgradeReadiness(
+  config: WarrenConfig,
+  clusterName: string,
+  options: ReadUpgradeOptions = {},
+): Promise<UpgradeReport> {
   const cluster = resolveCluster(config, clusterName, options.membership);
   const pool = new SshSessionPool(cluster.hosts, config.ssh, {
     ...(options.observer ? { observer: options.observer } : {}),
@@ -58,7 +67,11 @@ export async function readUpgradeReadiness(config: WarrenConfig, clusterName: st
 }
 
 /** The reading and judgement over given shells (the pool above; a recording fake in tests). */
-export async function readUpgradeFacts(shells: Shells, cluster: ResolvedCluster, target?: string): Promise<UpgradeReport> {
+export async function readUpgradeFacts(
+  shells: Shells,
+  cluster: ResolvedCluster,
+  target?: string,
+): Promise<UpgradeReport> {
   const hosts = [cluster.seed, ...cluster.joiners];
   const nodes = await Promise.all(hosts.map((host) => readNode(shells, host)));
   const expected = hosts.map(nodeNameOf);
@@ -73,7 +86,9 @@ export async function readUpgradeFacts(shells: Shells, cluster: ResolvedCluster,
       notRead.push(`mirroring policies not read on ${reader.name}: ${toWarrenError(thrown).message}`);
     }
     try {
-      underReplicated = (await readQueueMembers(shells, reader, { columns: 'members-online', timeoutMs: QUESTION_TIMEOUT_MS })).flatMap(({ vhost, queues }) => underReplicatedQueues(vhost, queues, expected));
+      underReplicated = (
+        await readQueueMembers(shells, reader, { columns: 'members-online', timeoutMs: QUESTION_TIMEOUT_MS })
+      ).flatMap(({ vhost, queues }) => underReplicatedQueues(vhost, queues, expected));
     } catch (thrown) {
       notRead.push(`quorum queue replicas not read on ${reader.name}: ${toWarrenError(thrown).message}`);
     }
@@ -82,24 +97,60 @@ export async function readUpgradeFacts(shells: Shells, cluster: ResolvedCluster,
   }
   const verdict = judgeUpgrade({ nodes, mirroringPolicies: mirroring, underReplicated }, target);
   // what could not be read cannot be judged ready
-  const judged: UpgradeVerdict = notRead.length > 0 ? { ...verdict, ready: false, blockers: [...verdict.blockers, ...notRead.map((what) => ({ kind: 'unreadable' as const, what, fix: 'check the node answers (`warren status`) and ask again' }))] } : verdict;
-  return { cluster: cluster.cluster.name, ...(target === undefined ? {} : { target: target }), nodes, mirroringPolicies: mirroring, underReplicated, notRead, verdict: judged };
+  const judged: UpgradeVerdict =
+    notRead.length > 0
+      ? {
+          ...verdict,
+          ready: false,
+          blockers: [
+            ...verdict.blockers,
+            ...notRead.map((what) => ({
+              kind: 'unreadable' as const,
+              what,
+              fix: 'check the node answers (`warren status`) and ask again',
+            })),
+          ],
+        }
+      : verdict;
+  return {
+    cluster: cluster.cluster.name,
+    ...(target === undefined ? {} : { target: target }),
+    nodes,
+    mirroringPolicies: mirroring,
+    underReplicated,
+    notRead,
+    verdict: judged,
+  };
 }
 
 /** One node's own answers; a node that cannot answer is a reading with the reason, never a throw. */
 async function readNode(shells: Shells, host: Host): Promise<NodeReading> {
   const node = nodeNameOf(host);
-  const unreadable = (reason: string): NodeReading => ({ node, host: host.name, flagsNotEnabled: [], deprecatedInUse: [], alarms: [], unreadable: reason });
+  const unreadable = (reason: string): NodeReading => ({
+    node,
+    host: host.name,
+    flagsNotEnabled: [],
+    deprecatedInUse: [],
+    alarms: [],
+    unreadable: reason,
+  });
   try {
     const status = await readNodeStatus(shells, host, { timeoutMs: QUESTION_TIMEOUT_MS });
-    if (typeof status === 'string') return unreadable(status === 'vm-down' ? 'RabbitMQ is not running (no Erlang VM)' : 'the RabbitMQ app is stopped');
+    if (typeof status === 'string')
+      return unreadable(
+        status === 'vm-down' ? 'RabbitMQ is not running (no Erlang VM)' : 'the RabbitMQ app is stopped',
+      );
     const version = status.versions && Object.hasOwn(status.versions, node) ? status.versions[node] : undefined;
     const rabbitmqVersion = version?.rabbitmq_version;
     const flags = await readFeatureFlags(shells, host, { timeoutMs: QUESTION_TIMEOUT_MS });
     if (!flags) return unreadable('RabbitMQ stopped answering (list_feature_flags)');
-    const deprecated = await readDeprecatedFeaturesInUse(shells, host, rabbitmqVersion, { timeoutMs: QUESTION_TIMEOUT_MS });
+    const deprecated = await readDeprecatedFeaturesInUse(shells, host, rabbitmqVersion, {
+      timeoutMs: QUESTION_TIMEOUT_MS,
+    });
     if (deprecated === undefined) return unreadable('RabbitMQ stopped answering (list_deprecated_features)');
-    const alarms = status.alarms.flatMap((a) => (typeof a === 'string' ? [a] : a.node === node ? [a.resource ?? a.type ?? 'alarm'] : []));
+    const alarms = status.alarms.flatMap((a) =>
+      typeof a === 'string' ? [a] : a.node === node ? [a.resource ?? a.type ?? 'alarm'] : [],
+    );
     return {
       node,
       host: host.name,
