@@ -47,7 +47,10 @@ function redisFromEnv(logger = createLogger({ level: process.env.LOG_LEVEL ?? 'w
   return connectRedis(redisSettingsFromEnv(), { logger });
 }
 
-/** The one way the CLI prints to stdout: whatever a host or Redis put in the line, no control character reaches the terminal. */
+/**
+ * The one way the CLI prints to stdout: whatever a host or Redis put in the line, no control character reaches the
+ * terminal.
+ */
 function out(line: string): void {
   process.stdout.write(`${terminalText(line)}\n`);
 }
@@ -57,7 +60,9 @@ function err(line: string): void {
   process.stderr.write(`${terminalText(line)}\n`);
 }
 
-/** JSON for a terminal: the invisible characters JSON.stringify leaves raw become \u escapes, so the data stays intact. */
+/**
+ * JSON for a terminal: the invisible characters JSON.stringify leaves raw become \u escapes, so the data stays intact.
+ */
 function outJson(value: unknown): void {
   process.stdout.write(`${terminalJson(JSON.stringify(value, null, 2))}\n`);
 }
@@ -74,7 +79,8 @@ async function followJob(prefix: string, jobId: string): Promise<boolean> {
   try {
     for (;;) {
       const batch = await readEventBatch(reader, prefix, jobId, lastId, { blockMs: 5000 });
-      for (const bad of batch.skipped) process.stderr.write(`${bad.code}: stream entry ${bad.id} of job ${jobId} skipped (${bad.reason})\n`);
+      for (const bad of batch.skipped)
+        process.stderr.write(`${bad.code}: stream entry ${bad.id} of job ${jobId} skipped (${bad.reason})\n`);
       // Past skipped entries too: a bad last entry must not be read again at once, in a loop.
       if (batch.position !== undefined) lastId = batch.position;
       for (const { event } of batch.events) {
@@ -99,13 +105,23 @@ async function reportQueued(prefix: string, jobId: string, follow: boolean, star
   return ok ? EXIT.ok : EXIT.failed;
 }
 
-/** Where the CLI's requests go: the request layer's ports over this process's Redis, on the cluster as node add/remove left it. */
-async function requestPortsFor(config: WarrenConfig, cluster: string, redis: Redis, queue: OperationsQueue, prefix: string): Promise<RequestPorts> {
+/**
+ * Where the CLI's requests go: the request layer's ports over this process's Redis, on the cluster as node add/remove
+ * left it.
+ */
+async function requestPortsFor(
+  config: WarrenConfig,
+  cluster: string,
+  redis: Redis,
+  queue: OperationsQueue,
+  prefix: string,
+): Promise<RequestPorts> {
   const membership = await new MembershipStore(redis, prefix).read(cluster);
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const audit = new AuditLog(redis, prefix);
   return {
-    plan: (operation, clusterName, node) => Promise.resolve(planOperation(config, operation, clusterName, node, { membership })),
+    plan: (operation, clusterName, node) =>
+      Promise.resolve(planOperation(config, operation, clusterName, node, { membership })),
     checkGates: (request) => checkSafetyGates(config, request, { membership, logger }),
     enqueue: (request, options) => enqueueOperation(queue, redis, request, options),
     runningOperation: (clusterName) => runningOperationFor(queue, clusterName),
@@ -117,7 +133,10 @@ async function requestPortsFor(config: WarrenConfig, cluster: string, redis: Red
 }
 
 /** Runs `work` with a Redis connection and the operations queue, closing both after. */
-async function withQueue<T>(program: Command, work: (redis: Redis, queue: OperationsQueue, prefix: string) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  program: Command,
+  work: (redis: Redis, queue: OperationsQueue, prefix: string) => Promise<T>,
+): Promise<T> {
   const prefix = program.opts<GlobalOptions>().prefix;
   const redis = redisFromEnv();
   const queue = openOperationsQueue(redis, prefix);
@@ -148,7 +167,11 @@ function busyLine(cluster: string, jobId: string): string {
   return `cluster ${cluster} is busy: job ${jobId} is running on it. Follow it, or wait for it to end.`;
 }
 
-async function createCluster(program: Command, clusterName: string, options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean }): Promise<number> {
+async function createCluster(
+  program: Command,
+  clusterName: string,
+  options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean },
+): Promise<number> {
   const command = parsedCommand(['cluster', 'create', clusterName, ...(options.dryRun ? ['--dry-run'] : [])]);
   if ('code' in command) return refuseUsage(command);
   const config = await configFrom(program);
@@ -194,7 +217,9 @@ function describeRequest(operation: DestructiveOperation, cluster: string, node?
 
 /** The exit code for an error: bad config or names are usage (2), anything else a failure (1). */
 function exitCodeOf(error: WarrenError): number {
-  return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown' ? EXIT.usage : EXIT.failed;
+  return error.code.startsWith('config.') || error.code === 'cluster.unknown' || error.code === 'node.unknown'
+    ? EXIT.usage
+    : EXIT.failed;
 }
 
 /**
@@ -203,8 +228,19 @@ function exitCodeOf(error: WarrenError): number {
  * (exit 2). --yes: refused by the gates (exit 1), busy (exit 3), else audited as requested with
  * chat approval bypassed, queued with a cli-yes authorization, and followed.
  */
-async function destructive(program: Command, operation: DestructiveOperation, clusterName: string, node: string | undefined, options: { yes?: boolean; follow: boolean; dryRun?: boolean }): Promise<number> {
-  const command = parsedCommand([...operation.split('.'), clusterName, ...(node === undefined ? [] : [node]), ...(options.dryRun ? ['--dry-run'] : [])]);
+async function destructive(
+  program: Command,
+  operation: DestructiveOperation,
+  clusterName: string,
+  node: string | undefined,
+  options: { yes?: boolean; follow: boolean; dryRun?: boolean },
+): Promise<number> {
+  const command = parsedCommand([
+    ...operation.split('.'),
+    clusterName,
+    ...(node === undefined ? [] : [node]),
+    ...(options.dryRun ? ['--dry-run'] : []),
+  ]);
   if ('code' in command) return refuseUsage(command);
   const config = await configFrom(program);
   resolveCluster(config, clusterName);
@@ -213,7 +249,11 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
   return withQueue(program, async (redis, queue, prefix) => {
     const ports = await requestPortsFor(config, clusterName, redis, queue, prefix);
     const started = Date.now();
-    const result = await requestDestructive(ports, { operation, cluster: clusterName, ...(node ? { node } : {}), requester: { via: 'cli', user: cliUser() } }, { kind: runNow ? 'run-now' : 'dry-run' });
+    const result = await requestDestructive(
+      ports,
+      { operation, cluster: clusterName, ...(node ? { node } : {}), requester: { via: 'cli', user: cliUser() } },
+      { kind: runNow ? 'run-now' : 'dry-run' },
+    );
     switch (result.kind) {
       case 'plan':
         out(renderPlan(clusterName, result.plan, what));
@@ -221,7 +261,10 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
         out(renderGates(result.report));
         if (options.dryRun) return EXIT.ok;
         out('');
-        out(`${what} destroys data and was not run. Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`);
+        out(
+          `${what} destroys data and was not run. Ask for it in Slack (/rabbit ` +
+            `${what}) to get a second person's approval,`,
+        );
         out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
         return EXIT.usage;
       case 'unchecked':
@@ -243,7 +286,11 @@ async function destructive(program: Command, operation: DestructiveOperation, cl
   });
 }
 
-async function showAudit(program: Command, cluster: string | undefined, options: { limit: string; json?: boolean }): Promise<number> {
+async function showAudit(
+  program: Command,
+  cluster: string | undefined,
+  options: { limit: string; json?: boolean },
+): Promise<number> {
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
     err('--limit must be a whole number from 1 to 10000');
@@ -251,7 +298,10 @@ async function showAudit(program: Command, cluster: string | undefined, options:
   }
   const redis = redisFromEnv();
   try {
-    const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({ ...(cluster ? { cluster } : {}), limit });
+    const entries = await new AuditLog(redis, program.opts<GlobalOptions>().prefix).latest({
+      ...(cluster ? { cluster } : {}),
+      limit,
+    });
     if (options.json) outJson(entries);
     else out(renderAudit(entries));
     return EXIT.ok;
@@ -260,7 +310,11 @@ async function showAudit(program: Command, cluster: string | undefined, options:
   }
 }
 
-async function showStatus(program: Command, clusterName: string | undefined, options: { json?: boolean }): Promise<number> {
+async function showStatus(
+  program: Command,
+  clusterName: string | undefined,
+  options: { json?: boolean },
+): Promise<number> {
   const command = parsedCommand(['status', ...(clusterName === undefined ? [] : [clusterName])]);
   if ('code' in command) return refuseUsage(command);
   const config = await configFrom(program);
@@ -272,27 +326,36 @@ async function showStatus(program: Command, clusterName: string | undefined, opt
     // Held up (a node gone silent holds cluster_status ~60 s): say on stderr what is known meanwhile,
     // sooner than the bot does (5 s, not 8): the process's own start already took a second or more.
     earlyAfterMs: 5000,
-    onEarly: (early) => err(`${renderHealth(early)}\n(still reading; the full status follows, within ${STATUS_DEADLINE_MS / 1000} s)`),
+    onEarly: (early) =>
+      err(`${renderHealth(early)}\n(still reading; the full status follows, within ${STATUS_DEADLINE_MS / 1000} s)`),
   });
   if (options.json) outJson(health);
   else out(renderHealth(health));
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
 
-/** `status` without a cluster, as in Slack: every configured cluster read side by side, one line each; exit 0 if all are healthy. */
+/**
+ * `status` without a cluster, as in Slack: every configured cluster read side by side, one line each; exit 0 if all
+ * are healthy.
+ */
 async function showStatusSummary(program: Command, config: WarrenConfig, options: { json?: boolean }): Promise<number> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
   const rows = await Promise.all(
     config.clusters.map(async ({ name }) => {
       try {
-        return { cluster: name, health: await readClusterStatus(config, name, { logger, membership: await membershipOf(program, name) }) };
+        return {
+          cluster: name,
+          health: await readClusterStatus(config, name, { logger, membership: await membershipOf(program, name) }),
+        };
       } catch (thrown) {
         return { cluster: name, error: toWarrenError(thrown).message };
       }
     }),
   );
   if (options.json) outJson(rows);
-  else for (const row of rows) out(row.health ? renderHealth(row.health).split('\n')[0] : `cluster ${row.cluster}: UNREADABLE (${row.error})`);
+  else
+    for (const row of rows)
+      out(row.health ? renderHealth(row.health).split('\n')[0] : `cluster ${row.cluster}: UNREADABLE (${row.error})`);
   return rows.every((row) => row.health?.headline === 'healthy') ? EXIT.ok : EXIT.failed;
 }
 
@@ -341,13 +404,24 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
     concurrency: Number(options.concurrency),
     ...(lockDurationMs && lockDurationMs > 0 ? { lockDurationMs } : {}),
   });
-  const stopHeartbeat = startHeartbeat(connection, program.opts<GlobalOptions>().prefix, `${hostname()}-${process.pid}`);
+  const stopHeartbeat = startHeartbeat(
+    connection,
+    program.opts<GlobalOptions>().prefix,
+    `${hostname()}-${process.pid}`,
+  );
   // /metrics and /healthz on WARREN_METRICS_PORT, when set (two workers on one host need two ports).
   const metricsPort = process.env.WARREN_METRICS_PORT;
   const observability = metricsPort
-    ? await startObservabilityServer({ port: Number(metricsPort), registry: metrics.registry, health: () => workerHealth(running, connection) })
+    ? await startObservabilityServer({
+        port: Number(metricsPort),
+        registry: metrics.registry,
+        health: () => workerHealth(running, connection),
+      })
     : undefined;
-  logger.info({ concurrency: Number(options.concurrency), metricsPort: observability?.port, redis: describeRedis(redis) }, 'worker ready');
+  logger.info(
+    { concurrency: Number(options.concurrency), metricsPort: observability?.port, redis: describeRedis(redis) },
+    'worker ready',
+  );
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {
     await running.close();
@@ -379,12 +453,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     const [first, ...rest] = spec.words.split(' ');
     let parent = program;
     if (rest.length > 0) {
-      const group = groups.get(first) ?? program.command(first).description(groupDescriptions[first] ?? `${first} operations`);
+      const group =
+        groups.get(first) ?? program.command(first).description(groupDescriptions[first] ?? `${first} operations`);
       groups.set(first, group);
       parent = group;
     }
-    const command = parent.command([...(rest.length > 0 ? rest : [first]), ...spec.args.map(commanderArgument)].join(' ')).description(describeFor(spec, 'cli'));
-    if (spec.dryRun) command.option('--dry-run', 'show the commands (and the gates\' verdict) and change nothing');
+    const command = parent
+      .command([...(rest.length > 0 ? rest : [first]), ...spec.args.map(commanderArgument)].join(' '))
+      .description(describeFor(spec, 'cli'));
+    if (spec.dryRun) command.option('--dry-run', "show the commands (and the gates' verdict) and change nothing");
     defineCliCommand(program, command, spec.name, run);
   }
 
@@ -410,31 +487,49 @@ function commanderArgument(arg: string): string {
 }
 
 /** The terminal's own options and action of one grammar command. */
-function defineCliCommand(program: Command, command: Command, name: CommandName, run: (work: () => Promise<number>) => () => Promise<void>): void {
+function defineCliCommand(
+  program: Command,
+  command: Command,
+  name: CommandName,
+  run: (work: () => Promise<number>) => () => Promise<void>,
+): void {
   const follow = (c: Command) => c.option('--no-follow', 'print the job id and return at once');
   const yes = (c: Command) => c.option('--yes', 'run it now, bypassing chat approval (audited as such)');
   switch (name) {
     case 'cluster.create':
-      follow(command.option('--allow-wipe', 'join nodes even if that wipes their queues or another cluster membership')).action(
-        (cluster: string, options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean }) => run(() => createCluster(program, cluster, options))(),
+      follow(
+        command.option('--allow-wipe', 'join nodes even if that wipes their queues or another cluster membership'),
+      ).action((cluster: string, options: { allowWipe?: boolean; follow: boolean; dryRun?: boolean }) =>
+        run(() => createCluster(program, cluster, options))(),
       );
       return;
     case 'cluster.teardown':
-      follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) => run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))());
+      follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
+        run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))(),
+      );
       return;
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
-      follow(yes(command)).action((cluster: string, node: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) => run(() => destructive(program, name, cluster, node, options))());
+      follow(yes(command)).action(
+        (cluster: string, node: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
+          run(() => destructive(program, name, cluster, node, options))(),
+      );
       return;
     case 'audit':
       command
         .option('--limit <n>', 'how many entries', '20')
         .option('--json', 'print the entries as JSON')
-        .action((cluster: string | undefined, options: { limit: string; json?: boolean }) => run(() => showAudit(program, cluster, options))());
+        .action((cluster: string | undefined, options: { limit: string; json?: boolean }) =>
+          run(() => showAudit(program, cluster, options))(),
+        );
       return;
     case 'status':
-      command.option('--json', 'print the parsed status as JSON').action((cluster: string | undefined, options: { json?: boolean }) => run(() => showStatus(program, cluster, options))());
+      command
+        .option('--json', 'print the parsed status as JSON')
+        .action((cluster: string | undefined, options: { json?: boolean }) =>
+          run(() => showStatus(program, cluster, options))(),
+        );
       return;
     case 'help':
     case 'jobs':

@@ -27,7 +27,9 @@ function eventLine(event: ProgressEvent): string | undefined {
     if (event.state === 'running' && !event.host) return `${MARK.running} ${event.step}`;
     if (event.state === 'running') return undefined;
     const where = event.host ? `    ${event.host.padEnd(12)}` : `${event.step.padEnd(20)}`;
-    return `${MARK[event.state] ?? '?'} ${where} ${seconds(event.durationMs).padStart(6)}  ${event.detail ?? ''}`.trimEnd();
+    return (
+      `${MARK[event.state] ?? '?'} ${where} ` + `${seconds(event.durationMs).padStart(6)}  ${event.detail ?? ''}`
+    ).trimEnd();
   }
   switch (event.state) {
     case 'queued':
@@ -49,10 +51,21 @@ function renderCompletion(result: unknown): string {
     const maintenance = MaintenanceResult.safeParse(result);
     if (!maintenance.success) return '✓ completed';
     const m = maintenance.data;
-    return [`✓ ${m.summary}`, ...m.nodes.map((n) => `  ${n.host}: ${n.outcome}`), ...(m.health ? ['', healthTable(m.health)] : []), ...m.warnings.map((w) => `warning: ${w}`)].join('\n');
+    return [
+      `✓ ${m.summary}`,
+      ...m.nodes.map((n) => `  ${n.host}: ${n.outcome}`),
+      ...(m.health ? ['', healthTable(m.health)] : []),
+      ...m.warnings.map((w) => `warning: ${w}`),
+    ].join('\n');
   }
   const r = parsed.data;
-  const lines = [`✓ cluster ${r.cluster} is ${r.health.headline}`, '', healthTable(r.health), '', `replication: ${r.replication.mode} (${r.replication.detail})`];
+  const lines = [
+    `✓ cluster ${r.cluster} is ${r.health.headline}`,
+    '',
+    healthTable(r.health),
+    '',
+    `replication: ${r.replication.mode} (${r.replication.detail})`,
+  ];
   if (r.metadataStore) lines.push(`metadata store: ${r.metadataStore === 'khepri' ? 'Khepri' : 'Mnesia'}`);
   for (const warning of r.warnings) lines.push(`warning: ${warning}`);
   lines.push(`oslo.messaging transport_url: ${r.transportUrl}`);
@@ -66,10 +79,14 @@ export function renderHealth(health: ClusterHealth): string {
 
 function healthTable(health: ClusterHealth): string {
   const rows = health.nodes.map((n) => (n.answering === undefined ? nodeLine(n) : partialNodeLine(n)));
-  const head = `cluster ${health.cluster}: ${health.headline.toUpperCase()}${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
+  const head =
+    `cluster ${health.cluster}: ${health.headline.toUpperCase()}` +
+    `${health.partial ? ' (partial reading)' : health.readFrom ? ` (read from ${health.readFrom})` : ''}`;
   const problems = health.problems.map((p) => `  ! ${p}`);
   const store = health.metadataStore ? [`  metadata store: ${health.metadataStore}`] : [];
-  const flags = health.featureFlagsNotEnabled?.length ? [`  feature flags not enabled: ${health.featureFlagsNotEnabled.join(', ')}`] : [];
+  const flags = health.featureFlagsNotEnabled?.length
+    ? [`  feature flags not enabled: ${health.featureFlagsNotEnabled.join(', ')}`]
+    : [];
   return [head, ...rows.map((r) => `  ${r}`), ...store, ...flags, ...problems].join('\n');
 }
 
@@ -90,11 +107,19 @@ function nodeLine(n: ClusterHealth['nodes'][number]): string {
 
 /** A node in a partial reading: only whether its host answers SSH is known. */
 function partialNodeLine(n: ClusterHealth['nodes'][number]): string {
-  return [n.answering ? '?' : '×', n.node.padEnd(22), n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING'].join('  ');
+  return [
+    n.answering ? '?' : '×',
+    n.node.padEnd(22),
+    n.answering ? 'answers SSH, RabbitMQ not read yet' : 'NOT ANSWERING',
+  ].join('  ');
 }
 
 /** The dry run, grouped by step. */
-export function renderPlan(cluster: string, plan: readonly PlannedCommand[], what = `cluster create ${cluster}`): string {
+export function renderPlan(
+  cluster: string,
+  plan: readonly PlannedCommand[],
+  what = `cluster create ${cluster}`,
+): string {
   const lines = [`plan: ${what} (dry run: nothing is run; each command runs only when its condition holds)`];
   let step = '';
   for (const p of plan) {
@@ -109,7 +134,10 @@ export function renderPlan(cluster: string, plan: readonly PlannedCommand[], wha
 
 /** The gates' verdict: one line per check, the remedy under each refusal, then what is wiped. */
 export function renderGates(report: GateReport): string {
-  const lines = [`gates: ${report.allowed ? 'ALLOWED' : 'REFUSED'}${report.readFrom ? ` (cluster read from ${report.readFrom})` : ''}`];
+  const lines = [
+    `gates: ${report.allowed ? 'ALLOWED' : 'REFUSED'}` +
+      `${report.readFrom ? ` (cluster read from ${report.readFrom})` : ''}`,
+  ];
   for (const check of report.checks) {
     lines.push(`  ${check.ok ? '✓' : '✗'} ${check.id.padEnd(24)} ${check.detail}`);
     if (!check.ok && check.remedy) lines.push(`    to make it possible: ${check.remedy}`);
@@ -123,7 +151,15 @@ export function renderAudit(entries: readonly StoredAuditEntry[]): string {
   if (entries.length === 0) return 'no audit entries';
   const text = entries
     .map(({ entry: e }) =>
-      [e.at, e.event.padEnd(9), `${e.operation} ${e.cluster}${e.node ? ` ${e.node}` : ''}`, `by ${e.actor} via ${e.via}`, e.jobId ? `job ${e.jobId}` : '', e.approvalId ? `approval ${e.approvalId}` : '', e.detail ? `— ${e.detail}` : '']
+      [
+        e.at,
+        e.event.padEnd(9),
+        `${e.operation} ${e.cluster}${e.node ? ` ${e.node}` : ''}`,
+        `by ${e.actor} via ${e.via}`,
+        e.jobId ? `job ${e.jobId}` : '',
+        e.approvalId ? `approval ${e.approvalId}` : '',
+        e.detail ? `— ${e.detail}` : '',
+      ]
         .filter(Boolean)
         .join('  '),
     )

@@ -18,7 +18,11 @@ const CLUSTER_ACTIONS = ['create', 'teardown'] as const;
  */
 export function parseCommand(text: string): ParseResult {
   if (text.length > MAX_COMMAND_LENGTH) {
-    return fail('usage.too_long', `the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`, allUsage());
+    return fail(
+      'usage.too_long',
+      `the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`,
+      allUsage(),
+    );
   }
   if (/[\r\n\u2028\u2029]/.test(text)) return fail('usage.multiline', 'the command must be on one line', allUsage());
   const normalized = normalize(text);
@@ -26,7 +30,8 @@ export function parseCommand(text: string): ParseResult {
   if (bad) {
     return fail(
       'usage.bad_character',
-      `unexpected character ${bad.description} at position ${bad.position}: commands use only letters, digits, ".", "-", "_" and spaces`,
+      `unexpected character ${bad.description} at position ${bad.position}: ` +
+        `commands use only letters, digits, ".", "-", "_" and spaces`,
       allUsage(),
     );
   }
@@ -55,7 +60,10 @@ export function parseCommand(text: string): ParseResult {
 }
 
 /** Refuses a command naming a cluster the config does not have, listing the ones it has. */
-export function checkClusterKnown(command: RabbitCommand, config: Pick<WarrenConfig, 'clusters'>): UsageError | undefined {
+export function checkClusterKnown(
+  command: RabbitCommand,
+  config: Pick<WarrenConfig, 'clusters'>,
+): UsageError | undefined {
   if (!('cluster' in command) || command.cluster === undefined) return undefined;
   const known = config.clusters.map((c) => c.name);
   if (known.includes(command.cluster)) return undefined;
@@ -84,14 +92,20 @@ export function checkHostKnown(command: RabbitCommand, config: Pick<WarrenConfig
 function parseCluster(args: string[]): ParseResult {
   const [sub, ...rest] = args;
   const usage = [USAGE['cluster.create'], USAGE['cluster.teardown']];
-  if (sub === undefined) return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create|teardown <cluster>', usage);
+  if (sub === undefined)
+    return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create|teardown <cluster>', usage);
   const action = sub.toLowerCase();
-  if (!isOneOf(CLUSTER_ACTIONS, action)) return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, usage);
+  if (!isOneOf(CLUSTER_ACTIONS, action))
+    return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, usage);
   const name = action === 'create' ? 'cluster.create' : 'cluster.teardown';
   const { positional, flags } = splitArgs(rest);
   const unknownFlag = flags.find((f) => f !== '--dry-run');
-  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for cluster ${action} (options: --dry-run)`, [USAGE[name]]);
-  if (positional.length === 0) return fail('usage.missing_argument', `cluster ${action} needs a cluster name`, [USAGE[name]]);
+  if (unknownFlag !== undefined)
+    return fail('usage.unknown_option', `unknown option "${unknownFlag}" for cluster ${action} (options: --dry-run)`, [
+      USAGE[name],
+    ]);
+  if (positional.length === 0)
+    return fail('usage.missing_argument', `cluster ${action} needs a cluster name`, [USAGE[name]]);
   if (positional.length > 1) return unexpected(name, positional[1]);
   return validated({ name, cluster: positional[0], dryRun: flags.includes('--dry-run') });
 }
@@ -100,29 +114,39 @@ function parseCluster(args: string[]): ParseResult {
 function parseNode(args: string[]): ParseResult {
   const [sub, ...rest] = args;
   const usage = NODE_ACTIONS.map((action) => USAGE[`node.${action}`]);
-  if (sub === undefined) return fail('usage.missing_argument', '"node" needs a subcommand: node reset|remove|add <cluster> <host>', usage);
+  if (sub === undefined)
+    return fail('usage.missing_argument', '"node" needs a subcommand: node reset|remove|add <cluster> <host>', usage);
   const action = sub.toLowerCase();
   if (!isOneOf(NODE_ACTIONS, action)) return fail('usage.unknown_command', `unknown subcommand "node ${sub}"`, usage);
   const name = `node.${action}` as const;
   const { positional, flags } = splitArgs(rest);
   const unknownFlag = flags.find((f) => f !== '--dry-run');
-  if (unknownFlag !== undefined) return fail('usage.unknown_option', `unknown option "${unknownFlag}" for node ${action} (options: --dry-run)`, [USAGE[name]]);
-  if (positional.length === 0) return fail('usage.missing_argument', `node ${action} needs a cluster name and a host`, [USAGE[name]]);
-  if (positional.length === 1) return fail('usage.missing_argument', `node ${action} needs the host to act on after the cluster name`, [USAGE[name]]);
+  if (unknownFlag !== undefined)
+    return fail('usage.unknown_option', `unknown option "${unknownFlag}" for node ${action} (options: --dry-run)`, [
+      USAGE[name],
+    ]);
+  if (positional.length === 0)
+    return fail('usage.missing_argument', `node ${action} needs a cluster name and a host`, [USAGE[name]]);
+  if (positional.length === 1)
+    return fail('usage.missing_argument', `node ${action} needs the host to act on after the cluster name`, [
+      USAGE[name],
+    ]);
   if (positional.length > 2) return unexpected(name, positional[2]);
   return validated({ name, cluster: positional[0], host: positional[1], dryRun: flags.includes('--dry-run') });
 }
 
 function parseAudit(args: string[]): ParseResult {
   const { positional, flags } = splitArgs(args);
-  if (flags.length > 0) return fail('usage.unknown_option', `unknown option "${flags[0]}" for audit (it takes none)`, [USAGE.audit]);
+  if (flags.length > 0)
+    return fail('usage.unknown_option', `unknown option "${flags[0]}" for audit (it takes none)`, [USAGE.audit]);
   if (positional.length > 1) return unexpected('audit', positional[1]);
   return validated(positional.length === 0 ? { name: 'audit' } : { name: 'audit', cluster: positional[0] });
 }
 
 function parseStatus(args: string[]): ParseResult {
   const { positional, flags } = splitArgs(args);
-  if (flags.length > 0) return fail('usage.unknown_option', `unknown option "${flags[0]}" for status (it takes none)`, [USAGE.status]);
+  if (flags.length > 0)
+    return fail('usage.unknown_option', `unknown option "${flags[0]}" for status (it takes none)`, [USAGE.status]);
   if (positional.length > 1) return unexpected('status', positional[1]);
   return validated(positional.length === 0 ? { name: 'status' } : { name: 'status', cluster: positional[0] });
 }
@@ -134,7 +158,9 @@ function validated(candidate: { name: CommandName; cluster?: string; host?: stri
   const issue = result.error.issues[0];
   const field = issue?.path[0] === 'host' ? 'host' : 'cluster';
   const value = candidate[field] ?? '';
-  return fail('usage.bad_name', `"${value}" is not a ${field} name: ${issue?.message ?? 'invalid'}`, [USAGE[candidate.name]]);
+  return fail('usage.bad_name', `"${value}" is not a ${field} name: ${issue?.message ?? 'invalid'}`, [
+    USAGE[candidate.name],
+  ]);
 }
 
 function isOneOf<T extends string>(values: readonly T[], value: string): value is T {

@@ -37,7 +37,9 @@ export const NodeRemoveCommand = nodeCommand('node.remove');
 export const NodeAddCommand = nodeCommand('node.add');
 
 /** `/rabbit cluster teardown <cluster> [--dry-run]`: reset every node. */
-export const ClusterTeardownCommand = z.object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() }).strict();
+export const ClusterTeardownCommand = z
+  .object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
 
 /** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
 export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
@@ -61,11 +63,19 @@ export type StatusCommand = z.infer<typeof StatusCommand>;
 export type AuditCommand = z.infer<typeof AuditCommand>;
 
 /** The commands that destroy data: requested in chat, run only once another person approves. */
-export type DestructiveCommand = Extract<RabbitCommand, { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }>;
+export type DestructiveCommand = Extract<
+  RabbitCommand,
+  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }
+>;
 
 /** True for node reset/remove/add and cluster teardown. */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
-  return command.name === 'node.reset' || command.name === 'node.remove' || command.name === 'node.add' || command.name === 'cluster.teardown';
+  return (
+    command.name === 'node.reset' ||
+    command.name === 'node.remove' ||
+    command.name === 'node.add' ||
+    command.name === 'cluster.teardown'
+  );
 }
 
 /** Stable codes for a command text we refuse to interpret. */

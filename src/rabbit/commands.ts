@@ -6,7 +6,10 @@ import { ShellCommand, sh } from '../ssh/quote.js';
  */
 
 export const COOKIE_PATH = '/var/lib/rabbitmq/.erlang.cookie';
-/** mktemp's template for a staged cookie: a fresh unpredictable name beside the cookie (same file system, so the rename is atomic). */
+/**
+ * mktemp's template for a staged cookie: a fresh unpredictable name beside the cookie (same file system, so the rename
+ * is atomic).
+ */
 const COOKIE_TMP_TEMPLATE = '/var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX';
 
 /**
@@ -41,10 +44,13 @@ function configuredNodeNameProbe(): ShellCommand {
 
 /**
  * One round trip that tells preflight what it needs: short hostname, init system, package state,
- * Erlang version, the node name rabbitmq-env.conf sets, and whether each peer resolves. Output is `key=value` lines (parsed with zod).
+ * Erlang version, the node name rabbitmq-env.conf sets, and whether each peer resolves. Output is `key=value` lines
+ * (parsed with zod).
  */
 export function probeHostCommand(peers: readonly string[]): ShellCommand {
-  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); ${configuredNodeNameProbe()} for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named('preflight probe');
+  return sh`echo hostname=$(hostname -s); echo init=$(cat /proc/1/comm 2>/dev/null); echo rabbitmq=$(dpkg-query -W -f='\${Status}|\${Version}' rabbitmq-server 2>/dev/null); echo erlang=$(dpkg-query -W -f='\${Version}' erlang-base 2>/dev/null); ${configuredNodeNameProbe()} for peer in ${peers}; do if getent hosts "$peer" >/dev/null; then echo "resolves=$peer"; else echo "unresolved=$peer"; fi; done`.named(
+    'preflight probe',
+  );
 }
 
 export function packageStatusCommand(): ShellCommand {
@@ -66,7 +72,9 @@ export function aptUpdateCommand(): ShellCommand {
  * the CLI (each rabbitmqctl costs ~0.5 s of CPU); exit 69 means not running, as the CLI says.
  */
 export function checkRunningCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_running </dev/null`.named('rabbitmq-diagnostics check_running');
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_running </dev/null`.named(
+    'rabbitmq-diagnostics check_running',
+  );
 }
 
 /**
@@ -78,7 +86,9 @@ export function checkRunningCommand(): ShellCommand {
  * any process). A no-op when no such VM runs; exit 70 if one survives SIGKILL for 20 s.
  */
 export function stopVmWithoutCliCommand(): ShellCommand {
-  return sh`if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI (signals to the rabbitmq account's beam.smp)" >&2; pkill -TERM -u rabbitmq -x beam.smp; i=0; while pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -eq 60 ]; then pkill -KILL -u rabbitmq -x beam.smp; fi; if [ "$i" -ge 100 ]; then echo "the Erlang VM did not stop" >&2; exit 70; fi; sleep 0.5; done; i=0; while command -v epmd >/dev/null && epmd -names 2>/dev/null | grep -q '^name rabbit '; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi`.named('stop the Erlang VM without the CLI');
+  return sh`if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI (signals to the rabbitmq account's beam.smp)" >&2; pkill -TERM -u rabbitmq -x beam.smp; i=0; while pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; do i=$((i + 1)); if [ "$i" -eq 60 ]; then pkill -KILL -u rabbitmq -x beam.smp; fi; if [ "$i" -ge 100 ]; then echo "the Erlang VM did not stop" >&2; exit 70; fi; sleep 0.5; done; i=0; while command -v epmd >/dev/null && epmd -names 2>/dev/null | grep -q '^name rabbit '; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi`.named(
+    'stop the Erlang VM without the CLI',
+  );
 }
 
 /**
@@ -89,7 +99,9 @@ export function stopVmWithoutCliCommand(): ShellCommand {
  */
 export function serviceStartCommand(manager: ServiceManager): ShellCommand {
   const service = manager === 'systemd' ? sh`systemctl start rabbitmq-server` : sh`service rabbitmq-server start`;
-  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${stopVmWithoutCliCommand()} && ${service}; fi`.named(`${service.text} (or start_app)`);
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1 && rabbitmqctl -q ping </dev/null >/dev/null 2>&1; then rabbitmqctl -q start_app </dev/null; else ${stopVmWithoutCliCommand()} && ${service}; fi`.named(
+    `${service.text} (or start_app)`,
+  );
 }
 
 /**
@@ -97,7 +109,9 @@ export function serviceStartCommand(manager: ServiceManager): ShellCommand {
  * epmd yet, so it is retried until the deadline; exit 75 (tempfail) when the deadline passes.
  */
 export function waitRunningCommand(deadlineSeconds: number): ShellCommand {
-  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmqctl -q await_startup --timeout ${deadlineSeconds} </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done`.named('rabbitmqctl await_startup');
+  return sh`end=$(( $(date +%s) + ${deadlineSeconds} )); until rabbitmqctl -q await_startup --timeout ${deadlineSeconds} </dev/null >/dev/null 2>&1; do if [ "$(date +%s)" -ge "$end" ]; then echo "rabbit did not start within ${deadlineSeconds} s" >&2; exit 75; fi; sleep 0.5; done`.named(
+    'rabbitmqctl await_startup',
+  );
 }
 
 /**
@@ -160,15 +174,22 @@ export function switchCookieLiveCommand(expectedSha256: string): ShellCommand {
   const install = asRabbitmq(sh`mv -fT "$1" ${COOKIE_PATH}`);
   const tmpPattern = COOKIE_TMP_TEMPLATE.replace(/X/g, '?');
   // $tmp is checked against mktemp's template before it reaches the Erlang expression.
-  const setCookie = `rabbitmqctl -q eval "{ok, C} = file:read_file(\\"$tmp\\"), erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok." </dev/null`;
+  const setCookie =
+    `rabbitmqctl -q eval "{ok, C} = file:read_file(\\"$tmp\\"), ` +
+    `erlang:set_cookie(node(), binary_to_atom(string:trim(C), utf8)), ok." ` +
+    `</dev/null`;
   return new ShellCommand(
-    `trap '' HUP; tmp=$(${stage.text}) && case "$tmp" in ${tmpPattern}) ;; *) exit 70;; esac && { ${setCookie} && ${install.text} sh "$tmp" || { rc=$?; runuser -u rabbitmq -- rm -f -- "$tmp"; exit $rc; }; }`,
+    `trap '' HUP; tmp=$(${stage.text}) && case "$tmp" in ${tmpPattern}) ;; ` +
+      `*) exit 70;; esac && { ${setCookie} && ${install.text} sh "$tmp" || { ` +
+      `rc=$?; runuser -u rabbitmq -- rm -f -- "$tmp"; exit $rc; }; }`,
   ).named('live cookie switch (rabbitmqctl eval)');
 }
 
 /** cluster_status of the local node; exit 69 (the CLI's "node down") at once when no VM runs. */
 export function clusterStatusCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`.named('rabbitmqctl cluster_status');
+  return sh`${NO_VM_EXITS_69} rabbitmqctl cluster_status --formatter json </dev/null`.named(
+    'rabbitmqctl cluster_status',
+  );
 }
 
 export function stopAppCommand(): ShellCommand {
@@ -217,7 +238,9 @@ export function setDefaultQueueTypeCommand(vhost: string, queueType: 'quorum'): 
  * The command exists from 3.8.
  */
 export function quorumCriticalCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_if_node_is_quorum_critical --formatter json </dev/null`.named('rabbitmq-diagnostics check_if_node_is_quorum_critical');
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q check_if_node_is_quorum_critical --formatter json </dev/null`.named(
+    'rabbitmq-diagnostics check_if_node_is_quorum_critical',
+  );
 }
 
 /**
@@ -253,7 +276,9 @@ export function nodeDataPaths(nodeName: string): [string, string] {
 /** Prints `data` when the node's data directory holds anything, else `blank` (reset empties it). */
 export function nodeDataStateCommand(nodeName: string): ShellCommand {
   const [dir] = nodeDataPaths(nodeName);
-  return asRabbitmq(sh`if [ -d ${dir} ] && [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo data; else echo blank; fi`).named('data directory check');
+  return asRabbitmq(
+    sh`if [ -d ${dir} ] && [ -n "$(ls -A ${dir} 2>/dev/null)" ]; then echo data; else echo blank; fi`,
+  ).named('data directory check');
 }
 
 /**
@@ -265,7 +290,9 @@ export function nodeDataStateCommand(nodeName: string): ShellCommand {
  */
 export function wipeNodeDataCommand(nodeName: string): ShellCommand {
   const [dir, flags] = nodeDataPaths(nodeName);
-  return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- ${dir} ${flags}`.named('offline wipe of the node data');
+  return sh`if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- ${dir} ${flags}`.named(
+    'offline wipe of the node data',
+  );
 }
 
 /**
@@ -274,6 +301,7 @@ export function wipeNodeDataCommand(nodeName: string): ShellCommand {
  * enabled. Exit 69 at once when no VM runs. Measured on 3.10.8, 4.0.5 and 4.3.6.
  */
 export function featureFlagsCommand(): ShellCommand {
-  return sh`${NO_VM_EXITS_69} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`.named('rabbitmqctl list_feature_flags');
+  return sh`${NO_VM_EXITS_69} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`.named(
+    'rabbitmqctl list_feature_flags',
+  );
 }
-

@@ -3,7 +3,13 @@ import type { Host } from '../config/schema.js';
 import type { Shells } from '../ssh/session.js';
 import { parseClusterStatus, parseJsonOutput } from './cluster-status.js';
 import type { ClusterStatus } from './cluster-status.js';
-import { clusterStatusCommand, featureFlagsCommand, listQueuesCommand, listVhostsCommand, quorumCriticalCommand } from './commands.js';
+import {
+  clusterStatusCommand,
+  featureFlagsCommand,
+  listQueuesCommand,
+  listVhostsCommand,
+  quorumCriticalCommand,
+} from './commands.js';
 import { FeatureFlags } from './feature-flags.js';
 import { compareVersions } from './version.js';
 
@@ -16,7 +22,10 @@ import { compareVersions } from './version.js';
 /** How long a question waits by default; callers that read many nodes at once pass less. */
 const DEFAULT_QUERY_TIMEOUT_MS = 120_000;
 
-/** A node's cluster_status, or why it has none: no Erlang VM ('vm-down'), or a VM without the rabbit app ('app-stopped'). */
+/**
+ * A node's cluster_status, or why it has none: no Erlang VM ('vm-down'), or a VM without the rabbit app
+ * ('app-stopped').
+ */
 export type NodeStatus = ClusterStatus | 'vm-down' | 'app-stopped';
 
 /**
@@ -24,9 +33,16 @@ export type NodeStatus = ClusterStatus | 'vm-down' | 'app-stopped';
  * runs without the rabbit app (exit 64: the CLI refuses cluster_status then, as seen on 3.10.8).
  * Any other exit is a failed command (command.failed, with its evidence).
  */
-export async function readNodeStatus(shells: Shells, host: Host, options: { timeoutMs?: number } = {}): Promise<NodeStatus> {
+export async function readNodeStatus(
+  shells: Shells,
+  host: Host,
+  options: { timeoutMs?: number } = {},
+): Promise<NodeStatus> {
   const shell = await shells.shell(host.name);
-  const result = await shell.run(clusterStatusCommand(), { timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, okExitCodes: [64, 69] });
+  const result = await shell.run(clusterStatusCommand(), {
+    timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+    okExitCodes: [64, 69],
+  });
   if (result.code === 69) return 'vm-down';
   if (result.code === 64) return 'app-stopped';
   return parseClusterStatus(result.stdout, host.name);
@@ -44,14 +60,19 @@ const QueueNames = z.array(z.object({ name: z.string() }));
 /** The node's vhost names (`list_vhosts name`). */
 export async function listVhosts(shells: Shells, host: Host, options: { timeoutMs?: number } = {}): Promise<string[]> {
   const shell = await shells.shell(host.name);
-  const result = await shell.run(listVhostsCommand(), options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  const result = await shell.run(
+    listVhostsCommand(),
+    options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+  );
   return parseJsonOutput(Vhosts, result.stdout, host.name, 'list_vhosts').map((v) => v.name);
 }
 
 /** The queue names of one vhost (`list_queues name`). */
 export async function listQueueNames(shells: Shells, host: Host, vhost: string): Promise<string[]> {
   const shell = await shells.shell(host.name);
-  return parseJsonOutput(QueueNames, (await shell.run(listQueuesCommand(vhost))).stdout, host.name, 'list_queues').map((q) => q.name);
+  return parseJsonOutput(QueueNames, (await shell.run(listQueuesCommand(vhost))).stdout, host.name, 'list_queues').map(
+    (q) => q.name,
+  );
 }
 
 /** How many queues the node lists across its vhosts (on a cluster member: the whole cluster's). */
@@ -65,9 +86,16 @@ export async function countQueues(shells: Shells, host: Host): Promise<number> {
  * The node's feature flags; undefined when the node cannot answer because RabbitMQ is not running
  * there (exit 64 app stopped, 69 no VM, 70 not booted).
  */
-export async function readFeatureFlags(shells: Shells, host: Host, options: { timeoutMs?: number } = {}): Promise<FeatureFlags | undefined> {
+export async function readFeatureFlags(
+  shells: Shells,
+  host: Host,
+  options: { timeoutMs?: number } = {},
+): Promise<FeatureFlags | undefined> {
   const shell = await shells.shell(host.name);
-  const result = await shell.run(featureFlagsCommand(), { okExitCodes: [64, 69, 70], timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS });
+  const result = await shell.run(featureFlagsCommand(), {
+    okExitCodes: [64, 69, 70],
+    timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+  });
   if (result.code !== 0) return undefined;
   return parseJsonOutput(FeatureFlags, result.stdout, host.name, 'list_feature_flags');
 }
@@ -79,13 +107,26 @@ export async function readFeatureFlags(shells: Shells, host: Host, options: { ti
  */
 export type QuorumVerdict = { critical: false } | { critical: true; queues: string[] } | 'unsupported' | 'not-asked';
 
-const QuorumCritical = z.object({ result: z.string(), queues: z.array(z.object({ readable_name: z.string().optional(), name: z.string() }).loose()).optional() }).loose();
+const QuorumCritical = z
+  .object({
+    result: z.string(),
+    queues: z.array(z.object({ readable_name: z.string().optional(), name: z.string() }).loose()).optional(),
+  })
+  .loose();
 
 /** Asks the node itself; exit 69 is "critical" only when the JSON says so (69 also means "node down"). */
-export async function readQuorumVerdict(shells: Shells, host: Host, version: string | undefined, options: { timeoutMs?: number } = {}): Promise<QuorumVerdict> {
+export async function readQuorumVerdict(
+  shells: Shells,
+  host: Host,
+  version: string | undefined,
+  options: { timeoutMs?: number } = {},
+): Promise<QuorumVerdict> {
   if (version !== undefined && compareVersions(version, '3.8') < 0) return 'unsupported';
   const shell = await shells.shell(host.name);
-  const result = await shell.run(quorumCriticalCommand(), { okExitCodes: [64, 69], timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS });
+  const result = await shell.run(quorumCriticalCommand(), {
+    okExitCodes: [64, 69],
+    timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+  });
   if (result.code === 0) return { critical: false };
   if (result.code === 64) return 'not-asked';
   let parsed: z.infer<typeof QuorumCritical> | undefined;
@@ -94,5 +135,7 @@ export async function readQuorumVerdict(shells: Shells, host: Host, version: str
   } catch {
     return 'not-asked';
   }
-  return parsed.result === 'error' ? { critical: true, queues: (parsed.queues ?? []).map((q) => q.readable_name ?? q.name) } : { critical: false };
+  return parsed.result === 'error'
+    ? { critical: true, queues: (parsed.queues ?? []).map((q) => q.readable_name ?? q.name) }
+    : { critical: false };
 }

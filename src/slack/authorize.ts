@@ -21,11 +21,16 @@ const GRANTS: Record<SlackRole, SlackRole[]> = {
 export type Authorization = { ok: true; roles: SlackRole[] } | { ok: false; refusal: Refusal };
 
 /** May this user use the bot in this channel at all? Checked before the text is even parsed. */
-export function authorizeRequest(settings: Pick<SlackSettings, 'channels' | 'users'>, request: { user: string; channel: string }): Authorization {
-  if (!settings.channels.includes(request.channel)) return { ok: false, refusal: { reason: 'channel', channel: request.channel } };
+export function authorizeRequest(
+  settings: Pick<SlackSettings, 'channels' | 'users'>,
+  request: { user: string; channel: string },
+): Authorization {
+  if (!settings.channels.includes(request.channel))
+    return { ok: false, refusal: { reason: 'channel', channel: request.channel } };
   // Own keys only: a user id such as "constructor" must not find Object's.
   const roles = Object.hasOwn(settings.users, request.user) ? settings.users[request.user] : undefined;
-  if (!Array.isArray(roles) || roles.length === 0) return { ok: false, refusal: { reason: 'user', user: request.user } };
+  if (!Array.isArray(roles) || roles.length === 0)
+    return { ok: false, refusal: { reason: 'user', user: request.user } };
   return { ok: true, roles };
 }
 
@@ -50,7 +55,9 @@ export function commandLabel(command: RabbitCommand): string {
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
-      return `${command.name.replace('.', ' ')} ${command.cluster} ${command.host}${command.dryRun ? ' --dry-run' : ''}`;
+      return (
+        `${command.name.replace('.', ' ')} ${command.cluster} ${command.host}` + `${command.dryRun ? ' --dry-run' : ''}`
+      );
     case 'status':
     case 'audit':
       return command.cluster ? `${command.name} ${command.cluster}` : command.name;

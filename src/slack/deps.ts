@@ -24,7 +24,12 @@ export type ReadClusterStatus = (
 ) => Promise<ClusterHealth>;
 
 /** The dry run's commands per host (src/plan.ts in production); `node` for the node.* operations. */
-export type PlanOperation = (config: WarrenConfig, operation: OperationName, cluster: string, node?: string) => PlanEntry[] | Promise<PlanEntry[]>;
+export type PlanOperation = (
+  config: WarrenConfig,
+  operation: OperationName,
+  cluster: string,
+  node?: string,
+) => PlanEntry[] | Promise<PlanEntry[]>;
 
 /** What listeners and handlers work with; built once in bot.ts. */
 export interface BotDeps {

@@ -28,8 +28,18 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
   plan(cluster) {
     return [...cluster.joiners, cluster.seed].flatMap((host): PlannedCommand[] => [
       { step: this.id, host: host.name, command: clusterStatusCommand().text },
-      { step: this.id, host: host.name, command: stopAppCommand().text, when: 'its app runs and it is not a blank single node' },
-      { step: this.id, host: host.name, command: resetCommand().text, when: 'it is not a blank single node (one node at a time)' },
+      {
+        step: this.id,
+        host: host.name,
+        command: stopAppCommand().text,
+        when: 'its app runs and it is not a blank single node',
+      },
+      {
+        step: this.id,
+        host: host.name,
+        command: resetCommand().text,
+        when: 'it is not a blank single node (one node at a time)',
+      },
       { step: this.id, host: host.name, command: startAppCommand().text, when: 'it was reset' },
       ...(host === cluster.seed ? [] : planConfirmation(this.id, cluster.seed.name)),
     ]);
@@ -46,7 +56,13 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
         });
       }
       if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) continue;
-      pending.push({ host, appRunning: state.kind === 'running', ...(state.kind === 'running' ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) } : {}) });
+      pending.push({
+        host,
+        appRunning: state.kind === 'running',
+        ...(state.kind === 'running'
+          ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) }
+          : {}),
+      });
     }
     return pending;
   },
@@ -61,7 +77,12 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
         host.name,
         async () => {
           await resetHost(ctx, host, appRunning, true);
-          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), ...(store ? { store } : {}), what: `${host.name} leaving ${ctx.cluster.cluster.name}` });
+          await confirmMembership(ctx, {
+            expected,
+            from: hostsAmong(ctx, expected),
+            ...(store ? { store } : {}),
+            what: `${host.name} leaving ${ctx.cluster.cluster.name}`,
+          });
         },
         () => 'reset: a blank single node',
       );

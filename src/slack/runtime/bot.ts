@@ -48,7 +48,10 @@ export interface BotOptions {
   planOperation?: PlanOperation;
   retryConfig?: webApi.RetryOptions;
   rateBudget?: RateBudget;
-  reporter?: Pick<ReporterOptions, 'pollMs' | 'cardIntervalMs' | 'leaseMs' | 'staleCheckMs' | 'rescanMs' | 'closeTimeoutMs'>;
+  reporter?: Pick<
+    ReporterOptions,
+    'pollMs' | 'cardIntervalMs' | 'leaseMs' | 'staleCheckMs' | 'rescanMs' | 'closeTimeoutMs'
+  >;
 }
 
 export interface RunningBot {
@@ -109,9 +112,16 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     afterAck,
     metrics,
     // Status cards and dry runs describe the cluster as node add/remove left it, as the CLI does.
-    readClusterStatus: options.readClusterStatus ?? (async (config, cluster, readOptions) => readClusterStatus(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
-    planOperation: options.planOperation ?? (async (config, operation, cluster, node) => planOperation(config, operation, cluster, node, { membership: await membership.read(cluster) })),
-    checkSafetyGates: async (config, request, gateOptions) => options.checkSafetyGates(config, request, { ...gateOptions, membership: await membership.read(request.cluster) }),
+    readClusterStatus:
+      options.readClusterStatus ??
+      (async (config, cluster, readOptions) =>
+        readClusterStatus(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
+    planOperation:
+      options.planOperation ??
+      (async (config, operation, cluster, node) =>
+        planOperation(config, operation, cluster, node, { membership: await membership.read(cluster) })),
+    checkSafetyGates: async (config, request, gateOptions) =>
+      options.checkSafetyGates(config, request, { ...gateOptions, membership: await membership.read(request.cluster) }),
     audit: new AuditLog(options.redis, prefix),
     approvals: new ApprovalStore(options.redis, prefix),
     now: options.now ?? Date.now,

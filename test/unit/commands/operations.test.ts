@@ -6,32 +6,46 @@ import { COMMANDS, commandsOf, describeFor, synopsis } from '../../../src/comman
 import { parseCommand } from '../../../src/commands/parse.js';
 
 /** `cluster create <cluster>` for every leaf command of the CLI, with its options. */
-function cliCommands(program: Command, prefix: string[] = []): { words: string; args: string[]; options: string[]; description: string }[] {
+function cliCommands(
+  program: Command,
+  prefix: string[] = [],
+): { words: string; args: string[]; options: string[]; description: string }[] {
   return program.commands.flatMap((c) => {
     const words = [...prefix, c.name()];
     if (c.commands.length > 0) return cliCommands(c, words);
-    return [{ words: words.join(' '), args: c.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[<${a.name()}>]`)), options: c.options.map((o) => o.long ?? ''), description: c.description() }];
+    return [
+      {
+        words: words.join(' '),
+        args: c.registeredArguments.map((a) => (a.required ? `<${a.name()}>` : `[<${a.name()}>]`)),
+        options: c.options.map((o) => o.long ?? ''),
+        description: c.description(),
+      },
+    ];
   });
 }
 
 describe('the grammar table', () => {
   const cli = cliCommands(buildProgram(() => undefined));
 
-  it('gives the CLI every operation with the words, arguments and --dry-run /rabbit has, described from the same row', () => {
-    for (const spec of commandsOf('cli')) {
-      const command = cli.find((c) => c.words === spec.words);
-      expect(command, spec.words).toBeDefined();
-      expect(command!.args).toEqual(spec.args);
-      expect(command!.options.includes('--dry-run')).toBe(spec.dryRun);
-      expect(command!.description).toBe(describeFor(spec, 'cli'));
-    }
-  });
+  it(
+    'gives the CLI every operation with the words, arguments and --dry-run ' +
+      '/rabbit has, described from the same row',
+    () => {
+      for (const spec of commandsOf('cli')) {
+        const command = cli.find((c) => c.words === spec.words);
+        expect(command, spec.words).toBeDefined();
+        expect(command!.args).toEqual(spec.args);
+        expect(command!.options.includes('--dry-run')).toBe(spec.dryRun);
+        expect(command!.description).toBe(describeFor(spec, 'cli'));
+      }
+    },
+  );
 
   it('has no `warren plan`: the dry run is --dry-run in both front ends', () => {
     expect(cli.some((c) => c.words.startsWith('plan'))).toBe(false);
   });
 
-  it('is what /rabbit parses: each row\'s synopsis, filled in, parses to that command', () => {
+  it("is what /rabbit parses: each row's synopsis, filled in, parses to that command", () => {
     for (const spec of COMMANDS) {
       const text = synopsis(spec)
         .replace(/\[<cluster>\]|<cluster>/, 'rmq-lab')

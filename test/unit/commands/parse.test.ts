@@ -4,7 +4,8 @@ import { helpLines } from '../../../src/commands/help.js';
 
 function errorOf(text: string) {
   const result = parseCommand(text);
-  if (result.ok) throw new Error(`expected a usage error for ${JSON.stringify(text)}, got ${JSON.stringify(result.command)}`);
+  if (result.ok)
+    throw new Error(`expected a usage error for ${JSON.stringify(text)}, got ${JSON.stringify(result.command)}`);
   return result.error;
 }
 
@@ -33,8 +34,14 @@ describe('parseCommand', () => {
   });
 
   it('reads the dashes and spaces Slack clients substitute as what the user typed', () => {
-    expect(parseCommand('cluster create rmq-lab \u2014dry-run')).toEqual({ ok: true, command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true } });
-    expect(parseCommand('cluster\u00a0create rmq-lab \u2013\u2013dry-run')).toEqual({ ok: true, command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true } });
+    expect(parseCommand('cluster create rmq-lab \u2014dry-run')).toEqual({
+      ok: true,
+      command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true },
+    });
+    expect(parseCommand('cluster\u00a0create rmq-lab \u2013\u2013dry-run')).toEqual({
+      ok: true,
+      command: { name: 'cluster.create', cluster: 'rmq-lab', dryRun: true },
+    });
   });
 
   it.each([
@@ -105,7 +112,12 @@ describe('parseCommand', () => {
       expect(error.message).toContain(fragment);
     });
 
-    it.each(['cluster create a\nreboot', 'status\r\nx', 'jobs\u2028', 'node reset rmq-lab mq3\ncluster teardown rmq-lab'])('%j spans lines and is refused', (text) => {
+    it.each([
+      'cluster create a\nreboot',
+      'status\r\nx',
+      'jobs\u2028',
+      'node reset rmq-lab mq3\ncluster teardown rmq-lab',
+    ])('%j spans lines and is refused', (text) => {
       expect(errorOf(text).code).toBe('usage.multiline');
     });
 
@@ -113,11 +125,32 @@ describe('parseCommand', () => {
       const text = `status ${'a'.repeat(100_000)}`;
       const error = errorOf(text);
       expect(error.code).toBe('usage.too_long');
-      expect(error.message).toBe(`the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`);
+      expect(error.message).toBe(
+        `the command is ${text.length} characters long; commands are at most ${MAX_COMMAND_LENGTH}`,
+      );
     });
 
     it('never throws, whatever the input', () => {
-      const samples = ['\u0000', '\uD800', '--', '-', '—', '....', '\t\t', 'cluster create -', '%00', '\\', '{}', 'status .', 'status -', 'node', 'node reset - -', 'node add __proto__ constructor', 'audit -', 'cluster teardown —'];
+      const samples = [
+        '\u0000',
+        '\uD800',
+        '--',
+        '-',
+        '—',
+        '....',
+        '\t\t',
+        'cluster create -',
+        '%00',
+        '\\',
+        '{}',
+        'status .',
+        'status -',
+        'node',
+        'node reset - -',
+        'node add __proto__ constructor',
+        'audit -',
+        'cluster teardown —',
+      ];
       for (const text of samples) expect(() => parseCommand(text)).not.toThrow();
       expect(errorOf('\uD800').code).toBe('usage.bad_character');
     });
@@ -163,7 +196,9 @@ describe('checkHostKnown', () => {
   const config = { hosts: [{ name: 'mq1' }, { name: 'mq2' }, { name: 'mq4' }] } as Parameters<typeof checkHostKnown>[1];
 
   it('accepts any inventory host (membership is for the gates) and commands without a host', () => {
-    expect(checkHostKnown({ name: 'node.add', cluster: 'rmq-lab', host: 'mq4', dryRun: false }, config)).toBeUndefined();
+    expect(
+      checkHostKnown({ name: 'node.add', cluster: 'rmq-lab', host: 'mq4', dryRun: false }, config),
+    ).toBeUndefined();
     expect(checkHostKnown({ name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: false }, config)).toBeUndefined();
     expect(checkHostKnown({ name: 'status' }, config)).toBeUndefined();
   });

@@ -24,7 +24,10 @@ export function approvalClick(deps: BotDeps, decision: ApprovalDecision) {
       deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
       return;
     }
-    const { user: { id: user }, channel: { id: channel } } = payload.data;
+    const {
+      user: { id: user },
+      channel: { id: channel },
+    } = payload.data;
     const teamDomain = payload.data.team?.domain;
     const approvalId = ApprovalId.safeParse(payload.data.actions[0].value);
     deps.afterAck.run('slack', async () => {
@@ -34,7 +37,12 @@ export function approvalClick(deps: BotDeps, decision: ApprovalDecision) {
           await reply(buildClickRefusal({ reason: 'unknown' }));
           return;
         }
-        await decideApproval(deps, { user, channel, ...(teamDomain ? { teamDomain } : {}), reply, approvalId: approvalId.data }, decision, log);
+        await decideApproval(
+          deps,
+          { user, channel, ...(teamDomain ? { teamDomain } : {}), reply, approvalId: approvalId.data },
+          decision,
+          log,
+        );
       } catch (error) {
         log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'approval decision failed after ack');
         await reply(problemAfterAck(error)).catch(() => undefined);

@@ -26,17 +26,31 @@ export function createConfirmAction(deps: BotDeps) {
       deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
       return;
     }
-    const { user: { id: user }, channel: { id: channel } } = payload.data;
+    const {
+      user: { id: user },
+      channel: { id: channel },
+    } = payload.data;
     const access = authorizeRequest(deps.config.slack, { user, channel });
     if (!access.ok) {
       await reply(buildRefusal(access.refusal));
       logRefusal(deps.logger, { user, channel, command: 'button: cluster create', reason: access.refusal.reason });
       return;
     }
-    const command = ClusterCreateCommand.safeParse({ name: 'cluster.create', cluster: payload.data.actions[0].value, dryRun: false });
+    const command = ClusterCreateCommand.safeParse({
+      name: 'cluster.create',
+      cluster: payload.data.actions[0].value,
+      dryRun: false,
+    });
     const unknown = command.success ? checkClusterKnown(command.data, deps.config) : undefined;
     if (!command.success || unknown) {
-      await reply(unknown ? buildUsageError(unknown) : buildProblem('That button does not name a cluster.', 'Run `/rabbit cluster create <cluster> --dry-run` again.'));
+      await reply(
+        unknown
+          ? buildUsageError(unknown)
+          : buildProblem(
+              'That button does not name a cluster.',
+              'Run `/rabbit cluster create <cluster> --dry-run` again.',
+            ),
+      );
       return;
     }
     const refusal = authorizeCommand(access.roles, command.data, user);
@@ -51,7 +65,10 @@ export function createConfirmAction(deps: BotDeps) {
       const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
       const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
       try {
-        await reply({ replace_original: true, text: plainText(`Creating ${cluster}: follow the job card in the channel.`) });
+        await reply({
+          replace_original: true,
+          text: plainText(`Creating ${cluster}: follow the job card in the channel.`),
+        });
         await startClusterCreate(deps, request, cluster, log);
       } catch (error) {
         log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'create from button failed');

@@ -26,10 +26,15 @@ import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
  */
 export function rabbitCommand(deps: BotDeps) {
   return async ({ command, ack, respond }: SlackCommandMiddlewareArgs & AllMiddlewareArgs): Promise<void> => {
-    const count = (name: string, outcome: CommandOutcome): void => deps.metrics.slackCommands.inc({ command: name, outcome });
+    const count = (name: string, outcome: CommandOutcome): void =>
+      deps.metrics.slackCommands.inc({ command: name, outcome });
     const payload = SlashCommandPayload.safeParse(command);
     if (!payload.success) {
-      await ack(ephemeral(buildProblem('This request did not look like a slash command from Slack.', 'Try again from a channel.')));
+      await ack(
+        ephemeral(
+          buildProblem('This request did not look like a slash command from Slack.', 'Try again from a channel.'),
+        ),
+      );
       count('unknown', 'refused');
       deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'slash command payload rejected');
       return;
@@ -85,16 +90,26 @@ export function rabbitCommand(deps: BotDeps) {
   };
 }
 
-async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCommand, isOperator: boolean, log: BotDeps['logger']): Promise<void> {
+async function followUp(
+  deps: BotDeps,
+  request: SlackRequest,
+  command: RabbitCommand,
+  isOperator: boolean,
+  log: BotDeps['logger'],
+): Promise<void> {
   switch (command.name) {
     case 'help':
       return;
     case 'jobs':
       return replyWithJobs(deps, request);
     case 'status':
-      return command.cluster ? postClusterStatus(deps, request, command.cluster, log) : postStatusSummary(deps, request, log);
+      return command.cluster
+        ? postClusterStatus(deps, request, command.cluster, log)
+        : postStatusSummary(deps, request, log);
     case 'cluster.create':
-      return command.dryRun ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }, log) : startClusterCreate(deps, request, command.cluster, log);
+      return command.dryRun
+        ? replyWithPlan(deps, request, command.cluster, { offerCreate: isOperator }, log)
+        : startClusterCreate(deps, request, command.cluster, log);
     case 'audit':
       return replyWithAudit(deps, request, command.cluster);
     case 'node.reset':
@@ -105,13 +120,23 @@ async function followUp(deps: BotDeps, request: SlackRequest, command: RabbitCom
   }
 }
 
-/** What the ack itself carries: help in full; a short note for work that takes a while; nothing for a create (the card says it). */
+/**
+ * What the ack itself carries: help in full; a short note for work that takes a while; nothing for a create (the card
+ * says it).
+ */
 function ackFor(command: RabbitCommand): RespondArguments | undefined {
   switch (command.name) {
     case 'help':
       return ephemeral(buildHelp());
     case 'status':
-      return { response_type: 'ephemeral', text: plainText(command.cluster ? `Reading the status of ${command.cluster} from its nodes…` : 'Reading the status of every cluster…') };
+      return {
+        response_type: 'ephemeral',
+        text: plainText(
+          command.cluster
+            ? `Reading the status of ${command.cluster} from its nodes…`
+            : 'Reading the status of every cluster…',
+        ),
+      };
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
@@ -121,7 +146,8 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
         text: plainText(
           command.dryRun
             ? `Checking the safety gates of ${commandLabel(command)}…`
-            : `Checking the safety gates of ${commandLabel(command)}; if they pass, an approval card for an approver follows in the channel…`,
+            : `Checking the safety gates of ${commandLabel(command)}; if they pass, ` +
+                `an approval card for an approver follows in the channel…`,
         ),
       };
     default:
