@@ -78,6 +78,33 @@ type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?
  * a forget_cluster_node. Skipped when the node is already blank and single; a node left with its
  * app stopped (a worker died mid-reset) is reset and started from there.
  */
+/**
+ * Resets one node, left started as a blank single node, and waits until the members that stay
+ * (`expected`) no longer list it: under Khepri the reset counts once a majority of them agrees.
+ */
+export async function resetAndConfirm(
+  ctx: StepContext,
+  host: Host,
+  appRunning: boolean,
+  expected: string[],
+  store: MetadataStore | undefined,
+): Promise<void> {
+  await timedOnHost(
+    ctx,
+    host.name,
+    async () => {
+      await resetHost(ctx, host, appRunning, true);
+      await confirmMembership(ctx, {
+        expected,
+        from: hostsAmong(ctx, expected),
+        ...(store ? { store } : {}),
+        what: `${host.name} leaving ${ctx.cluster.cluster.name}`,
+      });
+    },
+    () => 'reset: a blank single node',
+  );
+}
+
 export const resetNode: Step<PendingReset, NodeOutcomes> = {
   id: 'rabbit:reset-node',
   title: 'Reset the node: stop_app, reset, start_app',
@@ -124,21 +151,7 @@ export const resetNode: Step<PendingReset, NodeOutcomes> = {
   async run(ctx, pending) {
     for (const { host, appRunning, before, store } of pending) {
       const expected = withoutNode(before ?? ctx.cluster.hosts.map(nodeNameOf), host);
-      await timedOnHost(
-        ctx,
-        host.name,
-        async () => {
-          await resetHost(ctx, host, appRunning, true);
-          // Under Khepri the reset counts once a majority of the others no longer lists the node.
-          await confirmMembership(ctx, {
-            expected,
-            from: hostsAmong(ctx, expected),
-            ...(store ? { store } : {}),
-            what: `${host.name} leaving ${ctx.cluster.cluster.name}`,
-          });
-        },
-        () => 'reset: a blank single node',
-      );
+      await resetAndConfirm(ctx, host, appRunning, expected, store);
     }
     return {
       detail: `${pending.map((p) => p.host.name).join(', ')} reset: a blank single node`,

@@ -68,14 +68,15 @@ export function buildTransportReply(result: ClusterCreateResult): SlackMessage {
   ];
   if (result.warnings.length > 0)
     blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
-  blocks.push(
-    context(
-      `${result.steps.length} steps: ` +
-        `${result.steps.filter((s) => s.state === 'done').length} done, ` +
-        `${result.steps.filter((s) => s.state === 'skipped').length} skipped`,
-    ),
-  );
+  blocks.push(context(stepCounts(result.steps)));
   return { text: plainText(`transport_url: ${result.transportUrl}`), blocks };
+}
+
+/** "9 steps: 7 done, 2 skipped", the closing line of every result reply. */
+function stepCounts(steps: readonly { state: string }[]): string {
+  const done = steps.filter((s) => s.state === 'done').length;
+  const skipped = steps.filter((s) => s.state === 'skipped').length;
+  return `${steps.length} steps: ${done} done, ${skipped} skipped`;
 }
 
 /** Only a create resumes where it stopped; a destructive operation needs a new approval. */
@@ -94,12 +95,6 @@ export function buildMaintenanceReply(result: MaintenanceResult): SlackMessage {
   const blocks = sectionsOf(lines, 10);
   if (result.warnings.length > 0)
     blocks.push(...sectionsOf([':warning: *Warnings*', ...result.warnings.map((w) => `• ${escapeText(w)}`)], 5));
-  blocks.push(
-    context(
-      `${result.steps.length} steps: ` +
-        `${result.steps.filter((s) => s.state === 'done').length} done, ` +
-        `${result.steps.filter((s) => s.state === 'skipped').length} skipped`,
-    ),
-  );
+  blocks.push(context(stepCounts(result.steps)));
   return { text: plainText(result.summary), blocks };
 }
