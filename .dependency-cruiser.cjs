@@ -21,7 +21,12 @@ const layers = [
 
 const upward = layers.slice(1).map((layer, index) => ({
   name: `no-import-above:${layer.name}`,
-  comment: `${layer.name} imports only its own layer and those below it (${layers.slice(index + 2).map((l) => l.name).join(', ') || 'none'})`,
+  comment: `${layer.name} imports only its own layer and those below it (${
+    layers
+      .slice(index + 2)
+      .map((l) => l.name)
+      .join(', ') || 'none'
+  })`,
   severity: /** @type {const} */ ('error'),
   from: { path: layer.paths },
   to: { path: layers.slice(0, index + 1).flatMap((l) => l.paths) },
@@ -33,7 +38,10 @@ module.exports = {
     ...upward,
     {
       name: 'no-registry-below-the-entry-points',
-      comment: 'The worker and the runner are given the operations (jobs/index.ts) by the process that starts them; below the front ends and requests nothing imports jobs/.',
+      comment:
+        'The worker and the runner are given the operations (jobs/index.ts) by ' +
+        'the process that starts them; below the front ends and requests ' +
+        'nothing imports jobs/.',
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/cli/', '^src/slack/', '^src/requests/', '^src/plan\\.ts$'] },
       to: { path: '^jobs/' },
@@ -54,7 +62,9 @@ module.exports = {
     },
     {
       name: 'no-tests-from-tools-bench-demo',
-      comment: 'The lab and the Slack emulator are tools (tools/): benchmarks, the demo and the tools themselves never import from test/.',
+      comment:
+        'The lab and the Slack emulator are tools (tools/): benchmarks, the ' +
+        'demo and the tools themselves never import from test/.',
       severity: 'error',
       from: { path: ['^tools/', '^bench/', '^scripts/'] },
       to: { path: '^test/' },
@@ -73,6 +83,10 @@ module.exports = {
     // Type-only imports count: a type from a layer above couples as much as a value does.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.mjs', '.json'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js', '.mjs', '.json'],
+    },
   },
 };

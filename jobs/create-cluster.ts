@@ -65,7 +65,12 @@ export const createCluster: OperationDefinition<ClusterCreateResult> = {
       },
       warnings: mode === 'ha-all' ? [MIRRORING_DEPRECATED] : [],
       transportUrl: transportUrlTemplate(cluster.hosts),
-      steps: steps.map(({ id, state, durationMs, detail }) => ({ id, state, ...(durationMs === undefined ? {} : { durationMs }), ...(detail === undefined ? {} : { detail }) })),
+      steps: steps.map(({ id, state, durationMs, detail }) => ({
+        id,
+        state,
+        ...(durationMs === undefined ? {} : { durationMs }),
+        ...(detail === undefined ? {} : { detail }),
+      })),
     };
   },
 };

@@ -33,7 +33,11 @@ export const nodeAdd: OperationDefinition<MaintenanceResult> = {
     const node = outcome.target?.name ?? '?';
     const running = outcome.cluster.hosts.length;
     return {
-      ...maintenanceResult(outcome, `${node} joined ${outcome.cluster.cluster.name}: ${running} nodes`, outputOf(outcome, verify)),
+      ...maintenanceResult(
+        outcome,
+        `${node} joined ${outcome.cluster.cluster.name}: ${running} nodes`,
+        outputOf(outcome, verify),
+      ),
       nodes: [{ host: node, outcome: `joined ${outcome.cluster.cluster.name}` }],
     };
   },

@@ -19,12 +19,24 @@ import type { OperationDefinition } from '../src/operations/operation.js';
 export const nodeRemove: OperationDefinition<MaintenanceResult> = {
   operation: 'node.remove',
   title: 'Remove a node',
-  steps: [declareStep(safetyGates('node.remove')), declareStep(stopNode), declareStep(forgetNode), declareStep(recordMembership('removed')), declareStep(wipeNode), declareStep(quorumMembers('survivors')), declareStep(verifySurvivors)],
+  steps: [
+    declareStep(safetyGates('node.remove')),
+    declareStep(stopNode),
+    declareStep(forgetNode),
+    declareStep(recordMembership('removed')),
+    declareStep(wipeNode),
+    declareStep(quorumMembers('survivors')),
+    declareStep(verifySurvivors),
+  ],
   alwaysRun: new Set([verifySurvivors.id]),
 
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const survivors = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`, outputOf(outcome, verifySurvivors)?.health);
+    return maintenanceResult(
+      outcome,
+      `${node} removed from ${outcome.cluster.cluster.name}; ${survivors.join(', ')} remain`,
+      outputOf(outcome, verifySurvivors)?.health,
+    );
   },
 };

@@ -16,12 +16,21 @@ import type { OperationDefinition } from '../src/operations/operation.js';
 export const nodeReset: OperationDefinition<MaintenanceResult> = {
   operation: 'node.reset',
   title: 'Reset a node',
-  steps: [declareStep(safetyGates('node.reset')), declareStep(resetNode), declareStep(quorumMembers('survivors')), declareStep(verifySurvivors)],
+  steps: [
+    declareStep(safetyGates('node.reset')),
+    declareStep(resetNode),
+    declareStep(quorumMembers('survivors')),
+    declareStep(verifySurvivors),
+  ],
   alwaysRun: new Set([verifySurvivors.id]),
 
   buildResult(outcome) {
     const node = outcome.target?.name ?? '?';
     const others = outcome.cluster.hosts.filter((h) => h.name !== node).map((h) => h.name);
-    return maintenanceResult(outcome, `${node} reset: a blank single node; ${others.join(', ')} still clustered`, outputOf(outcome, verifySurvivors)?.health);
+    return maintenanceResult(
+      outcome,
+      `${node} reset: a blank single node; ${others.join(', ')} still clustered`,
+      outputOf(outcome, verifySurvivors)?.health,
+    );
   },
 };

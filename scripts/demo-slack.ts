@@ -31,7 +31,14 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const loaded = await loadConfig(resolveConfigPath(undefined));
 // The lab's config has no Slack section: the demo's channel and operator are added here.
-const config = { ...loaded, slack: { ...loaded.slack, channels: [CHANNEL], users: { [USER]: ['operator' as const], [APPROVER]: ['approver' as const] } } };
+const config = {
+  ...loaded,
+  slack: {
+    ...loaded.slack,
+    channels: [CHANNEL],
+    users: { [USER]: ['operator' as const], [APPROVER]: ['approver' as const] },
+  },
+};
 const redis = connectRedis(redisSettingsFromEnv());
 const queue = openOperationsQueue(redis, process.env.WARREN_QUEUE_PREFIX ?? 'warren');
 const emulator = await SlackEmulator.start();
@@ -43,7 +50,11 @@ const bot = await startBot({
   logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
   checkSafetyGates,
 });
-const driver = new SlackDriver({ emulator, signingSecret: SECRET, botUrl: `http://127.0.0.1:${bot.port}/slack/events` });
+const driver = new SlackDriver({
+  emulator,
+  signingSecret: SECRET,
+  botUrl: `http://127.0.0.1:${bot.port}/slack/events`,
+});
 
 /** Sends a create and follows its card to the end; true when it completed. */
 async function createAndFollow(): Promise<boolean> {
@@ -51,7 +62,13 @@ async function createAndFollow(): Promise<boolean> {
   const before = new Set(emulator.channelMessages(CHANNEL).map((m) => m.ts));
   const created = await driver.slashCommand({ text: `cluster create ${cluster}`, user: USER, channel: CHANNEL });
   if (created.status !== 200) throw new Error(`the bot answered ${created.status}`);
-  const card = await emulator.waitFor(() => emulator.channelMessages(CHANNEL).find((m) => !before.has(m.ts) && m.text.startsWith(`cluster.create ${cluster}`)), 'the job card');
+  const card = await emulator.waitFor(
+    () =>
+      emulator
+        .channelMessages(CHANNEL)
+        .find((m) => !before.has(m.ts) && m.text.startsWith(`cluster.create ${cluster}`)),
+    'the job card',
+  );
   return followCard(card.ts);
 }
 
@@ -101,7 +118,11 @@ try {
     say('');
     say(`> /rabbit audit ${cluster}`);
     const audit = await driver.slashCommand({ text: `audit ${cluster}`, user: USER, channel: CHANNEL });
-    const listing = await emulator.waitFor(() => emulator.responsesTo(audit.responseUrl)[0], 'the audit listing', 30_000);
+    const listing = await emulator.waitFor(
+      () => emulator.responsesTo(audit.responseUrl)[0],
+      'the audit listing',
+      30_000,
+    );
     const { text = '', blocks } = listing.body as { text?: string; blocks?: unknown[] };
     say(renderMessage({ text, ...(blocks ? { blocks } : {}) }));
 

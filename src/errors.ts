@@ -10,7 +10,9 @@ export type WarrenErrorCode =
   | 'ssh.host_key_mismatch'
   | 'ssh.key_unreadable'
   | 'ssh.connection_lost'
-  /** Redis did not answer (refused, reset, timed out, connection closed): nothing that needs it works until it is back. */
+  /**
+   * Redis did not answer (refused, reset, timed out, connection closed): nothing that needs it works until it is back.
+   */
   | 'redis.unreachable'
   /** A command printed more than ssh.maxOutputBytes: cut off, not buffered. */
   | 'ssh.output_too_large'
@@ -45,7 +47,10 @@ export type WarrenErrorCode =
   | 'operation.unknown'
   /** A safety gate refused a destructive operation (last running disk node, minority, quorum-critical). */
   | 'gate.refused'
-  /** A destructive job's approval does not hold in Redis (missing, not approved, another operation, used by another job). */
+  /**
+   * A destructive job's approval does not hold in Redis (missing, not approved, another operation, used by another
+   * job).
+   */
   | 'approval.invalid'
   | 'node.unknown'
   | 'reset.failed'
@@ -145,16 +150,23 @@ export function markRedisConnectionError(error: Error): void {
  * no offline queue to wait in, every Sentinel or cluster node unreachable.
  */
 const REDIS_ERROR_NAMES = new Set(['MaxRetriesPerRequestError', 'ConnectionClosedError', 'ClusterAllFailedError']);
-const REDIS_ERROR_MESSAGE = /^(?:Connection is closed\.|Stream isn't writeable and enableOfflineQueue options is false|All sentinels are unreachable|None of the sentinels are available)/;
+const REDIS_ERROR_MESSAGE =
+  /^(?:Connection is closed\.|Stream isn't writeable and enableOfflineQueue options is false|All sentinels are unreachable|None of the sentinels are available)/;
 
 /** A Redis network failure: marked by connectRedis, or one of ioredis's and BullMQ's own connection errors. */
 export function isRedisConnectionError(thrown: unknown): boolean {
   if (!(thrown instanceof Error)) return false;
-  return redisConnectionErrors.has(thrown) || REDIS_ERROR_NAMES.has(thrown.name) || REDIS_ERROR_MESSAGE.test(thrown.message);
+  return (
+    redisConnectionErrors.has(thrown) || REDIS_ERROR_NAMES.has(thrown.name) || REDIS_ERROR_MESSAGE.test(thrown.message)
+  );
 }
 
-/** A network failure that reached us as a plain error: the SSH client's (session.ts wraps its own; fakes and ssh2 internals may not). */
-const NETWORK_MESSAGE = /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EHOSTUNREACH|socket hang up|Not connected|No response from server/i;
+/**
+ * A network failure that reached us as a plain error: the SSH client's (session.ts wraps its own; fakes and ssh2
+ * internals may not).
+ */
+const NETWORK_MESSAGE =
+  /ECONNRESET|ETIMEDOUT|EPIPE|ECONNREFUSED|EHOSTUNREACH|socket hang up|Not connected|No response from server/i;
 
 /**
  * Turns any thrown value into a WarrenError. Redis's connection errors are redis.unreachable and
@@ -171,14 +183,19 @@ export function toWarrenError(value: unknown, fallback: { step?: string; host?: 
   if (isRedisConnectionError(value)) {
     return new WarrenError('redis.unreachable', `Redis did not answer: ${message}`, {
       retryable: true,
-      hint: 'Check that Redis runs and that REDIS_URL (or REDIS_SENTINELS) points at it; the job is retried once it answers.',
+      hint:
+        'Check that Redis runs and that REDIS_URL (or REDIS_SENTINELS) points ' +
+        'at it; the job is retried once it answers.',
       ...fallback,
       cause: value,
     });
   }
-  if (NETWORK_MESSAGE.test(message)) return new WarrenError('ssh.connection_lost', message, { retryable: true, ...fallback, cause: value });
+  if (NETWORK_MESSAGE.test(message))
+    return new WarrenError('ssh.connection_lost', message, { retryable: true, ...fallback, cause: value });
   return new WarrenError('internal', message, {
-    hint: 'This is a bug in warren, not a problem with the request: report it with the log line that carries this error\'s stack.',
+    hint:
+      'This is a bug in warren, not a problem with the request: report it ' +
+      "with the log line that carries this error's stack.",
     ...fallback,
     cause: value,
   });
@@ -188,7 +205,9 @@ export function toWarrenError(value: unknown, fallback: { step?: string; host?: 
 export function stackOf(error: WarrenError): { stack?: string } {
   if (error.code !== 'internal') return {};
   const cause: unknown = error.cause;
-  return { stack: cause instanceof Error && cause.stack !== undefined ? cause.stack : error.stack ?? messageOf(cause) };
+  return {
+    stack: cause instanceof Error && cause.stack !== undefined ? cause.stack : (error.stack ?? messageOf(cause)),
+  };
 }
 
 /** The one place an error becomes the text an operator reads: what broke, where, the evidence, what to do. */

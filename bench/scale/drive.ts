@@ -32,12 +32,15 @@ const option = (name: string): string | undefined => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const options = (name: string): string[] => args.flatMap((a, i) => (a === `--${name}` && args[i + 1] !== undefined ? [args[i + 1]] : []));
+const options = (name: string): string[] =>
+  args.flatMap((a, i) => (a === `--${name}` && args[i + 1] !== undefined ? [args[i + 1]] : []));
 const configPath = option('config');
 const prefix = option('prefix');
 const outDir = option('out');
 if (configPath === undefined || prefix === undefined || outDir === undefined) {
-  process.stderr.write('usage: drive.ts --config C --prefix P --out DIR --worker NAME=LOG ... [--rerun] [--timeout-s 1800]\n');
+  process.stderr.write(
+    'usage: drive.ts --config C --prefix P --out DIR --worker NAME=LOG ... [--rerun] [--timeout-s 1800]\n',
+  );
   process.exit(2);
 }
 const workerLogs = options('worker').map((w) => {
@@ -87,9 +90,24 @@ function enqueue(cluster: string): Promise<EnqueueResult> {
 /** The CLI's answer for a cluster that already has an operation: exit 3, naming the job. */
 function cliCreate(cluster: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node', [CLI, '--config', configPath as string, '--prefix', prefix as string, 'cluster', 'create', cluster, '--no-follow'], { timeout: 60_000 }, (error, _stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr });
-    });
+    execFile(
+      'node',
+      [
+        CLI,
+        '--config',
+        configPath as string,
+        '--prefix',
+        prefix as string,
+        'cluster',
+        'create',
+        cluster,
+        '--no-follow',
+      ],
+      { timeout: 60_000 },
+      (error, _stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stderr });
+      },
+    );
   });
 }
 
@@ -116,9 +134,20 @@ async function probeBusy(job: TrackedJob): Promise<void> {
     // Legitimate only if the job ended just before this enqueue; the new job is followed too.
     await readNew(job);
     const ended = ms(job.final?.at);
-    jobs.push({ phase: job.phase, cluster: job.cluster, jobId: r.jobId, enqueuedAt: Date.now(), lastEventId: '0', events: [] });
-    if (ended === undefined || ended > before) fail(`${job.cluster}: a second create was queued (${r.jobId}) while ${job.jobId} ran`);
-    else notes.push(`${job.cluster}: probe raced the end of ${job.jobId}; its extra job ${r.jobId} is followed and checked too`);
+    jobs.push({
+      phase: job.phase,
+      cluster: job.cluster,
+      jobId: r.jobId,
+      enqueuedAt: Date.now(),
+      lastEventId: '0',
+      events: [],
+    });
+    if (ended === undefined || ended > before)
+      fail(`${job.cluster}: a second create was queued (${r.jobId}) while ${job.jobId} ran`);
+    else
+      notes.push(
+        `${job.cluster}: probe raced the end of ${job.jobId}; its extra job ${r.jobId} is followed and checked too`,
+      );
     return;
   }
   fail(`${job.cluster}: busy answer names ${r.jobId}, not the running ${job.jobId}`);
@@ -136,9 +165,14 @@ async function runPhase(phase: string): Promise<{ startedAt: number; wallMs: num
     const busy = pair.filter((a) => a?.status === 'busy');
     const first = queued[0];
     if (queued.length !== 1 || busy.length !== 1 || first === undefined || busy[0]?.jobId !== first.jobId) {
-      fail(`${phase} ${cluster}: two concurrent enqueues gave ${JSON.stringify(pair.map((a) => a && { status: a.status, jobId: a.jobId }))}, want one queued and one busy naming it`);
+      fail(
+        `${phase} ${cluster}: two concurrent enqueues gave ` +
+          `${JSON.stringify(pair.map((a) => a && { status: a.status, jobId: a.jobId }))}, ` +
+          `want one queued and one busy naming it`,
+      );
     }
-    if (first !== undefined) phaseJobs.push({ phase, cluster, jobId: first.jobId, enqueuedAt: startedAt, lastEventId: '0', events: [] });
+    if (first !== undefined)
+      phaseJobs.push({ phase, cluster, jobId: first.jobId, enqueuedAt: startedAt, lastEventId: '0', events: [] });
   });
   jobs.push(...phaseJobs);
   log(`${phase}: ${phaseJobs.length} queued in ${enqueueMs} ms`);
@@ -147,7 +181,11 @@ async function runPhase(phase: string): Promise<{ startedAt: number; wallMs: num
   if (first !== undefined) {
     const cli = await cliCreate(first.cluster);
     if (cli.code === 3 && cli.stderr.includes(first.jobId)) busyProbes.busy += 1;
-    else fail(`${phase}: \`warren cluster create ${first.cluster} --no-follow\` gave exit ${cli.code} (${cli.stderr.trim()}), want 3 naming ${first.jobId}`);
+    else
+      fail(
+        `${phase}: \`warren cluster create ${first.cluster} --no-follow\` gave ` +
+          `exit ${cli.code} (${cli.stderr.trim()}), want 3 naming ${first.jobId}`,
+      );
     busyProbes.tried += 1;
   }
 
@@ -157,13 +195,18 @@ async function runPhase(phase: string): Promise<{ startedAt: number; wallMs: num
     const open = jobs.filter((j) => j.phase === phase && j.final === undefined);
     if (open.length === 0) break;
     if (Date.now() - startedAt > TIMEOUT_MS) {
-      fail(`${phase}: ${open.length} jobs not finished after ${TIMEOUT_MS / 1000} s: ${open.map((j) => j.cluster).join(', ')}`);
+      fail(
+        `${phase}: ${open.length} jobs not finished after ${TIMEOUT_MS / 1000} ` +
+          `s: ${open.map((j) => j.cluster).join(', ')}`,
+      );
       break;
     }
     for (const job of open) await readNew(job);
     if (Date.now() - lastProbe >= 5000) {
       lastProbe = Date.now();
-      const running = open.filter((j) => j.final === undefined && j.events.some((e) => e.type === 'job' && e.state === 'started'));
+      const running = open.filter(
+        (j) => j.final === undefined && j.events.some((e) => e.type === 'job' && e.state === 'started'),
+      );
       const target = running[Math.floor(Math.random() * running.length)];
       if (target !== undefined) await probeBusy(target);
     }
@@ -204,7 +247,13 @@ async function workerSpans(): Promise<WorkerSpan[]> {
       if (entry.jobId === undefined || entry.time === undefined) continue;
       const key = `${entry.jobId}#${entry.attempt ?? 0}`;
       if (entry.msg === 'job started') {
-        const span = { worker: name, jobId: entry.jobId, cluster: entry.cluster ?? '?', attempt: entry.attempt ?? 0, start: Date.parse(entry.time) };
+        const span = {
+          worker: name,
+          jobId: entry.jobId,
+          cluster: entry.cluster ?? '?',
+          attempt: entry.attempt ?? 0,
+          start: Date.parse(entry.time),
+        };
         open.set(key, span);
         spans.push(span);
       } else if (entry.msg === 'job completed' || entry.msg === 'job attempt failed') {
@@ -217,7 +266,10 @@ async function workerSpans(): Promise<WorkerSpan[]> {
 }
 
 /** Intervals per cluster must not overlap; returns the violations. */
-function overlaps<T extends { cluster: string; start: number; end?: number }>(items: T[], describe: (t: T) => string): string[] {
+function overlaps<T extends { cluster: string; start: number; end?: number }>(
+  items: T[],
+  describe: (t: T) => string,
+): string[] {
   const byCluster = new Map<string, T[]>();
   for (const item of items) byCluster.set(item.cluster, [...(byCluster.get(item.cluster) ?? []), item]);
   const found: string[] = [];
@@ -226,7 +278,8 @@ function overlaps<T extends { cluster: string; start: number; end?: number }>(it
     for (let k = 1; k < sorted.length; k++) {
       const prev = sorted[k - 1];
       const cur = sorted[k];
-      if (prev.end === undefined || cur.start < prev.end) found.push(`${cluster}: ${describe(cur)} started before ${describe(prev)} ended`);
+      if (prev.end === undefined || cur.start < prev.end)
+        found.push(`${cluster}: ${describe(cur)} started before ${describe(prev)} ended`);
     }
   }
   return found;
@@ -244,14 +297,21 @@ try {
 // One operation per cluster, from the events: started (first attempt) → final event.
 const eventSpans = jobs.map((j) => {
   const started = j.events.find((e) => e.type === 'job' && e.state === 'started');
-  return { cluster: j.cluster, jobId: j.jobId, start: ms(started?.at) ?? Number.POSITIVE_INFINITY, end: ms(j.final?.at) };
+  return {
+    cluster: j.cluster,
+    jobId: j.jobId,
+    start: ms(started?.at) ?? Number.POSITIVE_INFINITY,
+    end: ms(j.final?.at),
+  };
 });
 for (const v of overlaps(eventSpans, (s) => `job ${s.jobId}`)) fail(`events: ${v}`);
 const spans = await workerSpans();
 for (const v of overlaps(spans, (s) => `job ${s.jobId} attempt ${s.attempt} on ${s.worker}`)) fail(`worker logs: ${v}`);
 for (const j of jobs) {
-  if (j.final?.type !== 'job' || j.final.state !== 'completed') fail(`${j.phase} ${j.cluster}: job ${j.jobId} ended ${j.final?.type === 'job' ? j.final.state : 'never'}`);
-  if (!spans.some((s) => s.jobId === j.jobId)) fail(`${j.phase} ${j.cluster}: job ${j.jobId} appears in no worker's log`);
+  if (j.final?.type !== 'job' || j.final.state !== 'completed')
+    fail(`${j.phase} ${j.cluster}: job ${j.jobId} ended ${j.final?.type === 'job' ? j.final.state : 'never'}`);
+  if (!spans.some((s) => s.jobId === j.jobId))
+    fail(`${j.phase} ${j.cluster}: job ${j.jobId} appears in no worker's log`);
 }
 
 const rows = jobs.map((j) => {
@@ -262,7 +322,14 @@ const rows = jobs.map((j) => {
   const startedAt = ms(jobEvents.find((e) => e.state === 'started')?.at);
   const endedAt = ms(j.final?.at);
   const steps = Object.fromEntries(
-    j.events.flatMap((e) => (e.type === 'step' && e.host === undefined && e.durationMs !== undefined && (e.state === 'done' || e.state === 'skipped') ? [[e.step, e.durationMs]] : [])),
+    j.events.flatMap((e) =>
+      e.type === 'step' &&
+      e.host === undefined &&
+      e.durationMs !== undefined &&
+      (e.state === 'done' || e.state === 'skipped')
+        ? [[e.step, e.durationMs]]
+        : [],
+    ),
   );
   const ran = spans.filter((s) => s.jobId === j.jobId);
   return {
@@ -285,23 +352,46 @@ for (const [phase, p] of Object.entries(phases)) {
   const mine = rows.filter((r) => r.phase === phase).sort((a, b) => a.cluster.localeCompare(b.cluster));
   const totals = mine.map((r) => r.totalMs ?? 0).sort((a, b) => a - b);
   const perWorker = workerLogs.map((w) => `${w.name}: ${mine.filter((r) => r.worker === w.name).length}`).join(', ');
-  md.push(`**${phase}**: ${mine.length} jobs, wall time ${sec(p.wallMs)} s (enqueue of all → last job ended); per create (enqueued → ended) min ${sec(totals[0])} / median ${sec(totals[Math.floor(totals.length / 2)])} / max ${sec(totals[totals.length - 1])} s; jobs per worker: ${perWorker}.`);
+  md.push(
+    `**${phase}**: ${mine.length} jobs, wall time ${sec(p.wallMs)} s ` +
+      `(enqueue of all → last job ended); per create (enqueued → ended) min ` +
+      `${sec(totals[0])} / median ` +
+      `${sec(totals[Math.floor(totals.length / 2)])} / max ` +
+      `${sec(totals[totals.length - 1])} s; jobs per worker: ${perWorker}.`,
+  );
   md.push('');
-  md.push(`| cluster | worker | attempts | waited (s) | ran (s) | enqueued → ended (s) | ${stepIds.map((s) => s.replace('rabbit:', '')).join(' | ')} |`);
+  md.push(
+    `| cluster | worker | attempts | waited (s) | ran (s) | enqueued → ` +
+      `ended (s) | ` +
+      `${stepIds.map((s) => s.replace('rabbit:', '')).join(' | ')} |`,
+  );
   md.push(`|---|---|---|---|---|---|${stepIds.map(() => '---|').join('')}`);
   for (const r of mine) {
-    md.push(`| ${r.cluster} | ${r.worker} | ${r.attempts} | ${sec(r.waitMs)} | ${sec(r.runMs)} | ${sec(r.totalMs)} | ${stepIds.map((s) => sec(r.steps[s])).join(' | ')} |`);
+    md.push(
+      `| ${r.cluster} | ${r.worker} | ${r.attempts} | ${sec(r.waitMs)} | ` +
+        `${sec(r.runMs)} | ${sec(r.totalMs)} | ` +
+        `${stepIds.map((s) => sec(r.steps[s])).join(' | ')} |`,
+    );
   }
   md.push('');
 }
 md.push(
-  `One operation per cluster: ${clusters.length * Object.keys(phases).length} concurrent duplicate enqueues all answered busy with the queued job's id; ${busyProbes.busy} of ${busyProbes.tried} later creates of a queued or running cluster (one through the CLI, exit 3) answered busy; ` +
-    `per-cluster intervals overlap-free from the events (${eventSpans.length} jobs) and from the workers' logs (${spans.length} attempts).`,
+  `One operation per cluster: ` +
+    `${clusters.length * Object.keys(phases).length} concurrent duplicate ` +
+    `enqueues all answered busy with the queued job's id; ` +
+    `${busyProbes.busy} of ${busyProbes.tried} later creates of a queued ` +
+    `or running cluster (one through the CLI, exit 3) answered busy; ` +
+    (`per-cluster intervals overlap-free from the events (` +
+      `${eventSpans.length} jobs) and from the workers' logs (${spans.length}` +
+      ` attempts).`),
 );
 for (const n of notes) md.push(`- ${n}`);
 if (failures.length > 0) md.push('', `**Checks failed (${failures.length}):**`, ...failures.map((f) => `- ${f}`));
 
-await writeFile(path.join(outDir, 'drive.json'), JSON.stringify({ phases, rows, spans, busyProbes, notes, failures }, null, 2));
+await writeFile(
+  path.join(outDir, 'drive.json'),
+  JSON.stringify({ phases, rows, spans, busyProbes, notes, failures }, null, 2),
+);
 await writeFile(path.join(outDir, 'drive.md'), `${md.join('\n')}\n`);
 log(failures.length === 0 ? 'all checks passed' : `${failures.length} checks failed`);
 process.exit(failures.length === 0 ? 0 : 1);

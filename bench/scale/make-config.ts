@@ -33,7 +33,9 @@ const lab = parse(await readFile(labConfigPath, 'utf8')) as LabConfig;
 // The lab's one cluster is named after the lab (LAB_NAME), so are ours.
 const labName = lab.clusters[0]?.name ?? 'lab';
 if (lab.hosts.length < clusters * size) {
-  process.stderr.write(`${labConfigPath} has ${lab.hosts.length} hosts; ${clusters} clusters of ${size} need ${clusters * size}\n`);
+  process.stderr.write(
+    `${labConfigPath} has ${lab.hosts.length} hosts; ${clusters} clusters of ${size} need ${clusters * size}\n`,
+  );
   process.exit(2);
 }
 
@@ -45,6 +47,10 @@ const config = {
     return { name: `${labName}-c${String(k + 1).padStart(2, '0')}`, nodes, seed: nodes[0] };
   }),
 };
-await writeFile(outPath, `# scale benchmark: ${clusters} clusters of ${size} from ${labConfigPath} (bench/scale/make-config.ts)\n${stringify(config)}`);
+await writeFile(
+  outPath,
+  `# scale benchmark: ${clusters} clusters of ${size} from ` +
+    `${labConfigPath} (bench/scale/make-config.ts)\n${stringify(config)}`,
+);
 await loadConfig(outPath);
 process.stdout.write(`${config.clusters.map((c) => c.name).join(' ')}\n`);

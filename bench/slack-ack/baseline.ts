@@ -16,7 +16,10 @@ const server = createServer((req, res) => {
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
     const body = Buffer.concat(chunks);
-    const expected = `v0=${createHmac('sha256', SIGNING_SECRET).update(`v0:${String(req.headers['x-slack-request-timestamp'])}:`).update(body).digest('hex')}`;
+    const expected = `v0=${createHmac('sha256', SIGNING_SECRET)
+      .update(`v0:${String(req.headers['x-slack-request-timestamp'])}:`)
+      .update(body)
+      .digest('hex')}`;
     const given = String(req.headers['x-slack-signature']);
     const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
@@ -30,6 +33,8 @@ let cpuSince = process.cpuUsage();
 process.on('SIGUSR2', () => {
   const cpu = process.cpuUsage(cpuSince);
   cpuSince = process.cpuUsage();
-  process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`);
+  process.stdout.write(
+    `STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
+  );
 });
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

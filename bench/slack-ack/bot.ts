@@ -1,6 +1,7 @@
 /**
  * The bot under test for the ack benchmark, in its own process so the load generator does not share
- * its event loop: the real bot (Bolt's HTTPReceiver behind warren's delivery checks, production logger on stderr) on real Redis,
+ * its event loop: the real bot (Bolt's HTTPReceiver behind warren's delivery checks, production logger on stderr) on
+ * real Redis,
  * talking to the Slack emulator at SLACK_API_URL. Prints `READY {"port":…}` when it listens; on
  * SIGUSR2 waits for the work after the acks so far, then prints `STATS {serverMs, cpuMs}`: the
  * server-side time of each request and the CPU the bot used since the last; on SIGTERM it
@@ -24,7 +25,12 @@ const bot = await startBot({
   config: testConfig(),
   redis,
   queue,
-  env: { SLACK_BOT_TOKEN: process.env.SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: process.env.SLACK_API_URL, PORT: '0' },
+  env: {
+    SLACK_BOT_TOKEN: process.env.SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: process.env.SLACK_API_URL,
+    PORT: '0',
+  },
   logger: createLogger({ level: 'info' }),
   checkSafetyGates: refuseAllGates,
   readClusterStatus: (_config, cluster) => Promise.resolve(healthyCluster(cluster)),
@@ -45,7 +51,9 @@ process.on('SIGUSR2', () => {
     const drainMs = performance.now() - asked;
     const cpu = process.cpuUsage(cpuSince);
     cpuSince = process.cpuUsage();
-    process.stdout.write(`STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000, drainMs })}\n`);
+    process.stdout.write(
+      `STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000, drainMs })}\n`,
+    );
   });
 });
 

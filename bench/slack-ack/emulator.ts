@@ -6,7 +6,13 @@
 import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
 
 const emulator = await SlackEmulator.start();
-process.stdout.write(`READY ${JSON.stringify({ apiUrl: emulator.apiUrl, botToken: emulator.botToken, responseUrl: emulator.newResponseUrl() })}\n`);
+process.stdout.write(
+  `READY ${JSON.stringify({
+    apiUrl: emulator.apiUrl,
+    botToken: emulator.botToken,
+    responseUrl: emulator.newResponseUrl(),
+  })}\n`,
+);
 process.on('SIGTERM', () => {
   void emulator.close().then(() => process.exit(0));
 });

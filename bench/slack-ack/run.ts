@@ -31,13 +31,24 @@ const option = (name: string): string | undefined => {
 const ROUNDS = Number(option('rounds') ?? 10);
 const CONCURRENCY = Number(option('concurrency') ?? 100);
 const WITH_BASELINE = args.includes('--baseline');
-const MIX = option('mix')?.split(',') ?? ['cluster create rmq-lab', 'cluster create spare', 'status rmq-lab', 'status', 'jobs', 'help', 'cluster create rmq-lab --dry-run', 'cluster create $(reboot)'];
+const MIX = option('mix')?.split(',') ?? [
+  'cluster create rmq-lab',
+  'cluster create spare',
+  'status rmq-lab',
+  'status',
+  'jobs',
+  'help',
+  'cluster create rmq-lab --dry-run',
+  'cluster create $(reboot)',
+];
 
 /** A child running one of this directory's scripts, and a way to wait for its tagged lines. */
 function launch(script: string, env: Record<string, string> = {}, nodeArgs: string[] = []) {
   // BENCH_JS_DIR=<dir> runs the children from a compiled copy (`tsc --outDir <dir>`, plus
   // tools/slack-emulator/fixtures), as production runs; by default they run through tsx.
-  const file = process.env.BENCH_JS_DIR ? `${process.env.BENCH_JS_DIR}/bench/slack-ack/${script.replace(/^\.\//, '').replace(/\.ts$/, '.js')}` : fileURLToPath(new URL(script, import.meta.url));
+  const file = process.env.BENCH_JS_DIR
+    ? `${process.env.BENCH_JS_DIR}/bench/slack-ack/${script.replace(/^\.\//, '').replace(/\.ts$/, '.js')}`
+    : fileURLToPath(new URL(script, import.meta.url));
   const loader = process.env.BENCH_JS_DIR ? [] : ['--import', 'tsx'];
   const child = spawn(process.execPath, [...nodeArgs, ...loader, file], {
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -83,11 +94,24 @@ interface Target {
 async function start(name: string, script: string, describe: string, nodeArgs: string[] = []): Promise<Target> {
   const child = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, nodeArgs);
   const ready = JSON.parse(await child.line('READY')) as { port: number };
-  return { name, describe, process: child, port: ready.port, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY }), samples: [], serverMs: [], cpuMs: 0, drainMs: 0 };
+  return {
+    name,
+    describe,
+    process: child,
+    port: ready.port,
+    agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY }),
+    samples: [],
+    serverMs: [],
+    cpuMs: 0,
+    drainMs: 0,
+  };
 }
 
-const targets: Target[] = [await start('bot', './bot.ts', "warren bot (Bolt's HTTPReceiver behind warren's delivery checks)", profile)];
-if (WITH_BASELINE) targets.push(await start('baseline', './baseline.ts', 'baseline (bare node:http, signature check, empty answer)'));
+const targets: Target[] = [
+  await start('bot', './bot.ts', "warren bot (Bolt's HTTPReceiver behind warren's delivery checks)", profile),
+];
+if (WITH_BASELINE)
+  targets.push(await start('baseline', './baseline.ts', 'baseline (bare node:http, signature check, empty answer)'));
 
 function send(target: Target, text: string, n: number): Promise<{ ms: number; status: number; text: string }> {
   const body = new URLSearchParams({
@@ -114,10 +138,13 @@ function send(target: Target, text: string, n: number): Promise<{ ms: number; st
   };
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const req = request({ agent: target.agent, host: '127.0.0.1', port: target.port, path: '/slack/events', method: 'POST', headers }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, text }));
-    });
+    const req = request(
+      { agent: target.agent, host: '127.0.0.1', port: target.port, path: '/slack/events', method: 'POST', headers },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ ms: performance.now() - started, status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -173,29 +200,62 @@ try {
   const generatorCpu = process.cpuUsage(generatorSince);
   const requests = targets.reduce((sum, t) => sum + t.samples.length, 0);
   const f = (ms: number) => ms.toFixed(1);
-  const p99 = (t: Target) => percentile(t.samples.map((s) => s.ms).sort((a, b) => a - b), 99);
-  const lines = [`mix: ${MIX.map((m) => `\`${m}\``).join(', ')}`, '', '| server | requests | concurrency | client p50 ms | client p90 ms | client p99 ms | max ms | server p99 ms | CPU / request ms | resident MiB |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const p99 = (t: Target) =>
+    percentile(
+      t.samples.map((s) => s.ms).sort((a, b) => a - b),
+      99,
+    );
+  const lines = [
+    `mix: ${MIX.map((m) => `\`${m}\``).join(', ')}`,
+    '',
+    '| server | requests | concurrency | client p50 ms | client p90 ms | ' +
+      'client p99 ms | max ms | server p99 ms | CPU / request ms | resident ' +
+      'MiB |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const t of targets) {
     const bad = t.samples.filter((s) => s.status !== 200);
     if (bad.length > 0) throw new Error(`${t.name}: ${bad.length} requests were not answered 200`);
     const all = t.samples.map((s) => s.ms).sort((a, b) => a - b);
     const server = t.serverMs.sort((a, b) => a - b);
-    lines.push(`| ${t.describe} | ${all.length} | ${CONCURRENCY} | ${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ${f(percentile(all, 99))} | ${f(all.at(-1)!)} | ${f(percentile(server, 99))} | ${(t.cpuMs / all.length).toFixed(2)} | ${residentMb(t.process.child.pid)} |`);
+    lines.push(
+      `| ${t.describe} | ${all.length} | ${CONCURRENCY} | ` +
+        `${f(percentile(all, 50))} | ${f(percentile(all, 90))} | ` +
+        `${f(percentile(all, 99))} | ${f(all.at(-1)!)} | ` +
+        `${f(percentile(server, 99))} | ${(t.cpuMs / all.length).toFixed(2)} | ` +
+        `${residentMb(t.process.child.pid)} |`,
+    );
   }
   lines.push('');
-  if (targets.length === 2) lines.push(`**p99 ratio bot / baseline: ${(p99(targets[0]) / p99(targets[1])).toFixed(2)}** (target ≤ 1.5); CPU per request ratio: ${(targets[0].cpuMs / targets[0].samples.length / (targets[1].cpuMs / targets[1].samples.length)).toFixed(2)}`, '');
+  if (targets.length === 2)
+    lines.push(
+      `**p99 ratio bot / baseline: ` +
+        `${(p99(targets[0]) / p99(targets[1])).toFixed(2)}** (target ≤ 1.5); ` +
+        `CPU per request ratio: ` +
+        `${(targets[0].cpuMs / targets[0].samples.length / (targets[1].cpuMs / targets[1].samples.length)).toFixed(2)}`,
+      '',
+    );
   lines.push(
-    `bot CPU per request is the ack and all the work after it; the longest wait for that work after a round: ${targets[0].drainMs.toFixed(0)} ms`,
-    `load generator CPU per request (signing, sending, reading): ${((generatorCpu.user + generatorCpu.system) / 1000 / requests).toFixed(2)} ms`,
+    `bot CPU per request is the ack and all the work after it; the longest ` +
+      `wait for that work after a round: ${targets[0].drainMs.toFixed(0)} ms`,
+    `load generator CPU per request (signing, sending, reading): ` +
+      `${((generatorCpu.user + generatorCpu.system) / 1000 / requests).toFixed(2)}` +
+      ` ms`,
     '',
     '| command (bot) | client p50 ms | client p99 ms |',
     '|---|---:|---:|',
     ...MIX.map((text) => {
-      const mine = targets[0].samples.filter((s) => s.text === text).map((s) => s.ms).sort((a, b) => a - b);
+      const mine = targets[0].samples
+        .filter((s) => s.text === text)
+        .map((s) => s.ms)
+        .sort((a, b) => a - b);
       return `| \`/rabbit ${text}\` | ${f(percentile(mine, 50))} | ${f(percentile(mine, 99))} |`;
     }),
     '',
-    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 min)`,
+    `machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
+      `${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
+      `load average ${loadBefore.toFixed(2)} → ${loadavg()[0].toFixed(2)} (1 ` +
+      `min)`,
   );
   process.stdout.write(`${lines.join('\n')}\n`);
 } finally {

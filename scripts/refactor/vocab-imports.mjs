@@ -18,7 +18,10 @@ const moved = new Map(
     .map((line) => line.trim().split(/\s+/)),
 );
 
-/** Names that moved out of a module: module -> name -> [new module, new name]. Unlisted names of a split module go to its default. */
+/**
+ * Names that moved out of a module: module -> name -> [new module, new name]. Unlisted names of a split module go to
+ * its default.
+ */
 const OPS = 'src/operations/schema.ts';
 const PROGRESS = 'src/operations/progress.ts';
 const STEPS = 'src/steps/schema.ts';
@@ -28,10 +31,15 @@ const split = {
   'src/queue/schema.ts': {
     default: OPS,
     names: {
-      StepState: [STEPS], JobOptions: [STEPS],
-      DESTRUCTIVE_OPERATIONS: [GATES], DestructiveOperation: [GATES],
-      ProgressEvent: [PROGRESS], StepEvent: [PROGRESS], JobEvent: [PROGRESS],
-      QUEUE_NAME: ['src/queue/queue.ts'], dedupId: ['src/queue/queue.ts'],
+      StepState: [STEPS],
+      JobOptions: [STEPS],
+      DESTRUCTIVE_OPERATIONS: [GATES],
+      DestructiveOperation: [GATES],
+      ProgressEvent: [PROGRESS],
+      StepEvent: [PROGRESS],
+      JobEvent: [PROGRESS],
+      QUEUE_NAME: ['src/queue/queue.ts'],
+      dedupId: ['src/queue/queue.ts'],
       eventsKey: ['src/queue/events.ts'],
       ClusterHealthSchema: [HEALTH, 'ClusterHealth'],
     },
@@ -74,7 +82,12 @@ for (const file of dirs.flatMap(sourceFiles)) {
   const renames = new Map();
   const visit = (node) => {
     const isDecl = ts.isImportDeclaration(node) || ts.isExportDeclaration(node);
-    const isDynamic = ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isPropertyAccessExpression(node.expression) && node.expression.getText() === 'vi.mock')) && node.arguments[0] && ts.isStringLiteral(node.arguments[0]);
+    const isDynamic =
+      ts.isCallExpression(node) &&
+      (node.expression.kind === ts.SyntaxKind.ImportKeyword ||
+        (ts.isPropertyAccessExpression(node.expression) && node.expression.getText() === 'vi.mock')) &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0]);
     const literal = isDecl ? node.moduleSpecifier : isDynamic ? node.arguments[0] : undefined;
     if (literal && ts.isStringLiteral(literal) && literal.text.startsWith('.')) {
       const target = targetOf(file, literal.text);
@@ -95,12 +108,20 @@ for (const file of dirs.flatMap(sourceFiles)) {
           byModule.get(key).names.push(`${newName}${local}`);
         }
         const text = [...byModule.values()]
-          .map(({ module, typeOnly, names }) => `import ${typeOnly ? 'type ' : ''}{ ${[...new Set(names)].join(', ')} } from '${specifierFor(future, module)}';`)
+          .map(
+            ({ module, typeOnly, names }) =>
+              `import ${typeOnly ? 'type ' : ''}{ ${[...new Set(names)].join(', ')} ` +
+              `} from '${specifierFor(future, module)}';`,
+          )
           .join('\n');
         edits.push([node.getStart(), node.getEnd(), text]);
       } else if (!plan) {
         const spec = specifierFor(future, target);
-        if (spec !== literal.text && (existsSync(join(root, target)) || existsSync(join(root, resolveFrom(file, literal.text))))) edits.push([literal.getStart() + 1, literal.getEnd() - 1, spec]);
+        if (
+          spec !== literal.text &&
+          (existsSync(join(root, target)) || existsSync(join(root, resolveFrom(file, literal.text))))
+        )
+          edits.push([literal.getStart() + 1, literal.getEnd() - 1, spec]);
       }
     }
     ts.forEachChild(node, visit);
@@ -108,7 +129,8 @@ for (const file of dirs.flatMap(sourceFiles)) {
   visit(source);
   if (edits.length === 0) continue;
   let out = text;
-  for (const [start, end, replacement] of edits.sort((a, b) => b[0] - a[0])) out = out.slice(0, start) + replacement + out.slice(end);
+  for (const [start, end, replacement] of edits.sort((a, b) => b[0] - a[0]))
+    out = out.slice(0, start) + replacement + out.slice(end);
   for (const [from, to] of renames) out = out.replace(new RegExp(`\\b${from}\\b`, 'g'), to);
   out = dropTypeImportsShadowedByValues(out);
   if (out !== text) {
@@ -118,14 +140,21 @@ for (const file of dirs.flatMap(sourceFiles)) {
 }
 console.log(`vocab-imports: ${changedFiles} files rewritten`);
 
-/** `import type { X }` beside `import { X }` from the same module (after a rename) is a duplicate: keep the value import. */
+/**
+ * `import type { X }` beside `import { X }` from the same module (after a rename) is a duplicate: keep the value
+ * import.
+ */
 function dropTypeImportsShadowedByValues(text) {
   const values = new Map();
-  for (const m of text.matchAll(/^import \{ ([^}]*) \} from '([^']+)';$/gm)) values.set(m[2], new Set(m[1].split(',').map((n) => n.trim())));
+  for (const m of text.matchAll(/^import \{ ([^}]*) \} from '([^']+)';$/gm))
+    values.set(m[2], new Set(m[1].split(',').map((n) => n.trim())));
   return text.replace(/^import type \{ ([^}]*) \} from '([^']+)';\n/gm, (line, names, module) => {
     const shadow = values.get(module);
     if (!shadow) return line;
-    const left = names.split(',').map((n) => n.trim()).filter((n) => !shadow.has(n));
+    const left = names
+      .split(',')
+      .map((n) => n.trim())
+      .filter((n) => !shadow.has(n));
     return left.length === 0 ? '' : `import type { ${left.join(', ')} } from '${module}';\n`;
   });
 }

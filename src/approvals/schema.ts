@@ -56,7 +56,9 @@ export const Approval = z.object({
 export type Approval = z.infer<typeof Approval>;
 
 /** What the requester's side knows when it saves a new approval. */
-export type NewApproval = Omit<Approval, 'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'usedBy' | 'card'> & { card: { text: string; blocks: object[] } };
+export type NewApproval = Omit<Approval, 'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'usedBy' | 'card'> & {
+  card: { text: string; blocks: object[] };
+};
 
 /**
  * The outcome of one attempt to change an approval:

@@ -83,7 +83,9 @@ if not f[1] then return 'no such approval' end
 if f[1] ~= 'approved' then return 'the approval is ' .. f[1] .. ', not approved' end
 if f[2] ~= ARGV[1] then return 'approved for ' .. (f[2] or '(none)') .. ', not ' .. ARGV[1] end
 if f[3] ~= ARGV[2] then return 'approved for cluster ' .. (f[3] or '(none)') .. ', not ' .. ARGV[2] end
-if (f[4] or '') ~= ARGV[3] then return 'approved for node ' .. (f[4] or '(none)') .. ', not ' .. (ARGV[3] ~= '' and ARGV[3] or '(none)') end
+if (f[4] or '') ~= ARGV[3] then
+  return 'approved for node ' .. (f[4] or '(none)') .. ', not ' .. (ARGV[3] ~= '' and ARGV[3] or '(none)')
+end
 if f[5] ~= ARGV[4] then return 'approved by ' .. (f[5] or '(none)') .. ', not ' .. ARGV[4] end
 if f[6] ~= ARGV[5] then return 'requested by ' .. (f[6] or '(none)') .. ', not ' .. ARGV[5] end
 if f[7] and f[7] ~= ARGV[6] then return 'already used by job ' .. f[7] end
@@ -101,9 +103,11 @@ export interface ApprovalClaim {
 }
 
 /** Deletes a release lock only if it is still ours: a lapsed lock may belong to the next releaser. */
-const UNLOCK_SCRIPT = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+const UNLOCK_SCRIPT =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
 
-export type TransitionResult = { outcome: Exclude<TransitionOutcome, 'missing'>; approval: Approval } | { outcome: 'missing' };
+export type TransitionResult =
+  { outcome: Exclude<TransitionOutcome, 'missing'>; approval: Approval } | { outcome: 'missing' };
 
 /**
  * Approvals in Redis: a hash per approval (`<prefix>:approvals:<id>`), a sorted set of the
@@ -181,7 +185,13 @@ export class ApprovalStore {
    * instead. `audit` is appended in the same step if, and only if, this call wins; an approval
    * that wins is listed as releasing until `finishRelease`.
    */
-  async decide(id: string, decision: ApprovalDecision, user: string, nowMs: number, audit?: AuditEntry): Promise<TransitionResult> {
+  async decide(
+    id: string,
+    decision: ApprovalDecision,
+    user: string,
+    nowMs: number,
+    audit?: AuditEntry,
+  ): Promise<TransitionResult> {
     return this.transition(id, decision, user, nowMs, audit);
   }
 
@@ -228,7 +238,17 @@ export class ApprovalStore {
    */
   async use(id: string, claim: ApprovalClaim, jobId: string): Promise<{ ok: true } | { ok: false; reason: string }> {
     const answer = String(
-      await this.redis.eval(USE_SCRIPT, 1, this.recordKey(id), claim.operation, claim.cluster, claim.node ?? '', claim.approvedBy, claim.requester, jobId),
+      await this.redis.eval(
+        USE_SCRIPT,
+        1,
+        this.recordKey(id),
+        claim.operation,
+        claim.cluster,
+        claim.node ?? '',
+        claim.approvedBy,
+        claim.requester,
+        jobId,
+      ),
     );
     return answer === 'ok' ? { ok: true } : { ok: false, reason: answer };
   }
@@ -239,14 +259,41 @@ export class ApprovalStore {
    */
   async finishRelease(id: string, audit?: AuditEntry): Promise<boolean> {
     const finished = await durableWrite(this.redis, 'approval release', () =>
-      this.redis.eval(FINISH_RELEASE_SCRIPT, 2, this.releasingKey, this.auditKey, id, encodeAudit(audit), String(AUDIT_MAX_ENTRIES)),
+      this.redis.eval(
+        FINISH_RELEASE_SCRIPT,
+        2,
+        this.releasingKey,
+        this.auditKey,
+        id,
+        encodeAudit(audit),
+        String(AUDIT_MAX_ENTRIES),
+      ),
     );
     return finished === 1;
   }
 
-  private async transition(id: string, action: ApprovalDecision | 'expire', user: string, nowMs: number, audit?: AuditEntry): Promise<TransitionResult> {
-    const args = [this.recordKey(id), this.pendingKey, this.releasingKey, this.auditKey, id, action, user, String(nowMs), encodeAudit(audit), String(AUDIT_MAX_ENTRIES)];
-    const outcome = (await durableWrite(this.redis, 'approval decision', () => this.redis.eval(TRANSITION_SCRIPT, 4, ...args))) as TransitionOutcome;
+  private async transition(
+    id: string,
+    action: ApprovalDecision | 'expire',
+    user: string,
+    nowMs: number,
+    audit?: AuditEntry,
+  ): Promise<TransitionResult> {
+    const args = [
+      this.recordKey(id),
+      this.pendingKey,
+      this.releasingKey,
+      this.auditKey,
+      id,
+      action,
+      user,
+      String(nowMs),
+      encodeAudit(audit),
+      String(AUDIT_MAX_ENTRIES),
+    ];
+    const outcome = (await durableWrite(this.redis, 'approval decision', () =>
+      this.redis.eval(TRANSITION_SCRIPT, 4, ...args),
+    )) as TransitionOutcome;
     if (outcome === 'missing') return { outcome };
     const approval = await this.get(id);
     // The hash was there a moment ago; unreadable now means it is corrupt, which is as good as missing.

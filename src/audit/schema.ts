@@ -6,7 +6,16 @@ import { OperationName } from '../operations/schema.js';
  * What happened, in the audit's words. requested/approved/denied/expired come from the approval
  * flow; refused is any gate, role or busy refusal; started/completed/failed are the job's result.
  */
-export const AuditEvent = z.enum(['requested', 'approved', 'denied', 'expired', 'refused', 'started', 'completed', 'failed']);
+export const AuditEvent = z.enum([
+  'requested',
+  'approved',
+  'denied',
+  'expired',
+  'refused',
+  'started',
+  'completed',
+  'failed',
+]);
 export type AuditEvent = z.infer<typeof AuditEvent>;
 
 /** One line of the audit log: who, what, when, and how it ended. Never a secret. */

@@ -31,7 +31,9 @@ export class AuditLog {
   /** Appends one entry (validated first: a bad entry is a bug, and must not reach the log). */
   async append(entry: AuditEntry): Promise<string> {
     const checked = AuditEntry.parse(entry);
-    const id = await durableWrite(this.redis, 'audit entry', () => this.redis.xadd(this.key, 'MAXLEN', String(AUDIT_MAX_ENTRIES), '*', 'entry', JSON.stringify(checked)));
+    const id = await durableWrite(this.redis, 'audit entry', () =>
+      this.redis.xadd(this.key, 'MAXLEN', String(AUDIT_MAX_ENTRIES), '*', 'entry', JSON.stringify(checked)),
+    );
     if (id === null) throw new Error('XADD returned no id');
     return id;
   }
@@ -39,7 +41,13 @@ export class AuditLog {
   /** The newest entries, oldest first, optionally of one cluster. Unreadable entries are skipped. */
   async latest(options: { cluster?: string; limit?: number } = {}): Promise<StoredAuditEntry[]> {
     const limit = options.limit ?? 20;
-    const raw = await this.redis.xrevrange(this.key, '+', '-', 'COUNT', options.cluster === undefined ? limit : SCAN_WINDOW);
+    const raw = await this.redis.xrevrange(
+      this.key,
+      '+',
+      '-',
+      'COUNT',
+      options.cluster === undefined ? limit : SCAN_WINDOW,
+    );
     const entries: StoredAuditEntry[] = [];
     for (const [id, fields] of raw) {
       const entry = parseEntry(fields);

@@ -35,15 +35,26 @@ function untilSignal(): Promise<string> {
  * WARREN_DASHBOARD_USER / WARREN_DASHBOARD_PASSWORD; they are checked before Redis is dialled, so a
  * misconfigured start fails at once with `config.invalid`. Returns the exit code.
  */
-export async function runDashboard(options: DashboardCommandOptions, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runDashboard(
+  options: DashboardCommandOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const credentials = assertDashboardCredentials(dashboardCredentialsFromEnv(env));
   const port = Port.safeParse(options.port);
-  if (!port.success) throw new WarrenError('config.invalid', `--port must be a TCP port (0-65535), got ${JSON.stringify(options.port)}`);
+  if (!port.success)
+    throw new WarrenError('config.invalid', `--port must be a TCP port (0-65535), got ${JSON.stringify(options.port)}`);
   const redis = redisSettingsFromEnv(env);
   const logger = createLogger({ name: 'warren-dashboard' });
   const connection = connectRedis(redis, { logger });
   try {
-    const dashboard = await startDashboard({ connection, prefix: options.prefix, port: port.data, host: options.host, ...credentials, logger });
+    const dashboard = await startDashboard({
+      connection,
+      prefix: options.prefix,
+      port: port.data,
+      host: options.host,
+      ...credentials,
+      logger,
+    });
     const signal = await untilSignal();
     logger.info({ signal }, 'closing');
     await dashboard.close();
@@ -56,13 +67,23 @@ export async function runDashboard(options: DashboardCommandOptions, env: NodeJS
   return 0;
 }
 
-/** Registers `warren dashboard [--port 3001] [--host 127.0.0.1]` on the program; the queue prefix is the global `--prefix`. */
+/**
+ * Registers `warren dashboard [--port 3001] [--host 127.0.0.1]` on the program; the queue prefix is the global
+ * `--prefix`.
+ */
 export function addDashboardCommand(program: Command, setExitCode: (code: number) => void): Command {
   return program
     .command('dashboard')
-    .description('serve the read-only job dashboard (Bull Board) until SIGTERM; login from WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD')
+    .description(
+      'serve the read-only job dashboard (Bull Board) until SIGTERM; login ' +
+        'from WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD',
+    )
     .option('--port <port>', 'port to listen on', String(DEFAULT_DASHBOARD_PORT))
-    .option('--host <address>', 'address to bind: keep loopback unless a TLS proxy or container network sits in front', DEFAULT_DASHBOARD_HOST)
+    .option(
+      '--host <address>',
+      'address to bind: keep loopback unless a TLS proxy or container network sits in front',
+      DEFAULT_DASHBOARD_HOST,
+    )
     .action(async (options: { port: string; host: string }) => {
       setExitCode(await runDashboard({ ...options, prefix: program.opts<{ prefix: string }>().prefix }));
     });

@@ -2,7 +2,9 @@ import { COMMANDS, describeFor, synopsis } from './operations.js';
 import type { CommandName } from './schema.js';
 
 /** One usage line per command, in the order help shows them, generated from the grammar's table. */
-export const USAGE = Object.fromEntries(COMMANDS.map((spec) => [spec.name, `${synopsis(spec)} — ${describeFor(spec, 'slack')}`])) as Record<CommandName, string>;
+export const USAGE = Object.fromEntries(
+  COMMANDS.map((spec) => [spec.name, `${synopsis(spec)} — ${describeFor(spec, 'slack')}`]),
+) as Record<CommandName, string>;
 
 /** Every usage line, for help and for errors whose intent is unclear. */
 export function allUsage(): string[] {

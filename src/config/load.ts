@@ -13,7 +13,13 @@ export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessE
 /** One line per bad field: its exact path and what was expected. */
 export function formatConfigIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((issue) => {
-    const path = issue.path.length === 0 ? '(top level)' : issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const path =
+      issue.path.length === 0
+        ? '(top level)'
+        : issue.path
+            .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+            .join('')
+            .replace(/^\./, '');
     return `${path}: ${issue.message}`;
   });
 }
@@ -81,13 +87,22 @@ export function resolveCluster(config: WarrenConfig, name: string, overrides?: M
   const nodeNames = [...new Set([...cluster.nodes.filter((n) => !removed.has(n)), ...(overrides?.added ?? [])])];
   const stranger = nodeNames.find((n) => !byName.has(n));
   if (stranger !== undefined) {
-    throw new WarrenError('config.invalid', `cluster ${name} counts ${stranger} as a member, but the inventory has no such host`, {
-      hint: `Add ${stranger} back to hosts[], or remove it from the cluster (warren node remove ${name} ${stranger}).`,
-    });
+    throw new WarrenError(
+      'config.invalid',
+      `cluster ${name} counts ${stranger} as a member, but the inventory has no such host`,
+      {
+        hint:
+          `Add ${stranger} back to hosts[], or remove it from the cluster ` +
+          `(warren node remove ${name} ${stranger}).`,
+      },
+    );
   }
   const hosts = nodeNames.map((n) => byName.get(n)!);
   const seed = removed.has(cluster.seed) ? hosts[0] : byName.get(cluster.seed);
-  if (!seed || hosts.length === 0) throw new WarrenError('config.invalid', `cluster ${name} has no nodes left`, { hint: `Add a node (warren node add ${name} <host>) or fix clusters[].nodes.` });
+  if (!seed || hosts.length === 0)
+    throw new WarrenError('config.invalid', `cluster ${name} has no nodes left`, {
+      hint: `Add a node (warren node add ${name} <host>) or fix clusters[].nodes.`,
+    });
   return { cluster, seed, hosts, joiners: hosts.filter((h) => h.name !== seed.name) };
 }
 

@@ -3,7 +3,10 @@ import { z } from 'zod';
 /** Names that reach a remote shell or a node name: letters, digits, dot, dash, underscore; no leading dash. */
 export const SafeName = z
   .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, ".", "-" or "_", starting with a letter or digit, at most 63 characters');
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/,
+    'letters, digits, ".", "-" or "_", starting with a letter or digit, at most 63 characters',
+  );
 
 /** A short hostname as RabbitMQ uses it in `rabbit@<short hostname>`. */
 export const ShortHostname = z
@@ -18,8 +21,11 @@ export const PinnedHostKey = z
   .string()
   .trim()
   .refine(
-    (v) => /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(v) || /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}(\s.*)?$/.test(v),
-    'an OpenSSH public key ("ssh-ed25519 AAAA…") or fingerprint ("SHA256:…"), as printed by ssh-keyscan or ssh-keygen -lf',
+    (v) =>
+      /^SHA256:[A-Za-z0-9+/]{43}=?$/.test(v) ||
+      /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}(\s.*)?$/.test(v),
+    'an OpenSSH public key ("ssh-ed25519 AAAA…") or fingerprint ' +
+      '("SHA256:…"), as printed by ssh-keyscan or ssh-keygen -lf',
   );
 
 export const ServiceManagerSetting = z.enum(['auto', 'systemd', 'sysv']);
@@ -28,9 +34,15 @@ export type ServiceManagerSetting = z.infer<typeof ServiceManagerSetting>;
 export const Host = z
   .object({
     name: SafeName.describe('inventory name used by clusters'),
-    address: z.string().min(1).regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or DNS name'),
+    address: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9.:-]+$/, 'an IP address or DNS name'),
     port: z.number().int().min(1).max(65535).default(22),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name').default('root'),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name')
+      .default('root'),
     privateKeyPath: z.string().min(1),
     /** Name of the env variable that holds the key's passphrase, if the key has one. */
     privateKeyPassphraseEnv: EnvVarName.optional(),
@@ -72,11 +84,18 @@ export const SshSettings = z
     connectTimeoutMs: z.number().int().positive().default(10_000),
     commandTimeoutMs: z.number().int().positive().default(180_000),
     /** Most bytes a remote command may print on stdout (and on stderr) before it fails with ssh.output_too_large. */
-    maxOutputBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    maxOutputBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
   })
   .strict();
 
-/** Who may do what from Slack: viewer (help, status, jobs, audit, dry runs), operator (create, request destructive ops), approver (decide them). */
+/**
+ * Who may do what from Slack: viewer (help, status, jobs, audit, dry runs), operator (create, request destructive
+ * ops), approver (decide them).
+ */
 export const SlackRole = z.enum(['viewer', 'operator', 'approver']);
 export type SlackRole = z.infer<typeof SlackRole>;
 
@@ -85,7 +104,9 @@ export const SlackSettings = z
     /** Channel ids the bot answers in; anywhere else gets an ephemeral refusal. */
     channels: z.array(z.string().regex(/^[CG][A-Z0-9]+$/, 'a Slack channel id such as C0123ABCD')).default([]),
     /** Slack user id -> roles. A user not listed may do nothing. */
-    users: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'), z.array(SlackRole).min(1)).default({}),
+    users: z
+      .record(z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id such as U0123ABCD'), z.array(SlackRole).min(1))
+      .default({}),
     /** May the requester approve their own destructive request? Only for teams of one: off by default. */
     allowSelfApproval: z.boolean().default(false),
     /** How long an approval card waits for a decision before it expires. */
@@ -105,20 +126,41 @@ export const WarrenConfig = z
   .superRefine((config, ctx) => {
     const hostNames = new Set<string>();
     config.hosts.forEach((host, i) => {
-      if (hostNames.has(host.name)) ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `duplicate host name "${host.name}"` });
+      if (hostNames.has(host.name))
+        ctx.addIssue({ code: 'custom', path: ['hosts', i, 'name'], message: `duplicate host name "${host.name}"` });
       hostNames.add(host.name);
     });
     const clusterNames = new Set<string>();
     config.clusters.forEach((cluster, i) => {
-      if (clusterNames.has(cluster.name)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${cluster.name}"` });
+      if (clusterNames.has(cluster.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', i, 'name'],
+          message: `duplicate cluster name "${cluster.name}"`,
+        });
       clusterNames.add(cluster.name);
       const seen = new Set<string>();
       cluster.nodes.forEach((node, j) => {
-        if (!hostNames.has(node)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'nodes', j], message: `unknown host "${node}": expected one of ${[...hostNames].join(', ')}` });
-        if (seen.has(node)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'nodes', j], message: `host "${node}" is listed twice` });
+        if (!hostNames.has(node))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'nodes', j],
+            message: `unknown host "${node}": expected one of ${[...hostNames].join(', ')}`,
+          });
+        if (seen.has(node))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['clusters', i, 'nodes', j],
+            message: `host "${node}" is listed twice`,
+          });
         seen.add(node);
       });
-      if (!cluster.nodes.includes(cluster.seed)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'seed'], message: `seed "${cluster.seed}" must be one of the cluster's nodes (${cluster.nodes.join(', ')})` });
+      if (!cluster.nodes.includes(cluster.seed))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', i, 'seed'],
+          message: `seed "${cluster.seed}" must be one of the cluster's nodes (${cluster.nodes.join(', ')})`,
+        });
     });
   });
 export type WarrenConfig = z.infer<typeof WarrenConfig>;

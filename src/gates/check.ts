@@ -15,7 +15,11 @@ import type { CheckSafetyGates, GateRequest } from './schema.js';
 import type { DestructiveOperation } from './schema.js';
 
 /** How one node answers cluster_status; SSH failures (refused, timeout, wrong key) are 'unreachable'. */
-async function readNode(shells: Shells, host: Host, logger?: Logger): Promise<{ reach: NodeReach; status?: ClusterStatus }> {
+async function readNode(
+  shells: Shells,
+  host: Host,
+  logger?: Logger,
+): Promise<{ reach: NodeReach; status?: ClusterStatus }> {
   try {
     const status = await readNodeStatus(shells, host, { timeoutMs: 90_000 });
     return typeof status === 'string' ? { reach: status } : { reach: 'running', status };
@@ -32,7 +36,13 @@ async function readNode(shells: Shells, host: Host, logger?: Logger): Promise<{ 
  * cluster's view from the first running member (seed first), and for the target its quorum
  * verdict (reset/remove) or its membership and queues (add). `members` excludes an add's target.
  */
-export async function readGateFacts(shells: Shells, request: { operation: DestructiveOperation; cluster: string }, members: ResolvedCluster, target?: Host, logger?: Logger): Promise<GateFacts> {
+export async function readGateFacts(
+  shells: Shells,
+  request: { operation: DestructiveOperation; cluster: string },
+  members: ResolvedCluster,
+  target?: Host,
+  logger?: Logger,
+): Promise<GateFacts> {
   const order = [members.seed, ...members.joiners];
   const read = await Promise.all(order.map((host) => readNode(shells, host, logger)));
   const nodes: GateNode[] = order.map((host, i) => {
@@ -46,8 +56,16 @@ export async function readGateFacts(shells: Shells, request: { operation: Destru
   });
   const viewIndex = read.findIndex((r) => r.status !== undefined);
   const viewStatus = read[viewIndex]?.status;
-  const view = viewStatus ? { readFrom: order[viewIndex].name, disk: viewStatus.disk_nodes, running: viewStatus.running_nodes } : undefined;
-  const facts: GateFacts = { operation: request.operation, cluster: request.cluster, members: nodes, ...(view ? { view } : {}), ...(viewStatus ? { store: metadataStoreOfStatus(viewStatus) } : {}) };
+  const view = viewStatus
+    ? { readFrom: order[viewIndex].name, disk: viewStatus.disk_nodes, running: viewStatus.running_nodes }
+    : undefined;
+  const facts: GateFacts = {
+    operation: request.operation,
+    cluster: request.cluster,
+    members: nodes,
+    ...(view ? { view } : {}),
+    ...(viewStatus ? { store: metadataStoreOfStatus(viewStatus) } : {}),
+  };
   if (request.operation === 'cluster.teardown') {
     if (viewStatus) facts.clusterQueues = await countQueues(shells, order[viewIndex]);
     return facts;
@@ -65,15 +83,24 @@ export async function readGateFacts(shells: Shells, request: { operation: Destru
     };
     return facts;
   }
-  const known = nodes.find((n) => n.host === target.name) ?? { host: target.name, nodeName: nodeNameOf(target), reach: (await readNode(shells, target, logger)).reach };
+  const known = nodes.find((n) => n.host === target.name) ?? {
+    host: target.name,
+    nodeName: nodeNameOf(target),
+    reach: (await readNode(shells, target, logger)).reach,
+  };
   const version = viewStatus?.versions?.[known.nodeName]?.rabbitmq_version;
-  const quorum = known.reach === 'running' ? await readQuorumVerdict(shells, target, version, { timeoutMs: 90_000 }) : 'not-asked';
+  const quorum =
+    known.reach === 'running' ? await readQuorumVerdict(shells, target, version, { timeoutMs: 90_000 }) : 'not-asked';
   facts.target = { ...known, quorum };
   return facts;
 }
 
 /** The members to judge: an add's target is not one yet. */
-export function membersForGates(cluster: ResolvedCluster, operation: DestructiveOperation, target?: Host): ResolvedCluster {
+export function membersForGates(
+  cluster: ResolvedCluster,
+  operation: DestructiveOperation,
+  target?: Host,
+): ResolvedCluster {
   if (operation !== 'node.add' || !target) return cluster;
   const hosts = cluster.hosts.filter((h) => h.name !== target.name);
   return { ...cluster, hosts, joiners: hosts.filter((h) => h.name !== cluster.seed.name) };
@@ -86,7 +113,13 @@ export function membersForGates(cluster: ResolvedCluster, operation: Destructive
  */
 export const checkSafetyGates: CheckSafetyGates = async (config: WarrenConfig, request: GateRequest, options = {}) => {
   const cluster = resolveCluster(config, request.cluster, options.membership ?? NO_OVERRIDES);
-  assertTarget(request.operation, request.cluster, request.node, cluster.hosts.map((h) => h.name), config.hosts.map((h) => h.name));
+  assertTarget(
+    request.operation,
+    request.cluster,
+    request.node,
+    cluster.hosts.map((h) => h.name),
+    config.hosts.map((h) => h.name),
+  );
   const target = request.node === undefined ? undefined : config.hosts.find((h) => h.name === request.node);
   const hosts = target && !cluster.hosts.includes(target) ? [...cluster.hosts, target] : cluster.hosts;
   const pool = new SshSessionPool(hosts, config.ssh, options.logger ? { logger: options.logger } : {});

@@ -44,21 +44,43 @@ export interface GateFacts {
  * Checks that a node operation names a node it can act on: a member for reset/remove, an inventory
  * host not yet a member for add. Throws node.unknown naming the valid hosts.
  */
-export function assertTarget(operation: DestructiveOperation, cluster: string, node: string | undefined, members: readonly string[], inventory: readonly string[]): void {
+export function assertTarget(
+  operation: DestructiveOperation,
+  cluster: string,
+  node: string | undefined,
+  members: readonly string[],
+  inventory: readonly string[],
+): void {
   if (operation === 'cluster.teardown') return;
-  if (node === undefined) throw new WarrenError('node.unknown', `${operation} needs the node it acts on`, { hint: `Name one of: ${members.join(', ')}.` });
+  if (node === undefined)
+    throw new WarrenError('node.unknown', `${operation} needs the node it acts on`, {
+      hint: `Name one of: ${members.join(', ')}.`,
+    });
   if (operation === 'node.add') {
     const candidates = inventory.filter((h) => !members.includes(h));
     if (members.includes(node)) {
-      throw new WarrenError('node.unknown', `${node} is already a member of ${cluster}`, { host: node, hint: candidates.length ? `Hosts that could be added: ${candidates.join(', ')}.` : 'Every inventory host is already a member.' });
+      throw new WarrenError('node.unknown', `${node} is already a member of ${cluster}`, {
+        host: node,
+        hint: candidates.length
+          ? `Hosts that could be added: ${candidates.join(', ')}.`
+          : 'Every inventory host is already a member.',
+      });
     }
     if (!inventory.includes(node)) {
-      throw new WarrenError('node.unknown', `${node} is not an inventory host`, { host: node, hint: candidates.length ? `Hosts that could be added: ${candidates.join(', ')}; add a new host to hosts[] first.` : 'Add the host to hosts[] in the config first.' });
+      throw new WarrenError('node.unknown', `${node} is not an inventory host`, {
+        host: node,
+        hint: candidates.length
+          ? `Hosts that could be added: ${candidates.join(', ')}; add a new host to hosts[] first.`
+          : 'Add the host to hosts[] in the config first.',
+      });
     }
     return;
   }
   if (!members.includes(node)) {
-    throw new WarrenError('node.unknown', `${node} is not a member of ${cluster}`, { host: node, hint: `Members of ${cluster}: ${members.join(', ')}.` });
+    throw new WarrenError('node.unknown', `${node} is not a member of ${cluster}`, {
+      host: node,
+      hint: `Members of ${cluster}: ${members.join(', ')}.`,
+    });
   }
 }
 
@@ -92,17 +114,26 @@ function majorityNow(facts: GateFacts): GateCheck[] {
   const total = facts.members.length;
   return [
     running.length * 2 > total
-      ? pass('cluster.minority', `${running.length} of ${total} node(s) run and answer: a majority of the metadata store (Khepri)`)
+      ? pass(
+          'cluster.minority',
+          `${running.length} of ${total} node(s) run and answer: a majority of the metadata store (Khepri)`,
+        )
       : refuse(
           'cluster.minority',
-          `only ${running.length} of ${total} node(s) run and answer: the metadata store (Khepri) has no majority to commit a membership change`,
-          `Start the stopped nodes of ${facts.cluster} (warren status ${facts.cluster}) until more than half of them run${facts.view ? '' : ' (no member answered at all)'}.`,
+          `only ${running.length} of ${total} node(s) run and answer: the ` +
+            `metadata store (Khepri) has no majority to commit a membership change`,
+          `Start the stopped nodes of ${facts.cluster} (warren status ` +
+            `${facts.cluster}) until more than half of them run` +
+            `${facts.view ? '' : ' (no member answered at all)'}.`,
         ),
   ];
 }
 
 /** reset/remove: the last running disk node, the majority left running, quorum, reachability. */
-function judgeNodeLeaving(facts: GateFacts, target: NonNullable<GateFacts['target']>): { checks: GateCheck[]; wipes: string[] } {
+function judgeNodeLeaving(
+  facts: GateFacts,
+  target: NonNullable<GateFacts['target']>,
+): { checks: GateCheck[]; wipes: string[] } {
   const removing = facts.operation === 'node.remove';
   const running = runningMembers(facts);
   const disk = new Set(facts.view?.disk ?? []);
@@ -112,8 +143,17 @@ function judgeNodeLeaving(facts: GateFacts, target: NonNullable<GateFacts['targe
 
   checks.push(
     targetRuns && othersRunningDisk.length === 0
-      ? refuse('node.last_running_disk', `${target.nodeName} is the last running disk node of ${facts.cluster}`, `Start another node of ${facts.cluster} first (warren status ${facts.cluster} shows which are stopped); to destroy the whole cluster, use cluster teardown.`)
-      : pass('node.last_running_disk', `${othersRunningDisk.length} other running disk node(s): ${othersRunningDisk.join(', ') || 'none'}`),
+      ? refuse(
+          'node.last_running_disk',
+          `${target.nodeName} is the last running disk node of ${facts.cluster}`,
+          `Start another node of ${facts.cluster} first (warren status ` +
+            `${facts.cluster} shows which are stopped); to destroy the whole ` +
+            `cluster, use cluster teardown.`,
+        )
+      : pass(
+          'node.last_running_disk',
+          `${othersRunningDisk.length} other running disk node(s): ${othersRunningDisk.join(', ') || 'none'}`,
+        ),
   );
 
   // Strict majority of the members after the operation: a reset node still counts (the config keeps
@@ -126,19 +166,30 @@ function judgeNodeLeaving(facts: GateFacts, target: NonNullable<GateFacts['targe
       : refuse(
           'cluster.minority',
           `only ${runningAfter} of ${membersAfter} node(s) would stay running: not a majority`,
-          `Start the stopped nodes of ${facts.cluster} until more than half of them run without ${target.host}${facts.view ? '' : ' (no member answered at all)'}.`,
+          `Start the stopped nodes of ${facts.cluster} until more than half of ` +
+            `them run without ${target.host}` +
+            `${facts.view ? '' : ' (no member answered at all)'}.`,
         ),
   );
 
   const quorum = target.quorum ?? 'not-asked';
-  if (quorum === 'unsupported') checks.push(pass('node.quorum_critical', 'this RabbitMQ version has no check_if_node_is_quorum_critical (before 3.8: no quorum queues)'));
-  else if (quorum === 'not-asked') checks.push(pass('node.quorum_critical', `${target.nodeName} is not running: it holds no quorum votes now`));
+  if (quorum === 'unsupported')
+    checks.push(
+      pass(
+        'node.quorum_critical',
+        'this RabbitMQ version has no check_if_node_is_quorum_critical (before 3.8: no quorum queues)',
+      ),
+    );
+  else if (quorum === 'not-asked')
+    checks.push(pass('node.quorum_critical', `${target.nodeName} is not running: it holds no quorum votes now`));
   else if (quorum.critical) {
     checks.push(
       refuse(
         'node.quorum_critical',
         `${target.nodeName} is quorum-critical: ${quorum.queues.join(', ')} would lose quorum`,
-        `Bring the queues' other replicas back online (start their nodes) or grow them onto more nodes (rabbitmq-queues grow) until ${target.host} is not critical.`,
+        `Bring the queues' other replicas back online (start their nodes) or ` +
+          `grow them onto more nodes (rabbitmq-queues grow) until ${target.host} ` +
+          `is not critical.`,
       ),
     );
   } else checks.push(pass('node.quorum_critical', `no quorum queue depends on ${target.nodeName}`));
@@ -148,41 +199,83 @@ function judgeNodeLeaving(facts: GateFacts, target: NonNullable<GateFacts['targe
     const detail =
       target.reach === 'running' || target.reach === 'app-stopped'
         ? `${target.host} answers: it will be stopped, forgotten, reset and left stopped`
-        : `${target.host} is ${target.reach === 'vm-down' ? 'reachable but RabbitMQ is down: it will be forgotten and its data wiped offline' : 'unreachable: it will be forgotten on the survivors only; wipe it (warren node reset is not possible then; delete /var/lib/rabbitmq/mnesia) before it is started again, or it fails to start with inconsistent_cluster'}`;
+        : target.reach === 'vm-down'
+          ? `${target.host} is reachable but RabbitMQ is down: it will be forgotten and its data wiped offline`
+          : `${target.host} is unreachable: it will be forgotten on the survivors only; wipe it ` +
+            '(warren node reset is not possible then; delete /var/lib/rabbitmq/mnesia) before it is started again, ' +
+            'or it fails to start with inconsistent_cluster';
     checks.push(pass('node.reachable', detail));
   } else {
     checks.push(
       target.reach === 'running' || target.reach === 'app-stopped'
-        ? pass('node.reachable', `${target.host} answers${target.reach === 'app-stopped' ? ' (its app is stopped: the reset continues from there)' : ''}`)
+        ? pass(
+            'node.reachable',
+            `${target.host} answers` +
+              `${target.reach === 'app-stopped' ? ' (its app is stopped: the reset continues from there)' : ''}`,
+          )
         : refuse(
             'node.reachable',
-            `${target.host} is ${target.reach === 'vm-down' ? 'reachable but RabbitMQ is not running' : 'unreachable over SSH'}: a reset needs the node running`,
-            target.reach === 'vm-down' ? `Start RabbitMQ on ${target.host} (service rabbitmq-server start), or use node remove to take it out of ${facts.cluster}.` : `Fix SSH to ${target.host}, or use node remove: it forgets an unreachable node on the survivors.`,
+            `${target.host} is ` +
+              `${target.reach === 'vm-down' ? 'reachable but RabbitMQ is not running' : 'unreachable over SSH'}: ` +
+              `a reset needs the node running`,
+            target.reach === 'vm-down'
+              ? `Start RabbitMQ on ${target.host} (service rabbitmq-server start), or ` +
+                  `use node remove to take it out of ${facts.cluster}.`
+              : `Fix SSH to ${target.host}, or use node remove: it forgets an unreachable node on the survivors.`,
           ),
     );
   }
-  const wipes = [`${target.host}: its membership of ${facts.cluster}, and every queue, message, user and vhost it holds`];
+  const wipes = [
+    `${target.host}: its membership of ${facts.cluster}, and every queue, message, user and vhost it holds`,
+  ];
   return { checks, wipes };
 }
 
-/** add: the seed must run to take the join; what the join destroys on the host is reported, not refused (the approval covers it). */
-function judgeAdd(facts: GateFacts, target: NonNullable<GateFacts['target']>): { checks: GateCheck[]; wipes: string[] } {
+/**
+ * add: the seed must run to take the join; what the join destroys on the host is reported, not refused (the approval
+ * covers it).
+ */
+function judgeAdd(
+  facts: GateFacts,
+  target: NonNullable<GateFacts['target']>,
+): { checks: GateCheck[]; wipes: string[] } {
   const seed = facts.members[0];
   const seedRuns = seed !== undefined && runningMembers(facts).includes(seed.nodeName);
   const checks: GateCheck[] = [
     seedRuns
       ? pass('node.reachable', `the seed ${seed.nodeName} runs and can take the join`)
-      : refuse('node.reachable', `the seed ${seed?.nodeName ?? '(none)'} of ${facts.cluster} is not running`, `Start RabbitMQ on ${seed?.host ?? 'the seed'} first (warren status ${facts.cluster}).`),
+      : refuse(
+          'node.reachable',
+          `the seed ${seed?.nodeName ?? '(none)'} of ${facts.cluster} is not running`,
+          `Start RabbitMQ on ${seed?.host ?? 'the seed'} first (warren status ${facts.cluster}).`,
+        ),
     target.reach === 'unreachable'
-      ? refuse('node.reachable', `${target.host} is unreachable over SSH`, `Check that sshd runs on ${target.host} and its host key is the one pinned in the config.`)
-      : pass('node.reachable', `${target.host} answers over SSH${target.reach === 'running' ? '' : ' (RabbitMQ not running: it will be installed or started)'}`),
+      ? refuse(
+          'node.reachable',
+          `${target.host} is unreachable over SSH`,
+          `Check that sshd runs on ${target.host} and its host key is the one pinned in the config.`,
+        )
+      : pass(
+          'node.reachable',
+          `${target.host} answers over SSH` +
+            `${target.reach === 'running' ? '' : ' (RabbitMQ not running: it will be installed or started)'}`,
+        ),
     ...majorityNow(facts),
   ];
   const wipes: string[] = [];
   const foreign = (target.ownMembers ?? []).filter((n) => n !== target.nodeName);
-  if (foreign.length > 0) wipes.push(`${target.host} belongs to another cluster (${foreign.join(', ')}): the join takes it out of it`);
+  if (foreign.length > 0)
+    wipes.push(`${target.host} belongs to another cluster (${foreign.join(', ')}): the join takes it out of it`);
   if ((target.queues ?? 0) > 0) wipes.push(`${target.host} holds ${target.queues} queue(s): the join deletes them`);
-  checks.push(pass('join.wipes_data', wipes.length ? `the join wipes data on ${target.host} (see wipes)` : `${target.host} is ${target.reach === 'running' ? 'standalone and empty' : 'not running: nothing known to wipe'}`));
+  checks.push(
+    pass(
+      'join.wipes_data',
+      wipes.length
+        ? `the join wipes data on ${target.host} (see wipes)`
+        : `${target.host} is ` +
+            `${target.reach === 'running' ? 'standalone and empty' : 'not running: nothing known to wipe'}`,
+    ),
+  );
   return { checks, wipes };
 }
 
@@ -194,13 +287,16 @@ function judgeTeardown(facts: GateFacts): { checks: GateCheck[]; wipes: string[]
       ? pass('node.reachable', `all ${facts.members.length} node(s) answer`)
       : refuse(
           'node.reachable',
-          `${down.map((m) => `${m.host} (${m.reach === 'vm-down' ? 'RabbitMQ down' : 'unreachable'})`).join(', ')} cannot be reset`,
-          `Start RabbitMQ on ${down.map((m) => m.host).join(', ')} first, or take them out with node remove, then tear down.`,
+          `${down.map((m) => `${m.host} (${m.reach === 'vm-down' ? 'RabbitMQ down' : 'unreachable'})`).join(', ')}` +
+            ` cannot be reset`,
+          `Start RabbitMQ on ${down.map((m) => m.host).join(', ')} first, or ` +
+            `take them out with node remove, then tear down.`,
         ),
     ...majorityNow(facts),
   ];
   const wipes = facts.members.map((m) => `${m.host}: its membership of ${facts.cluster}, users, vhosts and messages`);
-  if (facts.clusterQueues !== undefined) wipes.push(`${facts.cluster} holds ${facts.clusterQueues} queue(s): all deleted`);
+  if (facts.clusterQueues !== undefined)
+    wipes.push(`${facts.cluster} holds ${facts.clusterQueues} queue(s): all deleted`);
   return { checks, wipes };
 }
 
@@ -225,8 +321,17 @@ export function evaluateGates(facts: GateFacts, node?: string): GateReport {
 /** The gate.refused error a refused report becomes: every failed check's reason and remedy. */
 export function refusalError(report: GateReport): WarrenError {
   const failed = report.checks.filter((c) => !c.ok);
-  return new WarrenError('gate.refused', `${report.operation} ${report.cluster}${report.node ? ` ${report.node}` : ''} refused: ${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`, {
-    ...(report.node ? { host: report.node } : {}),
-    hint: failed.map((c) => c.remedy ?? '').filter(Boolean).join(' '),
-  });
+  return new WarrenError(
+    'gate.refused',
+    `${report.operation} ${report.cluster}` +
+      `${report.node ? ` ${report.node}` : ''} refused: ` +
+      `${failed.map((c) => `${c.id}: ${c.detail}`).join('; ')}`,
+    {
+      ...(report.node ? { host: report.node } : {}),
+      hint: failed
+        .map((c) => c.remedy ?? '')
+        .filter(Boolean)
+        .join(' '),
+    },
+  );
 }

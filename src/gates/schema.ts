@@ -12,7 +12,14 @@ export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
-export const GateId = z.enum(['cluster.busy', 'node.last_running_disk', 'cluster.minority', 'node.quorum_critical', 'node.reachable', 'join.wipes_data']);
+export const GateId = z.enum([
+  'cluster.busy',
+  'node.last_running_disk',
+  'cluster.minority',
+  'node.quorum_critical',
+  'node.reachable',
+  'join.wipes_data',
+]);
 export type GateId = z.infer<typeof GateId>;
 
 /** One gate's verdict: passed, or refused with why and what would make it possible. */
@@ -54,4 +61,8 @@ export interface GateRequest {
  * asking, the job's gate step judges again before running. 'cluster.busy' is not checked here
  * (that is the queue's to say) — callers add it.
  */
-export type CheckSafetyGates = (config: WarrenConfig, request: GateRequest, options?: { logger?: Logger; membership?: MembershipOverrides }) => Promise<GateReport>;
+export type CheckSafetyGates = (
+  config: WarrenConfig,
+  request: GateRequest,
+  options?: { logger?: Logger; membership?: MembershipOverrides },
+) => Promise<GateReport>;

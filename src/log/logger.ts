@@ -5,7 +5,9 @@ export type Logger = PinoLogger;
 
 /** Field names that carry secrets wherever they sit: the whole name, case-insensitive. */
 const SECRET_NAMES = /^(cookie|set-cookie|stdin|authorization|proxy-authorization|x-slack-signature)$/i;
-/** ...or how the name ends: SLACK_BOT_TOKEN, signingSecret, WARREN_DASHBOARD_PASSWORD, privateKeyPassphrase, x-api-key. */
+/**
+ * ...or how the name ends: SLACK_BOT_TOKEN, signingSecret, WARREN_DASHBOARD_PASSWORD, privateKeyPassphrase, x-api-key.
+ */
 const SECRET_SUFFIXES = /(token|secret|password|passwd|passphrase|api[-_]?key)$/i;
 
 /** Bounds of the walk: a log line never costs more than this, whatever object it was given. */
@@ -38,7 +40,8 @@ export function redactDeep(value: unknown): unknown {
     return walkWithin(node, () => {
       if (Array.isArray(node)) return node.map((item) => walk(item, depth + 1));
       const out: Record<string, unknown> = {};
-      for (const [key, field] of Object.entries(node)) out[key] = isSecretField(key) && field !== undefined ? '[redacted]' : walk(field, depth + 1);
+      for (const [key, field] of Object.entries(node))
+        out[key] = isSecretField(key) && field !== undefined ? '[redacted]' : walk(field, depth + 1);
       return out;
     });
   };
@@ -59,7 +62,9 @@ export function redactDeep(value: unknown): unknown {
  * site has to remember. The Erlang cookie never reaches a log by construction (it travels only
  * on stdin); this is the second line of defence.
  */
-export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream; name?: string } = {}): Logger {
+export function createLogger(
+  options: { level?: string; destination?: NodeJS.WritableStream; name?: string } = {},
+): Logger {
   const logger = pino(
     {
       name: options.name ?? 'warren',
@@ -78,7 +83,11 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   // Object.create(parent)), and `this` is the logger being asked, so each child's bindings are walked.
   const pinoChild = Object.getPrototypeOf(logger) as { child: Logger['child'] };
   Object.defineProperty(logger, 'child', {
-    value: function child(this: Logger, bindings: Record<string, unknown>, childOptions?: Parameters<Logger['child']>[1]) {
+    value: function child(
+      this: Logger,
+      bindings: Record<string, unknown>,
+      childOptions?: Parameters<Logger['child']>[1],
+    ) {
       return pinoChild.child.call(this, redactDeep(bindings) as Record<string, unknown>, childOptions);
     },
   });

@@ -20,16 +20,26 @@ export function dashboardCredentialsFromEnv(env: NodeJS.ProcessEnv = process.env
 /** Refuses credentials the dashboard must not start with; the error never carries the password. */
 export function assertDashboardCredentials(credentials: Partial<DashboardCredentials>): DashboardCredentials {
   const { username, password } = credentials;
-  const hint = `Set WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD (at least ${MIN_DASHBOARD_PASSWORD_LENGTH} characters) in the environment.`;
+  const hint =
+    `Set WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD (at least ` +
+    `${MIN_DASHBOARD_PASSWORD_LENGTH} characters) in the environment.`;
   if (!username || !password) {
-    throw new WarrenError('config.invalid', 'the dashboard needs both WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD', { hint });
+    throw new WarrenError(
+      'config.invalid',
+      'the dashboard needs both WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD',
+      { hint },
+    );
   }
   // Basic auth splits user from password at the first colon, so a user name holding one could never log in.
   if (username.includes(':')) {
     throw new WarrenError('config.invalid', 'WARREN_DASHBOARD_USER must not contain ":"', { hint });
   }
   if ([...password].length < MIN_DASHBOARD_PASSWORD_LENGTH) {
-    throw new WarrenError('config.invalid', `WARREN_DASHBOARD_PASSWORD is shorter than ${MIN_DASHBOARD_PASSWORD_LENGTH} characters`, { hint });
+    throw new WarrenError(
+      'config.invalid',
+      `WARREN_DASHBOARD_PASSWORD is shorter than ${MIN_DASHBOARD_PASSWORD_LENGTH} characters`,
+      { hint },
+    );
   }
   return { username, password };
 }
@@ -44,7 +54,9 @@ function digest(value: string): Buffer {
  * and password are both compared every time, so a right user with a wrong password takes as long as
  * a wrong user.
  */
-export function createBasicAuthCheck(credentials: DashboardCredentials): (authorization: string | null | undefined) => boolean {
+export function createBasicAuthCheck(
+  credentials: DashboardCredentials,
+): (authorization: string | null | undefined) => boolean {
   const expectedUser = digest(credentials.username);
   const expectedPassword = digest(credentials.password);
   return (authorization) => {

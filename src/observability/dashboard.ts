@@ -10,7 +10,12 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../log/logger.js';
 import { openOperationsQueue } from '../queue/queue.js';
 import type { OperationsQueue } from '../queue/queue.js';
-import { DASHBOARD_CHALLENGE, LoginThrottle, assertDashboardCredentials, createBasicAuthCheck } from './dashboard-auth.js';
+import {
+  DASHBOARD_CHALLENGE,
+  LoginThrottle,
+  assertDashboardCredentials,
+  createBasicAuthCheck,
+} from './dashboard-auth.js';
 import type { LoginThrottleOptions } from './dashboard-auth.js';
 import type { DashboardCredentials } from './dashboard-auth.js';
 
@@ -44,7 +49,12 @@ export function createReadOnlyBoard(queue: OperationsQueue): FetchHandler {
  * unknown paths), then only reads reach the board, so a mutating call is refused here as well as
  * by Bull Board's own read-only mode.
  */
-export function createDashboardHandler(options: { queue: OperationsQueue; credentials: DashboardCredentials; logger?: Logger; throttle?: LoginThrottle }): FetchHandler {
+export function createDashboardHandler(options: {
+  queue: OperationsQueue;
+  credentials: DashboardCredentials;
+  logger?: Logger;
+  throttle?: LoginThrottle;
+}): FetchHandler {
   const authorized = createBasicAuthCheck(assertDashboardCredentials(options.credentials));
   const board = createReadOnlyBoard(options.queue);
   const throttle = options.throttle ?? new LoginThrottle();
@@ -54,10 +64,18 @@ export function createDashboardHandler(options: { queue: OperationsQueue; creden
     const client = env?.incoming.socket.remoteAddress ?? 'unknown';
     const wait = throttle.waitSeconds(client);
     if (wait > 0) {
-      if (throttle.firstRefusalOfWait(client)) options.logger?.warn({ code: 'dashboard.throttled', remote: client, retryAfterSeconds: wait }, 'dashboard login throttled: too many failed logins from this client');
+      if (throttle.firstRefusalOfWait(client))
+        options.logger?.warn(
+          { code: 'dashboard.throttled', remote: client, retryAfterSeconds: wait },
+          'dashboard login throttled: too many failed logins from this client',
+        );
       return new Response('too many failed logins; wait and try again\n', {
         status: 429,
-        headers: { 'retry-after': String(wait), 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+        headers: {
+          'retry-after': String(wait),
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        },
       });
     }
     if (!authorized(authorization)) {
@@ -68,12 +86,19 @@ export function createDashboardHandler(options: { queue: OperationsQueue; creden
       }
       return new Response('authentication required\n', {
         status: 401,
-        headers: { 'www-authenticate': DASHBOARD_CHALLENGE, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+        headers: {
+          'www-authenticate': DASHBOARD_CHALLENGE,
+          'content-type': 'text/plain; charset=utf-8',
+          'cache-control': 'no-store',
+        },
       });
     }
     throttle.succeeded(client);
     if (!READ_METHODS.has(request.method)) {
-      return new Response('the dashboard is read-only\n', { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' } });
+      return new Response('the dashboard is read-only\n', {
+        status: 405,
+        headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' },
+      });
     }
     return board(request, env);
   };
@@ -106,7 +131,12 @@ export interface DashboardOptions {
 export async function startDashboard(options: DashboardOptions): Promise<DashboardServer> {
   const credentials = assertDashboardCredentials({ username: options.username, password: options.password });
   const queue = openOperationsQueue(options.connection, options.prefix);
-  const handler = createDashboardHandler({ queue, credentials, throttle: new LoginThrottle(options.loginThrottle), ...(options.logger ? { logger: options.logger } : {}) });
+  const handler = createDashboardHandler({
+    queue,
+    credentials,
+    throttle: new LoginThrottle(options.loginThrottle),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
   const server = createAdaptorServer({ fetch: handler }) as Server;
   const host = options.host ?? DEFAULT_DASHBOARD_HOST;
   try {

@@ -55,15 +55,30 @@ export function observeEvent(metrics: WarrenMetrics, event: ProgressEvent): void
     return;
   }
   // The step's own events (no host) carry its duration; per-host events would count it twice.
-  if (event.host === undefined && event.durationMs !== undefined && event.state !== 'running' && event.state !== 'pending') {
-    metrics.stepDuration.observe({ operation: event.operation, step: event.step, state: event.state }, event.durationMs / 1000);
+  if (
+    event.host === undefined &&
+    event.durationMs !== undefined &&
+    event.state !== 'running' &&
+    event.state !== 'pending'
+  ) {
+    metrics.stepDuration.observe(
+      { operation: event.operation, step: event.step, state: event.state },
+      event.durationMs / 1000,
+    );
   }
 }
 
 /** Times one remote command; failures also counted by exit code. */
 export function observeCommand(metrics: WarrenMetrics, record: CommandRecord): void {
-  metrics.sshCommandDuration.observe({ host: record.host, outcome: record.ok ? 'ok' : 'failed' }, record.durationMs / 1000);
-  if (!record.ok) metrics.sshCommandFailures.inc({ host: record.host, exit_code: record.code === null ? 'none' : String(record.code) });
+  metrics.sshCommandDuration.observe(
+    { host: record.host, outcome: record.ok ? 'ok' : 'failed' },
+    record.durationMs / 1000,
+  );
+  if (!record.ok)
+    metrics.sshCommandFailures.inc({
+      host: record.host,
+      exit_code: record.code === null ? 'none' : String(record.code),
+    });
 }
 
 /** What a slash command came to: acted on, refused (channel, user or role), or not understood. */
@@ -90,7 +105,9 @@ export function createBotMetrics(options: { defaultMetrics?: boolean } = {}): Bo
     }),
     slackCommands: new Counter({
       name: 'warren_slack_commands_total',
-      help: 'Slash commands by subcommand (help, jobs, status, cluster.create, unknown) and outcome (accepted, refused, usage_error)',
+      help:
+        'Slash commands by subcommand (help, jobs, status, cluster.create, ' +
+        'unknown) and outcome (accepted, refused, usage_error)',
       labelNames: ['command', 'outcome'],
       registers: [registry],
     }),

@@ -17,7 +17,12 @@ export interface ObservabilityServer {
  * `/metrics` (Prometheus text) and `/healthz` (200 when every check passes, else 503, JSON either
  * way) on their own port, so a load balancer or Prometheus never touches the Slack receiver.
  */
-export async function startObservabilityServer(options: { port: number; host?: string; registry: Registry; health: () => Promise<HealthReport> }): Promise<ObservabilityServer> {
+export async function startObservabilityServer(options: {
+  port: number;
+  host?: string;
+  registry: Registry;
+  health: () => Promise<HealthReport>;
+}): Promise<ObservabilityServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const answer = async () => {
@@ -27,7 +32,9 @@ export async function startObservabilityServer(options: { port: number; host?: s
         response.writeHead(200, { 'content-type': options.registry.contentType }).end(await options.registry.metrics());
       } else if (path === '/healthz') {
         const report = await options.health();
-        response.writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(report));
+        response
+          .writeHead(report.healthy ? 200 : 503, { 'content-type': 'application/json' })
+          .end(JSON.stringify(report));
       } else {
         response.writeHead(404).end();
       }

@@ -44,7 +44,10 @@ export interface OperationDefinition<Result = unknown> {
  * The output of `step` in this attempt, read through the step's schema (a record's output is
  * untyped: it may come back from Redis); undefined when the step did not run or returned none.
  */
-export function outputOf<Output>(outcome: OperationOutcome, step: { readonly id: string; readonly outputSchema?: z.ZodType<Output> }): Output | undefined {
+export function outputOf<Output>(
+  outcome: OperationOutcome,
+  step: { readonly id: string; readonly outputSchema?: z.ZodType<Output> },
+): Output | undefined {
   const output = outcome.steps.find((s) => s.id === step.id)?.output;
   return output === undefined || !step.outputSchema ? undefined : step.outputSchema.parse(output);
 }

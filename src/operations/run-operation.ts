@@ -42,7 +42,13 @@ export interface RunOperationInput<Result> {
 function declaredOutput(step: DeclaredStep, output: unknown): unknown {
   if (output === undefined || !step.outputSchema) return output;
   const parsed = step.outputSchema.safeParse(output);
-  if (!parsed.success) throw new Error(`${step.id} returned an output its schema refuses: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `${step.id} returned an output its schema refuses: ${parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`)
+        .join('; ')}`,
+    );
   return parsed.data;
 }
 
@@ -81,17 +87,31 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       const outcome = await step.execute(ctx);
       const durationMs = Math.round(performance.now() - started);
       const record: StepRecord = outcome
-        ? { id: step.id, state: 'done', durationMs, detail: outcome.detail, output: declaredOutput(step, outcome.output) }
+        ? {
+            id: step.id,
+            state: 'done',
+            durationMs,
+            detail: outcome.detail,
+            output: declaredOutput(step, outcome.output),
+          }
         : { id: step.id, state: 'skipped', durationMs, detail: step.skippedDetail };
       records.push(record);
       completed.add(step.id);
       await input.saveCheckpoint([...completed]);
-      await input.report({ step: step.id, state: record.state, durationMs, ...(record.detail ? { detail: record.detail } : {}) });
+      await input.report({
+        step: step.id,
+        state: record.state,
+        durationMs,
+        ...(record.detail ? { detail: record.detail } : {}),
+      });
       logger.info({ step: step.id, state: record.state, durationMs }, 'step finished');
     } catch (thrown) {
       // Cancelled under a step: whatever the step made of a refused command (some polls read a
       // refusal as "that node does not answer"), the job ends as cancelled.
-      const error = signal.aborted && !(isWarrenError(thrown) && thrown.code === 'job.cancelled') ? jobCancelled(signal, `the rest of step ${step.id}`) : toWarrenError(thrown);
+      const error =
+        signal.aborted && !(isWarrenError(thrown) && thrown.code === 'job.cancelled')
+          ? jobCancelled(signal, `the rest of step ${step.id}`)
+          : toWarrenError(thrown);
       error.step ??= step.id;
       await input.report({
         step: step.id,
@@ -104,5 +124,10 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       throw error;
     }
   }
-  return definition.buildResult({ cluster: input.cluster, ...(input.target ? { target: input.target } : {}), facts, steps: records });
+  return definition.buildResult({
+    cluster: input.cluster,
+    ...(input.target ? { target: input.target } : {}),
+    facts,
+    steps: records,
+  });
 }

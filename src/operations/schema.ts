@@ -9,11 +9,13 @@ import { JobOptions, StepState } from '../steps/schema.js';
 export const OperationName = z.enum(['cluster.create', ...DESTRUCTIVE_OPERATIONS]);
 export type OperationName = z.infer<typeof OperationName>;
 
-export const isDestructive = (operation: OperationName): operation is DestructiveOperation => (DESTRUCTIVE_OPERATIONS as readonly string[]).includes(operation);
+export const isDestructive = (operation: OperationName): operation is DestructiveOperation =>
+  (DESTRUCTIVE_OPERATIONS as readonly string[]).includes(operation);
 
 /** Operations on one node of a cluster: the job names that node (an inventory host name). */
 export const NODE_OPERATIONS = ['node.reset', 'node.remove', 'node.add'] as const satisfies readonly OperationName[];
-export const isNodeOperation = (operation: OperationName): boolean => (NODE_OPERATIONS as readonly string[]).includes(operation);
+export const isNodeOperation = (operation: OperationName): boolean =>
+  (NODE_OPERATIONS as readonly string[]).includes(operation);
 
 /** Where a job came from, so its progress can go back there (a Slack card, or a terminal). */
 export const JobOrigin = z.discriminatedUnion('kind', [
@@ -52,7 +54,13 @@ export const JobData = z
      */
     authorization: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('approval'), approvalId: z.string().min(1).max(64), approvedBy: z.string().regex(/^[UW][A-Z0-9]+$/) }).strict(),
+        z
+          .object({
+            kind: z.literal('approval'),
+            approvalId: z.string().min(1).max(64),
+            approvedBy: z.string().regex(/^[UW][A-Z0-9]+$/),
+          })
+          .strict(),
         z.object({ kind: z.literal('cli-yes'), user: z.string().max(64) }).strict(),
       ])
       .optional(),
@@ -61,10 +69,20 @@ export const JobData = z
   })
   .strict()
   .superRefine((data, ctx) => {
-    if (isNodeOperation(data.operation) && data.node === undefined) ctx.addIssue({ code: 'custom', path: ['node'], message: `${data.operation} needs the node it acts on` });
-    if (!isNodeOperation(data.operation) && data.node !== undefined) ctx.addIssue({ code: 'custom', path: ['node'], message: `${data.operation} acts on the whole cluster and takes no node` });
+    if (isNodeOperation(data.operation) && data.node === undefined)
+      ctx.addIssue({ code: 'custom', path: ['node'], message: `${data.operation} needs the node it acts on` });
+    if (!isNodeOperation(data.operation) && data.node !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['node'],
+        message: `${data.operation} acts on the whole cluster and takes no node`,
+      });
     if (isDestructive(data.operation) && data.authorization === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['authorization'], message: `${data.operation} destroys data: it needs an approval (Slack) or --yes (CLI)` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authorization'],
+        message: `${data.operation} destroys data: it needs an approval (Slack) or --yes (CLI)`,
+      });
     }
   });
 export type JobData = z.infer<typeof JobData>;
@@ -81,7 +99,9 @@ export const ClusterCreateResult = z.object({
   warnings: z.array(z.string()),
   /** oslo.messaging transport_url template with USER/PASS placeholders, never a password. */
   transportUrl: z.string(),
-  steps: z.array(z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() })),
+  steps: z.array(
+    z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() }),
+  ),
 });
 export type ClusterCreateResult = z.infer<typeof ClusterCreateResult>;
 
@@ -98,6 +118,8 @@ export const MaintenanceResult = z.object({
   health: ClusterHealth.optional(),
   nodes: z.array(z.object({ host: z.string(), outcome: z.string() })),
   warnings: z.array(z.string()),
-  steps: z.array(z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() })),
+  steps: z.array(
+    z.object({ id: z.string(), state: StepState, durationMs: z.number().optional(), detail: z.string().optional() }),
+  ),
 });
 export type MaintenanceResult = z.infer<typeof MaintenanceResult>;

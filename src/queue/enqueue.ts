@@ -20,13 +20,19 @@ export type EnqueueResult =
  * a second one or hearing "busy" from its own job. Callers adding the same id at the same moment
  * would both announce it queued: they take turns (the approval release holds a lock).
  */
-export async function enqueueOperation(queue: OperationsQueue, redis: Redis, request: JobRequest, options: { jobId?: string } = {}): Promise<EnqueueResult> {
+export async function enqueueOperation(
+  queue: OperationsQueue,
+  redis: Redis,
+  request: JobRequest,
+  options: { jobId?: string } = {},
+): Promise<EnqueueResult> {
   const data = JobData.parse(request);
   const running = await queue.getDeduplicationJobId(dedupId(data.cluster));
   // A named job queued before is this request, whether it still holds the cluster or has ended
   // since (then another operation may hold it now): it must not run twice, nor be called busy.
   // Its 'queued' event is not published again either: that would put its card back to "queued".
-  if (options.jobId !== undefined && (running === options.jobId || (await queue.getJob(options.jobId)))) return { status: 'queued', jobId: options.jobId, data, repeated: true };
+  if (options.jobId !== undefined && (running === options.jobId || (await queue.getJob(options.jobId))))
+    return { status: 'queued', jobId: options.jobId, data, repeated: true };
   if (running) return { status: 'busy', jobId: running };
   const jobId = options.jobId ?? randomUUID();
   const job = await queue.add(data.operation, data, { jobId, deduplication: { id: dedupId(data.cluster) } });

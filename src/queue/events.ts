@@ -2,7 +2,10 @@ import type { Redis } from 'ioredis';
 import { durableWrite } from './redis.js';
 import { ProgressEvent } from '../operations/progress.js';
 
-/** A job's progress stream, under the queue's prefix like every key warren writes (before 0.x it was `warren:events:<job>`, outside it: such streams age out within their week). */
+/**
+ * A job's progress stream, under the queue's prefix like every key warren writes (before 0.x it was
+ * `warren:events:<job>`, outside it: such streams age out within their week).
+ */
 export const eventsKey = (prefix: string, jobId: string): string => `${prefix}:events:${jobId}`;
 
 /** Keep a job's events for a week: long enough to redraw a card after any restart. */
@@ -62,7 +65,15 @@ export async function readEventBatch(
   const reply =
     options.blockMs === undefined
       ? await redis.xread('COUNT', count, 'STREAMS', eventsKey(prefix, jobId), afterId)
-      : await redis.xread('COUNT', count, 'BLOCK', String(options.blockMs), 'STREAMS', eventsKey(prefix, jobId), afterId);
+      : await redis.xread(
+          'COUNT',
+          count,
+          'BLOCK',
+          String(options.blockMs),
+          'STREAMS',
+          eventsKey(prefix, jobId),
+          afterId,
+        );
   const batch: EventBatch = { events: [], position: undefined, skipped: [] };
   if (!reply) return batch;
   for (const [, entries] of reply) {
@@ -98,7 +109,14 @@ function parseEntry(fields: string[]): { ok: true; event: ProgressEvent } | { ok
     return { ok: false, reason: 'not JSON' };
   }
   const parsed = ProgressEvent.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `not an event: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ').slice(0, 300)}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `not an event: ${parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+        .join('; ')
+        .slice(0, 300)}`,
+    };
   return { ok: true, event: parsed.data };
 }
 

@@ -24,13 +24,23 @@ export function watchRedisConnection(redis: Redis, logger: Logger, options: { re
     else if (now - lastLogged < repeatMs) return;
     lastLogged = now;
     logger.error(
-      { code: 'redis.unreachable', target, err: error.message, failures, downForSeconds: Math.round((now - downSince) / 1000) },
-      'redis unreachable: retrying (nothing that needs Redis works until it is back; check REDIS_URL and that Redis runs)',
+      {
+        code: 'redis.unreachable',
+        target,
+        err: error.message,
+        failures,
+        downForSeconds: Math.round((now - downSince) / 1000),
+      },
+      'redis unreachable: retrying (nothing that needs Redis works until it ' +
+        'is back; check REDIS_URL and that Redis runs)',
     );
   };
   const onReady = (): void => {
     if (downSince === undefined) return;
-    logger.info({ code: 'redis.reconnected', target, downForSeconds: Math.round((Date.now() - downSince) / 1000), failures }, 'redis connection back');
+    logger.info(
+      { code: 'redis.reconnected', target, downForSeconds: Math.round((Date.now() - downSince) / 1000), failures },
+      'redis connection back',
+    );
     downSince = undefined;
     failures = 0;
   };

@@ -55,37 +55,72 @@ const RedisEnv = z
   .object({
     REDIS_URL: RedisUrl.optional(),
     REDIS_SENTINELS: z
-      .preprocess((value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value), z.array(Sentinel).min(1, 'at least one host:port'))
+      .preprocess(
+        (value) => (typeof value === 'string' ? value.split(',').map((s) => s.trim()) : value),
+        z.array(Sentinel).min(1, 'at least one host:port'),
+      )
       .optional(),
     REDIS_SENTINEL_MASTER: z
       .string()
-      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'the master name the Sentinels monitor (`sentinel monitor <name> …`): letters, digits, . _ -')
+      .regex(
+        /^[A-Za-z0-9._-]{1,64}$/,
+        'the master name the Sentinels monitor (`sentinel monitor <name> …`): letters, digits, . _ -',
+      )
       .optional(),
     REDIS_PASSWORD: Secret.optional(),
     REDIS_SENTINEL_PASSWORD: Secret.optional(),
     REDIS_WAIT_REPLICAS: z.coerce.number().int('a whole number of replicas').min(0).max(16).optional(),
-    REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int('whole milliseconds').min(1).max(60_000).default(DEFAULT_WAIT_TIMEOUT_MS),
+    REDIS_WAIT_TIMEOUT_MS: z.coerce
+      .number()
+      .int('whole milliseconds')
+      .min(1)
+      .max(60_000)
+      .default(DEFAULT_WAIT_TIMEOUT_MS),
   })
   .superRefine((env, ctx) => {
     const sentinel = env.REDIS_SENTINELS !== undefined;
     if (sentinel && env.REDIS_URL !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'set together with REDIS_SENTINELS: use one or the other (the Sentinels name the primary)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message: 'set together with REDIS_SENTINELS: use one or the other (the Sentinels name the primary)',
+      });
     }
     if (sentinel && env.REDIS_SENTINEL_MASTER === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_MASTER'], message: 'required with REDIS_SENTINELS: the master name the Sentinels monitor' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SENTINEL_MASTER'],
+        message: 'required with REDIS_SENTINELS: the master name the Sentinels monitor',
+      });
     }
     if (!sentinel && env.REDIS_SENTINEL_MASTER !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINELS'], message: 'required with REDIS_SENTINEL_MASTER: the Sentinels as host:port,host:port' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_SENTINELS'],
+        message: 'required with REDIS_SENTINEL_MASTER: the Sentinels as host:port,host:port',
+      });
     }
     if (!sentinel && env.REDIS_SENTINEL_PASSWORD !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['REDIS_SENTINEL_PASSWORD'], message: 'set without REDIS_SENTINELS' });
     }
     if (env.REDIS_URL !== undefined && env.REDIS_PASSWORD !== undefined && new URL(env.REDIS_URL).password !== '') {
-      ctx.addIssue({ code: 'custom', path: ['REDIS_PASSWORD'], message: 'set while REDIS_URL carries a password too: keep it in REDIS_PASSWORD only' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_PASSWORD'],
+        message: 'set while REDIS_URL carries a password too: keep it in REDIS_PASSWORD only',
+      });
     }
   });
 
-const REDIS_KEYS = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_WAIT_REPLICAS', 'REDIS_WAIT_TIMEOUT_MS'];
+const REDIS_KEYS = [
+  'REDIS_URL',
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_MASTER',
+  'REDIS_PASSWORD',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_WAIT_REPLICAS',
+  'REDIS_WAIT_TIMEOUT_MS',
+];
 
 /**
  * Where Redis is, from the environment, validated: a typo fails at start, not at the first job.
@@ -93,12 +128,21 @@ const REDIS_KEYS = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_SENTINEL_MASTER', 'RE
  * `REDIS_SENTINEL_MASTER`; `REDIS_PASSWORD` and `REDIS_SENTINEL_PASSWORD` for either.
  */
 export function redisSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): RedisSettings {
-  const set = Object.fromEntries(REDIS_KEYS.flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])));
+  const set = Object.fromEntries(
+    REDIS_KEYS.flatMap((k) => (env[k] === undefined || env[k] === '' ? [] : [[k, env[k]]])),
+  );
   const parsed = RedisEnv.safeParse(set);
   if (!parsed.success) {
-    throw new WarrenError('config.invalid', `Redis settings in the environment are invalid:\n  ${formatConfigIssues(parsed.error.issues).join('\n  ')}`, {
-      hint: 'Set REDIS_URL for one Redis, or REDIS_SENTINELS=host:port,host:port and REDIS_SENTINEL_MASTER for Sentinel; passwords in REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD (README, Running in production).',
-    });
+    throw new WarrenError(
+      'config.invalid',
+      `Redis settings in the environment are invalid:\n  ${formatConfigIssues(parsed.error.issues).join('\n  ')}`,
+      {
+        hint:
+          'Set REDIS_URL for one Redis, or REDIS_SENTINELS=host:port,host:port ' +
+          'and REDIS_SENTINEL_MASTER for Sentinel; passwords in REDIS_PASSWORD ' +
+          'and REDIS_SENTINEL_PASSWORD (README, Running in production).',
+      },
+    );
   }
   const e = parsed.data;
   const password = e.REDIS_PASSWORD === undefined ? {} : { password: e.REDIS_PASSWORD };
@@ -114,12 +158,19 @@ export function redisSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Redi
       waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
     };
   }
-  return { mode: 'url', url: e.REDIS_URL ?? DEFAULT_REDIS_URL, ...password, waitReplicas: e.REDIS_WAIT_REPLICAS ?? 0, waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS };
+  return {
+    mode: 'url',
+    url: e.REDIS_URL ?? DEFAULT_REDIS_URL,
+    ...password,
+    waitReplicas: e.REDIS_WAIT_REPLICAS ?? 0,
+    waitTimeoutMs: e.REDIS_WAIT_TIMEOUT_MS,
+  };
 }
 
 /** Where a connection points, for a log line: never a password. */
 export function describeRedis(settings: RedisSettings): string {
-  if (settings.mode === 'sentinel') return `sentinel ${settings.masterName} via ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
+  if (settings.mode === 'sentinel')
+    return `sentinel ${settings.masterName} via ${settings.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
   const url = new URL(settings.url);
   url.password = '';
   url.username = '';
@@ -154,8 +205,14 @@ const durability = new WeakMap<Redis, Durability>();
  * `+switch-master` (failoverDetector), and a write refused with READONLY (sent to a primary that
  * has just been demoted) reconnects and is sent again to the new one.
  */
-export function connectRedis(target: RedisSettings | string = redisSettingsFromEnv(), options: { logger?: Logger } = {}): Redis {
-  const settings: RedisSettings = typeof target === 'string' ? { mode: 'url', url: target, waitReplicas: 0, waitTimeoutMs: DEFAULT_WAIT_TIMEOUT_MS } : target;
+export function connectRedis(
+  target: RedisSettings | string = redisSettingsFromEnv(),
+  options: { logger?: Logger } = {},
+): Redis {
+  const settings: RedisSettings =
+    typeof target === 'string'
+      ? { mode: 'url', url: target, waitReplicas: 0, waitTimeoutMs: DEFAULT_WAIT_TIMEOUT_MS }
+      : target;
   const common: RedisOptions = {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
@@ -179,7 +236,13 @@ export function connectRedis(target: RedisSettings | string = redisSettingsFromE
   // rejection: marked, it is redis.unreachable there, not an SSH connection lost.
   redis.on('error', markRedisConnectionError);
   if (settings.waitReplicas > 0) {
-    const entry: Durability = { replicas: settings.waitReplicas, timeoutMs: settings.waitTimeoutMs, closes: 0, degradedUntil: 0, ...(options.logger ? { logger: options.logger } : {}) };
+    const entry: Durability = {
+      replicas: settings.waitReplicas,
+      timeoutMs: settings.waitTimeoutMs,
+      closes: 0,
+      degradedUntil: 0,
+      ...(options.logger ? { logger: options.logger } : {}),
+    };
     redis.on('close', () => {
       entry.closes += 1;
     });
@@ -223,7 +286,8 @@ export async function durableWrite<T>(redis: Redis, what: string, write: () => P
     policy.degradedUntil = Date.now() + DEGRADED_RECHECK_MS;
     policy.logger?.warn(
       { what, replicasConnected: connected, wanted: policy.replicas, recheckMs: DEGRADED_RECHECK_MS },
-      'the Redis primary has fewer replicas than critical writes wait for: writes go on without waiting, and a failover now would lose them',
+      'the Redis primary has fewer replicas than critical writes wait for: ' +
+        'writes go on without waiting, and a failover now would lose them',
     );
   } else if (!reconnected) {
     unconfirmed();

@@ -52,15 +52,31 @@ export interface RunningWorker {
   cancel(jobId: string, reason?: string): boolean;
 }
 
-function jobEvent(data: JobData, jobId: string, attempt: number, fields: Partial<Extract<ProgressEvent, { type: 'job' }>>): ProgressEvent {
-  return { type: 'job', jobId, operation: data.operation, cluster: data.cluster, attempt, at: new Date().toISOString(), state: 'started', ...fields };
+function jobEvent(
+  data: JobData,
+  jobId: string,
+  attempt: number,
+  fields: Partial<Extract<ProgressEvent, { type: 'job' }>>,
+): ProgressEvent {
+  return {
+    type: 'job',
+    jobId,
+    operation: data.operation,
+    cluster: data.cluster,
+    attempt,
+    at: new Date().toISOString(),
+    state: 'started',
+    ...fields,
+  };
 }
 
 /** The inventory host a node.* job names; node.unknown (not retryable) when there is none. */
 function targetHostOf(config: WarrenConfig, name: string): Host {
   const host = config.hosts.find((h) => h.name === name);
   if (!host) {
-    throw new WarrenError('node.unknown', `no host "${name}" in the inventory`, { hint: `Known hosts: ${config.hosts.map((h) => h.name).join(', ')}.` });
+    throw new WarrenError('node.unknown', `no host "${name}" in the inventory`, {
+      hint: `Known hosts: ${config.hosts.map((h) => h.name).join(', ')}.`,
+    });
   }
   return host;
 }
@@ -87,17 +103,35 @@ async function verifyAuthorization(approvals: ApprovalStore, data: JobData, jobI
   if (!isDestructive(data.operation)) return;
   const auth = data.authorization;
   const refuse = (why: string): never => {
-    throw new WarrenError('approval.invalid', `${data.operation} ${data.cluster}${data.node ? ` ${data.node}` : ''} was not run: ${why}`, {
-      hint: 'Ask for it again (Slack: a new approval card; CLI: --yes). A job whose approval does not hold was not queued by warren: check who can write to Redis.',
-    });
+    throw new WarrenError(
+      'approval.invalid',
+      `${data.operation} ${data.cluster}${data.node ? ` ${data.node}` : ''} was not run: ${why}`,
+      {
+        hint:
+          'Ask for it again (Slack: a new approval card; CLI: --yes). A job ' +
+          'whose approval does not hold was not queued by warren: check who can ' +
+          'write to Redis.',
+      },
+    );
   };
   if (auth === undefined) return refuse('it carries no authorization');
   if (auth.kind === 'cli-yes') {
-    if (data.origin.kind !== 'cli' || data.origin.user !== auth.user) refuse('a --yes authorization on a job that does not come from that CLI user');
+    if (data.origin.kind !== 'cli' || data.origin.user !== auth.user)
+      refuse('a --yes authorization on a job that does not come from that CLI user');
     return;
   }
   if (data.origin.kind !== 'slack') return refuse('an approval on a job that does not come from Slack');
-  const used = await approvals.use(auth.approvalId, { operation: data.operation, cluster: data.cluster, node: data.node, approvedBy: auth.approvedBy, requester: data.origin.user }, jobId);
+  const used = await approvals.use(
+    auth.approvalId,
+    {
+      operation: data.operation,
+      cluster: data.cluster,
+      node: data.node,
+      approvedBy: auth.approvedBy,
+      requester: data.origin.user,
+    },
+    jobId,
+  );
   if (!used.ok) refuse(`approval ${auth.approvalId}: ${used.reason}`);
 }
 
@@ -111,13 +145,24 @@ async function verifyAuthorization(approvals: ApprovalStore, data: JobData, jobI
 function workerAudit(redis: Redis, prefix: string, data: JobData, jobId: string) {
   const log = new AuditLog(redis, prefix);
   let verified = false;
-  const audit = async (event: Extract<AuditEvent, 'started' | 'completed' | 'failed'>, detail?: string): Promise<void> => {
+  const audit = async (
+    event: Extract<AuditEvent, 'started' | 'completed' | 'failed'>,
+    detail?: string,
+  ): Promise<void> => {
     if (!isDestructive(data.operation)) return;
     const first = await redis.set(`${prefix}:audit:job:${jobId}:${event}`, '1', 'EX', 90 * 24 * 3600, 'NX');
     if (first !== 'OK') return;
-    const subject = { operation: data.operation, cluster: data.cluster, node: data.node, approvalId: data.authorization?.kind === 'approval' ? data.authorization.approvalId : undefined, jobId };
+    const subject = {
+      operation: data.operation,
+      cluster: data.cluster,
+      node: data.node,
+      approvalId: data.authorization?.kind === 'approval' ? data.authorization.approvalId : undefined,
+      jobId,
+    };
     const actor = verified ? actorOf(data) : `unverified:${actorOf(data)}`.slice(0, 80);
-    await log.append(buildAuditEntry(subject, event, { actor, via: 'worker' }, { atMs: Date.now(), ...(detail ? { detail } : {}) }));
+    await log.append(
+      buildAuditEntry(subject, event, { actor, via: 'worker' }, { atMs: Date.now(), ...(detail ? { detail } : {}) }),
+    );
   };
   return Object.assign(audit, {
     verified: () => {
@@ -140,11 +185,14 @@ class WarrenWorker extends Worker<JobData> {
     try {
       return super.createJob(raw, jobId);
     } catch (error) {
-      const json = (text: string | undefined, fallback: string): string => (text !== undefined && isJson(text) ? text : fallback);
+      const json = (text: string | undefined, fallback: string): string =>
+        text !== undefined && isJson(text) ? text : fallback;
       return super.createJob(
         {
           ...raw,
-          data: isJson(raw.data) ? raw.data : JSON.stringify({ [UNREADABLE]: messageOf(error), raw: String(raw.data).slice(0, 500) }),
+          data: isJson(raw.data)
+            ? raw.data
+            : JSON.stringify({ [UNREADABLE]: messageOf(error), raw: String(raw.data).slice(0, 500) }),
           opts: json(raw.opts, '{}'),
           progress: json(raw.progress, '0'),
           ...(raw.parent === undefined ? {} : { parent: json(raw.parent, 'null') }),
@@ -169,11 +217,19 @@ function isJson(text: string): boolean {
  * `signal` is the job's own (BullMQ makes one per job for a processor that takes it): aborted by
  * `cancel`, it stops the job between commands.
  */
-async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Logger, signal: AbortSignal | undefined): Promise<unknown> {
+async function processJob(
+  job: Job<JobData>,
+  options: WorkerOptions,
+  logger: Logger,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
   const redis = options.connection;
   const raw = job.data as unknown;
   if (typeof raw === 'object' && raw !== null && UNREADABLE in raw) {
-    logger.error({ code: 'job.invalid', jobId: job.id, reason: String((raw as Record<string, unknown>)[UNREADABLE]) }, 'job rejected: its data in Redis is not JSON');
+    logger.error(
+      { code: 'job.invalid', jobId: job.id, reason: String((raw as Record<string, unknown>)[UNREADABLE]) },
+      'job rejected: its data in Redis is not JSON',
+    );
     // Stored as JSON from now on (the marker keeps the first 500 characters), so listing the queue
     // (`/rabbit jobs`, the dashboard, a card's silent-end check) does not throw on it as the worker did.
     await job.updateData(raw as unknown as JobData).catch(() => undefined);
@@ -181,7 +237,14 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   }
   const parsed = JobData.safeParse(raw);
   if (!parsed.success) {
-    logger.error({ code: 'job.invalid', jobId: job.id, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'job payload rejected');
+    logger.error(
+      {
+        code: 'job.invalid',
+        jobId: job.id,
+        issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      },
+      'job payload rejected',
+    );
     throw new UnrecoverableError('job.invalid: the job payload does not match the schema');
   }
   const data = parsed.data;
@@ -191,7 +254,9 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
   const definition = options.operations[data.operation];
   if (!definition) {
     logger.error({ jobId: job.id, operation: data.operation }, 'job names an operation this worker cannot run');
-    throw new UnrecoverableError(`job.unknown_operation: this worker cannot run ${data.operation} (upgrade the worker)`);
+    throw new UnrecoverableError(
+      `job.unknown_operation: this worker cannot run ${data.operation} (upgrade the worker)`,
+    );
   }
   const jobLogger = logger.child({ jobId, operation: data.operation, cluster: data.cluster, attempt });
   const prefix = options.prefix ?? 'warren';
@@ -214,9 +279,14 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     // The cluster as node.add/node.remove left it; a node.add works on the cluster with its target in.
     const target = data.node === undefined ? undefined : targetHostOf(options.config, data.node);
     const overrides = await membershipStore.read(data.cluster);
-    const cluster = resolveCluster(options.config, data.cluster, data.operation === 'node.add' && target ? withAdded(overrides, target.name) : overrides);
+    const cluster = resolveCluster(
+      options.config,
+      data.cluster,
+      data.operation === 'node.add' && target ? withAdded(overrides, target.name) : overrides,
+    );
     // The target of a node.remove/reset is a member; it is in cluster.hosts unless state lost it.
-    const hosts = target && !cluster.hosts.some((h) => h.name === target.name) ? [...cluster.hosts, target] : cluster.hosts;
+    const hosts =
+      target && !cluster.hosts.some((h) => h.name === target.name) ? [...cluster.hosts, target] : cluster.hosts;
     const shells = new SshSessionPool(hosts, options.config.ssh, {
       observer: (record) => {
         options.observer?.(record);
@@ -227,7 +297,12 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
       ...(signal ? { signal } : {}),
     });
     try {
-      await publish(jobEvent(data, jobId, attempt, { state: 'started', steps: definition.steps.map((s) => ({ id: s.id, title: s.title })) }));
+      await publish(
+        jobEvent(data, jobId, attempt, {
+          state: 'started',
+          steps: definition.steps.map((s) => ({ id: s.id, title: s.title })),
+        }),
+      );
       jobLogger.info('job started');
       const result = await runOperation({
         definition,
@@ -265,7 +340,10 @@ async function processJob(job: Job<JobData>, options: WorkerOptions, logger: Log
     const error = toWarrenError(thrown);
     const willRetry = error.retryable && attempt < maxAttempts;
     await publish(jobEvent(data, jobId, attempt, { state: willRetry ? 'retrying' : 'failed', error: error.toJSON() }));
-    jobLogger.warn({ code: error.code, host: error.host, step: error.step, willRetry, ...stackOf(error) }, 'job attempt failed');
+    jobLogger.warn(
+      { code: error.code, host: error.host, step: error.step, willRetry, ...stackOf(error) },
+      'job attempt failed',
+    );
     if (willRetry) throw error;
     await audit('failed', `${error.code}: ${error.message}`);
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
@@ -322,7 +400,9 @@ export async function workerHealth(running: RunningWorker, connection: Redis): P
       () => ({ ok: true }),
       (error: unknown) => ({ ok: false, detail: messageOf(error) }),
     ),
-    new Promise<{ ok: boolean; detail: string }>((resolve) => setTimeout(() => resolve({ ok: false, detail: 'no answer within 1 s' }), 1000).unref()),
+    new Promise<{ ok: boolean; detail: string }>((resolve) =>
+      setTimeout(() => resolve({ ok: false, detail: 'no answer within 1 s' }), 1000).unref(),
+    ),
   ]);
   const loop = running.worker.isRunning() ? { ok: true } : { ok: false, detail: 'the worker is not taking jobs' };
   return { healthy: redis.ok && loop.ok, checks: { redis, worker: loop } };

@@ -4,7 +4,10 @@ import { WarrenError } from '../errors.js';
 /** The longest name an Erlang node can have: an atom holds at most 255 characters. */
 export const NODE_NAME_MAX = 255;
 
-const NodeName = z.string().max(NODE_NAME_MAX, 'a node name of at most 255 characters').regex(/^[^@\s]+@[^@\s]+$/, 'a node name such as rabbit@host');
+const NodeName = z
+  .string()
+  .max(NODE_NAME_MAX, 'a node name of at most 255 characters')
+  .regex(/^[^@\s]+@[^@\s]+$/, 'a node name such as rabbit@host');
 
 const Alarm = z.union([
   z.string(),
@@ -84,7 +87,7 @@ export function splitByKnownNames(text: string, names: readonly string[]): strin
     if (splittable[0] !== 1) return undefined;
     budget = Number.POSITIVE_INFINITY; // the forward pass repeats walks the first pass already paid for
     const parts: string[] = [];
-    for (let at = 0; at < text.length; ) {
+    for (let at = 0; at < text.length;) {
       const length = matchesAt(at).find((l) => splittable[at + l] === 1)!;
       parts.push(text.slice(at, at + length));
       at += length;
@@ -96,20 +99,34 @@ export function splitByKnownNames(text: string, names: readonly string[]): strin
   }
 }
 
-export const ClusterStatus = z.preprocess(splitConcatenatedRunningNodes, z
-  .object({
-    cluster_name: z.string().optional(),
-    disk_nodes: z.array(NodeName),
-    ram_nodes: z.array(NodeName).optional(),
-    running_nodes: z.array(NodeName),
-    alarms: z.array(Alarm).default([]),
-    partitions: z.union([z.record(z.string(), z.array(z.string())), z.array(z.unknown()).length(0).transform((): Record<string, string[]> => ({}))]).optional(),
-    maintenance_status: z.record(z.string(), z.string()).optional(),
-    versions: z
-      .record(z.string(), z.object({ rabbitmq_version: z.string().optional(), erlang_version: z.string().optional() }).loose())
-      .optional(),
-  })
-  .loose());
+export const ClusterStatus = z.preprocess(
+  splitConcatenatedRunningNodes,
+  z
+    .object({
+      cluster_name: z.string().optional(),
+      disk_nodes: z.array(NodeName),
+      ram_nodes: z.array(NodeName).optional(),
+      running_nodes: z.array(NodeName),
+      alarms: z.array(Alarm).default([]),
+      partitions: z
+        .union([
+          z.record(z.string(), z.array(z.string())),
+          z
+            .array(z.unknown())
+            .length(0)
+            .transform((): Record<string, string[]> => ({})),
+        ])
+        .optional(),
+      maintenance_status: z.record(z.string(), z.string()).optional(),
+      versions: z
+        .record(
+          z.string(),
+          z.object({ rabbitmq_version: z.string().optional(), erlang_version: z.string().optional() }).loose(),
+        )
+        .optional(),
+    })
+    .loose(),
+);
 export type ClusterStatus = z.infer<typeof ClusterStatus>;
 
 /** At most this many of a parse's issues are named: a host can print a million wrong entries. */
@@ -117,7 +134,9 @@ const ISSUES_SHOWN = 5;
 
 /** The first few issues of a failed parse, each cut short (paths hold the host's own keys), and how many more. */
 function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const shown = issues.slice(0, ISSUES_SHOWN).map((i) => `${i.path.join('.').slice(0, 80) || '(top)'}: ${i.message.slice(0, 120)}`);
+  const shown = issues
+    .slice(0, ISSUES_SHOWN)
+    .map((i) => `${i.path.join('.').slice(0, 80) || '(top)'}: ${i.message.slice(0, 120)}`);
   const more = issues.length > ISSUES_SHOWN ? `; and ${issues.length - ISSUES_SHOWN} more` : '';
   return shown.join('; ') + more;
 }
@@ -128,7 +147,9 @@ export function parseJsonOutput<T>(schema: z.ZodType<T>, stdout: string, host: s
   try {
     raw = JSON.parse(stdout);
   } catch {
-    throw new WarrenError('status.unparseable', `${what} on ${host} did not print JSON: ${stdout.slice(0, 200)}`, { host });
+    throw new WarrenError('status.unparseable', `${what} on ${host} did not print JSON: ${stdout.slice(0, 200)}`, {
+      host,
+    });
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
@@ -152,7 +173,9 @@ export function parseClusterStatus(stdout: string, host: string): ClusterStatus 
   const result = ClusterStatus.safeParse(raw);
   if (!result.success) {
     const fields = describeIssues(result.error.issues);
-    throw new WarrenError('status.unparseable', `cluster_status on ${host} has an unexpected shape: ${fields}`, { host });
+    throw new WarrenError('status.unparseable', `cluster_status on ${host} has an unexpected shape: ${fields}`, {
+      host,
+    });
   }
   return result.data;
 }
@@ -218,7 +241,9 @@ export const ClusterHealth = z.object({
   /** 4.x only: stable feature flags not yet enabled. */
   featureFlagsNotEnabled: z.array(z.string()).optional(),
   /** 4.x only: quorum queues with fewer online replicas than the cluster has nodes, and the nodes lacking one. */
-  underReplicatedQueues: z.array(z.object({ vhost: z.string(), name: z.string(), online: z.array(z.string()), missing: z.array(z.string()) })).optional(),
+  underReplicatedQueues: z
+    .array(z.object({ vhost: z.string(), name: z.string(), online: z.array(z.string()), missing: z.array(z.string()) }))
+    .optional(),
 });
 export type ClusterHealth = z.infer<typeof ClusterHealth>;
 
@@ -226,7 +251,12 @@ export type ClusterHealth = z.infer<typeof ClusterHealth>;
  * Judges a cluster from one node's view: healthy when running = disk = expected, no alarms and
  * no partitions. `expected` maps node name -> inventory host.
  */
-export function evaluateHealth(cluster: string, status: ClusterStatus, expected: Map<string, string>, readFrom: string): ClusterHealth {
+export function evaluateHealth(
+  cluster: string,
+  status: ClusterStatus,
+  expected: Map<string, string>,
+  readFrom: string,
+): ClusterHealth {
   const running = new Set(status.running_nodes);
   const disk = new Set(status.disk_nodes);
   const ram = new Set(status.ram_nodes ?? []);
@@ -240,7 +270,9 @@ export function evaluateHealth(cluster: string, status: ClusterStatus, expected:
     if (listed) listed.push(alarmText(alarm));
     else alarmsByNode.set(node, [alarmText(alarm)]);
   }
-  const allNodes = [...new Set([...expected.keys(), ...status.disk_nodes, ...(status.ram_nodes ?? []), ...status.running_nodes])].sort();
+  const allNodes = [
+    ...new Set([...expected.keys(), ...status.disk_nodes, ...(status.ram_nodes ?? []), ...status.running_nodes]),
+  ].sort();
   const nodes: NodeHealth[] = allNodes.map((node) => {
     const version = status.versions && Object.hasOwn(status.versions, node) ? status.versions[node] : undefined;
     return {
@@ -250,7 +282,9 @@ export function evaluateHealth(cluster: string, status: ClusterStatus, expected:
       ...(version?.rabbitmq_version ? { rabbitmqVersion: version.rabbitmq_version } : {}),
       ...(version?.erlang_version ? { erlangVersion: version.erlang_version } : {}),
       alarms: alarmsByNode.get(node) ?? [],
-      ...(status.maintenance_status && Object.hasOwn(status.maintenance_status, node) ? { maintenance: status.maintenance_status[node] } : {}),
+      ...(status.maintenance_status && Object.hasOwn(status.maintenance_status, node)
+        ? { maintenance: status.maintenance_status[node] }
+        : {}),
       partitionedFrom: Object.hasOwn(partitions, node) ? partitions[node] : [],
     };
   });
@@ -262,11 +296,13 @@ export function evaluateHealth(cluster: string, status: ClusterStatus, expected:
   for (const node of allNodes) if (!expected.has(node)) problems.push(`${node} is a member but not in the config`);
   for (const node of status.ram_nodes ?? []) problems.push(`${node} is a RAM node (expected disk nodes)`);
   for (const alarm of status.alarms) problems.push(`alarm: ${alarmText(alarm)}`);
-  for (const [node, peers] of Object.entries(partitions)) problems.push(`${node} is partitioned from ${peers.join(', ')}`);
+  for (const [node, peers] of Object.entries(partitions))
+    problems.push(`${node} is partitioned from ${peers.join(', ')}`);
   for (const [node, state] of Object.entries(status.maintenance_status ?? {})) {
     if (!/not under maintenance/.test(state)) problems.push(`${node} is ${state}`);
   }
-  const headline: HealthHeadline = Object.keys(partitions).length > 0 ? 'partitioned' : problems.length > 0 ? 'degraded' : 'healthy';
+  const headline: HealthHeadline =
+    Object.keys(partitions).length > 0 ? 'partitioned' : problems.length > 0 ? 'degraded' : 'healthy';
   return { cluster, headline, readFrom, nodes, problems, expected: [...expected.keys()] };
 }
 
@@ -275,7 +311,13 @@ export function unreachableHealth(cluster: string, expected: Map<string, string>
   return {
     cluster,
     headline: 'unreachable',
-    nodes: [...expected.keys()].map((node) => ({ node, host: expected.get(node)!, running: false, alarms: [], partitionedFrom: [] })),
+    nodes: [...expected.keys()].map((node) => ({
+      node,
+      host: expected.get(node)!,
+      running: false,
+      alarms: [],
+      partitionedFrom: [],
+    })),
     problems: reasons,
     expected: [...expected.keys()],
   };

@@ -19,7 +19,10 @@ export function metadataStoreOf(flags: FeatureFlags): MetadataStore {
  * the next upgrade refuses to start with them off. Experimental ones (khepri_db on 4.0) are opt-in.
  */
 export function flagsNotEnabled(flags: FeatureFlags): string[] {
-  return flags.filter((f) => f.state !== 'enabled' && f.stability !== 'experimental').map((f) => f.name).sort();
+  return flags
+    .filter((f) => f.state !== 'enabled' && f.stability !== 'experimental')
+    .map((f) => f.name)
+    .sort();
 }
 
 /** What a node's metadata store is when it cannot be asked: 4.3 requires Khepri, before 3.13 there is none. */

@@ -25,7 +25,9 @@ export function metadataStoreOfStatus(status: ClusterStatus): MetadataStore {
  * index behind the last log index (449 vs 503 after a forget with 2 of 3 VMs down).
  */
 export function metadataStoreStatusCommand(): ShellCommand {
-  return sh`rabbitmq-diagnostics -q metadata_store_status --formatter json </dev/null`.named('rabbitmq-diagnostics metadata_store_status');
+  return sh`rabbitmq-diagnostics -q metadata_store_status --formatter json </dev/null`.named(
+    'rabbitmq-diagnostics metadata_store_status',
+  );
 }
 
 const RaftMember = z
@@ -44,15 +46,30 @@ export type RaftMember = z.infer<typeof RaftMember>;
 const MAX_STATUS_CHARS = 1_000_000;
 
 export function parseMetadataStoreStatus(stdout: string, host: string): RaftMember[] {
-  if (stdout.length > MAX_STATUS_CHARS) throw new WarrenError('status.unparseable', `metadata_store_status on ${host} printed ${stdout.length} characters: more than a cluster's worth`, { host });
+  if (stdout.length > MAX_STATUS_CHARS)
+    throw new WarrenError(
+      'status.unparseable',
+      `metadata_store_status on ${host} printed ${stdout.length} characters: more than a cluster's worth`,
+      { host },
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(stdout);
   } catch {
-    throw new WarrenError('status.unparseable', `metadata_store_status on ${host} did not print JSON: ${stdout.slice(0, 200)}`, { host });
+    throw new WarrenError(
+      'status.unparseable',
+      `metadata_store_status on ${host} did not print JSON: ${stdout.slice(0, 200)}`,
+      { host },
+    );
   }
   const parsed = MetadataStoreStatus.safeParse(raw);
-  if (!parsed.success) throw new WarrenError('status.unparseable', `metadata_store_status on ${host} has an unexpected shape: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`, { host });
+  if (!parsed.success)
+    throw new WarrenError(
+      'status.unparseable',
+      `metadata_store_status on ${host} has an unexpected shape: ` +
+        `${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`,
+      { host },
+    );
   return parsed.data;
 }
 
@@ -65,24 +82,54 @@ export type CommitVerdict = { confirmed: true } | { confirmed: false; reason: st
  * outside `expected` is still a Raft member, and more than half of `expected` answer as voters.
  * Exit codes cannot say this under Khepri (a forget exits 0 without being committed).
  */
-export function judgeCommit(rows: readonly RaftMember[], members: readonly string[], expected: readonly string[]): CommitVerdict {
+export function judgeCommit(
+  rows: readonly RaftMember[],
+  members: readonly string[],
+  expected: readonly string[],
+): CommitVerdict {
   const want = new Set(expected);
   const missing = expected.filter((n) => !members.includes(n));
   const extra = members.filter((n) => !want.has(n));
   if (missing.length > 0 || extra.length > 0) {
-    return { confirmed: false, reason: `the cluster lists ${members.join(', ') || 'no node'}${missing.length ? `; missing ${missing.join(', ')}` : ''}${extra.length ? `; still listed: ${extra.join(', ')}` : ''}` };
+    return {
+      confirmed: false,
+      reason:
+        `the cluster lists ${members.join(', ') || 'no node'}` +
+        `${missing.length ? `; missing ${missing.join(', ')}` : ''}` +
+        `${extra.length ? `; still listed: ${extra.join(', ')}` : ''}`,
+    };
   }
   const leaders = rows.filter((r) => r['Raft State'] === 'leader');
   if (leaders.length !== 1) return { confirmed: false, reason: `${leaders.length} metadata store leaders answer` };
   const [leader] = leaders;
   if (leader['Commit Index'] < leader['Last Log Index']) {
-    return { confirmed: false, reason: `${leader['Last Log Index'] - leader['Commit Index']} metadata change(s) not committed on the leader ${leader['Node Name']} (commit index ${leader['Commit Index']}, last log index ${leader['Last Log Index']})` };
+    return {
+      confirmed: false,
+      reason:
+        `${leader['Last Log Index'] - leader['Commit Index']} metadata ` +
+        `change(s) not committed on the leader ${leader['Node Name']} (commit ` +
+        `index ${leader['Commit Index']}, last log index ` +
+        `${leader['Last Log Index']})`,
+    };
   }
   const strangers = rows.filter((r) => !want.has(r['Node Name'])).map((r) => r['Node Name']);
-  if (strangers.length > 0) return { confirmed: false, reason: `${strangers.join(', ')} still answer as metadata store members` };
-  const voters = rows.filter((r) => want.has(r['Node Name']) && (r.Membership ?? 'voter') === 'voter' && (r['Raft State'] === 'leader' || r['Raft State'] === 'follower'));
+  if (strangers.length > 0)
+    return { confirmed: false, reason: `${strangers.join(', ')} still answer as metadata store members` };
+  const voters = rows.filter(
+    (r) =>
+      want.has(r['Node Name']) &&
+      (r.Membership ?? 'voter') === 'voter' &&
+      (r['Raft State'] === 'leader' || r['Raft State'] === 'follower'),
+  );
   if (voters.length * 2 <= expected.length) {
-    return { confirmed: false, reason: `only ${voters.length} of ${expected.length} members answer in the metadata store (${voters.map((v) => v['Node Name']).join(', ') || 'none'}): not a majority` };
+    return {
+      confirmed: false,
+      reason:
+        `only ${voters.length} of ${expected.length} members answer in the ` +
+        `metadata store (` +
+        `${voters.map((v) => v['Node Name']).join(', ') || 'none'}): not a ` +
+        `majority`,
+    };
   }
   return { confirmed: true };
 }

@@ -25,13 +25,23 @@ export function hasQuorumQueues(version: string | undefined): boolean {
  * (4.x: `online` is "" for a classic queue; measured on 4.0.5 and 4.3.6). Classic queues list their
  * one node (4.x) or nothing.
  */
-export function listQueueMembersCommand(vhost: string, columns: 'members' | 'members-online' = 'members'): ShellCommand {
+export function listQueueMembersCommand(
+  vhost: string,
+  columns: 'members' | 'members-online' = 'members',
+): ShellCommand {
   return columns === 'members'
-    ? sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`.named('rabbitmqctl list_queues name type members')
-    : sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named('rabbitmqctl list_queues members');
+    ? sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`.named(
+        'rabbitmqctl list_queues name type members',
+      )
+    : sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named(
+        'rabbitmqctl list_queues members',
+      );
 }
 
-/** Removes the node's replica from every quorum queue. 4.0.5: exit 0, also for a node reset away; 4.3.6: exit 69 `node_not_running` for a node that is not a running member. */
+/**
+ * Removes the node's replica from every quorum queue. 4.0.5: exit 0, also for a node reset away; 4.3.6: exit 69
+ * `node_not_running` for a node that is not a running member.
+ */
 export function shrinkQueuesCommand(nodeName: string): ShellCommand {
   return sh`rabbitmq-queues -q shrink ${nodeName} </dev/null`;
 }
@@ -41,7 +51,10 @@ export function deleteQueueMemberCommand(vhost: string, queue: string, nodeName:
   return sh`rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${nodeName} </dev/null`;
 }
 
-/** Adds a replica on the node to every quorum queue lacking one (exit 64 "not a member of the cluster" on 4.3.6 when it is not). */
+/**
+ * Adds a replica on the node to every quorum queue lacking one (exit 64 "not a member of the cluster" on 4.3.6 when it
+ * is not).
+ */
 export function growQueuesCommand(nodeName: string): ShellCommand {
   return sh`rabbitmq-queues -q grow ${nodeName} all </dev/null`;
 }
@@ -50,7 +63,9 @@ export function growQueuesCommand(nodeName: string): ShellCommand {
 const NodeList = z.union([z.array(z.string()), z.string().transform((): string[] => [])]).default([]);
 
 /** list_queues name type members [online], only what warren reads; bounded (100 000 queues print about 10 MB). */
-export const QueueMembers = z.array(z.object({ name: z.string(), type: z.string().optional(), members: NodeList, online: NodeList }).loose()).max(100_000);
+export const QueueMembers = z
+  .array(z.object({ name: z.string(), type: z.string().optional(), members: NodeList, online: NodeList }).loose())
+  .max(100_000);
 export type QueueMembers = z.infer<typeof QueueMembers>;
 
 /** One quorum queue and the nodes holding its replicas. */
@@ -64,7 +79,12 @@ export interface QuorumQueueMembers {
 const MAX_LIST_CHARS = 16_000_000;
 
 function parseQueueRows(stdout: string, host: string): QueueMembers {
-  if (stdout.length > MAX_LIST_CHARS) throw new WarrenError('status.unparseable', `list_queues on ${host} printed ${stdout.length} characters: more than warren reads`, { host });
+  if (stdout.length > MAX_LIST_CHARS)
+    throw new WarrenError(
+      'status.unparseable',
+      `list_queues on ${host} printed ${stdout.length} characters: more than warren reads`,
+      { host },
+    );
   return parseJsonOutput(QueueMembers, stdout, host, 'list_queues');
 }
 
@@ -75,20 +95,35 @@ export function parseQueueMembers(stdout: string, host: string, vhost: string): 
     .map((q) => ({ vhost, name: q.name, members: q.members }));
 }
 
-/** Every vhost's queues with their members (and online replicas, when asked), read on one running node: one call per vhost. Read-only. */
-export async function readQueueMembers(shells: Shells, host: Host, options: { columns?: 'members' | 'members-online'; timeoutMs?: number } = {}): Promise<{ vhost: string; queues: QueueMembers }[]> {
+/**
+ * Every vhost's queues with their members (and online replicas, when asked), read on one running node: one call per
+ * vhost. Read-only.
+ */
+export async function readQueueMembers(
+  shells: Shells,
+  host: Host,
+  options: { columns?: 'members' | 'members-online'; timeoutMs?: number } = {},
+): Promise<{ vhost: string; queues: QueueMembers }[]> {
   const timeoutMs = options.timeoutMs ?? 90_000;
   const shell = await shells.shell(host.name);
   const read: { vhost: string; queues: QueueMembers }[] = [];
   for (const vhost of await listVhosts(shells, host, { timeoutMs })) {
-    read.push({ vhost, queues: parseQueueRows((await shell.run(listQueueMembersCommand(vhost, options.columns), { timeoutMs })).stdout, host.name) });
+    read.push({
+      vhost,
+      queues: parseQueueRows(
+        (await shell.run(listQueueMembersCommand(vhost, options.columns), { timeoutMs })).stdout,
+        host.name,
+      ),
+    });
   }
   return read;
 }
 
 /** Every quorum queue of the cluster with its members, read on one running node (one call per vhost). Read-only. */
 export async function readQuorumMembers(shells: Shells, host: Host): Promise<QuorumQueueMembers[]> {
-  return (await readQueueMembers(shells, host)).flatMap(({ vhost, queues }) => queues.filter((q) => q.type === 'quorum').map((q) => ({ vhost, name: q.name, members: q.members })));
+  return (await readQueueMembers(shells, host)).flatMap(({ vhost, queues }) =>
+    queues.filter((q) => q.type === 'quorum').map((q) => ({ vhost, name: q.name, members: q.members })),
+  );
 }
 
 /** How one quorum queue's members differ from the cluster's nodes. */
@@ -116,7 +151,15 @@ export function memberDrift(queues: readonly QuorumQueueMembers[], nodes: readon
 
 /** One line per drifting queue, at most `limit` of them, for problems and errors. */
 export function describeDrift(drift: readonly MemberDrift[], limit = 10): string[] {
-  const lines = drift.slice(0, limit).map((d) => `quorum queue ${d.name} in vhost ${d.vhost}${d.missing.length ? ` has no replica on ${d.missing.join(', ')}` : ''}${d.missing.length && d.extra.length ? ' and' : ''}${d.extra.length ? ` keeps a replica on ${d.extra.join(', ')} (not a cluster node)` : ''}`);
+  const lines = drift
+    .slice(0, limit)
+    .map(
+      (d) =>
+        `quorum queue ${d.name} in vhost ${d.vhost}` +
+        `${d.missing.length ? ` has no replica on ${d.missing.join(', ')}` : ''}` +
+        `${d.missing.length && d.extra.length ? ' and' : ''}` +
+        `${d.extra.length ? ` keeps a replica on ${d.extra.join(', ')} (not a cluster node)` : ''}`,
+    );
   if (drift.length > limit) lines.push(`… and ${drift.length - limit} more quorum queue(s)`);
   return lines;
 }
@@ -131,14 +174,27 @@ export interface UnderReplicatedQueue {
 }
 
 /** Quorum queues whose online replicas are fewer than the cluster's nodes, with the nodes they lack. */
-export function underReplicatedQueues(vhost: string, queues: QueueMembers, clusterNodes: readonly string[]): UnderReplicatedQueue[] {
+export function underReplicatedQueues(
+  vhost: string,
+  queues: QueueMembers,
+  clusterNodes: readonly string[],
+): UnderReplicatedQueue[] {
   return queues
     .filter((q) => q.type === 'quorum')
-    .map((q) => ({ vhost, name: q.name, online: [...q.online].sort(), missing: clusterNodes.filter((n) => !q.online.includes(n)) }))
+    .map((q) => ({
+      vhost,
+      name: q.name,
+      online: [...q.online].sort(),
+      missing: clusterNodes.filter((n) => !q.online.includes(n)),
+    }))
     .filter((q) => q.missing.length > 0);
 }
 
 /** "quorum queue 'orders' in vhost '/': 2 of 3 replicas online (none on rabbit@lab3)". */
 export function describeUnderReplicated(q: UnderReplicatedQueue, clusterSize: number): string {
-  return `quorum queue '${q.name}' in vhost '${q.vhost}' is under-replicated: ${q.online.length} of ${clusterSize} replicas online (none on ${q.missing.join(', ')})`;
+  return (
+    `quorum queue '${q.name}' in vhost '${q.vhost}' is under-replicated: ` +
+    `${q.online.length} of ${clusterSize} replicas online (none on ` +
+    `${q.missing.join(', ')})`
+  );
 }

@@ -6,5 +6,9 @@ import type { Host } from '../config/schema.js';
  */
 export function transportUrlTemplate(hosts: readonly Host[], port = 5672, vhost = '/'): string {
   const path = vhost === '/' ? '/' : `/${encodeURIComponent(vhost)}`;
-  return `rabbit://${hosts.map((h) => `USER:PASS@${h.address.includes(':') ? `[${h.address}]` : h.address}:${port}`).join(',')}${path}`;
+  return (
+    `rabbit://` +
+    `${hosts.map((h) => `USER:PASS@${h.address.includes(':') ? `[${h.address}]` : h.address}:${port}`).join(',')}` +
+    `${path}`
+  );
 }

@@ -17,7 +17,11 @@ export function approvalJobId(approvalId: string): string {
  * approval card its card. The enqueue alone says whether the cluster is busy now. Invalid job
  * data throws a ZodError (retrying cannot help: the caller ends the approval unrun).
  */
-export async function releaseApprovedRequest(ports: Pick<RequestPorts, 'enqueue'>, approval: Approval, approvedBy: string): Promise<EnqueueResult> {
+export async function releaseApprovedRequest(
+  ports: Pick<RequestPorts, 'enqueue'>,
+  approval: Approval,
+  approvedBy: string,
+): Promise<EnqueueResult> {
   return ports.enqueue(
     {
       operation: approval.operation,

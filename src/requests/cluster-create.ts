@@ -6,7 +6,10 @@ import type { RequestPorts } from './ports.js';
 export interface ClusterCreateRequest {
   cluster: string;
   allowWipe: boolean;
-  /** A Slack origin names the card already posted: the job's thread hangs from it, and a bot that dies after the add finds it there. */
+  /**
+   * A Slack origin names the card already posted: the job's thread hangs from it, and a bot that dies after the add
+   * finds it there.
+   */
   origin: JobOrigin;
   requestedAt: string;
 }
@@ -18,7 +21,10 @@ export type ClusterCreateResult = { kind: 'queued'; jobId: string; data: JobData
  * cluster, decided atomically by the queue): nothing is checked before it, so nothing can change
  * between a check and the add.
  */
-export async function requestClusterCreate(ports: Pick<RequestPorts, 'enqueue'>, request: ClusterCreateRequest): Promise<ClusterCreateResult> {
+export async function requestClusterCreate(
+  ports: Pick<RequestPorts, 'enqueue'>,
+  request: ClusterCreateRequest,
+): Promise<ClusterCreateResult> {
   const queued = await ports.enqueue({
     operation: 'cluster.create',
     cluster: request.cluster,
@@ -26,7 +32,9 @@ export async function requestClusterCreate(ports: Pick<RequestPorts, 'enqueue'>,
     origin: request.origin,
     requestedAt: request.requestedAt,
   });
-  return queued.status === 'busy' ? { kind: 'busy', jobId: queued.jobId } : { kind: 'queued', jobId: queued.jobId, data: queued.data };
+  return queued.status === 'busy'
+    ? { kind: 'busy', jobId: queued.jobId }
+    : { kind: 'queued', jobId: queued.jobId, data: queued.data };
 }
 
 /** The dry run of a create: every command each host could get; nothing is queued or audited. */

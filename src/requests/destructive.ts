@@ -42,7 +42,10 @@ export type DestructiveResult =
   /** Queued (`run-now`): the job to follow. */
   | { kind: 'queued'; jobId: string; data: JobData };
 
-/** Job options by operation: an approved or --yes node add allows the wipe the gates reported (the card or the terminal showed it). */
+/**
+ * Job options by operation: an approved or --yes node add allows the wipe the gates reported (the card or the terminal
+ * showed it).
+ */
 export function jobOptionsFor(operation: DestructiveOperation): { allowWipe: boolean } {
   return { allowWipe: operation === 'node.add' };
 }
@@ -55,9 +58,19 @@ export function jobOptionsFor(operation: DestructiveOperation): { allowWipe: boo
  * approver would only be asked for something that cannot run now. Its release enqueues, and that
  * enqueue's answer is the verdict that counts.
  */
-export async function requestDestructive(ports: RequestPorts, request: DestructiveRequest, mode: DestructiveMode): Promise<DestructiveResult> {
-  const audit = async (event: 'refused' | 'requested', detail: string, extra: { jobId?: string; approvalId?: string } = {}): Promise<void> => {
-    await ports.appendAudit(buildAuditEntry({ ...request, ...extra }, event, actorOf(request.requester), { atMs: ports.now(), detail }));
+export async function requestDestructive(
+  ports: RequestPorts,
+  request: DestructiveRequest,
+  mode: DestructiveMode,
+): Promise<DestructiveResult> {
+  const audit = async (
+    event: 'refused' | 'requested',
+    detail: string,
+    extra: { jobId?: string; approvalId?: string } = {},
+  ): Promise<void> => {
+    await ports.appendAudit(
+      buildAuditEntry({ ...request, ...extra }, event, actorOf(request.requester), { atMs: ports.now(), detail }),
+    );
   };
   // The gates or the plan could not judge it: nothing is asked or run, and only a real request is audited.
   const unchecked = async (error: WarrenError): Promise<DestructiveResult> => {
@@ -85,7 +98,9 @@ export async function requestDestructive(ports: RequestPorts, request: Destructi
   if (mode.kind === 'ask-approval') {
     const approvalId = await mode.ask(judged);
     const wipes = judged.report.wipes ?? [];
-    await audit('requested', wipes.length > 0 ? `gates passed; wipes: ${wipes.join('; ')}` : 'gates passed', { approvalId });
+    await audit('requested', wipes.length > 0 ? `gates passed; wipes: ${wipes.join('; ')}` : 'gates passed', {
+      approvalId,
+    });
     return { kind: 'needs-approval', approvalId, ...judged };
   }
   // Audited before the add, so the trail reads requested → started even when a worker is quick.
@@ -111,12 +126,22 @@ export async function requestDestructive(ports: RequestPorts, request: Destructi
  * The gates' verdict. With `busy` (every mode but run-now) the report carries the queue's
  * `cluster.busy` check, read a moment ago, for the card and the dry run to show.
  */
-async function judgeGates(ports: RequestPorts, request: DestructiveRequest, busy: { running: string | undefined } | undefined): Promise<GateReport> {
-  const gates = await ports.checkGates({ operation: request.operation, cluster: request.cluster, ...(request.node ? { node: request.node } : {}) });
+async function judgeGates(
+  ports: RequestPorts,
+  request: DestructiveRequest,
+  busy: { running: string | undefined } | undefined,
+): Promise<GateReport> {
+  const gates = await ports.checkGates({
+    operation: request.operation,
+    cluster: request.cluster,
+    ...(request.node ? { node: request.node } : {}),
+  });
   return busy ? withBusyGate(gates, request.cluster, busy.running) : gates;
 }
 
-/** The value, or the error it threw as a WarrenError (e.g. node.unknown: the host is not a member, or already is one). */
+/**
+ * The value, or the error it threw as a WarrenError (e.g. node.unknown: the host is not a member, or already is one).
+ */
 async function attempt<T>(work: () => Promise<T>): Promise<{ value: T } | { error: WarrenError }> {
   try {
     return { value: await work() };
@@ -128,7 +153,12 @@ async function attempt<T>(work: () => Promise<T>): Promise<{ value: T } | { erro
 /** The gate checker leaves `cluster.busy` to its callers: the queue knows whether an operation runs. */
 function withBusyGate(report: GateReport, cluster: string, running: string | undefined): GateReport {
   const busy = running
-    ? { id: 'cluster.busy' as const, ok: false, detail: `job ${running} is running on ${cluster}`, remedy: 'wait for it to end (`/rabbit jobs`), then ask again' }
+    ? {
+        id: 'cluster.busy' as const,
+        ok: false,
+        detail: `job ${running} is running on ${cluster}`,
+        remedy: 'wait for it to end (`/rabbit jobs`), then ask again',
+      }
     : { id: 'cluster.busy' as const, ok: true, detail: `no other operation runs on ${cluster}` };
   const checks = [busy, ...report.checks.filter((c) => c.id !== 'cluster.busy')];
   return { ...report, checks, allowed: report.allowed && busy.ok };

@@ -27,5 +27,7 @@ export type Requester = { via: 'cli'; user: string } | { via: 'slack'; user: str
 
 /** How the audit names a requester: the Slack user id, or `cli:<unix user>`. */
 export function actorOf(requester: Requester): { actor: string; via: AuditEntry['via'] } {
-  return requester.via === 'cli' ? { actor: `cli:${requester.user}`, via: 'cli' } : { actor: requester.user, via: 'slack' };
+  return requester.via === 'cli'
+    ? { actor: `cli:${requester.user}`, via: 'cli' }
+    : { actor: requester.user, via: 'slack' };
 }

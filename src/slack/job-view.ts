@@ -58,7 +58,13 @@ export function applyEvent(view: JobView, event: ProgressEvent): JobView {
 }
 
 function applyJobEvent(view: JobView, event: JobEvent): JobView {
-  const next: JobView = { ...view, operation: event.operation, cluster: event.cluster, state: event.state, attempt: Math.max(view.attempt, event.attempt) };
+  const next: JobView = {
+    ...view,
+    operation: event.operation,
+    cluster: event.cluster,
+    state: event.state,
+    attempt: Math.max(view.attempt, event.attempt),
+  };
   switch (event.state) {
     case 'queued':
       // The enqueuer publishes `queued` after the add, so a quick worker's `started` can come first:
@@ -81,7 +87,13 @@ function applyJobEvent(view: JobView, event: JobEvent): JobView {
       return started;
     }
     case 'retrying':
-      return { ...next, ...(event.error ? { error: event.error } : {}), steps: view.steps.map((s) => (s.state === 'running' ? { ...s, state: 'failed', ...(event.error ? { error: event.error } : {}) } : s)) };
+      return {
+        ...next,
+        ...(event.error ? { error: event.error } : {}),
+        steps: view.steps.map((s) =>
+          s.state === 'running' ? { ...s, state: 'failed', ...(event.error ? { error: event.error } : {}) } : s,
+        ),
+      };
     case 'completed':
       return {
         ...next,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Logger } from '../log/logger.js';
 
 const UserId = z.string().regex(/^[UW][A-Z0-9]+$/, 'a Slack user id');
 const ChannelId = z.string().regex(/^[CDG][A-Z0-9]+$/, 'a Slack channel id');
@@ -22,3 +23,14 @@ export const BlockActionPayload = z.object({
   actions: z.array(z.object({ action_id: z.string(), value: z.string().max(200).optional() })).min(1),
 });
 export type BlockActionPayload = z.infer<typeof BlockActionPayload>;
+
+/**
+ * A button press's payload, or undefined (logged) when it is not the shape we act on: the press is
+ * already acked, so a payload that fails here is dropped with a log line, not answered.
+ */
+export function parseBlockAction(body: unknown, logger: Logger): BlockActionPayload | undefined {
+  const payload = BlockActionPayload.safeParse(body);
+  if (payload.success) return payload.data;
+  logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
+  return undefined;
+}

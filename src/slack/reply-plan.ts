@@ -5,7 +5,13 @@ import { isFinishedState, isStepLevelEvent } from './job-view.js';
 import type { JobView, StepView } from './job-view.js';
 import type { SlackMessage } from './messages/mrkdwn.js';
 import { plainText, section } from './messages/mrkdwn.js';
-import { buildFailureReply, buildMaintenanceReply, buildRetryReply, buildStepReply, buildTransportReply } from './messages/replies.js';
+import {
+  buildFailureReply,
+  buildMaintenanceReply,
+  buildRetryReply,
+  buildStepReply,
+  buildTransportReply,
+} from './messages/replies.js';
 import { buildStatusCard } from './messages/status-card.js';
 
 /** A thread reply and the key that makes it post once: the same key is never posted twice for a job. */
@@ -49,12 +55,27 @@ function completionReplies(view: JobView): PlannedReply[] {
   if (maintenance.success) {
     const result: PlannedReply = { key: 'job:result', message: buildMaintenanceReply(maintenance.data) };
     // After a teardown there is no cluster left to show; otherwise end with what is left of it.
-    return maintenance.data.health ? [result, { key: 'job:status', message: buildStatusCard(maintenance.data.health) }] : [result];
+    return maintenance.data.health
+      ? [result, { key: 'job:status', message: buildStatusCard(maintenance.data.health) }]
+      : [result];
   }
   // A result of another shape still shows what we can read of it, rather than nothing.
   const health = ClusterHealth.safeParse((view.result as { health?: unknown } | undefined)?.health);
   if (health.success) return [{ key: 'job:status', message: buildStatusCard(health.data) }];
-  return [{ key: 'job:status', message: { text: plainText('completed'), blocks: [section(':white_check_mark: Completed. The result did not include a cluster status; run `/rabbit status` to see it.')] } }];
+  return [
+    {
+      key: 'job:status',
+      message: {
+        text: plainText('completed'),
+        blocks: [
+          section(
+            ':white_check_mark: Completed. The result did not include a cluster ' +
+              'status; run `/rabbit status` to see it.',
+          ),
+        ],
+      },
+    },
+  ];
 }
 
 /** Steps whose hosts reported but which never got a whole-step event: flushed when the job ends. */
@@ -68,7 +89,10 @@ function stepReply(step: StepView): PlannedReply {
   return { key, message: buildStepReply(step) };
 }
 
-/** A failure always; a done step when it has something to say; a skipped step only for host output (its reason is on the card). */
+/**
+ * A failure always; a done step when it has something to say; a skipped step only for host output (its reason is on
+ * the card).
+ */
 function deservesReply(step: StepView): boolean {
   if (step.state === 'failed') return true;
   if (step.state === 'skipped') return step.hosts.length > 0;

@@ -46,7 +46,13 @@ export interface ReporterOptions {
 const ADOPT_WINDOW_MS = 6 * 24 * 3600 * 1000;
 
 /** Slack refused the call (ok:false) for a reason that passes: retrying the same call may succeed. */
-const TRANSIENT_PLATFORM_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+const TRANSIENT_PLATFORM_ERRORS = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+]);
 
 /**
  * The one way a job talks to Slack: tails the job's event stream, edits its card in place
@@ -94,7 +100,8 @@ export class JobReporter {
     if (this.abort.signal.aborted || this.tails.has(jobId)) return;
     const tail = this.tail(jobId)
       .catch((error: unknown) => {
-        if (!this.abort.signal.aborted) this.options.logger.error({ jobId, err: messageOf(error) }, 'slack reporter stopped on an unexpected error');
+        if (!this.abort.signal.aborted)
+          this.options.logger.error({ jobId, err: messageOf(error) }, 'slack reporter stopped on an unexpected error');
       })
       .finally(() => this.tails.delete(jobId));
     this.tails.set(jobId, tail);
@@ -207,7 +214,8 @@ export class JobReporter {
         log.info({ state: state.view.state }, 'job card final');
         return;
       }
-      const backoff = state.failures === 0 ? this.pollMs : Math.min(30_000, this.pollMs * 2 ** Math.min(state.failures, 8));
+      const backoff =
+        state.failures === 0 ? this.pollMs : Math.min(30_000, this.pollMs * 2 ** Math.min(state.failures, 8));
       if (!(await this.pause(backoff))) break;
     }
     await store.releaseLease(jobId, this.owner).catch(() => undefined);
@@ -216,7 +224,11 @@ export class JobReporter {
   /** One read of the stream: replies for new events, then the card if it changed. True when the card is final. */
   private async pass(state: TailState, log: Logger): Promise<boolean> {
     const read = await readEventBatch(this.options.redis, this.prefix, state.jobId, state.position, { count: 200 });
-    for (const bad of read.skipped) log.warn({ code: bad.code, entry: bad.id, reason: bad.reason }, 'job event skipped: the stream entry is not a valid event');
+    for (const bad of read.skipped)
+      log.warn(
+        { code: bad.code, entry: bad.id, reason: bad.reason },
+        'job event skipped: the stream entry is not a valid event',
+      );
     const batch = read.events;
     for (const { id, event } of batch) {
       const view = applyEvent(state.view, event);
@@ -256,7 +268,12 @@ export class JobReporter {
     if (!ended && Date.now() - state.lastCardUpdate < this.cardIntervalMs) return;
     await this.limiter.take('chat.update', this.abort.signal);
     try {
-      await this.options.client.chat.update({ channel: state.card.channel, ts: state.card.ts, text: message.text, blocks: message.blocks });
+      await this.options.client.chat.update({
+        channel: state.card.channel,
+        ts: state.card.ts,
+        text: message.text,
+        blocks: message.blocks,
+      });
     } catch (error) {
       if (!isPermanentSlackError(error)) throw error;
       // The card is gone or cannot be edited: retrying would loop forever; the thread still gets replies.
@@ -271,7 +288,8 @@ export class JobReporter {
     const { store } = this.options;
     const claim = await store.claimReply(state.jobId, reply.key);
     if (!claim.claimed) {
-      if (claim.state === CLAIMED) log.warn({ reply: reply.key }, 'a reply was being posted when a reporter stopped; not posting it again');
+      if (claim.state === CLAIMED)
+        log.warn({ reply: reply.key }, 'a reply was being posted when a reporter stopped; not posting it again');
       return;
     }
     try {
@@ -316,7 +334,14 @@ export class JobReporter {
     }
     const operation = OperationName.safeParse(state.card.operation);
     if (!operation.success) return;
-    const base = { type: 'job' as const, jobId: state.jobId, operation: operation.data, cluster: state.card.cluster, attempt: Math.max(1, state.view.attempt), at: new Date().toISOString() };
+    const base = {
+      type: 'job' as const,
+      jobId: state.jobId,
+      operation: operation.data,
+      cluster: state.card.cluster,
+      attempt: Math.max(1, state.view.attempt),
+      at: new Date().toISOString(),
+    };
     const event: JobEvent =
       bullState === 'completed'
         ? { ...base, state: 'completed', result: job?.returnvalue }
@@ -325,7 +350,9 @@ export class JobReporter {
             state: 'failed',
             error: {
               code: 'job.lost',
-              message: job?.failedReason ? `the job ended without a final report: ${job.failedReason}` : 'the job is no longer in the queue and never reported an end',
+              message: job?.failedReason
+                ? `the job ended without a final report: ${job.failedReason}`
+                : 'the job is no longer in the queue and never reported an end',
               retryable: false,
               hint: 'Check the worker log for this job id, then run the command again; finished steps are skipped.',
             },

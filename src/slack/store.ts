@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
-/** Where a job's card lives and who asked: written when the card is posted, read by the reporter and by busy notices. */
+/**
+ * Where a job's card lives and who asked: written when the card is posted, read by the reporter and by busy notices.
+ */
 export const CardRecord = z.object({
   channel: z.string().regex(/^[CDG][A-Z0-9]+$/),
   ts: z.string().regex(/^\d+\.\d+$/),
@@ -94,7 +96,11 @@ export class SlackStore {
   }
 
   async saveCursor(jobId: string, id: string): Promise<void> {
-    await this.redis.multi().hset(this.key('progress', jobId), 'cursor', id).expire(this.key('progress', jobId), TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(this.key('progress', jobId), 'cursor', id)
+      .expire(this.key('progress', jobId), TTL_SECONDS)
+      .exec();
   }
 
   /** A fingerprint of the card as last written to Slack, so an unchanged card is not re-sent. */
@@ -103,17 +109,22 @@ export class SlackStore {
   }
 
   async saveCardFingerprint(jobId: string, fingerprint: string): Promise<void> {
-    await this.redis.multi().hset(this.key('progress', jobId), 'card', fingerprint).expire(this.key('progress', jobId), TTL_SECONDS).exec();
+    await this.redis
+      .multi()
+      .hset(this.key('progress', jobId), 'card', fingerprint)
+      .expire(this.key('progress', jobId), TTL_SECONDS)
+      .exec();
   }
 
   /** Claims a reply before posting it; false when it was posted (or its post began) before. */
   async claimReply(jobId: string, key: string): Promise<{ claimed: true } | { claimed: false; state: string }> {
     const repliesKey = this.key('replies', jobId);
-    const [[, set], , [, state]] = (await this.redis.multi().hsetnx(repliesKey, key, CLAIMED).expire(repliesKey, TTL_SECONDS).hget(repliesKey, key).exec()) as [
-      [Error | null, number],
-      [Error | null, number],
-      [Error | null, string | null],
-    ];
+    const [[, set], , [, state]] = (await this.redis
+      .multi()
+      .hsetnx(repliesKey, key, CLAIMED)
+      .expire(repliesKey, TTL_SECONDS)
+      .hget(repliesKey, key)
+      .exec()) as [[Error | null, number], [Error | null, number], [Error | null, string | null]];
     return set === 1 ? { claimed: true } : { claimed: false, state: state ?? CLAIMED };
   }
 
@@ -147,6 +158,11 @@ export class SlackStore {
   }
 
   async releaseLease(jobId: string, owner: string): Promise<void> {
-    await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, this.key('lease', jobId), owner);
+    await this.redis.eval(
+      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end",
+      1,
+      this.key('lease', jobId),
+      owner,
+    );
   }
 }

@@ -9,7 +9,10 @@ export function jobCancelled(signal: AbortSignal, refused: string): WarrenError 
   const reason: unknown = signal.reason;
   const why = typeof reason === 'string' && reason !== '' ? `: ${reason.slice(0, 200)}` : '';
   return new WarrenError('job.cancelled', `the job was cancelled${why}; ${refused} was not started`, {
-    hint: 'Commands already running finished; nothing else ran. Ask for the operation again to finish it: steps that finished are skipped or find nothing to do.',
+    hint:
+      'Commands already running finished; nothing else ran. Ask for the ' +
+      'operation again to finish it: steps that finished are skipped or find ' +
+      'nothing to do.',
   });
 }
 

@@ -18,8 +18,18 @@ export function matchesPinnedKey(presented: Buffer, pinned: string): boolean {
   return Buffer.from(base64, 'base64').equals(presented);
 }
 
-/** Host key algorithms offered when the pin does not say the key's type (a fingerprint): modern ones, no `ssh-rsa` (SHA-1), no DSA. */
-const MODERN_HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256'];
+/**
+ * Host key algorithms offered when the pin does not say the key's type (a fingerprint): modern ones, no `ssh-rsa`
+ * (SHA-1), no DSA.
+ */
+const MODERN_HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+];
 
 /** The signature algorithms that prove possession of one key type; an RSA key signs with SHA-2 only. */
 const ALGORITHMS_OF_KEY_TYPE: Record<string, ServerHostKeyAlgorithm[]> = {
@@ -31,7 +41,12 @@ const ALGORITHMS_OF_KEY_TYPE: Record<string, ServerHostKeyAlgorithm[]> = {
 };
 
 /** MACs the client accepts: SHA-2 only (no hmac-sha1, md5 or ripemd); AEAD ciphers need none. */
-export const ACCEPTED_MACS: MacAlgorithm[] = ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'];
+export const ACCEPTED_MACS: MacAlgorithm[] = [
+  'hmac-sha2-256-etm@openssh.com',
+  'hmac-sha2-512-etm@openssh.com',
+  'hmac-sha2-256',
+  'hmac-sha2-512',
+];
 
 /** The key type a public key blob names in its first field (RFC 4253 §6.6), if it is well formed. */
 function keyTypeOf(blob: Buffer): string | undefined {

@@ -23,12 +23,31 @@ export class ShellCommand {
   }
 }
 
-const SHELL_WORDS = new Set(['if', 'then', 'else', 'fi', 'for', 'do', 'done', 'until', 'while', '!', '{', '}', 'trap', 'umask', 'timeout', 'end']);
+const SHELL_WORDS = new Set([
+  'if',
+  'then',
+  'else',
+  'fi',
+  'for',
+  'do',
+  'done',
+  'until',
+  'while',
+  '!',
+  '{',
+  '}',
+  'trap',
+  'umask',
+  'timeout',
+  'end',
+]);
 
 /** The name an operator knows a command by: its label, else its first program word. */
 export function commandName(command: ShellCommand): string {
   if (command.label) return command.label;
-  const word = command.text.split(/[\s;&|()]+/).find((w) => w && !w.includes('=') && !SHELL_WORDS.has(w) && !w.startsWith('$') && !/^\d+$/.test(w));
+  const word = command.text
+    .split(/[\s;&|()]+/)
+    .find((w) => w && !w.includes('=') && !SHELL_WORDS.has(w) && !w.startsWith('$') && !/^\d+$/.test(w));
   return word ?? 'command';
 }
 

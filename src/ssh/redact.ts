@@ -19,7 +19,9 @@ export class Redactor {
     if (this.secrets.size === 0) return text;
     // One pass, longest first: a secret that contains a shorter one is blanked whole, and a short
     // secret never matches inside a '[redacted]' an earlier pass wrote.
-    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    const alternatives = [...this.secrets]
+      .sort((a, b) => b.length - a.length)
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
     return text.replace(new RegExp(alternatives.join('|'), 'g'), '[redacted]');
   }
 }

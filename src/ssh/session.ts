@@ -5,7 +5,7 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, messageOf } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { ACCEPTED_MACS, fingerprintOf, hostKeyAlgorithmsFor, matchesPinnedKey } from './host-key.js';
-import type { ShellCommand} from './quote.js';
+import type { ShellCommand } from './quote.js';
 import { commandName, quote } from './quote.js';
 import { jobCancelled, throwIfCancelled } from './cancellation.js';
 import { Redactor } from './redact.js';
@@ -135,7 +135,10 @@ function mebibytes(bytes: number): string {
   return bytes % (1024 * 1024) === 0 ? `${bytes / (1024 * 1024)} MiB` : `${bytes} bytes`;
 }
 
-/** Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail. timeout(1)'s 124 is judged on its own (command.timeout). */
+/**
+ * Exit codes worth a retry: sysexits' unavailable (rabbitmqctl: node down/unreachable) and tempfail. timeout(1)'s 124
+ * is judged on its own (command.timeout).
+ */
 const TRANSIENT_EXIT_CODES = new Set([69, 75]);
 
 /** Wraps a command for the remote side: its own deadline, root via `sudo -n` when the user is not root. */
@@ -228,25 +231,47 @@ class SshShell implements RemoteShell {
     const durationMs = Math.round(performance.now() - started);
     if (raw.overflow) {
       this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok: false });
-      throw new WarrenError('ssh.output_too_large', `${commandName(command)} on ${this.host.name} printed more than ${mebibytes(maxBytes)} on ${raw.overflow}: it was cut off there`, {
-        host: this.host.name,
-        evidence: {
+      throw new WarrenError(
+        'ssh.output_too_large',
+        `${commandName(command)} on ${this.host.name} printed more than ` +
+          `${mebibytes(maxBytes)} on ${raw.overflow}: it was cut off there`,
+        {
           host: this.host.name,
-          command: command.text,
-          exitCode: raw.code,
-          signal: raw.signal,
-          stderr: this.redactor.redact(raw.stderr.slice(0, 4000)),
-          stdout: this.redactor.redact(raw.stdout.slice(0, 2000)),
+          evidence: {
+            host: this.host.name,
+            command: command.text,
+            exitCode: raw.code,
+            signal: raw.signal,
+            stderr: this.redactor.redact(raw.stderr.slice(0, 4000)),
+            stdout: this.redactor.redact(raw.stdout.slice(0, 2000)),
+          },
+          hint:
+            `No answer warren reads is that large: check what ` +
+            `${commandName(command)} prints on ${this.host.name} (a broken or ` +
+            `hostile host); raise ssh.maxOutputBytes only if the output is ` +
+            `legitimate.`,
         },
-        hint: `No answer warren reads is that large: check what ${commandName(command)} prints on ${this.host.name} (a broken or hostile host); raise ssh.maxOutputBytes only if the output is legitimate.`,
-      });
+      );
     }
-    const result: CommandResult = { code: raw.code, signal: raw.signal, stdout: raw.stdout, stderr: raw.stderr, durationMs };
+    const result: CommandResult = {
+      code: raw.code,
+      signal: raw.signal,
+      stdout: raw.stdout,
+      stderr: raw.stderr,
+      durationMs,
+    };
     const ok = raw.code === 0 || (raw.code !== null && (options.okExitCodes?.includes(raw.code) ?? false));
     this.observer?.({ host: this.host.name, command: command.text, code: raw.code, durationMs, ok });
-    this.logger?.debug({ host: this.host.name, command: command.text, code: raw.code, durationMs }, 'remote command finished');
+    this.logger?.debug(
+      { host: this.host.name, command: command.text, code: raw.code, durationMs },
+      'remote command finished',
+    );
     // A timeout is never a quiet transient: whoever retries it, it is logged with the command.
-    if (timedOut || raw.code === 124) this.logger?.warn({ host: this.host.name, command: command.text, timeoutMs, durationMs }, 'remote command timed out');
+    if (timedOut || raw.code === 124)
+      this.logger?.warn(
+        { host: this.host.name, command: command.text, timeoutMs, durationMs },
+        'remote command timed out',
+      );
     return judgeResult(this.host.name, command, result, { ...options, timeoutMs }, this.redactor, timedOut);
   }
 }
@@ -273,16 +298,24 @@ export function judgeResult(
     stdout: redactor.redact(result.stdout).slice(-2000),
   };
   if (timedOut || result.code === 124) {
-    throw new WarrenError('command.timeout', `command timed out after ${Math.round(options.timeoutMs / 1000)} s on ${host}`, {
-      retryable: true,
-      evidence,
-      hint: 'Check the host is not overloaded and the service is not hung.',
-    });
+    throw new WarrenError(
+      'command.timeout',
+      `command timed out after ${Math.round(options.timeoutMs / 1000)} s on ${host}`,
+      {
+        retryable: true,
+        evidence,
+        hint: 'Check the host is not overloaded and the service is not hung.',
+      },
+    );
   }
-  throw new WarrenError('command.failed', `${commandName(command)} failed on ${host} with exit code ${result.code ?? 'none'}`, {
-    retryable: result.code === null || TRANSIENT_EXIT_CODES.has(result.code),
-    evidence,
-  });
+  throw new WarrenError(
+    'command.failed',
+    `${commandName(command)} failed on ${host} with exit code ${result.code ?? 'none'}`,
+    {
+      retryable: result.code === null || TRANSIENT_EXIT_CODES.has(result.code),
+      evidence,
+    },
+  );
 }
 
 function classifyConnectError(host: Host, error: unknown, presented: string | undefined): WarrenError {
@@ -292,18 +325,30 @@ function classifyConnectError(host: Host, error: unknown, presented: string | un
   if (/verification failed/i.test(message)) {
     return new WarrenError(
       'ssh.host_key_mismatch',
-      `${host.name} (${host.address}:${host.port}) presented host key ${presented ?? 'unknown'}, which is not the key pinned in the config`,
+      `${host.name} (${host.address}:${host.port}) presented host key ` +
+        `${presented ?? 'unknown'}, which is not the key pinned in the config`,
       {
         host: host.name,
-        hint: `If the host was legitimately rebuilt, verify ${presented ?? 'its key'} out of band and update hosts[].hostKey for ${host.name}; otherwise treat this as a possible man-in-the-middle.`,
+        hint:
+          `If the host was legitimately rebuilt, verify ${presented ?? 'its key'}` +
+          ` out of band and update hosts[].hostKey for ${host.name}; otherwise ` +
+          `treat this as a possible man-in-the-middle.`,
       },
     );
   }
   if (/no matching/i.test(message)) {
-    return new WarrenError('ssh.no_common_algorithm', `${host.name} (${host.address}:${host.port}) offers no algorithm warren accepts: ${message}`, {
-      host: host.name,
-      hint: `warren accepts no ssh-rsa (SHA-1) host key signatures and no SHA-1 MACs, and offers only the pinned key's type: check HostKeyAlgorithms, MACs and Ciphers in ${host.name}'s sshd_config, and that hosts[].hostKey is one of its host keys.`,
-    });
+    return new WarrenError(
+      'ssh.no_common_algorithm',
+      `${host.name} (${host.address}:${host.port}) offers no algorithm warren accepts: ${message}`,
+      {
+        host: host.name,
+        hint:
+          `warren accepts no ssh-rsa (SHA-1) host key signatures and no SHA-1 ` +
+          `MACs, and offers only the pinned key's type: check HostKeyAlgorithms, ` +
+          `MACs and Ciphers in ${host.name}'s sshd_config, and that ` +
+          `hosts[].hostKey is one of its host keys.`,
+      },
+    );
   }
   if (level === 'client-authentication' || /authentication methods failed/i.test(message)) {
     return new WarrenError('ssh.auth_failed', `${host.user}@${host.name} refused our key`, {
@@ -312,30 +357,46 @@ function classifyConnectError(host: Host, error: unknown, presented: string | un
     });
   }
   if (/timed out/i.test(message) || /ETIMEDOUT/.test(message)) {
-    return new WarrenError('ssh.connect_timeout', `connecting to ${host.name} (${host.address}:${host.port}) timed out`, {
+    return new WarrenError(
+      'ssh.connect_timeout',
+      `connecting to ${host.name} (${host.address}:${host.port}) timed out`,
+      {
+        host: host.name,
+        retryable: true,
+        hint: `Check that ${host.address} is up and port ${host.port} is reachable from the worker.`,
+      },
+    );
+  }
+  return new WarrenError(
+    'ssh.connect_failed',
+    `cannot connect to ${host.name} (${host.address}:${host.port}): ${message}`,
+    {
       host: host.name,
       retryable: true,
-      hint: `Check that ${host.address} is up and port ${host.port} is reachable from the worker.`,
-    });
-  }
-  return new WarrenError('ssh.connect_failed', `cannot connect to ${host.name} (${host.address}:${host.port}): ${message}`, {
-    host: host.name,
-    retryable: true,
-    hint: `Check that sshd runs on ${host.name} and listens on port ${host.port}.`,
-    cause: error,
-  });
+      hint: `Check that sshd runs on ${host.name} and listens on port ${host.port}.`,
+      cause: error,
+    },
+  );
 }
 
 /** Opens one SSH connection, refusing any host whose key is not the pinned one. */
-export async function connectHost(host: Host, settings: SshSettings, env: NodeJS.ProcessEnv = process.env): Promise<NodeSSH> {
+export async function connectHost(
+  host: Host,
+  settings: SshSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<NodeSSH> {
   let privateKey: string;
   try {
     privateKey = await readFile(host.privateKeyPath, 'utf8');
   } catch (error) {
-    throw new WarrenError('ssh.key_unreadable', `cannot read the SSH key ${host.privateKeyPath} for ${host.name}: ${messageOf(error)}`, {
-      host: host.name,
-      hint: 'Check hosts[].privateKeyPath and that the worker may read it.',
-    });
+    throw new WarrenError(
+      'ssh.key_unreadable',
+      `cannot read the SSH key ${host.privateKeyPath} for ${host.name}: ${messageOf(error)}`,
+      {
+        host: host.name,
+        hint: 'Check hosts[].privateKeyPath and that the worker may read it.',
+      },
+    );
   }
   const passphrase = host.privateKeyPassphraseEnv ? env[host.privateKeyPassphraseEnv] : undefined;
   let presented: string | undefined;
@@ -374,7 +435,12 @@ export class SshSessionPool implements Shells {
     private readonly hosts: readonly Host[],
     private readonly settings: SshSettings,
     /** `signal`: the job's; once aborted, no connection is opened and no command started. */
-    private readonly options: { observer?: CommandObserver; logger?: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
+    private readonly options: {
+      observer?: CommandObserver;
+      logger?: Logger;
+      env?: NodeJS.ProcessEnv;
+      signal?: AbortSignal;
+    } = {},
   ) {}
 
   shell(hostName: string): Promise<RemoteShell> {
@@ -385,7 +451,16 @@ export class SshSessionPool implements Shells {
     const host = this.hosts.find((h) => h.name === hostName);
     if (!host) return Promise.reject(new WarrenError('config.invalid', `host ${hostName} is not in the inventory`));
     const opening = connectHost(host, this.settings, this.options.env).then(
-      (ssh) => new SshShell(host, ssh, this.settings, this.redactor, this.options.observer, this.options.logger, this.options.signal),
+      (ssh) =>
+        new SshShell(
+          host,
+          ssh,
+          this.settings,
+          this.redactor,
+          this.options.observer,
+          this.options.logger,
+          this.options.signal,
+        ),
     );
     // A failed connect is not cached: the next attempt (a retry) dials again.
     opening.catch(() => this.connections.delete(hostName));

@@ -16,7 +16,8 @@ export type MembershipOverrides = z.infer<typeof MembershipOverrides>;
 
 export const NO_OVERRIDES: MembershipOverrides = { added: [], removed: [] };
 
-export const membershipKey = (prefix: string, cluster: string, kind: 'added' | 'removed'): string => `${prefix}:cluster:${cluster}:${kind}`;
+export const membershipKey = (prefix: string, cluster: string, kind: 'added' | 'removed'): string =>
+  `${prefix}:cluster:${cluster}:${kind}`;
 
 /** A cluster's membership state in Redis: two sets per cluster, kept until a teardown clears them. */
 export class MembershipStore {
@@ -27,7 +28,10 @@ export class MembershipStore {
 
   /** The cluster's overrides, validated (Redis data is untyped: a bad name must not reach a shell). */
   async read(cluster: string): Promise<MembershipOverrides> {
-    const [added, removed] = await Promise.all([this.redis.smembers(membershipKey(this.prefix, cluster, 'added')), this.redis.smembers(membershipKey(this.prefix, cluster, 'removed'))]);
+    const [added, removed] = await Promise.all([
+      this.redis.smembers(membershipKey(this.prefix, cluster, 'added')),
+      this.redis.smembers(membershipKey(this.prefix, cluster, 'removed')),
+    ]);
     return MembershipOverrides.parse({ added: added.sort(), removed: removed.sort() });
   }
 

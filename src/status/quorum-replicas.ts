@@ -14,8 +14,15 @@ import type { Shells } from '../ssh/session.js';
  */
 export async function withQuorumDetails(health: ClusterHealth, shells: Shells, host: Host): Promise<ClusterHealth> {
   const flags = await readFeatureFlags(shells, host, { timeoutMs: 60_000 });
-  if (!flags) throw new WarrenError('status.unreachable', `RabbitMQ on ${host.name} stopped answering after its cluster_status (list_feature_flags)`, { host: host.name, retryable: true });
-  const underReplicated: UnderReplicatedQueue[] = (await readQueueMembers(shells, host, { columns: 'members-online', timeoutMs: 60_000 })).flatMap(({ vhost, queues }) => underReplicatedQueues(vhost, queues, health.expected));
+  if (!flags)
+    throw new WarrenError(
+      'status.unreachable',
+      `RabbitMQ on ${host.name} stopped answering after its cluster_status (list_feature_flags)`,
+      { host: host.name, retryable: true },
+    );
+  const underReplicated: UnderReplicatedQueue[] = (
+    await readQueueMembers(shells, host, { columns: 'members-online', timeoutMs: 60_000 })
+  ).flatMap(({ vhost, queues }) => underReplicatedQueues(vhost, queues, health.expected));
   const store = metadataStoreOf(flags);
   const notEnabled = flagsNotEnabled(flags);
   const problems = [

@@ -42,7 +42,11 @@ type Answer = { state: 'answering' } | { state: 'failed'; reason: string };
  * beside it, so when the reading is held up (cluster_status waits on a node that went silent) the
  * caller can be told early which hosts do not answer, and the reading is bounded in time.
  */
-export async function readClusterStatus(config: WarrenConfig, clusterName: string, options: ReadStatusOptions = {}): Promise<ClusterHealth> {
+export async function readClusterStatus(
+  config: WarrenConfig,
+  clusterName: string,
+  options: ReadStatusOptions = {},
+): Promise<ClusterHealth> {
   const cluster = resolveCluster(config, clusterName, options.membership);
   const expected = expectedNodes({ cluster });
   const order = [cluster.seed, ...cluster.joiners];
@@ -65,7 +69,11 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
       try {
         const status = await readNodeStatus(pool, host, { timeoutMs: 90_000 });
         if (typeof status === 'string') {
-          throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`, { host: host.name, retryable: true });
+          throw new WarrenError(
+            'status.unreachable',
+            `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`,
+            { host: host.name, retryable: true },
+          );
         }
         const health = evaluateHealth(cluster.cluster.name, status, expected, host.name);
         const version = status.versions?.[nodeNameOf(host)]?.rabbitmq_version;
@@ -74,7 +82,10 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
         // cluster_status but not these still gives the cluster's health, with the reason
         return await withQuorumDetails(health, pool, host).catch((thrown: unknown) => ({
           ...health,
-          problems: [...health.problems, `quorum queue replicas not read on ${host.name}: ${toWarrenError(thrown).message}`],
+          problems: [
+            ...health.problems,
+            `quorum queue replicas not read on ${host.name}: ${toWarrenError(thrown).message}`,
+          ],
         }));
       } catch (thrown) {
         const error = toWarrenError(thrown);
@@ -87,11 +98,19 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
   const stop = new AbortController();
   const earlyAfterMs = options.earlyAfterMs ?? EARLY_READING_MS;
   const deadlineMs = options.deadlineMs ?? STATUS_DEADLINE_MS;
-  const known = (missing: string): ClusterHealth => knownHealth(cluster.cluster.name, expected, answers, missing, earlyAfterMs);
+  const known = (missing: string): ClusterHealth =>
+    knownHealth(cluster.cluster.name, expected, answers, missing, earlyAfterMs);
   try {
     // Aborted (the reading came first) or a throwing callback: either way the reading goes on.
     const early = sleep(earlyAfterMs, undefined, { signal: stop.signal })
-      .then(() => options.onEarly?.(known(`cluster_status from ${order[0].name} has not answered within ${Math.round(earlyAfterMs / 1000)} s; still reading`)))
+      .then(() =>
+        options.onEarly?.(
+          known(
+            `cluster_status from ${order[0].name} has not answered within ` +
+              `${Math.round(earlyAfterMs / 1000)} s; still reading`,
+          ),
+        ),
+      )
       .catch(() => undefined);
     const timedOut = sleep(deadlineMs, 'timeout' as const, { signal: stop.signal }).catch(() => undefined);
     const winner = await Promise.race([full, timedOut]);
@@ -99,7 +118,11 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
     await early;
     if (winner === 'timeout') {
       options.logger?.warn({ cluster: clusterName, deadlineMs }, 'status: no full reading within the deadline');
-      return known(`no node answered cluster_status within ${Math.round(deadlineMs / 1000)} s${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`);
+      return known(
+        `no node answered cluster_status within ` +
+          `${Math.round(deadlineMs / 1000)} s` +
+          `${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`,
+      );
     }
     return winner as ClusterHealth;
   } finally {
@@ -114,7 +137,13 @@ export async function readClusterStatus(config: WarrenConfig, clusterName: strin
  * What is known without cluster_status: which hosts answer SSH and which do not (after
  * `waitedMs`). RabbitMQ's state is unknown for all of them, so none is counted running.
  */
-export function knownHealth(cluster: string, expected: Map<string, string>, answers: ReadonlyMap<string, Answer>, missing: string, waitedMs: number): ClusterHealth {
+export function knownHealth(
+  cluster: string,
+  expected: Map<string, string>,
+  answers: ReadonlyMap<string, Answer>,
+  missing: string,
+  waitedMs: number,
+): ClusterHealth {
   const silent: string[] = [];
   const problems: string[] = [];
   const nodes = [...expected.entries()].map(([node, host]) => {
@@ -122,10 +151,21 @@ export function knownHealth(cluster: string, expected: Map<string, string>, answ
     const answering = answer?.state === 'answering';
     if (!answering) {
       silent.push(host);
-      problems.push(answer?.state === 'failed' ? `${host} (${node}) is not answering: ${answer.reason}` : `${host} (${node}) is not answering: no SSH reply within ${Math.round(waitedMs / 1000)} s`);
+      problems.push(
+        answer?.state === 'failed'
+          ? `${host} (${node}) is not answering: ${answer.reason}`
+          : `${host} (${node}) is not answering: no SSH reply within ${Math.round(waitedMs / 1000)} s`,
+      );
     }
     return { node, host, running: false, alarms: [], partitionedFrom: [], answering };
   });
   problems.push(missing);
-  return { cluster, headline: silent.length === nodes.length ? 'unreachable' : 'degraded', nodes, problems, expected: [...expected.keys()], partial: { missing, silent } };
+  return {
+    cluster,
+    headline: silent.length === nodes.length ? 'unreachable' : 'degraded',
+    nodes,
+    problems,
+    expected: [...expected.keys()],
+    partial: { missing, silent },
+  };
 }

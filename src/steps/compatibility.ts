@@ -22,7 +22,10 @@ export function releaseSeries(version: string): string {
 }
 
 function describe(n: NodeRelease): string {
-  return `${n.host} (${n.node}) runs RabbitMQ ${n.rabbitmqVersion}${n.metadataStore ? ` with ${metadataStoreName(n.metadataStore)}` : ''}`;
+  return (
+    `${n.host} (${n.node}) runs RabbitMQ ${n.rabbitmqVersion}` +
+    `${n.metadataStore ? ` with ${metadataStoreName(n.metadataStore)}` : ''}`
+  );
 }
 
 /**
@@ -38,17 +41,27 @@ export function formationProblem(seed: NodeRelease, joiners: readonly NodeReleas
   if (odd.length === 0) return undefined;
   const majors = new Set([seed, ...joiners].map((n) => n.rabbitmqVersion.split('.')[0]));
   const why = [
-    majors.size > 1 ? 'RabbitMQ 3.x and 4.x nodes refuse to join each other (exit 69, incompatible feature flags)' : 'nodes of different release series refuse to join each other (exit 69)',
-    ...(series === '4.0' && odd.some((n) => releaseSeries(n.rabbitmqVersion) !== '4.0' && n.rabbitmqVersion.startsWith('4.'))
+    majors.size > 1
+      ? 'RabbitMQ 3.x and 4.x nodes refuse to join each other (exit 69, incompatible feature flags)'
+      : 'nodes of different release series refuse to join each other (exit 69)',
+    ...(series === '4.0' &&
+    odd.some((n) => releaseSeries(n.rabbitmqVersion) !== '4.0' && n.rabbitmqVersion.startsWith('4.'))
       ? ['and a newer 4.x node joining a 4.0 cluster leaves a ghost member in it that only a reset of that node clears']
       : []),
   ].join(', ');
   return new WarrenError(
     'preflight.incompatible_nodes',
-    `RabbitMQ cannot form cluster from these nodes: the seed ${describe(seed)}; ${odd.map(describe).join('; ')}. ${why[0]?.toUpperCase()}${why.slice(1)}. Nothing was changed.`,
+    `RabbitMQ cannot form cluster from these nodes: the seed ` +
+      `${describe(seed)}; ${odd.map(describe).join('; ')}. ` +
+      `${why[0]?.toUpperCase()}${why.slice(1)}. Nothing was changed.`,
     {
       host: odd[0]?.host ?? seed.host,
-      hint: `Install RabbitMQ ${series}.x (the seed's series) on ${odd.map((n) => n.host).join(', ')}, or build the cluster from nodes that all run ${odd[0] ? releaseSeries(odd[0].rabbitmqVersion) : series}.x with another seed; then run the create again.`,
+      hint:
+        `Install RabbitMQ ${series}.x (the seed's series) on ` +
+        `${odd.map((n) => n.host).join(', ')}, or build the cluster from nodes ` +
+        `that all run ` +
+        `${odd[0] ? releaseSeries(odd[0].rabbitmqVersion) : series}.x with ` +
+        `another seed; then run the create again.`,
     },
   );
 }
@@ -72,7 +85,12 @@ export const compatibility: Step<Host> = {
   skippedDetail: 'never skipped',
 
   plan(cluster) {
-    return cluster.hosts.map((host) => ({ step: this.id, host: host.name, command: featureFlagsCommand().text, when: 'RabbitMQ is 3.13–4.2 and running (3.x before 3.13 has Mnesia, 4.3 has Khepri)' }));
+    return cluster.hosts.map((host) => ({
+      step: this.id,
+      host: host.name,
+      command: featureFlagsCommand().text,
+      when: 'RabbitMQ is 3.13–4.2 and running (3.x before 3.13 has Mnesia, 4.3 has Khepri)',
+    }));
   },
 
   check(ctx) {
@@ -83,19 +101,34 @@ export const compatibility: Step<Host> = {
     const releases = await onEveryHost(hosts, async (host): Promise<NodeRelease> => {
       const facts = ctx.facts.get(host.name);
       const version = facts?.rabbitmqVersion;
-      if (!facts || !version) throw new WarrenError('install.failed', `rabbitmq-server is not installed on ${host.name}`, { host: host.name });
+      if (!facts || !version)
+        throw new WarrenError('install.failed', `rabbitmq-server is not installed on ${host.name}`, {
+          host: host.name,
+        });
       const metadataStore = facts.metadataStore ?? (await readMetadataStore(ctx, host, version));
       if (metadataStore) ctx.facts.set(host.name, { ...facts, metadataStore });
-      return { host: host.name, node: nodeNameOf(host), rabbitmqVersion: version, ...(metadataStore ? { metadataStore } : {}) };
+      return {
+        host: host.name,
+        node: nodeNameOf(host),
+        rabbitmqVersion: version,
+        ...(metadataStore ? { metadataStore } : {}),
+      };
     });
     const seed = releases.find((r) => r.host === ctx.cluster.seed.name);
-    if (!seed) throw new WarrenError('node.unknown', `the seed ${ctx.cluster.seed.name} is not among the cluster's hosts`);
-    const problem = formationProblem(seed, releases.filter((r) => r !== seed));
+    if (!seed)
+      throw new WarrenError('node.unknown', `the seed ${ctx.cluster.seed.name} is not among the cluster's hosts`);
+    const problem = formationProblem(
+      seed,
+      releases.filter((r) => r !== seed),
+    );
     if (problem) throw problem;
     const stores = new Set(releases.map((r) => r.metadataStore ?? 'unknown'));
     const versions = [...new Set(releases.map((r) => r.rabbitmqVersion))];
     return {
-      detail: `RabbitMQ ${versions.join(' / ')} on every node (series ${releaseSeries(seed.rabbitmqVersion)}), metadata store ${[...stores].map((s) => (s === 'unknown' ? 'not known yet' : metadataStoreName(s))).join(' / ')}`,
+      detail:
+        `RabbitMQ ${versions.join(' / ')} on every node (series ` +
+        `${releaseSeries(seed.rabbitmqVersion)}), metadata store ` +
+        `${[...stores].map((s) => (s === 'unknown' ? 'not known yet' : metadataStoreName(s))).join(' / ')}`,
     };
   },
 };

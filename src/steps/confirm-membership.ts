@@ -3,7 +3,12 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
 import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
-import { judgeCommit, metadataStoreOfStatus, metadataStoreStatusCommand, parseMetadataStoreStatus } from '../rabbit/metadata-store.js';
+import {
+  judgeCommit,
+  metadataStoreOfStatus,
+  metadataStoreStatusCommand,
+  parseMetadataStoreStatus,
+} from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import type { PlannedCommand, StepContext } from './step.js';
@@ -32,7 +37,11 @@ export interface ConfirmRequest {
  * a majority of them answering with nothing uncommitted. Polls until the deadline, then fails
  * retryably with the last evidence: never "done" on an exit code alone. Mnesia: nothing to do.
  */
-export async function confirmMembership(ctx: StepContext, request: ConfirmRequest, deadlineMs = CONFIRM_DEADLINE_MS): Promise<void> {
+export async function confirmMembership(
+  ctx: StepContext,
+  request: ConfirmRequest,
+  deadlineMs = CONFIRM_DEADLINE_MS,
+): Promise<void> {
   if (request.store === 'mnesia' || request.expected.length === 0) return;
   const deadline = Date.now() + deadlineMs;
   let reason = 'no node answered';
@@ -41,7 +50,8 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
   for (;;) {
     for (const host of request.from) {
       const fresh = seen?.host.name === host.name ? seen.status : undefined;
-      const status = fresh ?? (await readNodeStatus(ctx.shells, host).catch((thrown: unknown) => toWarrenError(thrown).code));
+      const status =
+        fresh ?? (await readNodeStatus(ctx.shells, host).catch((thrown: unknown) => toWarrenError(thrown).code));
       if (typeof status === 'string') continue;
       if ((request.store ?? metadataStoreOfStatus(status)) === 'mnesia') return;
       const shell = await ctx.shells.shell(host.name);
@@ -50,7 +60,11 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
         reason = `${host.name} could not read its metadata store (exit ${result.code})`;
         continue;
       }
-      const verdict = judgeCommit(parseMetadataStoreStatus(result.stdout, host.name), membersOf(status), request.expected);
+      const verdict = judgeCommit(
+        parseMetadataStoreStatus(result.stdout, host.name),
+        membersOf(status),
+        request.expected,
+      );
       if (verdict.confirmed) return;
       reason = `${host.name}: ${verdict.reason}`;
       evidence = { host: host.name, stdout: ctx.shells.redactor.redact(result.stdout).slice(0, 4000) };
@@ -59,11 +73,32 @@ export async function confirmMembership(ctx: StepContext, request: ConfirmReques
     if (Date.now() >= deadline) break;
     await pauseUnlessCancelled(ctx.signal, CONFIRM_INTERVAL_MS, `confirming ${request.what}`);
   }
-  throw new WarrenError('membership.unconfirmed', `${request.what} is not confirmed by a majority of ${ctx.cluster.cluster.name}'s metadata store after ${Math.round(deadlineMs / 1000)} s: ${reason}`, {
-    retryable: true,
-    ...(evidence ? { host: evidence.host, evidence: { host: evidence.host, command: metadataStoreStatusCommand().text, exitCode: 0, stderr: '', stdout: evidence.stdout } } : {}),
-    hint: `Start the stopped nodes of ${ctx.cluster.cluster.name} until more than half of them run (warren status ${ctx.cluster.cluster.name}); the job retries and the change is confirmed once a majority commits it.`,
-  });
+  throw new WarrenError(
+    'membership.unconfirmed',
+    `${request.what} is not confirmed by a majority of ` +
+      `${ctx.cluster.cluster.name}'s metadata store after ` +
+      `${Math.round(deadlineMs / 1000)} s: ${reason}`,
+    {
+      retryable: true,
+      ...(evidence
+        ? {
+            host: evidence.host,
+            evidence: {
+              host: evidence.host,
+              command: metadataStoreStatusCommand().text,
+              exitCode: 0,
+              stderr: '',
+              stdout: evidence.stdout,
+            },
+          }
+        : {}),
+      hint:
+        `Start the stopped nodes of ${ctx.cluster.cluster.name} until more ` +
+        `than half of them run (warren status ${ctx.cluster.cluster.name}); ` +
+        `the job retries and the change is confirmed once a majority commits ` +
+        `it.`,
+    },
+  );
 }
 
 /** The first member other than `target` whose app runs (seed first), with its view of the cluster. */
@@ -73,10 +108,14 @@ export async function runningPeer(ctx: StepContext, target: Host): Promise<{ hos
     const status = await readNodeStatus(ctx.shells, host).catch(() => 'unreachable' as const);
     if (typeof status !== 'string') return { host, status };
   }
-  throw new WarrenError('status.unreachable', `no other member of ${ctx.cluster.cluster.name} runs besides ${target.name}`, {
-    retryable: true,
-    hint: `Start RabbitMQ on another node of ${ctx.cluster.cluster.name} and run the operation again.`,
-  });
+  throw new WarrenError(
+    'status.unreachable',
+    `no other member of ${ctx.cluster.cluster.name} runs besides ${target.name}`,
+    {
+      retryable: true,
+      hint: `Start RabbitMQ on another node of ${ctx.cluster.cluster.name} and run the operation again.`,
+    },
+  );
 }
 
 /** The hosts of the cluster whose node names are in `nodes`. */
@@ -86,7 +125,16 @@ export function hostsAmong(ctx: Pick<StepContext, 'cluster'>, nodes: readonly st
 
 /** What a confirmation may run, for dry runs: on the first node left that answers, under Khepri only. */
 export function planConfirmation(step: string, host: string | undefined): PlannedCommand[] {
-  return host ? [{ step, host, command: metadataStoreStatusCommand().text, when: 'the cluster uses Khepri: until a majority confirms the new members (with its cluster_status)' }] : [];
+  return host
+    ? [
+        {
+          step,
+          host,
+          command: metadataStoreStatusCommand().text,
+          when: 'the cluster uses Khepri: until a majority confirms the new members (with its cluster_status)',
+        },
+      ]
+    : [];
 }
 
 /** The expected members after `node` leaves a cluster whose members were `before`. */

@@ -1,6 +1,16 @@
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { COOKIE_NOT_REGULAR_EXIT, COOKIE_PATH, SEED_COOKIE_SHA256, cookieHashCommand, readCookieCommand, shutdownCommand, stopVmWithoutCliCommand, switchCookieLiveCommand, writeCookieCommand } from '../rabbit/commands.js';
+import {
+  COOKIE_NOT_REGULAR_EXIT,
+  COOKIE_PATH,
+  SEED_COOKIE_SHA256,
+  cookieHashCommand,
+  readCookieCommand,
+  shutdownCommand,
+  stopVmWithoutCliCommand,
+  switchCookieLiveCommand,
+  writeCookieCommand,
+} from '../rabbit/commands.js';
 import { createHash } from 'node:crypto';
 import { ensureRunning } from './start.js';
 import { onEveryHost, timedOnHost } from './step.js';
@@ -35,10 +45,18 @@ async function readSeedCookie(ctx: StepContext): Promise<SeedCookie | undefined>
   const shell = await ctx.shells.shell(seed.name);
   const read = await shell.run(readCookieCommand(), { okExitCodes: [1, COOKIE_NOT_REGULAR_EXIT] });
   if (read.code === COOKIE_NOT_REGULAR_EXIT) {
-    throw new WarrenError('cookie.unsafe_path', `the Erlang cookie on the seed ${seed.name} (${COOKIE_PATH}) is a link or not a regular file: refusing to read or copy it`, {
-      host: seed.name,
-      hint: `On ${seed.name}, find out who made ${COOKIE_PATH} a link (the rabbitmq account may be compromised), replace it with a regular file (owner rabbitmq, mode 0400), then run the job again.`,
-    });
+    throw new WarrenError(
+      'cookie.unsafe_path',
+      `the Erlang cookie on the seed ${seed.name} (${COOKIE_PATH}) is a link ` +
+        `or not a regular file: refusing to read or copy it`,
+      {
+        host: seed.name,
+        hint:
+          `On ${seed.name}, find out who made ${COOKIE_PATH} a link (the ` +
+          `rabbitmq account may be compromised), replace it with a regular file ` +
+          `(owner rabbitmq, mode 0400), then run the job again.`,
+      },
+    );
   }
   const base64 = read.stdout.trim();
   if (read.code !== 0 || base64 === '') return undefined;
@@ -47,10 +65,20 @@ async function readSeedCookie(ctx: StepContext): Promise<SeedCookie | undefined>
   ctx.shells.redactor.add(bytes.toString('utf8'));
   // The VM trims the cookie it reads, so its length is what counts.
   if (bytes.toString('utf8').trim().length < MIN_COOKIE_LENGTH) {
-    throw new WarrenError('cookie.too_short', `the Erlang cookie on the seed ${seed.name} is shorter than ${MIN_COOKIE_LENGTH} characters: too easy to guess to be copied to every node`, {
-      host: seed.name,
-      hint: `Stop RabbitMQ on ${seed.name}, write a random cookie of at least ${MIN_COOKIE_LENGTH} characters to ${COOKIE_PATH} (e.g. 20 random upper-case letters, as Debian makes; owner rabbitmq, mode 0400), start it again, then run the job again.`,
-    });
+    throw new WarrenError(
+      'cookie.too_short',
+      `the Erlang cookie on the seed ${seed.name} is shorter than ` +
+        `${MIN_COOKIE_LENGTH} characters: too easy to guess to be copied to ` +
+        `every node`,
+      {
+        host: seed.name,
+        hint:
+          `Stop RabbitMQ on ${seed.name}, write a random cookie of at least ` +
+          `${MIN_COOKIE_LENGTH} characters to ${COOKIE_PATH} (e.g. 20 random ` +
+          `upper-case letters, as Debian makes; owner rabbitmq, mode 0400), ` +
+          `start it again, then run the job again.`,
+      },
+    );
   }
   return { base64, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
@@ -64,7 +92,10 @@ async function seedCookie(ctx: StepContext): Promise<SeedCookie> {
   if (existing) return existing;
   await ensureRunning(ctx, ctx.cluster.seed);
   const created = await readSeedCookie(ctx);
-  if (!created) throw new WarrenError('cookie.unreadable', `cannot read the Erlang cookie on the seed ${ctx.cluster.seed.name}`, { host: ctx.cluster.seed.name });
+  if (!created)
+    throw new WarrenError('cookie.unreadable', `cannot read the Erlang cookie on the seed ${ctx.cluster.seed.name}`, {
+      host: ctx.cluster.seed.name,
+    });
   return created;
 }
 
@@ -102,7 +133,10 @@ async function giveCookie(ctx: StepContext, { host, how }: PendingCookie, cookie
       await shell.run(switchCookieLiveCommand(sha256), { stdin: cookieBase64, timeoutMs: 60_000 });
       return "switched to the seed's cookie live (no restart: the join comes next)";
     } catch (error) {
-      ctx.logger.warn({ host: host.name, code: isWarrenError(error) ? error.code : 'unknown' }, 'live cookie switch failed; stopping the node instead');
+      ctx.logger.warn(
+        { host: host.name, code: isWarrenError(error) ? error.code : 'unknown' },
+        'live cookie switch failed; stopping the node instead',
+      );
     }
   }
   await stopFully(ctx, host);
@@ -125,23 +159,55 @@ export const cookie: Step<PendingCookie> = {
 
   plan(cluster) {
     return cluster.joiners.flatMap((host) => [
-        ...(cluster.cluster.liveCookieSwitch
-          ? [{ step: this.id, host: host.name, command: `${switchCookieLiveCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs and it is a running, empty standalone node (the join wipes it anyway)" }]
-          : []),
-        { step: this.id, host: host.name, command: shutdownCommand().text, when: "its cookie differs from the seed's (otherwise)" },
-        { step: this.id, host: host.name, command: stopVmWithoutCliCommand().text, when: 'shutdown answered 69 or 78 (not running, a VM that refuses the CLI, or a cookie file the CLI cannot use)' },
-        { step: this.id, host: host.name, command: `${writeCookieCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`, when: "its cookie differs from the seed's (otherwise)" },
-      ]);
+      ...(cluster.cluster.liveCookieSwitch
+        ? [
+            {
+              step: this.id,
+              host: host.name,
+              command:
+                `${switchCookieLiveCommand(SEED_COOKIE_SHA256).text}  # stdin: the ` +
+                `seed's cookie (base64), never shown`,
+              when: 'its cookie differs and it is a running, empty standalone node (the join wipes it anyway)',
+            },
+          ]
+        : []),
+      {
+        step: this.id,
+        host: host.name,
+        command: shutdownCommand().text,
+        when: "its cookie differs from the seed's (otherwise)",
+      },
+      {
+        step: this.id,
+        host: host.name,
+        command: stopVmWithoutCliCommand().text,
+        when:
+          'shutdown answered 69 or 78 (not running, a VM that refuses the CLI, ' +
+          'or a cookie file the CLI cannot use)',
+      },
+      {
+        step: this.id,
+        host: host.name,
+        command: `${writeCookieCommand(SEED_COOKIE_SHA256).text}  # stdin: the seed's cookie (base64), never shown`,
+        when: "its cookie differs from the seed's (otherwise)",
+      },
+    ]);
   },
 
   async check(ctx) {
     const { sha256: seedHash } = await seedCookie(ctx);
-    const hashes = await onEveryHost(ctx.cluster.joiners, async (host) => ({ host, hash: await cookieHash(ctx, host) }));
+    const hashes = await onEveryHost(ctx.cluster.joiners, async (host) => ({
+      host,
+      hash: await cookieHash(ctx, host),
+    }));
     return hashes
       .filter((h) => h.hash !== seedHash)
       .map(({ host }) => ({
         host,
-        how: ctx.cluster.cluster.liveCookieSwitch && ctx.facts.get(host.name)?.membership === 'joinable' ? 'live' : 'restart',
+        how:
+          ctx.cluster.cluster.liveCookieSwitch && ctx.facts.get(host.name)?.membership === 'joinable'
+            ? 'live'
+            : 'restart',
       }));
   },
 
@@ -149,12 +215,23 @@ export const cookie: Step<PendingCookie> = {
     const { base64: cookieBase64 } = await seedCookie(ctx);
     await onEveryHost(
       pending.map((p) => p.host),
-      (host, i) => timedOnHost(ctx, host.name, () => giveCookie(ctx, pending[i], cookieBase64), (detail) => detail),
+      (host, i) =>
+        timedOnHost(
+          ctx,
+          host.name,
+          () => giveCookie(ctx, pending[i], cookieBase64),
+          (detail) => detail,
+        ),
     );
     const live = pending.filter((p) => p.how === 'live').map((p) => p.host.name);
     const restarted = pending.filter((p) => p.how === 'restart').map((p) => p.host.name);
     return {
-      detail: [live.length ? `${live.join(', ')} switched live` : '', restarted.length ? `${restarted.join(', ')} stopped and given the cookie` : ''].filter(Boolean).join('; '),
+      detail: [
+        live.length ? `${live.join(', ')} switched live` : '',
+        restarted.length ? `${restarted.join(', ')} stopped and given the cookie` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
     };
   },
 };

@@ -10,7 +10,10 @@ import { targetOf } from './reset-node.js';
 import { timedOnHost } from './step.js';
 import type { Step } from './step.js';
 
-/** The peer that forgets the node, what it listed, and its store; `forget` false: only the confirmation is left (Khepri). */
+/**
+ * The peer that forgets the node, what it listed, and its store; `forget` false: only the confirmation is left
+ * (Khepri).
+ */
 interface PendingForget {
   peer: Host;
   before: string[];
@@ -36,8 +39,18 @@ export const forgetNode: Step<PendingForget> = {
     const peer = cluster.seed.name === target.name ? cluster.joiners[0] : cluster.seed;
     if (!peer) return [];
     return [
-      { step: this.id, host: peer.name, command: clusterStatusCommand().text, when: 'first running member other than the node (seed first)' },
-      { step: this.id, host: peer.name, command: forgetClusterNodeCommand(nodeNameOf(target)).text, when: `the peer still lists ${nodeNameOf(target)}` },
+      {
+        step: this.id,
+        host: peer.name,
+        command: clusterStatusCommand().text,
+        when: 'first running member other than the node (seed first)',
+      },
+      {
+        step: this.id,
+        host: peer.name,
+        command: forgetClusterNodeCommand(nodeNameOf(target)).text,
+        when: `the peer still lists ${nodeNameOf(target)}`,
+      },
       ...planConfirmation(this.id, peer.name),
     ];
   },
@@ -57,7 +70,8 @@ export const forgetNode: Step<PendingForget> = {
     if (!pending) return { detail: 'nothing to forget' };
     const { peer, before, store } = pending;
     const expected = withoutNode(before, target);
-    const confirm = () => confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), store, what: `${node} forgotten` });
+    const confirm = () =>
+      confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), store, what: `${node} forgotten` });
     if (!pending.forget) {
       await timedOnHost(ctx, peer.name, confirm, () => `${node} gone: confirmed by a majority`);
       return { detail: `${node} forgotten: confirmed by a majority` };
@@ -72,13 +86,24 @@ export const forgetNode: Step<PendingForget> = {
           if (result.code === 69 && !NOT_A_CLUSTER_NODE.test(result.stderr)) {
             throw new WarrenError('forget.failed', `${peer.name} could not forget ${node}`, {
               retryable: true,
-              evidence: { host: peer.name, command: forgetClusterNodeCommand(node).text, exitCode: 69, stderr: ctx.shells.redactor.redact(result.stderr).slice(-4000) },
-              hint: /must be stopped/.test(result.stderr) ? `${node}'s app runs again: stop it (rabbitmqctl stop_app on ${target.name}) and run the remove again.` : `Check that ${peer.name} runs and reaches ${target.name}'s peers; the job retries.`,
+              evidence: {
+                host: peer.name,
+                command: forgetClusterNodeCommand(node).text,
+                exitCode: 69,
+                stderr: ctx.shells.redactor.redact(result.stderr).slice(-4000),
+              },
+              hint: /must be stopped/.test(result.stderr)
+                ? `${node}'s app runs again: stop it (rabbitmqctl stop_app on ${target.name}) and run the remove again.`
+                : `Check that ${peer.name} runs and reaches ${target.name}'s peers; the job retries.`,
             });
           }
         } catch (error) {
           if (isWarrenError(error) && error.code === 'command.failed') {
-            throw new WarrenError('forget.failed', `${peer.name} could not forget ${node}`, { retryable: error.retryable, ...(error.evidence ? { evidence: error.evidence } : {}), hint: `Run rabbitmqctl forget_cluster_node ${node} on ${peer.name} by hand to see why.` });
+            throw new WarrenError('forget.failed', `${peer.name} could not forget ${node}`, {
+              retryable: error.retryable,
+              ...(error.evidence ? { evidence: error.evidence } : {}),
+              hint: `Run rabbitmqctl forget_cluster_node ${node} on ${peer.name} by hand to see why.`,
+            });
           }
           throw error;
         }

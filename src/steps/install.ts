@@ -11,7 +11,8 @@ import type { Step, StepContext } from './step.js';
  * The version is quoted (`E: Version '9.9' for 'rabbitmq-server' was not found`): matching it as
  * `[^']*` keeps the scan linear, where `.*` rescanned the rest of the line from every "Version ".
  */
-const MISSING_FROM_LISTS = /Unable to locate package|has no installation candidate|Version '[^']*' for '[^']*' was not found/;
+const MISSING_FROM_LISTS =
+  /Unable to locate package|has no installation candidate|Version '[^']*' for '[^']*' was not found/;
 
 /** Does apt-get's stderr say the package (or version) is not in its lists? */
 export function isMissingFromLists(stderr: string): boolean {
@@ -28,9 +29,15 @@ async function installOn(ctx: StepContext, host: Host, version: string | undefin
     await shell.run(aptInstallCommand(version), { timeoutMs: 600_000 });
   }
   const installed = installedVersionOf((await shell.run(packageStatusCommand())).stdout);
-  if (!installed) throw new WarrenError('install.failed', `rabbitmq-server is still not installed on ${host.name} after apt-get install`, { host: host.name });
+  if (!installed)
+    throw new WarrenError(
+      'install.failed',
+      `rabbitmq-server is still not installed on ${host.name} after apt-get install`,
+      { host: host.name },
+    );
   const facts = ctx.facts.get(host.name);
-  if (facts) ctx.facts.set(host.name, { ...facts, packageVersion: installed, rabbitmqVersion: upstreamVersion(installed) });
+  if (facts)
+    ctx.facts.set(host.name, { ...facts, packageVersion: installed, rabbitmqVersion: upstreamVersion(installed) });
   return installed;
 }
 
@@ -45,7 +52,9 @@ export const install: Step<Host> = {
       step: this.id,
       host: host.name,
       command: aptInstallCommand(cluster.cluster.packageVersion).text,
-      when: cluster.cluster.packageVersion ? `rabbitmq-server ${cluster.cluster.packageVersion} is not installed` : 'rabbitmq-server is not installed',
+      when: cluster.cluster.packageVersion
+        ? `rabbitmq-server ${cluster.cluster.packageVersion} is not installed`
+        : 'rabbitmq-server is not installed',
     }));
   },
 
@@ -59,10 +68,16 @@ export const install: Step<Host> = {
       } else if (pinned && installed !== pinned) {
         // Upgrading or downgrading a broker in place is not "install": refuse rather than surprise.
         return Promise.reject(
-          new WarrenError('install.version_conflict', `${host.name} has rabbitmq-server ${installed}, but the cluster pins ${pinned}`, {
-            host: host.name,
-            hint: `Upgrade or downgrade ${host.name} deliberately (or change clusters[].packageVersion), then run the create again.`,
-          }),
+          new WarrenError(
+            'install.version_conflict',
+            `${host.name} has rabbitmq-server ${installed}, but the cluster pins ${pinned}`,
+            {
+              host: host.name,
+              hint:
+                `Upgrade or downgrade ${host.name} deliberately (or change ` +
+                `clusters[].packageVersion), then run the create again.`,
+            },
+          ),
         );
       }
     }
@@ -71,7 +86,14 @@ export const install: Step<Host> = {
 
   async run(ctx, hosts) {
     const version = ctx.cluster.cluster.packageVersion;
-    await onEveryHost(hosts, (host) => timedOnHost(ctx, host.name, () => installOn(ctx, host, version), (v) => `installed rabbitmq-server ${v}`));
+    await onEveryHost(hosts, (host) =>
+      timedOnHost(
+        ctx,
+        host.name,
+        () => installOn(ctx, host, version),
+        (v) => `installed rabbitmq-server ${v}`,
+      ),
+    );
     return { detail: `installed on ${hosts.map((h) => h.name).join(', ')}` };
   },
 };

@@ -22,7 +22,11 @@ interface PendingJoin {
  * step; a node it found joinable is joined without asking again. Members are skipped when they run;
  * nodes the gate could not ask (not running then, or a resumed attempt) are assessed now.
  */
-async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Promise<ClusterStatus>): Promise<PendingJoin | undefined> {
+async function pendingJoinFor(
+  ctx: StepContext,
+  host: Host,
+  seedStatus: () => Promise<ClusterStatus>,
+): Promise<PendingJoin | undefined> {
   const known = ctx.facts.get(host.name)?.membership;
   if (known === 'joinable') return { host, knownToSeed: false };
   const seed = await seedStatus();
@@ -39,7 +43,11 @@ async function pendingJoinFor(ctx: StepContext, host: Host, seedStatus: () => Pr
     seedView = await clusterStatusOf(ctx, ctx.cluster.seed);
   }
   if (typeof own === 'string') {
-    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}`, { host: host.name, retryable: true, hint: 'Run the create again: its start step starts the node.' });
+    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name}`, {
+      host: host.name,
+      retryable: true,
+      hint: 'Run the create again: its start step starts the node.',
+    });
   }
   const verdict = await assessNode(ctx, host, seedView, own);
   if (verdict === 'joinable') return { host, knownToSeed: false };
@@ -55,13 +63,18 @@ async function joinNode(ctx: StepContext, host: Host): Promise<void> {
     await shell.run(joinClusterCommand(nodeNameOf(ctx.cluster.seed)), { timeoutMs: 120_000 });
   } catch (error) {
     await shell.run(startAppCommand(), { timeoutMs: 120_000 }).catch((restartError: unknown) => {
-      ctx.logger.warn({ host: host.name, code: isWarrenError(restartError) ? restartError.code : 'unknown' }, 'start_app after a failed join failed too');
+      ctx.logger.warn(
+        { host: host.name, code: isWarrenError(restartError) ? restartError.code : 'unknown' },
+        'start_app after a failed join failed too',
+      );
     });
     if (isWarrenError(error) && error.code === 'command.failed') {
       throw new WarrenError('join.failed', `${host.name} could not join ${nodeNameOf(ctx.cluster.seed)}`, {
         retryable: error.retryable,
         ...(error.evidence ? { evidence: error.evidence } : {}),
-        hint: 'Exit code 69 means the seed was unreachable or the cookies differ: check that both resolve each other and run the create again.',
+        hint:
+          'Exit code 69 means the seed was unreachable or the cookies differ: ' +
+          'check that both resolve each other and run the create again.',
       });
     }
     throw error;
@@ -95,7 +108,8 @@ export const join: Step<PendingJoin> = {
     const assessed = await onEveryHost(ctx.cluster.joiners, (host) => pendingJoinFor(ctx, host, readSeedOnce));
     const seedFacts = ctx.facts.get(ctx.cluster.seed.name);
     // The seed's store, when this check read its status, tells the run whether a join needs a majority's confirmation.
-    if (seedStatus && seedFacts) ctx.facts.set(ctx.cluster.seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(await seedStatus) });
+    if (seedStatus && seedFacts)
+      ctx.facts.set(ctx.cluster.seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(await seedStatus) });
     return assessed.filter((p): p is PendingJoin => p !== undefined);
   },
 
@@ -116,8 +130,14 @@ export const join: Step<PendingJoin> = {
         host.name,
         async () => {
           await joinNode(ctx, host);
-          // Under Khepri a join exits 0 before it is committed (4.3.6 into a minority leader): it counts once a majority confirms it.
-          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), store, what: `${host.name} joining ${ctx.cluster.cluster.name}` });
+          // Under Khepri a join exits 0 before it is committed (4.3.6 into a minority leader): it counts once a
+          // majority confirms it.
+          await confirmMembership(ctx, {
+            expected,
+            from: hostsAmong(ctx, expected),
+            store,
+            what: `${host.name} joining ${ctx.cluster.cluster.name}`,
+          });
         },
         () => (knownToSeed ? 'member again, app started' : `joined ${nodeNameOf(ctx.cluster.seed)}`),
       );

@@ -12,17 +12,26 @@ import type { Step, StepContext } from './step.js';
 export async function clusterStatusOf(ctx: StepContext, host: Host): Promise<ClusterStatus> {
   const status = await readNodeStatus(ctx.shells, host);
   if (typeof status === 'string') {
-    throw new WarrenError('status.unreachable', `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`, {
-      host: host.name,
-      retryable: true,
-      hint: 'Run the create again: its start step starts the node.',
-    });
+    throw new WarrenError(
+      'status.unreachable',
+      `RabbitMQ is not running on ${host.name} (${status === 'vm-down' ? 'no Erlang VM' : 'app stopped'})`,
+      {
+        host: host.name,
+        retryable: true,
+        hint: 'Run the create again: its start step starts the node.',
+      },
+    );
   }
   return status;
 }
 
 /** Both sides list each other: the node is already in the seed's cluster. */
-export function listsEachOther(seedNode: string, seedStatus: ClusterStatus, node: string, nodeStatus: ClusterStatus): boolean {
+export function listsEachOther(
+  seedNode: string,
+  seedStatus: ClusterStatus,
+  node: string,
+  nodeStatus: ClusterStatus,
+): boolean {
   return membersOf(seedStatus).includes(node) && membersOf(nodeStatus).includes(seedNode);
 }
 
@@ -30,22 +39,35 @@ export function listsEachOther(seedNode: string, seedStatus: ClusterStatus, node
  * Classifies one node, refusing one whose join would destroy something: a member of another
  * cluster, or a standalone node holding queues (join_cluster wipes the joining node).
  */
-export async function assessNode(ctx: StepContext, host: Host, seedStatus: ClusterStatus, own: ClusterStatus): Promise<'member' | 'joinable'> {
+export async function assessNode(
+  ctx: StepContext,
+  host: Host,
+  seedStatus: ClusterStatus,
+  own: ClusterStatus,
+): Promise<'member' | 'joinable'> {
   const node = nodeNameOf(host);
   if (listsEachOther(nodeNameOf(ctx.cluster.seed), seedStatus, node, own)) return 'member';
   if (ctx.options.allowWipe) return 'joinable';
   const foreign = own.disk_nodes.filter((n) => n !== node);
   if (foreign.length > 0) {
-    throw new WarrenError('join.would_wipe', `${host.name} belongs to another cluster (${foreign.join(', ')}); joining would wipe it`, {
-      host: host.name,
-      hint: `Check that ${host.name} is the right host. To wipe it and join anyway, run the create again with --allow-wipe.`,
-    });
+    throw new WarrenError(
+      'join.would_wipe',
+      `${host.name} belongs to another cluster (${foreign.join(', ')}); joining would wipe it`,
+      {
+        host: host.name,
+        hint:
+          `Check that ${host.name} is the right host. To wipe it and join ` +
+          `anyway, run the create again with --allow-wipe.`,
+      },
+    );
   }
   const queues = await countQueues(ctx.shells, host);
   if (queues > 0) {
     throw new WarrenError('join.would_wipe', `${host.name} holds ${queues} queue(s); joining would delete them`, {
       host: host.name,
-      hint: `Drain or move the queues on ${host.name} first, or run the create again with --allow-wipe to discard them.`,
+      hint:
+        `Drain or move the queues on ${host.name} first, or run the create ` +
+        `again with --allow-wipe to discard them.`,
     });
   }
   return 'joinable';
@@ -63,7 +85,12 @@ export const membership: Step<Host> = {
   skippedDetail: 'never skipped',
 
   plan(cluster) {
-    return cluster.hosts.map((host) => ({ step: this.id, host: host.name, command: clusterStatusCommand().text, when: 'RabbitMQ is running' }));
+    return cluster.hosts.map((host) => ({
+      step: this.id,
+      host: host.name,
+      command: clusterStatusCommand().text,
+      when: 'RabbitMQ is running',
+    }));
   },
 
   check(ctx) {
@@ -81,8 +108,14 @@ export const membership: Step<Host> = {
     if (seedFacts) ctx.facts.set(seed.name, { ...seedFacts, metadataStore: metadataStoreOfStatus(seedStatus) });
     const verdicts = await onEveryHost(hosts, async (host, i) => {
       const own = statuses[i];
-      if (own === undefined || typeof own === 'string') return { host, verdict: 'not running: checked before its join' };
-      const found = await timedOnHost(ctx, host.name, () => assessNode(ctx, host, seedStatus, own), (m) => (m === 'member' ? 'already a member' : 'standalone, no queues: safe to join'));
+      if (own === undefined || typeof own === 'string')
+        return { host, verdict: 'not running: checked before its join' };
+      const found = await timedOnHost(
+        ctx,
+        host.name,
+        () => assessNode(ctx, host, seedStatus, own),
+        (m) => (m === 'member' ? 'already a member' : 'standalone, no queues: safe to join'),
+      );
       const facts = ctx.facts.get(host.name);
       if (facts) ctx.facts.set(host.name, { ...facts, membership: found });
       return { host, verdict: found };

@@ -20,7 +20,9 @@ const ProbeOutput = z.object({
   unresolved: z.array(z.string()),
 });
 
-/** What a probe keeps of a host's answer: values no longer than a DNS name, and no more peers than a cluster could have. */
+/**
+ * What a probe keeps of a host's answer: values no longer than a DNS name, and no more peers than a cluster could have.
+ */
 const PROBE_VALUE_MAX = 255;
 const PROBE_PEERS_MAX = 1000;
 
@@ -36,20 +38,27 @@ export function parseProbe(stdout: string, host = 'the host'): z.infer<typeof Pr
     const at = line.indexOf('=');
     if (at < 0) continue;
     const key = line.slice(0, at).trim();
-    const value = line.slice(at + 1).trim().slice(0, PROBE_VALUE_MAX);
+    const value = line
+      .slice(at + 1)
+      .trim()
+      .slice(0, PROBE_VALUE_MAX);
     if (key === 'resolves') {
       if (resolves.length < PROBE_PEERS_MAX) resolves.push(value);
     } else if (key === 'unresolved') {
       if (unresolved.length < PROBE_PEERS_MAX) unresolved.push(value);
-    }
-    else fields[key] = value;
+    } else fields[key] = value;
   }
   const parsed = ProbeOutput.safeParse({ ...fields, resolves, unresolved });
   if (!parsed.success) {
-    throw new WarrenError('status.unparseable', `the preflight probe on ${host} printed something unexpected (missing ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`, {
-      host,
-      hint: `Check that ${host} has a POSIX shell, hostname, dpkg-query and getent.`,
-    });
+    throw new WarrenError(
+      'status.unparseable',
+      `the preflight probe on ${host} printed something unexpected (missing ` +
+        `${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`,
+      {
+        host,
+        hint: `Check that ${host} has a POSIX shell, hostname, dpkg-query and getent.`,
+      },
+    );
   }
   return parsed.data;
 }
@@ -87,7 +96,11 @@ export const preflight: Step<Host> = {
   skippedDetail: 'never skipped',
 
   plan(cluster) {
-    return cluster.hosts.map((host) => ({ step: this.id, host: host.name, command: probeHostCommand(peersOf(cluster, host)).text }));
+    return cluster.hosts.map((host) => ({
+      step: this.id,
+      host: host.name,
+      command: probeHostCommand(peersOf(cluster, host)).text,
+    }));
   },
 
   check(ctx) {
@@ -103,38 +116,68 @@ export const preflight: Step<Host> = {
         host.name,
         async () => {
           const shell = await ctx.shells.shell(host.name);
-          const probe = parseProbe((await shell.run(probeHostCommand(peersOf(ctx.cluster, host)), { timeoutMs: 30_000 })).stdout, host.name);
+          const probe = parseProbe(
+            (await shell.run(probeHostCommand(peersOf(ctx.cluster, host)), { timeoutMs: 30_000 })).stdout,
+            host.name,
+          );
           const expected = shortHostnameOf(host);
           if (probe.hostname !== expected) {
-            throw new WarrenError('preflight.hostname_mismatch', `${host.name} calls itself "${probe.hostname}", but its node name would be rabbit@${expected}`, {
-              host: host.name,
-              hint: `Set hosts[].hostname to "${probe.hostname}" for ${host.name}, or rename the host to ${expected}.`,
-            });
+            throw new WarrenError(
+              'preflight.hostname_mismatch',
+              `${host.name} calls itself "${probe.hostname}", but its node name would be rabbit@${expected}`,
+              {
+                host: host.name,
+                hint:
+                  `Set hosts[].hostname to "${probe.hostname}" for ${host.name}, or ` +
+                  `rename the host to ${expected}.`,
+              },
+            );
           }
           // A leftover NODENAME (rabbit@localhost) names the node otherwise than its hostname says.
           if (probe.nodename) {
             const configured = probe.nodename.includes('@') ? probe.nodename : `${probe.nodename}@${probe.hostname}`;
             if (configured !== nodeNameOf(host)) {
-              throw new WarrenError('preflight.nodename_mismatch', `${host.name}'s RabbitMQ is named ${configured} by ${RABBITMQ_ENV_CONF}, but its node name must be ${nodeNameOf(host)}`, {
-                host: host.name,
-                hint: `Remove the NODENAME (or RABBITMQ_NODENAME) line from ${RABBITMQ_ENV_CONF} on ${host.name} (or set it to ${nodeNameOf(host)}), restart RabbitMQ there if it runs (a running node keeps its old name), then run the job again.`,
-              });
+              throw new WarrenError(
+                'preflight.nodename_mismatch',
+                `${host.name}'s RabbitMQ is named ${configured} by ` +
+                  `${RABBITMQ_ENV_CONF}, but its node name must be ${nodeNameOf(host)}`,
+                {
+                  host: host.name,
+                  hint:
+                    `Remove the NODENAME (or RABBITMQ_NODENAME) line from ` +
+                    `${RABBITMQ_ENV_CONF} on ${host.name} (or set it to ` +
+                    `${nodeNameOf(host)}), restart RabbitMQ there if it runs (a running ` +
+                    `node keeps its old name), then run the job again.`,
+                },
+              );
             }
           }
           if (probe.unresolved.length > 0) {
-            throw new WarrenError('preflight.unresolvable_peer', `${host.name} cannot resolve ${probe.unresolved.join(', ')}`, {
-              host: host.name,
-              hint: `Every node must resolve every peer's short hostname: add ${probe.unresolved.join(', ')} to DNS or /etc/hosts on ${host.name}.`,
-            });
+            throw new WarrenError(
+              'preflight.unresolvable_peer',
+              `${host.name} cannot resolve ${probe.unresolved.join(', ')}`,
+              {
+                host: host.name,
+                hint:
+                  `Every node must resolve every peer's short hostname: add ` +
+                  `${probe.unresolved.join(', ')} to DNS or /etc/hosts on ${host.name}.`,
+              },
+            );
           }
           const facts = factsFrom(host, probe);
           ctx.facts.set(host.name, facts);
           return facts;
         },
-        (facts) => `${facts.nodeName}, ${facts.rabbitmqVersion ? `RabbitMQ ${facts.rabbitmqVersion}` : 'rabbitmq-server not installed'}, Erlang ${facts.erlangVersion ?? 'not installed'}, ${facts.serviceManager}`,
+        (facts) =>
+          `${facts.nodeName}, ` +
+          `${facts.rabbitmqVersion ? `RabbitMQ ${facts.rabbitmqVersion}` : 'rabbitmq-server not installed'}, ` +
+          `Erlang ${facts.erlangVersion ?? 'not installed'}, ` +
+          `${facts.serviceManager}`,
       ),
     );
     const versions = new Set([...ctx.facts.values()].map((f) => f.rabbitmqVersion).filter(Boolean));
-    return { detail: `${hosts.length} nodes reachable${versions.size ? `, RabbitMQ ${[...versions].join(' / ')}` : ''}` };
+    return {
+      detail: `${hosts.length} nodes reachable${versions.size ? `, RabbitMQ ${[...versions].join(' / ')}` : ''}`,
+    };
   },
 };

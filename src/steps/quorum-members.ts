@@ -4,13 +4,25 @@ import type { Host } from '../config/schema.js';
 import { WarrenError, toWarrenError } from '../errors.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { clusterStatusCommand, listVhostsCommand } from '../rabbit/commands.js';
-import { deleteQueueMemberCommand, describeDrift, hasQuorumQueues, growQueuesCommand, listQueueMembersCommand, memberDrift, readQuorumMembers, shrinkQueuesCommand } from '../rabbit/quorum-queues.js';
+import {
+  deleteQueueMemberCommand,
+  describeDrift,
+  hasQuorumQueues,
+  growQueuesCommand,
+  listQueueMembersCommand,
+  memberDrift,
+  readQuorumMembers,
+  shrinkQueuesCommand,
+} from '../rabbit/quorum-queues.js';
 import type { MemberDrift } from '../rabbit/quorum-queues.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
 import { timedOnHost } from './step.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
 
-/** Whose replicas the step looks after: every configured node (create, add), or every node but the operation's target (reset, remove). */
+/**
+ * Whose replicas the step looks after: every configured node (create, add), or every node but the operation's target
+ * (reset, remove).
+ */
 export type QuorumScope = 'cluster' | 'survivors';
 
 type PendingMembers =
@@ -22,7 +34,10 @@ function intendedHosts(cluster: ResolvedCluster, scope: QuorumScope, target?: Ho
 }
 
 /** The first intended host whose app answers, with its view; undefined when none does. */
-async function readerOf(ctx: StepContext, hosts: readonly Host[]): Promise<{ host: Host; status: ClusterStatus } | undefined> {
+async function readerOf(
+  ctx: StepContext,
+  hosts: readonly Host[],
+): Promise<{ host: Host; status: ClusterStatus } | undefined> {
   for (const host of hosts) {
     const status = await readNodeStatus(ctx.shells, host).catch((thrown: unknown) => toWarrenError(thrown).code);
     if (typeof status !== 'string') return { host, status };
@@ -44,7 +59,8 @@ export function pendingFor(reader: Host, status: ClusterStatus, drift: readonly 
   const grow = new Set<string>();
   for (const d of drift) {
     // A replica on a member the config does not count is not warren's to remove; verify names it.
-    for (const node of d.extra) if (!listed.has(node)) shrink.set(node, [...(shrink.get(node) ?? []), { vhost: d.vhost, name: d.name }]);
+    for (const node of d.extra)
+      if (!listed.has(node)) shrink.set(node, [...(shrink.get(node) ?? []), { vhost: d.vhost, name: d.name }]);
     for (const node of d.missing) if (running.has(node)) grow.add(node);
   }
   return [
@@ -58,7 +74,8 @@ async function shrinkAway(ctx: StepContext, item: Extract<PendingMembers, { kind
   const shell = await ctx.shells.shell(item.reader.name);
   const shrunk = await shell.run(shrinkQueuesCommand(item.node), { timeoutMs: 300_000, okExitCodes: [69] });
   if (shrunk.code === 0) return `${item.node}: shrunk away`;
-  for (const q of item.queues) await shell.run(deleteQueueMemberCommand(q.vhost, q.name, item.node), { timeoutMs: 120_000 });
+  for (const q of item.queues)
+    await shell.run(deleteQueueMemberCommand(q.vhost, q.name, item.node), { timeoutMs: 120_000 });
   return `${item.node}: replica deleted from ${item.queues.length} queue(s)`;
 }
 
@@ -71,7 +88,8 @@ async function shrinkAway(ctx: StepContext, item: Extract<PendingMembers, { kind
 export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
   return {
     id: 'rabbit:quorum-members',
-    title: scope === 'cluster' ? 'Quorum queues: a replica on every node' : 'Quorum queues: replicas only on the nodes left',
+    title:
+      scope === 'cluster' ? 'Quorum queues: a replica on every node' : 'Quorum queues: replicas only on the nodes left',
     skippedDetail: 'every quorum queue has a replica on exactly the cluster nodes',
 
     plan(cluster, target) {
@@ -79,18 +97,39 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       const reader = hosts[0];
       if (!reader) return [];
       const commands: PlannedCommand[] = [
-        { step: this.id, host: reader.name, command: clusterStatusCommand().text, when: 'first node that runs, RabbitMQ 3.8 or later' },
+        {
+          step: this.id,
+          host: reader.name,
+          command: clusterStatusCommand().text,
+          when: 'first node that runs, RabbitMQ 3.8 or later',
+        },
         { step: this.id, host: reader.name, command: listVhostsCommand().text },
         { step: this.id, host: reader.name, command: listQueueMembersCommand('<vhost>').text, when: 'for each vhost' },
       ];
       if (scope === 'survivors' && target) {
         const node = nodeNameOf(target);
         commands.push(
-          { step: this.id, host: reader.name, command: shrinkQueuesCommand(node).text, when: `a quorum queue keeps a replica on ${node}` },
-          { step: this.id, host: reader.name, command: deleteQueueMemberCommand('<vhost>', '<queue>', node).text, when: 'for each such queue, when shrink refuses a node that left (4.3: exit 69)' },
+          {
+            step: this.id,
+            host: reader.name,
+            command: shrinkQueuesCommand(node).text,
+            when: `a quorum queue keeps a replica on ${node}`,
+          },
+          {
+            step: this.id,
+            host: reader.name,
+            command: deleteQueueMemberCommand('<vhost>', '<queue>', node).text,
+            when: 'for each such queue, when shrink refuses a node that left (4.3: exit 69)',
+          },
         );
       } else {
-        for (const host of hosts) commands.push({ step: this.id, host: reader.name, command: growQueuesCommand(nodeNameOf(host)).text, when: `a quorum queue has no replica on ${nodeNameOf(host)}` });
+        for (const host of hosts)
+          commands.push({
+            step: this.id,
+            host: reader.name,
+            command: growQueuesCommand(nodeNameOf(host)).text,
+            when: `a quorum queue has no replica on ${nodeNameOf(host)}`,
+          });
       }
       return commands;
     },
@@ -99,7 +138,15 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       if (!hasQuorumQueues(ctx.facts.get(ctx.cluster.seed.name)?.rabbitmqVersion)) return [];
       const hosts = intendedHosts(ctx.cluster, scope, ctx.target);
       const found = await readerOf(ctx, hosts);
-      if (!found) throw new WarrenError('status.unreachable', `no node of ${ctx.cluster.cluster.name} runs: quorum queue members cannot be read`, { retryable: true, hint: `Start RabbitMQ on a node of ${ctx.cluster.cluster.name} and run the operation again.` });
+      if (!found)
+        throw new WarrenError(
+          'status.unreachable',
+          `no node of ${ctx.cluster.cluster.name} runs: quorum queue members cannot be read`,
+          {
+            retryable: true,
+            hint: `Start RabbitMQ on a node of ${ctx.cluster.cluster.name} and run the operation again.`,
+          },
+        );
       const queues = await readQuorumMembers(ctx.shells, found.host);
       return pendingFor(found.host, found.status, memberDrift(queues, quorumNodes(hosts, found.status)));
     },
@@ -123,13 +170,23 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
       const reader = pending[0]?.reader ?? ctx.cluster.seed;
       const status = await readNodeStatus(ctx.shells, reader);
       if (typeof status !== 'string') {
-        const left = memberDrift(await readQuorumMembers(ctx.shells, reader), quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status));
+        const left = memberDrift(
+          await readQuorumMembers(ctx.shells, reader),
+          quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status),
+        );
         if (left.length > 0) {
-          throw new WarrenError('verify.failed', `quorum queue members still differ from ${ctx.cluster.cluster.name}'s nodes: ${describeDrift(left, 3).join('; ')}`, {
-            host: reader.name,
-            retryable: true,
-            hint: `Run warren status ${ctx.cluster.cluster.name}; a node without replicas must run for grow to reach it.`,
-          });
+          throw new WarrenError(
+            'verify.failed',
+            `quorum queue members still differ from ${ctx.cluster.cluster.name}'s ` +
+              `nodes: ${describeDrift(left, 3).join('; ')}`,
+            {
+              host: reader.name,
+              retryable: true,
+              hint:
+                `Run warren status ${ctx.cluster.cluster.name}; a node without ` +
+                `replicas must run for grow to reach it.`,
+            },
+          );
         }
       }
       return { detail: done.join('; ') };

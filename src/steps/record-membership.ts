@@ -23,7 +23,10 @@ export function recordMembership(change: 'added' | 'removed' | 'cleared'): Step<
     async run(ctx) {
       if (change === 'cleared') {
         await ctx.membership.clear();
-        return { detail: `${ctx.cluster.cluster.name}: membership changes cleared (a later create builds what the config says)` };
+        return {
+          detail:
+            `${ctx.cluster.cluster.name}: membership changes cleared (a later ` + `create builds what the config says)`,
+        };
       }
       const host = targetOf(ctx);
       await (change === 'added' ? ctx.membership.recordAdded(host.name) : ctx.membership.recordRemoved(host.name));

@@ -46,14 +46,18 @@ export async function resetHost(ctx: StepContext, host: Host, appRunning: boolea
     await shell.run(resetCommand(), { timeoutMs: 300_000 });
   } catch (error) {
     await shell.run(startAppCommand(), { timeoutMs: 300_000 }).catch((restartError: unknown) => {
-      ctx.logger.warn({ host: host.name, code: isWarrenError(restartError) ? restartError.code : 'unknown' }, 'start_app after a failed reset failed too');
+      ctx.logger.warn(
+        { host: host.name, code: isWarrenError(restartError) ? restartError.code : 'unknown' },
+        'start_app after a failed reset failed too',
+      );
     });
     if (isWarrenError(error) && error.code === 'command.failed') {
       throw new WarrenError('reset.failed', `rabbitmqctl reset failed on ${host.name}`, {
         retryable: error.retryable,
         ...(error.evidence ? { evidence: error.evidence } : {}),
         hint: /no_running_cluster_nodes/.test(error.evidence?.stderr ?? '')
-          ? `No other member of the cluster runs, so ${host.name} cannot leave it: start another node first (its app was started again).`
+          ? `No other member of the cluster runs, so ${host.name} cannot leave it: ` +
+            `start another node first (its app was started again).`
           : `Check ${host.name}'s RabbitMQ log; its app was started again, so the cluster is as before.`,
       });
     }
@@ -62,7 +66,10 @@ export async function resetHost(ctx: StepContext, host: Host, appRunning: boolea
   if (startAfter) await shell.run(startAppCommand(), { timeoutMs: 300_000 });
 }
 
-/** What a reset still needs, with the members before it and the store (from the node's own view, or a peer's when its app is stopped). */
+/**
+ * What a reset still needs, with the members before it and the store (from the node's own view, or a peer's when its
+ * app is stopped).
+ */
 type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };
 
 /**
@@ -71,6 +78,33 @@ type PendingReset = { host: Host; appRunning: boolean; before?: string[]; store?
  * a forget_cluster_node. Skipped when the node is already blank and single; a node left with its
  * app stopped (a worker died mid-reset) is reset and started from there.
  */
+/**
+ * Resets one node, left started as a blank single node, and waits until the members that stay
+ * (`expected`) no longer list it: under Khepri the reset counts once a majority of them agrees.
+ */
+export async function resetAndConfirm(
+  ctx: StepContext,
+  host: Host,
+  appRunning: boolean,
+  expected: string[],
+  store: MetadataStore | undefined,
+): Promise<void> {
+  await timedOnHost(
+    ctx,
+    host.name,
+    async () => {
+      await resetHost(ctx, host, appRunning, true);
+      await confirmMembership(ctx, {
+        expected,
+        from: hostsAmong(ctx, expected),
+        ...(store ? { store } : {}),
+        what: `${host.name} leaving ${ctx.cluster.cluster.name}`,
+      });
+    },
+    () => 'reset: a blank single node',
+  );
+}
+
 export const resetNode: Step<PendingReset, NodeOutcomes> = {
   id: 'rabbit:reset-node',
   title: 'Reset the node: stop_app, reset, start_app',
@@ -81,7 +115,12 @@ export const resetNode: Step<PendingReset, NodeOutcomes> = {
     if (!target) return [];
     return [
       { step: this.id, host: target.name, command: clusterStatusCommand().text },
-      { step: this.id, host: target.name, command: stopAppCommand().text, when: 'its app runs and it is not already a blank single node' },
+      {
+        step: this.id,
+        host: target.name,
+        command: stopAppCommand().text,
+        when: 'its app runs and it is not already a blank single node',
+      },
       { step: this.id, host: target.name, command: resetCommand().text, when: 'it is not already a blank single node' },
       { step: this.id, host: target.name, command: startAppCommand().text, when: 'it was reset' },
       ...planConfirmation(this.id, (cluster.seed.name === target.name ? cluster.joiners[0] : cluster.seed)?.name),
@@ -98,25 +137,26 @@ export const resetNode: Step<PendingReset, NodeOutcomes> = {
       });
     }
     if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) return [];
-    const view = state.kind === 'running' ? state.status : (await runningPeer(ctx, host).catch(() => undefined))?.status;
-    return [{ host, appRunning: state.kind === 'running', ...(view ? { before: membersOf(view), store: metadataStoreOfStatus(view) } : {}) }];
+    const view =
+      state.kind === 'running' ? state.status : (await runningPeer(ctx, host).catch(() => undefined))?.status;
+    return [
+      {
+        host,
+        appRunning: state.kind === 'running',
+        ...(view ? { before: membersOf(view), store: metadataStoreOfStatus(view) } : {}),
+      },
+    ];
   },
 
   async run(ctx, pending) {
     for (const { host, appRunning, before, store } of pending) {
       const expected = withoutNode(before ?? ctx.cluster.hosts.map(nodeNameOf), host);
-      await timedOnHost(
-        ctx,
-        host.name,
-        async () => {
-          await resetHost(ctx, host, appRunning, true);
-          // Under Khepri the reset counts once a majority of the others no longer lists the node.
-          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), ...(store ? { store } : {}), what: `${host.name} leaving ${ctx.cluster.cluster.name}` });
-        },
-        () => 'reset: a blank single node',
-      );
+      await resetAndConfirm(ctx, host, appRunning, expected, store);
     }
-    return { detail: `${pending.map((p) => p.host.name).join(', ')} reset: a blank single node`, output: { outcomes: pending.map((p) => ({ host: p.host.name, outcome: 'reset: a blank single node, running' })) } };
+    return {
+      detail: `${pending.map((p) => p.host.name).join(', ')} reset: a blank single node`,
+      output: { outcomes: pending.map((p) => ({ host: p.host.name, outcome: 'reset: a blank single node, running' })) },
+    };
   },
 };
 

@@ -22,8 +22,19 @@ export function safetyGates(operation: DestructiveOperation): Step<'judge', Gate
       const members = membersForGates(cluster, operation, target);
       return [
         ...members.hosts.map((host) => ({ step: this.id, host: host.name, command: clusterStatusCommand().text })),
-        ...(target && operation !== 'node.add' ? [{ step: this.id, host: target.name, command: quorumCriticalCommand().text, when: 'it runs RabbitMQ 3.8 or later' }] : []),
-        ...(target && operation === 'node.add' ? [{ step: this.id, host: target.name, command: clusterStatusCommand().text }] : []),
+        ...(target && operation !== 'node.add'
+          ? [
+              {
+                step: this.id,
+                host: target.name,
+                command: quorumCriticalCommand().text,
+                when: 'it runs RabbitMQ 3.8 or later',
+              },
+            ]
+          : []),
+        ...(target && operation === 'node.add'
+          ? [{ step: this.id, host: target.name, command: clusterStatusCommand().text }]
+          : []),
       ];
     },
 
@@ -38,7 +49,13 @@ export function safetyGates(operation: DestructiveOperation): Step<'judge', Gate
         const names = members.hosts.map((h) => h.name);
         assertTarget(operation, ctx.cluster.cluster.name, ctx.target?.name, names, names);
       }
-      const facts = await readGateFacts(ctx.shells, { operation, cluster: ctx.cluster.cluster.name }, members, ctx.target, ctx.logger);
+      const facts = await readGateFacts(
+        ctx.shells,
+        { operation, cluster: ctx.cluster.cluster.name },
+        members,
+        ctx.target,
+        ctx.logger,
+      );
       const report: GateReport = evaluateGates(facts, ctx.target?.name);
       if (!report.allowed) throw refusalError(report);
       return { detail: report.checks.map((c) => c.detail).join('; '), output: report };

@@ -1,6 +1,11 @@
 import type { Host } from '../config/schema.js';
 import { WarrenError, isWarrenError } from '../errors.js';
-import { checkRunningCommand, serviceStartCommand, stopVmWithoutCliCommand, waitRunningCommand } from '../rabbit/commands.js';
+import {
+  checkRunningCommand,
+  serviceStartCommand,
+  stopVmWithoutCliCommand,
+  waitRunningCommand,
+} from '../rabbit/commands.js';
 import type { ServiceManager } from '../rabbit/commands.js';
 import { onEveryHost, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
@@ -34,12 +39,19 @@ export async function ensureRunning(ctx: StepContext, host: Host): Promise<void>
       () => 'the VM it left was stopped',
       (e: unknown) => `stopping the VM it left failed too (${isWarrenError(e) ? e.code : 'internal'})`,
     );
-    throw new WarrenError('start.timeout', `RabbitMQ did not start on ${host.name} within ${START_DEADLINE_SECONDS + 30} s; ${cleanup}`, {
-      host: host.name,
-      ...(error.evidence ? { evidence: error.evidence } : {}),
-      hint: `Look at /var/log/rabbitmq on ${host.name} (a taken distribution port 25672, a cookie the VM cannot read, disk or memory alarms), fix the cause, then run the job again.`,
-      cause: error,
-    });
+    throw new WarrenError(
+      'start.timeout',
+      `RabbitMQ did not start on ${host.name} within ${START_DEADLINE_SECONDS + 30} s; ${cleanup}`,
+      {
+        host: host.name,
+        ...(error.evidence ? { evidence: error.evidence } : {}),
+        hint:
+          `Look at /var/log/rabbitmq on ${host.name} (a taken distribution port ` +
+          `25672, a cookie the VM cannot read, disk or memory alarms), fix the ` +
+          `cause, then run the job again.`,
+        cause: error,
+      },
+    );
   }
   await shell.run(waitRunningCommand(START_DEADLINE_SECONDS), { timeoutMs: (START_DEADLINE_SECONDS + 30) * 1000 });
 }
@@ -56,19 +68,37 @@ export const start: Step<Host> = {
         step: this.id,
         host: host.name,
         command: serviceStartCommand(host.serviceManager === 'systemd' ? 'systemd' : 'sysv').text,
-        when: host.serviceManager === 'auto' ? 'RabbitMQ is not running (systemctl instead of service where systemd is PID 1)' : 'RabbitMQ is not running',
+        when:
+          host.serviceManager === 'auto'
+            ? 'RabbitMQ is not running (systemctl instead of service where systemd is PID 1)'
+            : 'RabbitMQ is not running',
       },
-      { step: this.id, host: host.name, command: waitRunningCommand(START_DEADLINE_SECONDS).text, when: 'RabbitMQ is not running' },
+      {
+        step: this.id,
+        host: host.name,
+        command: waitRunningCommand(START_DEADLINE_SECONDS).text,
+        when: 'RabbitMQ is not running',
+      },
     ]);
   },
 
   async check(ctx) {
-    const running = await onEveryHost(ctx.cluster.hosts, async (host) => ({ host, running: await isRunning(ctx, host) }));
+    const running = await onEveryHost(ctx.cluster.hosts, async (host) => ({
+      host,
+      running: await isRunning(ctx, host),
+    }));
     return running.filter((r) => !r.running).map((r) => r.host);
   },
 
   async run(ctx, hosts) {
-    await onEveryHost(hosts, (host) => timedOnHost(ctx, host.name, () => ensureRunning(ctx, host), () => 'started'));
+    await onEveryHost(hosts, (host) =>
+      timedOnHost(
+        ctx,
+        host.name,
+        () => ensureRunning(ctx, host),
+        () => 'started',
+      ),
+    );
     return { detail: `started ${hosts.map((h) => h.name).join(', ')}` };
   },
 };

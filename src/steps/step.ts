@@ -23,7 +23,10 @@ export interface NodeFacts {
    * join (standalone, no queues, or the job allows the wipe). Undefined: not yet known.
    */
   membership?: 'member' | 'joinable';
-  /** Mnesia or Khepri, from the version (3.10: Mnesia, 4.3: Khepri), asked (4.0), or as the membership gate read it; undefined: not known. */
+  /**
+   * Mnesia or Khepri, from the version (3.10: Mnesia, 4.3: Khepri), asked (4.0), or as the membership gate read it;
+   * undefined: not known.
+   */
   metadataStore?: MetadataStore;
 }
 
@@ -109,7 +112,10 @@ export interface Step<Pending = unknown, Output = never> {
 }
 
 /** Runs `work` on every host at once and waits for all; the first failure wins after all have settled. */
-export async function onEveryHost<T>(hosts: readonly Host[], work: (host: Host, index: number) => Promise<T>): Promise<T[]> {
+export async function onEveryHost<T>(
+  hosts: readonly Host[],
+  work: (host: Host, index: number) => Promise<T>,
+): Promise<T[]> {
   const results = await Promise.allSettled(hosts.map((host, index) => work(host, index)));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -117,15 +123,30 @@ export async function onEveryHost<T>(hosts: readonly Host[], work: (host: Host, 
 }
 
 /** Times one host's part of a step and reports it running, then done or failed. */
-export async function timedOnHost<T>(ctx: StepContext, host: string, work: () => Promise<T>, detail: (value: T) => string): Promise<T> {
+export async function timedOnHost<T>(
+  ctx: StepContext,
+  host: string,
+  work: () => Promise<T>,
+  detail: (value: T) => string,
+): Promise<T> {
   await ctx.report({ host, state: 'running' });
   const started = performance.now();
   try {
     const value = await work();
-    await ctx.report({ host, state: 'done', durationMs: Math.round(performance.now() - started), detail: detail(value) });
+    await ctx.report({
+      host,
+      state: 'done',
+      durationMs: Math.round(performance.now() - started),
+      detail: detail(value),
+    });
     return value;
   } catch (error) {
-    await ctx.report({ host, state: 'failed', durationMs: Math.round(performance.now() - started), detail: messageOf(error) });
+    await ctx.report({
+      host,
+      state: 'failed',
+      durationMs: Math.round(performance.now() - started),
+      detail: messageOf(error),
+    });
     throw error;
   }
 }

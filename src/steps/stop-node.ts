@@ -25,14 +25,22 @@ export const stopNode: Step<'stop'> = {
     } catch (thrown) {
       const error = toWarrenError(thrown);
       if (!error.code.startsWith('ssh.')) throw error;
-      ctx.logger.warn({ host: ctx.target?.name, code: error.code }, 'node to remove does not answer: it is forgotten on the survivors only');
+      ctx.logger.warn(
+        { host: ctx.target?.name, code: error.code },
+        'node to remove does not answer: it is forgotten on the survivors only',
+      );
       return [];
     }
   },
 
   async run(ctx) {
     const host = targetOf(ctx);
-    await timedOnHost(ctx, host.name, async () => (await ctx.shells.shell(host.name)).run(stopAppCommand(), { timeoutMs: 120_000 }), () => 'app stopped');
+    await timedOnHost(
+      ctx,
+      host.name,
+      async () => (await ctx.shells.shell(host.name)).run(stopAppCommand(), { timeoutMs: 120_000 }),
+      () => 'app stopped',
+    );
     return { detail: `${host.name}: app stopped` };
   },
 };

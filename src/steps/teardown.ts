@@ -3,12 +3,12 @@ import { clusterStatusCommand, resetCommand, startAppCommand, stopAppCommand } f
 import { nodeNameOf } from '../config/load.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
-import { confirmMembership, hostsAmong, planConfirmation, withoutNode } from './confirm-membership.js';
-import { isBlankSingle, nodeRunState, resetHost } from './reset-node.js';
+import { planConfirmation, withoutNode } from './confirm-membership.js';
+import { isBlankSingle, nodeRunState, resetAndConfirm } from './reset-node.js';
 import type { PlannedCommand, Step } from './step.js';
 import type { Host } from '../config/schema.js';
 import { membersOf } from '../rabbit/queries.js';
-import { NodeOutcomes, timedOnHost } from './step.js';
+import { NodeOutcomes } from './step.js';
 
 type PendingTeardown = { host: Host; appRunning: boolean; before?: string[]; store?: MetadataStore };
 
@@ -28,8 +28,18 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
   plan(cluster) {
     return [...cluster.joiners, cluster.seed].flatMap((host): PlannedCommand[] => [
       { step: this.id, host: host.name, command: clusterStatusCommand().text },
-      { step: this.id, host: host.name, command: stopAppCommand().text, when: 'its app runs and it is not a blank single node' },
-      { step: this.id, host: host.name, command: resetCommand().text, when: 'it is not a blank single node (one node at a time)' },
+      {
+        step: this.id,
+        host: host.name,
+        command: stopAppCommand().text,
+        when: 'its app runs and it is not a blank single node',
+      },
+      {
+        step: this.id,
+        host: host.name,
+        command: resetCommand().text,
+        when: 'it is not a blank single node (one node at a time)',
+      },
       { step: this.id, host: host.name, command: startAppCommand().text, when: 'it was reset' },
       ...(host === cluster.seed ? [] : planConfirmation(this.id, cluster.seed.name)),
     ]);
@@ -46,7 +56,13 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
         });
       }
       if (state.kind === 'running' && (await isBlankSingle(ctx, host, state.status))) continue;
-      pending.push({ host, appRunning: state.kind === 'running', ...(state.kind === 'running' ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) } : {}) });
+      pending.push({
+        host,
+        appRunning: state.kind === 'running',
+        ...(state.kind === 'running'
+          ? { before: membersOf(state.status), store: metadataStoreOfStatus(state.status) }
+          : {}),
+      });
     }
     return pending;
   },
@@ -56,15 +72,7 @@ export const teardown: Step<PendingTeardown, NodeOutcomes> = {
     for (const { host, appRunning, before, store } of pending) {
       // The members left once this node and those reset before it are gone; the seed, last, leaves none.
       const expected = withoutNode(before ?? ctx.cluster.hosts.map(nodeNameOf), host).filter((n) => !gone.has(n));
-      await timedOnHost(
-        ctx,
-        host.name,
-        async () => {
-          await resetHost(ctx, host, appRunning, true);
-          await confirmMembership(ctx, { expected, from: hostsAmong(ctx, expected), ...(store ? { store } : {}), what: `${host.name} leaving ${ctx.cluster.cluster.name}` });
-        },
-        () => 'reset: a blank single node',
-      );
+      await resetAndConfirm(ctx, host, appRunning, expected, store);
       gone.add(nodeNameOf(host));
     }
     return {

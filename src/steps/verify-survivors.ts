@@ -30,7 +30,10 @@ export function survivorsOf(ctx: Pick<StepContext, 'cluster' | 'target'>): Host[
  * deadline. A survivor the cluster does not list (reset earlier: still counted by the config, not
  * clustered) is not expected here; it is named in `unclustered`.
  */
-async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ health: ClusterHealth; unclustered: string[]; status: ClusterStatus; reader: Host }> {
+async function survivorsHealth(
+  ctx: StepContext,
+  survivors: Host[],
+): Promise<{ health: ClusterHealth; unclustered: string[]; status: ClusterStatus; reader: Host }> {
   const deadline = Date.now() + SETTLE_DEADLINE_MS;
   for (;;) {
     let found: { health: ClusterHealth; unclustered: string[]; status: ClusterStatus; reader: Host } | undefined;
@@ -40,14 +43,26 @@ async function survivorsHealth(ctx: StepContext, survivors: Host[]): Promise<{ h
       const listed = new Set(membersOf(status));
       const clustered = survivors.filter((h) => listed.has(nodeNameOf(h)));
       const expected = new Map(clustered.map((h) => [nodeNameOf(h), h.name]));
-      found = { health: evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name), unclustered: survivors.filter((h) => !listed.has(nodeNameOf(h))).map((h) => h.name), status, reader: host };
+      found = {
+        health: evaluateHealth(ctx.cluster.cluster.name, status, expected, host.name),
+        unclustered: survivors.filter((h) => !listed.has(nodeNameOf(h))).map((h) => h.name),
+        status,
+        reader: host,
+      };
       break;
     }
     if (found?.health.headline === 'healthy' || Date.now() >= deadline) {
       if (found) return found;
-      throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, { retryable: true, hint: `Run warren status ${ctx.cluster.cluster.name}.` });
+      throw new WarrenError('verify.failed', `no survivor of ${ctx.cluster.cluster.name} answers cluster_status`, {
+        retryable: true,
+        hint: `Run warren status ${ctx.cluster.cluster.name}.`,
+      });
     }
-    await pauseUnlessCancelled(ctx.signal, SETTLE_INTERVAL_MS, `reading the survivors of ${ctx.cluster.cluster.name} again`);
+    await pauseUnlessCancelled(
+      ctx.signal,
+      SETTLE_INTERVAL_MS,
+      `reading the survivors of ${ctx.cluster.cluster.name} again`,
+    );
   }
 }
 
@@ -66,7 +81,17 @@ export const verifySurvivors: Step<'survivors', SurvivorsOutput> = {
 
   plan(cluster, target) {
     const first = cluster.hosts.find((h) => h.name !== target?.name);
-    return first ? [{ step: this.id, host: first.name, command: clusterStatusCommand().text, when: 'first survivor that answers (seed first)' }, ...planBeyondStatus(this.id, first.name)] : [];
+    return first
+      ? [
+          {
+            step: this.id,
+            host: first.name,
+            command: clusterStatusCommand().text,
+            when: 'first survivor that answers (seed first)',
+          },
+          ...planBeyondStatus(this.id, first.name),
+        ]
+      : [];
   },
 
   check() {
@@ -78,16 +103,34 @@ export const verifySurvivors: Step<'survivors', SurvivorsOutput> = {
     const survivors = survivorsOf(ctx);
     const { health, unclustered, status, reader } = await survivorsHealth(ctx, survivors);
     if (health.headline !== 'healthy') {
-      throw new WarrenError('verify.failed', `the rest of ${ctx.cluster.cluster.name} is ${health.headline}: ${health.problems.join('; ')}`, {
-        ...(health.readFrom ? { host: health.readFrom } : {}),
-        retryable: true,
-        hint: `Run warren status ${ctx.cluster.cluster.name}; fix the node named, then run the operation again.`,
-      });
+      throw new WarrenError(
+        'verify.failed',
+        `the rest of ${ctx.cluster.cluster.name} is ${health.headline}: ${health.problems.join('; ')}`,
+        {
+          ...(health.readFrom ? { host: health.readFrom } : {}),
+          retryable: true,
+          hint: `Run warren status ${ctx.cluster.cluster.name}; fix the node named, then run the operation again.`,
+        },
+      );
     }
     const clusteredHosts = survivors.filter((h) => !unclustered.includes(h.name));
-    await verifyBeyondStatus(ctx, { nodes: clusteredHosts.map(nodeNameOf), reader, from: clusteredHosts, status, what: `${target.name} leaving ${ctx.cluster.cluster.name}` });
+    await verifyBeyondStatus(ctx, {
+      nodes: clusteredHosts.map(nodeNameOf),
+      reader,
+      from: clusteredHosts,
+      status,
+      what: `${target.name} leaving ${ctx.cluster.cluster.name}`,
+    });
     const clustered = clusteredHosts.map((h) => h.name);
-    const warnings = unclustered.map((h) => `${h} counts as a member of ${ctx.cluster.cluster.name} but is not clustered (reset earlier?): run cluster create to join it again, or node remove it`);
-    return { detail: `${clustered.join(', ')}: running disk nodes of one cluster without ${nodeNameOf(target)}`, output: { health, warnings } };
+    const warnings = unclustered.map(
+      (h) =>
+        `${h} counts as a member of ${ctx.cluster.cluster.name} but is not ` +
+        `clustered (reset earlier?): run cluster create to join it again, or ` +
+        `node remove it`,
+    );
+    return {
+      detail: `${clustered.join(', ')}: running disk nodes of one cluster without ${nodeNameOf(target)}`,
+      output: { health, warnings },
+    };
   },
 };

@@ -1,15 +1,28 @@
 import { nodeNameOf } from '../config/load.js';
 import { toWarrenError } from '../errors.js';
-import { nodeDataStateCommand, resetCommand, shutdownCommand, stopAppCommand, wipeNodeDataCommand } from '../rabbit/commands.js';
+import {
+  nodeDataStateCommand,
+  resetCommand,
+  shutdownCommand,
+  stopAppCommand,
+  wipeNodeDataCommand,
+} from '../rabbit/commands.js';
 import { isBlankSingle, nodeRunState, resetHost, targetOf } from './reset-node.js';
 import { NodeOutcomes, timedOnHost } from './step.js';
 import type { Step, StepContext } from './step.js';
 
 /** What the removed node still needs: a reset (VM up), an offline wipe (VM down), a shutdown, or nothing reachable. */
-type PendingWipe = { kind: 'reset'; appRunning: boolean } | { kind: 'shutdown' } | { kind: 'offline-wipe' } | { kind: 'unreachable'; reason: string };
+type PendingWipe =
+  | { kind: 'reset'; appRunning: boolean }
+  | { kind: 'shutdown' }
+  | { kind: 'offline-wipe' }
+  | { kind: 'unreachable'; reason: string };
 
 const UNREACHABLE_WARNING = (host: string) =>
-  `${host} did not answer: it was forgotten on the survivors only. Before it is started again, delete its data (/var/lib/rabbitmq/mnesia) or it fails to start with inconsistent_cluster; then node add can bring it back.`;
+  `${host} did not answer: it was forgotten on the survivors only. ` +
+  `Before it is started again, delete its data ` +
+  `(/var/lib/rabbitmq/mnesia) or it fails to start with ` +
+  `inconsistent_cluster; then node add can bring it back.`;
 
 async function pendingFor(ctx: StepContext): Promise<PendingWipe[]> {
   const host = targetOf(ctx);
@@ -41,10 +54,20 @@ export const wipeNode: Step<PendingWipe, NodeOutcomes> = {
     const node = nodeNameOf(target);
     return [
       { step: this.id, host: target.name, command: stopAppCommand().text, when: 'its app runs' },
-      { step: this.id, host: target.name, command: resetCommand().text, when: 'its Erlang VM runs and it is not blank' },
+      {
+        step: this.id,
+        host: target.name,
+        command: resetCommand().text,
+        when: 'its Erlang VM runs and it is not blank',
+      },
       { step: this.id, host: target.name, command: shutdownCommand().text, when: 'its Erlang VM runs' },
       { step: this.id, host: target.name, command: nodeDataStateCommand(node).text, when: 'its Erlang VM is down' },
-      { step: this.id, host: target.name, command: wipeNodeDataCommand(node).text, when: 'its Erlang VM is down and its data directory is not empty' },
+      {
+        step: this.id,
+        host: target.name,
+        command: wipeNodeDataCommand(node).text,
+        when: 'its Erlang VM is down and its data directory is not empty',
+      },
     ];
   },
 
@@ -63,7 +86,10 @@ export const wipeNode: Step<PendingWipe, NodeOutcomes> = {
     if (!pending || pending.kind === 'unreachable') {
       const warning = UNREACHABLE_WARNING(host.name);
       await ctx.report({ host: host.name, state: 'skipped', detail: warning });
-      return { detail: warning, output: { outcomes: [{ host: host.name, outcome: 'forgotten; not reset (unreachable)' }], warnings: [warning] } };
+      return {
+        detail: warning,
+        output: { outcomes: [{ host: host.name, outcome: 'forgotten; not reset (unreachable)' }], warnings: [warning] },
+      };
     }
     const outcome = await timedOnHost(
       ctx,

@@ -63,14 +63,33 @@ describe('the audit log on real Redis', () => {
 });
 
 describe('a destructive job must say how it was allowed', () => {
-  const base = { cluster: 'prod-mq', origin: { kind: 'cli', user: 'ops' }, requestedAt: new Date().toISOString() } as const;
+  const base = {
+    cluster: 'prod-mq',
+    origin: { kind: 'cli', user: 'ops' },
+    requestedAt: new Date().toISOString(),
+  } as const;
 
   it('refuses node.reset without a node or without an authorization, and cluster.create with a node', () => {
-    expect(JobData.safeParse({ ...base, operation: 'node.reset', authorization: { kind: 'cli-yes', user: 'ops' } }).success).toBe(false);
+    expect(
+      JobData.safeParse({ ...base, operation: 'node.reset', authorization: { kind: 'cli-yes', user: 'ops' } }).success,
+    ).toBe(false);
     expect(JobData.safeParse({ ...base, operation: 'node.reset', node: 'mq2' }).success).toBe(false);
     expect(JobData.safeParse({ ...base, operation: 'cluster.create', node: 'mq2' }).success).toBe(false);
-    expect(JobData.safeParse({ ...base, operation: 'node.reset', node: 'mq2', authorization: { kind: 'cli-yes', user: 'ops' } }).success).toBe(true);
-    expect(JobData.safeParse({ ...base, operation: 'cluster.teardown', authorization: { kind: 'approval', approvalId: randomUUID(), approvedBy: 'U0BBB' } }).success).toBe(true);
+    expect(
+      JobData.safeParse({
+        ...base,
+        operation: 'node.reset',
+        node: 'mq2',
+        authorization: { kind: 'cli-yes', user: 'ops' },
+      }).success,
+    ).toBe(true);
+    expect(
+      JobData.safeParse({
+        ...base,
+        operation: 'cluster.teardown',
+        authorization: { kind: 'approval', approvalId: randomUUID(), approvedBy: 'U0BBB' },
+      }).success,
+    ).toBe(true);
     expect(JobData.safeParse({ ...base, operation: 'cluster.create' }).success).toBe(true);
   });
 });

@@ -39,7 +39,9 @@ describe("warren cluster create's follow", () => {
     const prefix = `bad-follow-${randomUUID().slice(0, 8)}`;
     const queue = openOperationsQueue(redis, prefix);
     try {
-      const child = spawn('node', [CLI, '--config', CONFIG, '--prefix', prefix, 'cluster', 'create', 'prod-mq'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('node', [CLI, '--config', CONFIG, '--prefix', prefix, 'cluster', 'create', 'prod-mq'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -52,8 +54,19 @@ describe("warren cluster create's follow", () => {
       }
       if (!jobId) throw new Error(`the CLI queued nothing: ${stderr}`);
       await redis.xadd(`${prefix}:events:${jobId}`, '*', 'event', '{not json');
-      const base = { type: 'job' as const, jobId, operation: 'cluster.create' as const, cluster: 'prod-mq', attempt: 1, at: new Date().toISOString() };
-      await publishEvent(redis, prefix, { ...base, state: 'failed', error: { code: 'test.ended', message: 'ended by the test', retryable: false } });
+      const base = {
+        type: 'job' as const,
+        jobId,
+        operation: 'cluster.create' as const,
+        cluster: 'prod-mq',
+        attempt: 1,
+        at: new Date().toISOString(),
+      };
+      await publishEvent(redis, prefix, {
+        ...base,
+        state: 'failed',
+        error: { code: 'test.ended', message: 'ended by the test', retryable: false },
+      });
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(stderr).toContain('event.malformed');
       expect(stdout).toMatch(/failed in/);
@@ -69,7 +82,8 @@ function jsonLogSink(): { logs: Record<string, unknown>[]; sink: Writable } {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -84,9 +98,21 @@ describe('a job whose raw data is not JSON', () => {
     const connection = connectRedis();
     try {
       // A job as BullMQ stores it, its data field then overwritten with something that is not JSON.
-      const job = await queue.add('cluster.create', { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() } as never);
+      const job = await queue.add('cluster.create', {
+        operation: 'cluster.create',
+        cluster: 'prod-mq',
+        origin: { kind: 'cli', user: 't' },
+        requestedAt: new Date().toISOString(),
+      } as never);
       await redis.hset(`${prefix}:warren-operations:${job.id}`, 'data', '{"operation": cluster.create');
-      const worker = await startWorker({ operations, config: await loadConfig(CONFIG), connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
+      const worker = await startWorker({
+        operations,
+        config: await loadConfig(CONFIG),
+        connection,
+        prefix,
+        logger: createLogger({ level: 'info', destination: sink }),
+        lockDurationMs: 2000,
+      });
       try {
         const deadline = Date.now() + 15_000;
         let state = await queue.getJobState(job.id!);
@@ -100,11 +126,18 @@ describe('a job whose raw data is not JSON', () => {
         expect((await queue.getJob(job.id!))?.data).toMatchObject({ raw: '{"operation": cluster.create' });
         expect(logs.some((l) => l.code === 'job.invalid' && l.jobId === job.id)).toBe(true);
         // The worker is not wedged: the next job runs (and fails on the example's unreachable hosts, which is fine).
-        const next = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
+        const next = await enqueueOperation(queue, redis, {
+          operation: 'cluster.create',
+          cluster: 'prod-mq',
+          origin: { kind: 'cli', user: 't' },
+          requestedAt: new Date().toISOString(),
+        });
         const started = Date.now() + 15_000;
         let seen = false;
         while (!seen && Date.now() < started) {
-          seen = (await readEvents(redis, prefix, next.jobId)).some(({ event }) => event.type === 'job' && event.state !== 'queued');
+          seen = (await readEvents(redis, prefix, next.jobId)).some(
+            ({ event }) => event.type === 'job' && event.state !== 'queued',
+          );
           if (!seen) await new Promise((r) => setTimeout(r, 100));
         }
         expect(seen).toBe(true);
@@ -126,10 +159,27 @@ describe('an error the worker did not expect', () => {
     const connection = connectRedis();
     // A cluster without nodes, which the loader refuses, stands in for a bug: resolving it throws a TypeError.
     const config = await loadConfig(CONFIG);
-    const broken = { ...config, clusters: config.clusters.map((c) => (c.name === 'prod-mq' ? { ...c, nodes: undefined as unknown as string[] } : c)) };
-    const worker = await startWorker({ operations, config: broken, connection, prefix, logger: createLogger({ level: 'info', destination: sink }), lockDurationMs: 2000 });
+    const broken = {
+      ...config,
+      clusters: config.clusters.map((c) =>
+        c.name === 'prod-mq' ? { ...c, nodes: undefined as unknown as string[] } : c,
+      ),
+    };
+    const worker = await startWorker({
+      operations,
+      config: broken,
+      connection,
+      prefix,
+      logger: createLogger({ level: 'info', destination: sink }),
+      lockDurationMs: 2000,
+    });
     try {
-      const { jobId } = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
+      const { jobId } = await enqueueOperation(queue, redis, {
+        operation: 'cluster.create',
+        cluster: 'prod-mq',
+        origin: { kind: 'cli', user: 't' },
+        requestedAt: new Date().toISOString(),
+      });
       const deadline = Date.now() + 15_000;
       let state = await queue.getJobState(jobId);
       while (state !== 'failed' && Date.now() < deadline) {
@@ -137,9 +187,13 @@ describe('an error the worker did not expect', () => {
         state = await queue.getJobState(jobId);
       }
       expect(state).toBe('failed');
-      expect(await redis.hget(`${prefix}:warren-operations:${jobId}`, 'failedReason')).toMatch(/^internal: Cannot read properties of undefined/);
+      expect(await redis.hget(`${prefix}:warren-operations:${jobId}`, 'failedReason')).toMatch(
+        /^internal: Cannot read properties of undefined/,
+      );
       expect((await queue.getJob(jobId))?.attemptsMade).toBe(1);
-      const failed = (await readEvents(redis, prefix, jobId)).map(({ event }) => event).find((e) => e.type === 'job' && e.state === 'failed');
+      const failed = (await readEvents(redis, prefix, jobId))
+        .map(({ event }) => event)
+        .find((e) => e.type === 'job' && e.state === 'failed');
       expect(failed).toMatchObject({ error: { code: 'internal', retryable: false } });
       const line = logs.find((l) => l.msg === 'job attempt failed' && l.jobId === jobId);
       expect(line).toMatchObject({ code: 'internal', willRetry: false });
@@ -159,7 +213,11 @@ describe('a validly signed body that is not an object', () => {
       const ts = Math.floor(Date.now() / 1000);
       const response = await fetch(`http://127.0.0.1:${h.bot.port}/slack/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-slack-request-timestamp': String(ts), 'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, body) },
+        headers: {
+          'content-type': 'application/json',
+          'x-slack-request-timestamp': String(ts),
+          'x-slack-signature': signSlackRequest(SIGNING_SECRET, ts, body),
+        },
         body,
       });
       expect(response.status).toBe(400);

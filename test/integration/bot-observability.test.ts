@@ -13,7 +13,15 @@ import { heartbeatKey, startHeartbeat } from '../../src/queue/worker.js';
 import { botHealth } from '../../src/slack/runtime/health.js';
 import { createSlackHttpReceiver } from '../../src/slack/runtime/http-receiver.js';
 import { SlackEmulator } from '../../tools/slack-emulator/emulator.js';
-import { CHANNEL, FAST_REPORTER, OPERATOR, OUTSIDER, VIEWER, startSlackHarness, testConfig } from '../../tools/slack-emulator/harness.js';
+import {
+  CHANNEL,
+  FAST_REPORTER,
+  OPERATOR,
+  OUTSIDER,
+  VIEWER,
+  startSlackHarness,
+  testConfig,
+} from '../../tools/slack-emulator/harness.js';
 import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 import { refuseAllGates } from '../../tools/slack-emulator/gates.js';
 
@@ -57,7 +65,10 @@ describe('bot /healthz', () => {
     try {
       const response = await fetch(botUrl('/healthz'));
       expect(response.status).toBe(503);
-      const report = (await response.json()) as { healthy: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
+      const report = (await response.json()) as {
+        healthy: boolean;
+        checks: Record<string, { ok: boolean; detail?: string }>;
+      };
       expect(report.healthy).toBe(false);
       expect(report.checks.redis).toEqual({ ok: true });
       expect(report.checks.workers?.ok).toBe(false);
@@ -71,14 +82,21 @@ describe('bot /healthz', () => {
     // Nothing listens there: ioredis queues commands and keeps reconnecting, as during a Redis outage.
     const dead = connectRedis('redis://127.0.0.1:6399');
     dead.on('error', () => undefined);
-    const receiver = createSlackHttpReceiver({ signingSecret: 'unused-signing-secret', logger: pino({ level: 'silent' }), health: () => botHealth(dead, h.prefix) });
+    const receiver = createSlackHttpReceiver({
+      signingSecret: 'unused-signing-secret',
+      logger: pino({ level: 'silent' }),
+      health: () => botHealth(dead, h.prefix),
+    });
     const server = await receiver.start(0);
     try {
       const started = Date.now();
       const response = await fetch(`http://127.0.0.1:${String((server.address() as AddressInfo).port)}/healthz`);
       expect(Date.now() - started).toBeLessThan(3000);
       expect(response.status).toBe(503);
-      expect(await response.json()).toMatchObject({ healthy: false, checks: { redis: { ok: false, detail: 'no answer within 1000 ms' }, workers: { ok: false } } });
+      expect(await response.json()).toMatchObject({
+        healthy: false,
+        checks: { redis: { ok: false, detail: 'no answer within 1000 ms' }, workers: { ok: false } },
+      });
     } finally {
       await receiver.stop();
       dead.disconnect();
@@ -97,7 +115,10 @@ describe('bot /metrics', () => {
     h.emulator.rateLimit('chat.postMessage', 2, 0);
     const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab', user: OPERATOR, channel: CHANNEL });
     expect(reply.status).toBe(200);
-    await h.emulator.waitFor(() => h.emulator.callsOf('chat.postMessage').some((c) => c.status !== 429), 'the card, posted after the 429s');
+    await h.emulator.waitFor(
+      () => h.emulator.callsOf('chat.postMessage').some((c) => c.status !== 429),
+      'the card, posted after the 429s',
+    );
 
     expect(h.emulator.callsOf('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(2);
     expect(await scrape()).toContain('warren_slack_api_retries_total{method="chat.postMessage"} 2');
@@ -135,7 +156,12 @@ describe('bot in Socket Mode', () => {
       config: testConfig(),
       redis: h.redis,
       queue,
-      env: { SLACK_BOT_TOKEN: emulator.botToken, SLACK_APP_TOKEN: emulator.appToken, SLACK_API_URL: emulator.apiUrl, WARREN_METRICS_PORT: String(port) },
+      env: {
+        SLACK_BOT_TOKEN: emulator.botToken,
+        SLACK_APP_TOKEN: emulator.appToken,
+        SLACK_API_URL: emulator.apiUrl,
+        WARREN_METRICS_PORT: String(port),
+      },
       logger: createLogger({ level: 'silent' }),
       checkSafetyGates: refuseAllGates,
       reporter: FAST_REPORTER,
@@ -144,8 +170,13 @@ describe('bot in Socket Mode', () => {
     try {
       expect(bot.port).toBeUndefined();
       const health = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
-      expect([health.status, await health.json()]).toEqual([200, { healthy: true, checks: { redis: { ok: true }, workers: { ok: true } } }]);
-      expect(await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text()).toContain('# TYPE warren_slack_commands_total counter');
+      expect([health.status, await health.json()]).toEqual([
+        200,
+        { healthy: true, checks: { redis: { ok: true }, workers: { ok: true } } },
+      ]);
+      expect(await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text()).toContain(
+        '# TYPE warren_slack_commands_total counter',
+      );
     } finally {
       await stop();
       await bot.close();

@@ -17,7 +17,8 @@ import { TERMINAL_FORBIDDEN } from '../slack/escaping.js';
 
 const CLI = 'dist/src/cli/bin.js';
 const CONFIG = 'config/warren.example.yaml';
-const HOSTILE = '\u001b[2J\u001b[31mred\u001b[0m \u001b]0;owned\u0007 \u009b1A \r\u0000\u0008 \u202egnp.exe <!channel> \ud800 ok';
+const HOSTILE =
+  '\u001b[2J\u001b[31mred\u001b[0m \u001b]0;owned\u0007 \u009b1A \r\u0000\u0008 \u202egnp.exe <!channel> \ud800 ok';
 
 const redis = connectRedis();
 const prefix = `test-cli-term-${randomUUID().slice(0, 8)}`;
@@ -40,7 +41,9 @@ interface Ran {
 }
 
 function run(args: string[], whileRunning?: () => Promise<void>): Promise<Ran> {
-  const child = spawn('node', [CLI, '--config', CONFIG, '--prefix', prefix, ...args], { env: { ...process.env, LOG_LEVEL: 'silent' } });
+  const child = spawn('node', [CLI, '--config', CONFIG, '--prefix', prefix, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'silent' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
@@ -69,7 +72,16 @@ describe('the CLI prints host data to a terminal', () => {
   });
 
   it('audit: no control character in the text or --json output; the JSON keeps the data', async () => {
-    await new AuditLog(redis, prefix).append({ at: new Date().toISOString(), event: 'failed', operation: 'node.reset', cluster: 'prod-mq', node: 'mq3', actor: 'cli:ops', via: 'worker', detail: HOSTILE });
+    await new AuditLog(redis, prefix).append({
+      at: new Date().toISOString(),
+      event: 'failed',
+      operation: 'node.reset',
+      cluster: 'prod-mq',
+      node: 'mq3',
+      actor: 'cli:ops',
+      via: 'worker',
+      detail: HOSTILE,
+    });
 
     const text = await run(['audit']);
     expect(text.code).toBe(0);
@@ -96,11 +108,32 @@ describe('the CLI prints host data to a terminal', () => {
         if (!jobId) throw new Error('the CLI queued no job');
         cleanup.push(eventsKey(prefix, jobId));
         const base = { jobId, operation: 'cluster.create' as const, cluster: 'prod-mq', at: new Date().toISOString() };
-        const error = { code: 'command.failed' as const, message: `join failed: ${HOSTILE}`, retryable: false, host: 'mq2', step: 'rabbit:join', evidence: { host: 'mq2', command: 'rabbitmqctl join_cluster rabbit@mq1', exitCode: 69, stderr: `Error: ${HOSTILE}\nline two ${HOSTILE}` }, hint: HOSTILE };
+        const error = {
+          code: 'command.failed' as const,
+          message: `join failed: ${HOSTILE}`,
+          retryable: false,
+          host: 'mq2',
+          step: 'rabbit:join',
+          evidence: {
+            host: 'mq2',
+            command: 'rabbitmqctl join_cluster rabbit@mq1',
+            exitCode: 69,
+            stderr: `Error: ${HOSTILE}\nline two ${HOSTILE}`,
+          },
+          hint: HOSTILE,
+        };
         const events: ProgressEvent[] = [
           { ...base, type: 'job', state: 'started', attempt: 1 },
           { ...base, type: 'step', step: 'rabbit:preflight', state: 'running' },
-          { ...base, type: 'step', step: 'rabbit:preflight', state: 'done', host: 'mq1', durationMs: 10, detail: HOSTILE },
+          {
+            ...base,
+            type: 'step',
+            step: 'rabbit:preflight',
+            state: 'done',
+            host: 'mq1',
+            durationMs: 10,
+            detail: HOSTILE,
+          },
           { ...base, type: 'step', step: 'rabbit:join', state: 'failed', durationMs: 10, detail: HOSTILE, error },
           { ...base, type: 'job', state: 'failed', attempt: 1, error },
         ];

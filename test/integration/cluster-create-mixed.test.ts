@@ -41,22 +41,42 @@ describe('cluster create refuses mixed versions at preflight (4.0.5, 4.3.6, 3.10
   }, 120_000);
 
   it.each([
-    ['mxa', 'mx3', /the seed mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia\. RabbitMQ 3\.x and 4\.x/],
-    ['mxb', 'mx1', /the seed mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia; mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia\. RabbitMQ 3\.x and 4\.x/],
-    ['mxc', 'mx2', /the seed mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx2 \(rabbit@mx2\) runs RabbitMQ 4\.3\.6 with Khepri\. .*leaves a ghost member/],
-    ['mxd', 'mx1', /the seed mx2 \(rabbit@mx2\) runs RabbitMQ 4\.3\.6 with Khepri; mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia\./],
-  ])('%s: refused naming %s, before any command that changes a node', async (name, host, message) => {
-    harness.commands.length = 0;
-    const { final } = await harness.create(name);
-    expect(final.state).toBe('failed');
-    expect(final.attempt).toBe(1); // not retried: waiting does not make versions match
-    expect(final.error).toMatchObject({ code: 'preflight.incompatible_nodes', step: 'rabbit:compatibility', host });
-    expect(final.error?.message).toMatch(message);
-    expect(final.error?.message).toMatch(/Nothing was changed\.$/);
-    expect(final.error?.hint).toMatch(/^Install RabbitMQ \d+\.\d+\.x \(the seed's series\) on /);
-    expect(harness.commands.length).toBeGreaterThan(0);
-    expect(harness.commands.filter((c) => MUTATING.test(c.command))).toEqual([]);
-  }, 120_000);
+    [
+      'mxa',
+      'mx3',
+      /the seed mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia\. RabbitMQ 3\.x and 4\.x/,
+    ],
+    [
+      'mxb',
+      'mx1',
+      /the seed mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia; mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia\. RabbitMQ 3\.x and 4\.x/,
+    ],
+    [
+      'mxc',
+      'mx2',
+      /the seed mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx2 \(rabbit@mx2\) runs RabbitMQ 4\.3\.6 with Khepri\. .*leaves a ghost member/,
+    ],
+    [
+      'mxd',
+      'mx1',
+      /the seed mx2 \(rabbit@mx2\) runs RabbitMQ 4\.3\.6 with Khepri; mx1 \(rabbit@mx1\) runs RabbitMQ 4\.0\.5 with Mnesia; mx3 \(rabbit@mx3\) runs RabbitMQ 3\.10\.8 with Mnesia\./,
+    ],
+  ])(
+    '%s: refused naming %s, before any command that changes a node',
+    async (name, host, message) => {
+      harness.commands.length = 0;
+      const { final } = await harness.create(name);
+      expect(final.state).toBe('failed');
+      expect(final.attempt).toBe(1); // not retried: waiting does not make versions match
+      expect(final.error).toMatchObject({ code: 'preflight.incompatible_nodes', step: 'rabbit:compatibility', host });
+      expect(final.error?.message).toMatch(message);
+      expect(final.error?.message).toMatch(/Nothing was changed\.$/);
+      expect(final.error?.hint).toMatch(/^Install RabbitMQ \d+\.\d+\.x \(the seed's series\) on /);
+      expect(harness.commands.length).toBeGreaterThan(0);
+      expect(harness.commands.filter((c) => MUTATING.test(c.command))).toEqual([]);
+    },
+    120_000,
+  );
 
   it('left every node as it was: own cookie, standalone, running', async () => {
     expect(await Promise.all([1, 2, 3].map((i) => lab.readCookie(i)))).toEqual(cookies);

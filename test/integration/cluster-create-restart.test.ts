@@ -14,7 +14,10 @@ describe('cluster create with liveCookieSwitch off', () => {
   beforeAll(async () => {
     lab = await labUp(2);
     const config: WarrenConfig = await loadConfig(lab.configPath);
-    harness = await startHarness({ ...config, clusters: config.clusters.map((c) => ({ ...c, liveCookieSwitch: false })) });
+    harness = await startHarness({
+      ...config,
+      clusters: config.clusters.map((c) => ({ ...c, liveCookieSwitch: false })),
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -32,12 +35,19 @@ describe('cluster create with liveCookieSwitch off', () => {
       [/service rabbitmq-server start/, 'start'],
       [/join_cluster/, 'join'],
     ];
-    const sequence = harness.commands.filter((c) => c.host === 'lab2').flatMap((c) => kinds.filter(([re]) => re.test(c.command)).map(([, kind]) => kind));
+    const sequence = harness.commands
+      .filter((c) => c.host === 'lab2')
+      .flatMap((c) => kinds.filter(([re]) => re.test(c.command)).map(([, kind]) => kind));
     expect(sequence).toEqual(['shutdown', 'write cookie', 'start', 'join']);
     expect(harness.commands.filter((c) => /erlang:set_cookie/.test(c.command))).toEqual([]);
-    expect(harness.commands.filter((c) => c.host === 'lab1' && /shutdown|service rabbitmq-server start/.test(c.command))).toEqual([]);
+    expect(
+      harness.commands.filter((c) => c.host === 'lab1' && /shutdown|service rabbitmq-server start/.test(c.command)),
+    ).toEqual([]);
     const status = await lab.exec(1, 'rabbitmqctl cluster_status --formatter json </dev/null');
-    expect((JSON.parse(status.stdout) as { running_nodes: string[] }).running_nodes.sort()).toEqual(['rabbit@lab1', 'rabbit@lab2']);
+    expect((JSON.parse(status.stdout) as { running_nodes: string[] }).running_nodes.sort()).toEqual([
+      'rabbit@lab1',
+      'rabbit@lab2',
+    ]);
     expect(await lab.readCookie(2)).toBe(await lab.readCookie(1));
   }, 240_000);
 });

@@ -41,7 +41,10 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
 
   it('refuses a host whose key is not the pinned one before any command runs', async () => {
     const lab1Key = config.hosts[0].hostKey;
-    const forged: WarrenConfig = { ...config, hosts: config.hosts.map((h) => (h.name === 'lab2' ? { ...h, hostKey: lab1Key } : h)) };
+    const forged: WarrenConfig = {
+      ...config,
+      hosts: config.hosts.map((h) => (h.name === 'lab2' ? { ...h, hostKey: lab1Key } : h)),
+    };
     const other = await startHarness(forged, { attempts: 3 });
     try {
       const { final } = await other.create('lab');
@@ -78,7 +81,8 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
   it('refuses a node holding queues before its cookie changes (join would wipe it)', async () => {
     const declare = await lab.exec(
       3,
-      `rabbitmqctl eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"orders">>), true, false, [], none, <<"test">>).' </dev/null`,
+      `rabbitmqctl eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, ` +
+        `queue, <<"orders">>), true, false, [], none, <<"test">>).' </dev/null`,
     );
     expect(declare.code).toBe(0);
     const cookieBefore = await lab.readCookie(3);
@@ -106,7 +110,9 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
     expect(result.health.headline).toBe('healthy');
     expect(result.replication.mode).toBe('ha-all');
     expect(result.warnings.join(' ')).toMatch(/deprecated/);
-    expect(result.transportUrl).toBe('rabbit://USER:PASS@10.213.0.11:5672,USER:PASS@10.213.0.12:5672,USER:PASS@10.213.0.13:5672/');
+    expect(result.transportUrl).toBe(
+      'rabbit://USER:PASS@10.213.0.11:5672,USER:PASS@10.213.0.12:5672,USER:PASS@10.213.0.13:5672/',
+    );
 
     for (const i of [1, 2, 3]) {
       const status = await statusOn(lab, i);
@@ -128,21 +134,29 @@ describe('cluster create on the lab (real sshd, real RabbitMQ, real Redis)', () 
     expect(harness.commands.filter((c) => /shutdown|service rabbitmq-server start/.test(c.command))).toEqual([]);
     const joins = harness.commands.filter((c) => /join_cluster/.test(c.command)).map((c) => c.host);
     expect(joins).toEqual(['lab2', 'lab3']);
-    expect(harness.commands.filter((c) => c.host === 'lab1' && MUTATING.test(c.command) && !/set_policy/.test(c.command))).toEqual([]);
+    expect(
+      harness.commands.filter((c) => c.host === 'lab1' && MUTATING.test(c.command) && !/set_policy/.test(c.command)),
+    ).toEqual([]);
 
     // The worker's metrics saw it: jobs by outcome (the refusals above, then this one), step and command timings.
     const text = await harness.metrics.registry.metrics();
     expect(text).toContain('warren_jobs_total{operation="cluster.create",outcome="completed"} 1');
     expect(text).toMatch(/warren_jobs_total\{operation="cluster.create",outcome="failed"\} [1-9]/);
-    expect(text).toContain('warren_step_duration_seconds_count{operation="cluster.create",step="rabbit:join",state="done"} 1');
+    expect(text).toContain(
+      'warren_step_duration_seconds_count{operation="cluster.create",step="rabbit:join",state="done"} 1',
+    );
     expect(text).toMatch(/warren_ssh_command_duration_seconds_count\{host="lab2",outcome="ok"\} [1-9]/);
   }, 240_000);
 
   it('runs again through the CLI on the formed cluster: no restart, no stop_app, no join', async () => {
     harness.commands.length = 0;
-    const cli = await run('node', [CLI, '--config', lab.configPath, '--prefix', harness.prefix, 'cluster', 'create', 'lab'], {
-      env: { ...process.env, LOG_LEVEL: 'debug' },
-    });
+    const cli = await run(
+      'node',
+      [CLI, '--config', lab.configPath, '--prefix', harness.prefix, 'cluster', 'create', 'lab'],
+      {
+        env: { ...process.env, LOG_LEVEL: 'debug' },
+      },
+    );
     expect(cli.stdout).toMatch(/cluster lab is healthy/);
     expect(cli.stdout).toMatch(/transport_url: rabbit:\/\/USER:PASS@/);
     expect(harness.commands.length).toBeGreaterThan(0);

@@ -44,7 +44,13 @@ describe('a lab host cut off in the middle of its join', () => {
       for (const { id, event } of await readEvents(reader, harness.prefix, queued.jobId, last, { blockMs: 1000 })) {
         last = id;
         if (event.type === 'job') jobEvents.push(event);
-        if (!cut && event.type === 'step' && event.step === 'rabbit:join' && event.host === 'lab3' && event.state === 'running') {
+        if (
+          !cut &&
+          event.type === 'step' &&
+          event.step === 'rabbit:join' &&
+          event.host === 'lab3' &&
+          event.state === 'running'
+        ) {
           await lab.stopSshd(3);
           cut = true;
         }
@@ -54,20 +60,30 @@ describe('a lab host cut off in the middle of its join', () => {
 
     // The attempt cut off in the join names the host and the step, and is retried.
     const firstEnd = jobEvents.find((e) => e.state === 'retrying' || e.state === 'failed');
-    expect(firstEnd).toMatchObject({ state: 'retrying', error: { host: 'lab3', step: 'rabbit:join', retryable: true } });
+    expect(firstEnd).toMatchObject({
+      state: 'retrying',
+      error: { host: 'lab3', step: 'rabbit:join', retryable: true },
+    });
     // The retry cannot reach lab3 either: the job fails, naming lab3 and the SSH failure.
     const final = jobEvents.at(-1);
-    expect(final).toMatchObject({ state: 'failed', error: { host: 'lab3', code: expect.stringMatching(/^ssh\./) as unknown } });
+    expect(final).toMatchObject({
+      state: 'failed',
+      error: { host: 'lab3', code: expect.stringMatching(/^ssh\./) as unknown },
+    });
 
     await lab.startSshd(3);
     const again = await harness.create('lab');
     expect(again.final).toMatchObject({ type: 'job', state: 'completed' });
     for (const i of [1, 2, 3]) {
-      const status = JSON.parse((await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout) as { running_nodes: string[]; disk_nodes: string[] };
+      const status = JSON.parse(
+        (await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout,
+      ) as { running_nodes: string[]; disk_nodes: string[] };
       expect([...status.running_nodes].sort()).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
       expect([...status.disk_nodes].sort()).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
     }
     // lab3 joined once: the first join either never ran or is recognised, not repeated into a reset.
-    expect(harness.commands.filter((c) => c.host === 'lab3' && /join_cluster/.test(c.command) && c.code === 0).length).toBeLessThanOrEqual(1);
+    expect(
+      harness.commands.filter((c) => c.host === 'lab3' && /join_cluster/.test(c.command) && c.code === 0).length,
+    ).toBeLessThanOrEqual(1);
   }, 300_000);
 });

@@ -48,9 +48,22 @@ async function freePort(): Promise<number> {
 }
 
 /** `warren bot` as production runs it, against the emulator; resolves once it serves requests. */
-async function spawnBot(configPath: string, prefix: string, emulator: SlackEmulator, port: number, output: string[]): Promise<ChildProcess> {
+async function spawnBot(
+  configPath: string,
+  prefix: string,
+  emulator: SlackEmulator,
+  port: number,
+  output: string[],
+): Promise<ChildProcess> {
   const child = spawn('node', ['dist/src/cli/bin.js', '--config', configPath, '--prefix', prefix, 'bot'], {
-    env: { ...process.env, SLACK_BOT_TOKEN: emulator.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, PORT: String(port), LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      SLACK_BOT_TOKEN: emulator.botToken,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_API_URL: emulator.apiUrl,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const collect = (d: Buffer) => output.push(d.toString('utf8'));
@@ -58,7 +71,8 @@ async function spawnBot(configPath: string, prefix: string, emulator: SlackEmula
   child.stderr?.on('data', collect);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the bot exited with ${child.exitCode}: ${output.join('').slice(-2000)}`);
+    if (child.exitCode !== null)
+      throw new Error(`the bot exited with ${child.exitCode}: ${output.join('').slice(-2000)}`);
     const ready = await fetch(`http://127.0.0.1:${port}/healthz`).then(
       () => true,
       () => false,
@@ -107,7 +121,11 @@ describe('crashes seen from Slack', () => {
     await writeFile(configPath, stringify(config));
     prefix = `crash-slack-${randomUUID().slice(0, 8)}`;
     port = await freePort();
-    driver = new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, botUrl: `http://127.0.0.1:${port}/slack/events` });
+    driver = new SlackDriver({
+      emulator,
+      signingSecret: SIGNING_SECRET,
+      botUrl: `http://127.0.0.1:${port}/slack/events`,
+    });
   }, 240_000);
 
   afterEach(async () => {
@@ -128,7 +146,13 @@ describe('crashes seen from Slack', () => {
   }, 120_000);
 
   const startWorkerInProcess = async () => {
-    worker = await startWorker({ operations, config, connection: workerRedis, prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({
+      operations,
+      config,
+      connection: workerRedis,
+      prefix,
+      logger: createLogger({ level: 'silent' }),
+    });
   };
 
   /** Sends `/rabbit cluster create lab` and returns the job card it posts. */
@@ -136,7 +160,11 @@ describe('crashes seen from Slack', () => {
     const before = new Set(emulator.channelMessages(CHANNEL).map((m) => m.ts));
     const reply = await driver.slashCommand({ text: 'cluster create lab', user: OPERATOR });
     expect(reply.status).toBe(200);
-    return emulator.waitFor(() => emulator.channelMessages(CHANNEL).find((m) => !before.has(m.ts) && m.text.startsWith('cluster.create lab')), 'the job card', 30_000);
+    return emulator.waitFor(
+      () => emulator.channelMessages(CHANNEL).find((m) => !before.has(m.ts) && m.text.startsWith('cluster.create lab')),
+      'the job card',
+      30_000,
+    );
   }
 
   const cardText = (card: EmulatedMessage) => emulator.message(CHANNEL, card.ts)?.text ?? '';
@@ -149,7 +177,8 @@ describe('crashes seen from Slack', () => {
       while (Date.now() < deadline) {
         for (const job of await queue.getJobs()) {
           const data = JobData.safeParse(job.data);
-          if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === card.ts) return job.id;
+          if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === card.ts)
+            return job.id;
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -187,13 +216,19 @@ describe('crashes seen from Slack', () => {
 
     await emulator.waitFor(() => /: (completed|failed)/.test(cardText(card)), 'the job to end on the card', 240_000);
     // The reporter posts the final replies right after the card's final update.
-    await emulator.waitFor(() => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'), 'the status card in the thread', 30_000);
+    await emulator.waitFor(
+      () => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'),
+      'the status card in the thread',
+      30_000,
+    );
     process.stdout.write(`\n${renderThread(emulator, CHANNEL, card.ts)}\n\n`);
 
     expect(cardText(card), botOutput.join('').slice(-3000)).toMatch(/^cluster\.create lab: completed/);
     const steps = /\((\d+)\/(\d+) steps\)/.exec(cardText(card));
     expect(steps?.[1]).toBe(steps?.[2]);
-    expect(JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks)).not.toMatch(/:(arrows_counterclockwise|white_circle|x):/);
+    expect(JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks)).not.toMatch(
+      /:(arrows_counterclockwise|white_circle|x):/,
+    );
     // The restarted bot took the card over: it edited it after the restart.
     expect(emulator.callsOf('chat.update').length).toBeGreaterThan(updatesBeforeRestart);
     const thread = emulator.threadReplies(CHANNEL, card.ts);
@@ -203,39 +238,58 @@ describe('crashes seen from Slack', () => {
     expect(emulator.channelMessages(CHANNEL).filter((m) => m.text.startsWith('cluster.create lab'))).toHaveLength(1);
   }, 360_000);
 
-  it("lab3's link down in the middle of its join: the card fails naming lab3, and a create from Slack after the link is back completes", async () => {
-    // Start from three standalone nodes again: lab2 and lab3 leave the cluster the first test made.
-    for (const i of [3, 2]) {
-      for (const command of ['rabbitmqctl stop_app', 'rabbitmqctl reset', 'rabbitmqctl start_app']) {
-        const result = await lab.exec(i, `${command} </dev/null`);
-        expect(result.code, `${command} on lab${i}: ${result.stderr}`).toBe(0);
+  it(
+    "lab3's link down in the middle of its join: the card fails naming " +
+      'lab3, and a create from Slack after the link is back completes',
+    async () => {
+      // Start from three standalone nodes again: lab2 and lab3 leave the cluster the first test made.
+      for (const i of [3, 2]) {
+        for (const command of ['rabbitmqctl stop_app', 'rabbitmqctl reset', 'rabbitmqctl start_app']) {
+          const result = await lab.exec(i, `${command} </dev/null`);
+          expect(result.code, `${command} on lab${i}: ${result.stderr}`).toBe(0);
+        }
       }
-    }
-    bot = await spawnBot(configPath, prefix, emulator, port, botOutput);
-    await startWorkerInProcess();
-    const card = await createFromSlack();
+      bot = await spawnBot(configPath, prefix, emulator, port, botOutput);
+      await startWorkerInProcess();
+      const card = await createFromSlack();
 
-    // lab3 joins after lab2: cut lab3 off as its turn comes.
-    await untilStep(await jobOf(card), (e) => e.step === 'rabbit:join' && e.host === 'lab3' && e.state === 'running', 180_000);
-    await lab.isolate(3);
-    try {
-      await emulator.waitFor(() => /: (completed|failed)/.test(cardText(card)), 'the job to end on the card', 300_000);
-      process.stdout.write(`\n${renderThread(emulator, CHANNEL, card.ts)}\n\n`);
-      expect(cardText(card)).toMatch(/^cluster\.create lab: failed/);
-      const said = [cardText(card), JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks), ...emulator.threadReplies(CHANNEL, card.ts).map((m) => m.text)].join('\n');
-      expect(said).toMatch(/lab3/);
-    } finally {
-      await lab.heal(3);
-    }
+      // lab3 joins after lab2: cut lab3 off as its turn comes.
+      await untilStep(
+        await jobOf(card),
+        (e) => e.step === 'rabbit:join' && e.host === 'lab3' && e.state === 'running',
+        180_000,
+      );
+      await lab.isolate(3);
+      try {
+        await emulator.waitFor(
+          () => /: (completed|failed)/.test(cardText(card)),
+          'the job to end on the card',
+          300_000,
+        );
+        process.stdout.write(`\n${renderThread(emulator, CHANNEL, card.ts)}\n\n`);
+        expect(cardText(card)).toMatch(/^cluster\.create lab: failed/);
+        const said = [
+          cardText(card),
+          JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks),
+          ...emulator.threadReplies(CHANNEL, card.ts).map((m) => m.text),
+        ].join('\n');
+        expect(said).toMatch(/lab3/);
+      } finally {
+        await lab.heal(3);
+      }
 
-    const again = await createFromSlack();
-    await emulator.waitFor(() => /: (completed|failed)/.test(cardText(again)), 'the second create to end', 300_000);
-    process.stdout.write(`\n${renderThread(emulator, CHANNEL, again.ts)}\n\n`);
-    expect(cardText(again)).toMatch(/^cluster\.create lab: completed/);
-    for (const i of [1, 2, 3]) {
-      const status = JSON.parse((await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout) as { running_nodes: string[]; disk_nodes: string[] };
-      expect([...status.running_nodes].sort()).toEqual(NODES);
-      expect([...status.disk_nodes].sort()).toEqual(NODES);
-    }
-  }, 720_000);
+      const again = await createFromSlack();
+      await emulator.waitFor(() => /: (completed|failed)/.test(cardText(again)), 'the second create to end', 300_000);
+      process.stdout.write(`\n${renderThread(emulator, CHANNEL, again.ts)}\n\n`);
+      expect(cardText(again)).toMatch(/^cluster\.create lab: completed/);
+      for (const i of [1, 2, 3]) {
+        const status = JSON.parse(
+          (await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout,
+        ) as { running_nodes: string[]; disk_nodes: string[] };
+        expect([...status.running_nodes].sort()).toEqual(NODES);
+        expect([...status.disk_nodes].sort()).toEqual(NODES);
+      }
+    },
+    720_000,
+  );
 });

@@ -49,11 +49,16 @@ const cases: CrashCase[] = [
   // The replication check read the seed: the policy (or queue type) is being set.
   {
     step: 'replication',
-    killAfter: (last, all) => onHost('lab1', /list_policies|list_vhosts/)(last) && all.some(succeeded('lab3', /join_cluster/)),
+    killAfter: (last, all) =>
+      onHost('lab1', /list_policies|list_vhosts/)(last) && all.some(succeeded('lab3', /join_cluster/)),
     delayMs: 0,
   },
   // Replication set: verify's cluster_status is in flight.
-  { step: 'verify', killAfter: succeeded('lab1', /set_policy|set_default_queue_type|update_vhost_metadata/), delayMs: 200 },
+  {
+    step: 'verify',
+    killAfter: succeeded('lab1', /set_policy|set_default_queue_type|update_vhost_metadata/),
+    delayMs: 200,
+  },
 ];
 
 interface NodeStatus {
@@ -81,68 +86,105 @@ describe('a worker SIGKILLed during a cluster create', () => {
     lab = undefined;
   }, 120_000);
 
-  it.each(cases)('during $step: another worker finishes the job, nothing joined or restarted twice, the card ends completed with nothing posted twice', async ({ killAfter, delayMs }) => {
-    lab = await labUp(3);
-    const labConfig = await loadConfig(lab.configPath);
-    slack = await startSlackHarness({ config: { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } }, readClusterStatus });
-    const { prefix, emulator } = slack;
-    const pidsBefore = await beamPids(lab);
-    const configPath = lab.configPath;
+  it.each(cases)(
+    'during $step: another worker finishes the job, nothing joined or ' +
+      'restarted twice, the card ends completed with nothing posted twice',
+    async ({ killAfter, delayMs }) => {
+      lab = await labUp(3);
+      const labConfig = await loadConfig(lab.configPath);
+      slack = await startSlackHarness({
+        config: {
+          ...labConfig,
+          slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } },
+        },
+        readClusterStatus,
+      });
+      const { prefix, emulator } = slack;
+      const pidsBefore = await beamPids(lab);
+      const configPath = lab.configPath;
 
-    let killedAt: LoggedCommand | undefined;
-    const first = spawnWorkerProcess(configPath, prefix, (last, all) => {
-      if (killedAt || !killAfter(last, all)) return;
-      killedAt = last;
-      setTimeout(() => {
-        first.child.kill('SIGKILL');
-        workers.push(spawnWorkerProcess(configPath, prefix));
-      }, delayMs);
-    });
-    workers.push(first);
+      let killedAt: LoggedCommand | undefined;
+      const first = spawnWorkerProcess(configPath, prefix, (last, all) => {
+        if (killedAt || !killAfter(last, all)) return;
+        killedAt = last;
+        setTimeout(() => {
+          first.child.kill('SIGKILL');
+          workers.push(spawnWorkerProcess(configPath, prefix));
+        }, delayMs);
+      });
+      workers.push(first);
 
-    expect((await slack.driver.slashCommand({ text: 'cluster create lab', user: OPERATOR })).status).toBe(200);
-    const card = await emulator.waitFor(() => emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')), 'the job card', 30_000);
-    const jobId = await jobOfCard(slack, card.ts);
-    const { final, events } = await waitForEnd(jobId);
+      expect((await slack.driver.slashCommand({ text: 'cluster create lab', user: OPERATOR })).status).toBe(200);
+      const card = await emulator.waitFor(
+        () => emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')),
+        'the job card',
+        30_000,
+      );
+      const jobId = await jobOfCard(slack, card.ts);
+      const { final, events } = await waitForEnd(jobId);
 
-    const second = workers[1];
-    expect(killedAt, 'the first worker reached the kill point').toBeDefined();
-    expect(second, 'a second worker was started').toBeDefined();
-    expect(final, [...first.output, ...(second?.output ?? [])].join('').slice(-4000)).toMatchObject({ type: 'job', state: 'completed' });
-    // The second worker really took over: the job started twice, and completed once.
-    expect(events.filter((e) => e.type === 'job' && e.state === 'started').length).toBeGreaterThanOrEqual(2);
-    expect(events.filter((e) => e.type === 'job' && e.state === 'completed')).toHaveLength(1);
-    // A changing step finished on a host once (the read-only gates and start run on every attempt).
-    const done = events.flatMap((e) => (e.type === 'step' && e.state === 'done' && e.host && !createCluster.alwaysRun.has(e.step) ? [`${e.step}@${e.host}`] : []));
-    expect(done.filter((d, i) => done.indexOf(d) !== i), 'finished twice').toEqual([]);
+      const second = workers[1];
+      expect(killedAt, 'the first worker reached the kill point').toBeDefined();
+      expect(second, 'a second worker was started').toBeDefined();
+      expect(final, [...first.output, ...(second?.output ?? [])].join('').slice(-4000)).toMatchObject({
+        type: 'job',
+        state: 'completed',
+      });
+      // The second worker really took over: the job started twice, and completed once.
+      expect(events.filter((e) => e.type === 'job' && e.state === 'started').length).toBeGreaterThanOrEqual(2);
+      expect(events.filter((e) => e.type === 'job' && e.state === 'completed')).toHaveLength(1);
+      // A changing step finished on a host once (the read-only gates and start run on every attempt).
+      const done = events.flatMap((e) =>
+        e.type === 'step' && e.state === 'done' && e.host && !createCluster.alwaysRun.has(e.step)
+          ? [`${e.step}@${e.host}`]
+          : [],
+      );
+      expect(
+        done.filter((d, i) => done.indexOf(d) !== i),
+        'finished twice',
+      ).toEqual([]);
 
-    const ran = [...first.commands, ...(second?.commands ?? [])];
-    for (const host of ['lab2', 'lab3']) {
-      expect(ran.filter(succeeded(host, /join_cluster/)).length, `join_cluster succeeded on ${host}`).toBeLessThanOrEqual(1);
-    }
-    // The live cookie switch needs no restart: nothing stopped a VM, and every VM is the one from before.
-    expect(ran.filter((r) => /rabbitmqctl -q shutdown/.test(r.command))).toEqual([]);
-    expect(await beamPids(lab)).toEqual(pidsBefore);
+      const ran = [...first.commands, ...(second?.commands ?? [])];
+      for (const host of ['lab2', 'lab3']) {
+        expect(
+          ran.filter(succeeded(host, /join_cluster/)).length,
+          `join_cluster succeeded on ${host}`,
+        ).toBeLessThanOrEqual(1);
+      }
+      // The live cookie switch needs no restart: nothing stopped a VM, and every VM is the one from before.
+      expect(ran.filter((r) => /rabbitmqctl -q shutdown/.test(r.command))).toEqual([]);
+      expect(await beamPids(lab)).toEqual(pidsBefore);
 
-    for (const i of [1, 2, 3]) {
-      const status = JSON.parse((await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout) as NodeStatus;
-      expect([...status.running_nodes].sort()).toEqual(NODES);
-      expect([...status.disk_nodes].sort()).toEqual(NODES);
-    }
+      for (const i of [1, 2, 3]) {
+        const status = JSON.parse(
+          (await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout,
+        ) as NodeStatus;
+        expect([...status.running_nodes].sort()).toEqual(NODES);
+        expect([...status.disk_nodes].sort()).toEqual(NODES);
+      }
 
-    // What the operator saw: the card ends completed with every step finished, once; the thread ends
-    // with one status card and repeats nothing, although two workers each reported the job.
-    await emulator.waitFor(() => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'), 'the status card in the thread', 60_000);
-    await slack.bot.reporter.idle();
-    const cardNow = emulator.message(CHANNEL, card.ts);
-    expect(cardNow?.text).toMatch(/^cluster\.create lab: completed/);
-    const steps = /\((\d+)\/(\d+) steps\)/.exec(cardNow?.text ?? '');
-    expect(steps?.[1]).toBe(steps?.[2]);
-    expect(JSON.stringify(cardNow?.blocks)).not.toMatch(/:(arrows_counterclockwise|white_circle|x):/);
-    const thread = emulator.threadReplies(CHANNEL, card.ts).map((m) => m.text);
-    expect(thread.filter((t, i) => thread.indexOf(t) !== i), 'posted twice').toEqual([]);
-    expect(thread.filter((t) => t === 'lab is healthy')).toHaveLength(1);
-  }, 300_000);
+      // What the operator saw: the card ends completed with every step finished, once; the thread ends
+      // with one status card and repeats nothing, although two workers each reported the job.
+      await emulator.waitFor(
+        () => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'),
+        'the status card in the thread',
+        60_000,
+      );
+      await slack.bot.reporter.idle();
+      const cardNow = emulator.message(CHANNEL, card.ts);
+      expect(cardNow?.text).toMatch(/^cluster\.create lab: completed/);
+      const steps = /\((\d+)\/(\d+) steps\)/.exec(cardNow?.text ?? '');
+      expect(steps?.[1]).toBe(steps?.[2]);
+      expect(JSON.stringify(cardNow?.blocks)).not.toMatch(/:(arrows_counterclockwise|white_circle|x):/);
+      const thread = emulator.threadReplies(CHANNEL, card.ts).map((m) => m.text);
+      expect(
+        thread.filter((t, i) => thread.indexOf(t) !== i),
+        'posted twice',
+      ).toEqual([]);
+      expect(thread.filter((t) => t === 'lab is healthy')).toHaveLength(1);
+    },
+    300_000,
+  );
 
   /** The job the bot queued for a card (its data carries the card's ts). */
   async function jobOfCard(harness: SlackHarness, cardTs: string): Promise<string> {
@@ -150,7 +192,8 @@ describe('a worker SIGKILLed during a cluster create', () => {
     while (Date.now() < deadline) {
       for (const job of await harness.queue.getJobs()) {
         const data = JobData.safeParse(job.data);
-        if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === cardTs) return job.id;
+        if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === cardTs)
+          return job.id;
       }
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -79,34 +79,70 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
 
       // every node's own view: three running disk nodes
       for (const i of [1, 2, 3]) {
-        const status = await onNode<{ running_nodes: string[]; disk_nodes: string[] }>(lab, i, 'rabbitmqctl cluster_status --formatter json');
+        const status = await onNode<{ running_nodes: string[]; disk_nodes: string[] }>(
+          lab,
+          i,
+          'rabbitmqctl cluster_status --formatter json',
+        );
         expect([...status.running_nodes].sort()).toEqual(nodes);
         expect([...status.disk_nodes].sort()).toEqual(nodes);
       }
       // replication: the vhost default, never a policy (4.x rejects ha-mode with exit 69)
-      expect(await onNode(lab, 2, 'rabbitmqctl -q list_vhosts --formatter json name default_queue_type')).toEqual([{ name: '/', default_queue_type: 'quorum' }]);
+      expect(await onNode(lab, 2, 'rabbitmqctl -q list_vhosts --formatter json name default_queue_type')).toEqual([
+        { name: '/', default_queue_type: 'quorum' },
+      ]);
       expect(await onNode(lab, 3, 'rabbitmqctl -q list_policies --formatter json')).toEqual([]);
       expect(harness.commands.filter((c) => /set_policy|ha-mode/.test(c.command))).toEqual([]);
       // the metadata store, asked of the nodes
       for (const i of [1, 2, 3]) {
-        const flags = await onNode<{ name: string; state: string }[]>(lab, i, 'rabbitmqctl -q list_feature_flags --formatter json name state');
-        expect(flags.find((f) => f.name === 'khepri_db')?.state === 'enabled' ? 'khepri' : 'mnesia').toBe(metadataStore);
+        const flags = await onNode<{ name: string; state: string }[]>(
+          lab,
+          i,
+          'rabbitmqctl -q list_feature_flags --formatter json name state',
+        );
+        expect(flags.find((f) => f.name === 'khepri_db')?.state === 'enabled' ? 'khepri' : 'mnesia').toBe(
+          metadataStore,
+        );
       }
       // one cookie, 0400, owned by the host's own rabbitmq user (whatever its uid in this release)
       const cookies = await Promise.all([1, 2, 3].map((i) => lab.readCookie(i)));
       expect(new Set(cookies).size).toBe(1);
-      for (const i of [1, 2, 3]) expect((await lab.exec(i, 'stat -c "%U:%G %a" /var/lib/rabbitmq/.erlang.cookie')).stdout).toBe('rabbitmq:rabbitmq 400\n');
+      for (const i of [1, 2, 3])
+        expect((await lab.exec(i, 'stat -c "%U:%G %a" /var/lib/rabbitmq/.erlang.cookie')).stdout).toBe(
+          'rabbitmq:rabbitmq 400\n',
+        );
       // the joiners took the cookie live (erlang:set_cookie, then the file): no stop, no restart
-      expect(harness.commands.filter((c) => /erlang:set_cookie/.test(c.command)).map((c) => c.host).sort()).toEqual([`${labName}2`, `${labName}3`]);
+      expect(
+        harness.commands
+          .filter((c) => /erlang:set_cookie/.test(c.command))
+          .map((c) => c.host)
+          .sort(),
+      ).toEqual([`${labName}2`, `${labName}3`]);
       expect(harness.commands.filter((c) => /shutdown|service rabbitmq-server start/.test(c.command))).toEqual([]);
       // joins one at a time, the seed never stopped or joined
-      expect(harness.commands.filter((c) => /join_cluster/.test(c.command)).map((c) => c.host)).toEqual([`${labName}2`, `${labName}3`]);
-      expect(harness.commands.filter((c) => c.host === `${labName}1` && MUTATING.test(c.command) && !/update_vhost_metadata/.test(c.command))).toEqual([]);
+      expect(harness.commands.filter((c) => /join_cluster/.test(c.command)).map((c) => c.host)).toEqual([
+        `${labName}2`,
+        `${labName}3`,
+      ]);
+      expect(
+        harness.commands.filter(
+          (c) => c.host === `${labName}1` && MUTATING.test(c.command) && !/update_vhost_metadata/.test(c.command),
+        ),
+      ).toEqual([]);
     }, 240_000);
 
     it('runs again through the CLI on the formed cluster and changes nothing', async () => {
       harness.commands.length = 0;
-      const cli = await run('node', [CLI, '--config', lab.configPath, '--prefix', harness.prefix, 'cluster', 'create', labName]);
+      const cli = await run('node', [
+        CLI,
+        '--config',
+        lab.configPath,
+        '--prefix',
+        harness.prefix,
+        'cluster',
+        'create',
+        labName,
+      ]);
       expect(cli.stdout).toMatch(new RegExp(`cluster ${labName} is healthy`));
       expect(cli.stdout).toMatch(`metadata store: ${metadataStore === 'khepri' ? 'Khepri' : 'Mnesia'}`);
       expect(harness.commands.length).toBeGreaterThan(0);
@@ -142,15 +178,23 @@ export function describeCreateOn({ release, labName, rabbitmqVersion, metadataSt
 
     it('status names a quorum queue with fewer online replicas than nodes, and the stopped node', async () => {
       // declared on the seed: the vhost default makes it a quorum queue with a replica on every node
-      const declare = await lab.exec(1, `rabbitmqctl eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, queue, <<"orders">>), true, false, [], none, <<"test">>).' </dev/null`);
+      const declare = await lab.exec(
+        1,
+        `rabbitmqctl eval 'rabbit_amqqueue:declare(rabbit_misc:r(<<"/">>, ` +
+          `queue, <<"orders">>), true, false, [], none, <<"test">>).' </dev/null`,
+      );
       expect(declare.code, declare.stderr).toBe(0);
-      expect(await onNode(lab, 2, 'rabbitmqctl -q list_queues --formatter json name type')).toEqual([{ name: 'orders', type: 'quorum' }]);
+      expect(await onNode(lab, 2, 'rabbitmqctl -q list_queues --formatter json name type')).toEqual([
+        { name: 'orders', type: 'quorum' },
+      ]);
       await lab.crash(3);
       try {
         const { code, health: read } = await health(lab);
         expect(code).toBe(1);
         expect(read.headline).toBe('degraded');
-        expect(read.underReplicatedQueues).toEqual([{ vhost: '/', name: 'orders', online: nodes.slice(0, 2), missing: [nodes[2]] }]);
+        expect(read.underReplicatedQueues).toEqual([
+          { vhost: '/', name: 'orders', online: nodes.slice(0, 2), missing: [nodes[2]] },
+        ]);
         expect(read.problems).toEqual([
           `${nodes[2]} is stopped`,
           `quorum queue 'orders' in vhost '/' is under-replicated: 2 of 3 replicas online (none on ${nodes[2]})`,

@@ -25,7 +25,9 @@ import { QUEUE_NAME } from '../../src/queue/queue.js';
 
 const USER = 'ops';
 const PASSWORD = 'a long dashboard password';
-const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const basic = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});
 const GOOD = basic(USER, PASSWORD);
 
 /** Every Bull Board action that would change the job or the queue, as the UI would call it. */
@@ -68,21 +70,39 @@ describe('the job dashboard on real Redis', () => {
   /** What a mutation must leave alone: the job's state and attempts, and the queue's counts. */
   async function snapshot() {
     const job = await queue.getJob(jobId);
-    return { state: await queue.getJobState(jobId), attemptsMade: job?.attemptsMade, counts: await queue.getJobCounts(), paused: await queue.isPaused() };
+    return {
+      state: await queue.getJobState(jobId),
+      attemptsMade: job?.attemptsMade,
+      counts: await queue.getJobCounts(),
+      paused: await queue.isPaused(),
+    };
   }
 
   beforeAll(async () => {
     queue = openOperationsQueue(redis, prefix);
     const job = await queue.add(
       'cluster.create',
-      JobData.parse({ operation: 'cluster.create', cluster: 'dash-mq', origin: { kind: 'cli', user: 'test' }, requestedAt: new Date().toISOString() }),
+      JobData.parse({
+        operation: 'cluster.create',
+        cluster: 'dash-mq',
+        origin: { kind: 'cli', user: 'test' },
+        requestedAt: new Date().toISOString(),
+      }),
       { attempts: 1 },
     );
     jobId = job.id ?? '';
     // A failed job is one every action applies to (retry, clean), so a refusal can only come from read-only mode.
-    const worker = new Worker(QUEUE_NAME, () => Promise.reject(new UnrecoverableError('sshd down on dash-mq-1')), { connection: redis, prefix });
+    const worker = new Worker(QUEUE_NAME, () => Promise.reject(new UnrecoverableError('sshd down on dash-mq-1')), {
+      connection: redis,
+      prefix,
+    });
     try {
-      expect(await waitFor(() => queue.getJobState(jobId), (s) => s === 'failed')).toBe('failed');
+      expect(
+        await waitFor(
+          () => queue.getJobState(jobId),
+          (s) => s === 'failed',
+        ),
+      ).toBe('failed');
     } finally {
       await worker.close();
     }
@@ -109,7 +129,15 @@ describe('the job dashboard on real Redis', () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get('content-type')).toMatch(/text\/css/);
 
-    for (const path of ['/', `/${css}`, '/static/favicon-32x32.png', '/api/queues', `/api/queues/${QUEUE_NAME}/${jobId}`, `/queue/${QUEUE_NAME}`, '/nope']) {
+    for (const path of [
+      '/',
+      `/${css}`,
+      '/static/favicon-32x32.png',
+      '/api/queues',
+      `/api/queues/${QUEUE_NAME}/${jobId}`,
+      `/queue/${QUEUE_NAME}`,
+      '/nope',
+    ]) {
       const response = await fetch(`${base}${path}`);
       expect(response.status, path).toBe(401);
       expect(response.headers.get('www-authenticate'), path).toMatch(/^Basic realm="warren dashboard"/);
@@ -118,7 +146,12 @@ describe('the job dashboard on real Redis', () => {
   });
 
   it('refuses a wrong password and a wrong user', async () => {
-    for (const headers of [basic(USER, `${PASSWORD}x`), basic(USER, PASSWORD.slice(0, -1)), basic('admin', PASSWORD), { authorization: 'Bearer whatever' }]) {
+    for (const headers of [
+      basic(USER, `${PASSWORD}x`),
+      basic(USER, PASSWORD.slice(0, -1)),
+      basic('admin', PASSWORD),
+      { authorization: 'Bearer whatever' },
+    ]) {
       for (const path of ['/', '/api/queues']) {
         const response = await fetch(`${base}${path}`, { headers });
         expect(response.status, `${headers.authorization} ${path}`).toBe(401);
@@ -135,7 +168,15 @@ describe('the job dashboard on real Redis', () => {
 
     const list = await fetch(`${base}/api/queues?activeQueue=${QUEUE_NAME}&status=failed`, { headers: GOOD });
     expect(list.status).toBe(200);
-    const body = (await list.json()) as { queues: Array<{ name: string; readOnlyMode: boolean; allowRetries: boolean; counts: Record<string, number>; jobs: Array<{ id: string; failedReason?: string }> }> };
+    const body = (await list.json()) as {
+      queues: Array<{
+        name: string;
+        readOnlyMode: boolean;
+        allowRetries: boolean;
+        counts: Record<string, number>;
+        jobs: Array<{ id: string; failedReason?: string }>;
+      }>;
+    };
     const listed = body.queues.find((q) => q.name === QUEUE_NAME);
     expect(listed).toMatchObject({ readOnlyMode: true, allowRetries: false, counts: { failed: 1 } });
     expect(listed?.jobs.map((j) => j.id)).toEqual([jobId]);
@@ -150,7 +191,11 @@ describe('the job dashboard on real Redis', () => {
     const before = await snapshot();
     expect(before.state).toBe('failed');
     for (const [method, path] of mutations(jobId)) {
-      const response = await fetch(`${base}${path}`, { method, headers: { ...GOOD, 'content-type': 'application/json' }, body: '{}' });
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...GOOD, 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(response.status, `${method} ${path}`).toBe(405);
       expect(response.headers.get('allow')).toBe('GET, HEAD');
     }
@@ -164,7 +209,9 @@ describe('the job dashboard on real Redis', () => {
     const board = createReadOnlyBoard(queue);
     const before = await snapshot();
     for (const [method, path] of mutations(jobId)) {
-      const response = await board(new Request(`http://dashboard${path}`, { method, headers: { 'content-type': 'application/json' }, body: '{}' }));
+      const response = await board(
+        new Request(`http://dashboard${path}`, { method, headers: { 'content-type': 'application/json' }, body: '{}' }),
+      );
       expect(response.status, `${method} ${path}`).toBe(405);
       expect(await response.json(), `${method} ${path}`).toMatchObject({ error: { key: 'ERRORS.QUEUE_READ_ONLY' } });
     }
@@ -173,18 +220,30 @@ describe('the job dashboard on real Redis', () => {
     // Control: the same retry call on a writable board does move the job, so the routes above are real.
     const writable = new HonoAdapter(serveStatic).setBasePath('/');
     createBullBoard({ queues: [new BullMQAdapter(queue, { readOnlyMode: false })], serverAdapter: writable });
-    const retried = await writable.registerPlugin().fetch(new Request(`http://dashboard/api/queues/${QUEUE_NAME}/${jobId}/retry`, { method: 'PUT' }));
+    const retried = await writable
+      .registerPlugin()
+      .fetch(new Request(`http://dashboard/api/queues/${QUEUE_NAME}/${jobId}/retry`, { method: 'PUT' }));
     expect(retried.status).toBe(204);
     expect(await queue.getJobState(jobId)).toBe('waiting');
   });
 
   it('refuses to start without both credentials or with a short password (config.invalid)', async () => {
-    for (const credentials of [{}, { username: USER }, { password: PASSWORD }, { username: USER, password: 'short-pw-11' }]) {
+    for (const credentials of [
+      {},
+      { username: USER },
+      { password: PASSWORD },
+      { username: USER, password: 'short-pw-11' },
+    ]) {
       const error = await rejection(startDashboard({ connection: redis, prefix, port: 0, ...credentials }));
       expect(error.code).toBe('config.invalid');
     }
     // The command reads the environment, and fails the same way before it dials Redis.
-    const error = await rejection(runDashboard({ port: '0', host: '127.0.0.1', prefix }, { REDIS_URL: 'redis://127.0.0.1:1', WARREN_DASHBOARD_USER: USER }));
+    const error = await rejection(
+      runDashboard(
+        { port: '0', host: '127.0.0.1', prefix },
+        { REDIS_URL: 'redis://127.0.0.1:1', WARREN_DASHBOARD_USER: USER },
+      ),
+    );
     expect(error.code).toBe('config.invalid');
   });
 });
@@ -209,11 +268,15 @@ describe('the dashboard command', () => {
         'process.exit(code);',
       ].join('\n'),
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', entry, '--prefix', `dash-${randomUUID().slice(0, 8)}`, 'dashboard', '--port', '0'], {
-      cwd: process.cwd(),
-      env: { ...process.env, WARREN_DASHBOARD_USER: USER, WARREN_DASHBOARD_PASSWORD: PASSWORD, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', entry, '--prefix', `dash-${randomUUID().slice(0, 8)}`, 'dashboard', '--port', '0'],
+      {
+        cwd: process.cwd(),
+        env: { ...process.env, WARREN_DASHBOARD_USER: USER, WARREN_DASHBOARD_PASSWORD: PASSWORD, LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     try {
@@ -241,11 +304,20 @@ describe('the dashboard command', () => {
 });
 
 /** A GET to the dashboard from a chosen loopback address (another client than 127.0.0.1). */
-function getFrom(localAddress: string, port: number, headers: Record<string, string>): Promise<{ status: number; retryAfter?: string }> {
+function getFrom(
+  localAddress: string,
+  port: number,
+  headers: Record<string, string>,
+): Promise<{ status: number; retryAfter?: string }> {
   return new Promise((resolvePromise, reject) => {
     const req = request({ host: '127.0.0.1', port, path: '/api/queues', localAddress, headers }, (res) => {
       res.resume();
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, ...(res.headers['retry-after'] ? { retryAfter: String(res.headers['retry-after']) } : {}) }));
+      res.on('end', () =>
+        resolvePromise({
+          status: res.statusCode ?? 0,
+          ...(res.headers['retry-after'] ? { retryAfter: String(res.headers['retry-after']) } : {}),
+        }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -253,38 +325,50 @@ function getFrom(localAddress: string, port: number, headers: Record<string, str
 }
 
 describe('failed logins on the real dashboard', () => {
-  it('are throttled per client: after 10 wrong guesses, 429 with Retry-After even for the right password; another client is not; after the wait a right login works', async () => {
-    const redis = connectRedis();
-    const dashboard = await startDashboard({ connection: redis, prefix: `dash-${randomUUID().slice(0, 8)}`, port: 0, username: USER, password: PASSWORD });
-    try {
-      const wrong = basic(USER, 'not the password at all');
-      const started = Date.now();
-      const statuses: number[] = [];
-      let retryAfter: string | undefined;
-      // As fast as one client can: before the throttle, every one of these was checked (~1,500/s measured).
-      while (Date.now() - started < 2000) {
-        const reply = await getFrom('127.0.0.1', dashboard.port, wrong);
-        statuses.push(reply.status);
-        retryAfter ??= reply.retryAfter;
+  it(
+    'are throttled per client: after 10 wrong guesses, 429 with ' +
+      'Retry-After even for the right password; another client is not; after ' +
+      'the wait a right login works',
+    async () => {
+      const redis = connectRedis();
+      const dashboard = await startDashboard({
+        connection: redis,
+        prefix: `dash-${randomUUID().slice(0, 8)}`,
+        port: 0,
+        username: USER,
+        password: PASSWORD,
+      });
+      try {
+        const wrong = basic(USER, 'not the password at all');
+        const started = Date.now();
+        const statuses: number[] = [];
+        let retryAfter: string | undefined;
+        // As fast as one client can: before the throttle, every one of these was checked (~1,500/s measured).
+        while (Date.now() - started < 2000) {
+          const reply = await getFrom('127.0.0.1', dashboard.port, wrong);
+          statuses.push(reply.status);
+          retryAfter ??= reply.retryAfter;
+        }
+        const checked = statuses.filter((s) => s === 401).length;
+        console.log(`failed logins: ${statuses.length} requests in 2 s, ${checked} had their password checked`);
+        expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+        expect(statuses[10]).toBe(429);
+        expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+        expect(checked).toBeLessThanOrEqual(13);
+
+        expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(429);
+        expect((await getFrom('127.0.0.2', dashboard.port, GOOD)).status).toBe(200);
+
+        const wait = Number((await getFrom('127.0.0.1', dashboard.port, GOOD)).retryAfter ?? '0');
+        await new Promise((r) => setTimeout(r, wait * 1000 + 100));
+        expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(200);
+        // A success forgets the failures: the next wrong guess is a free one again.
+        expect((await getFrom('127.0.0.1', dashboard.port, wrong)).status).toBe(401);
+      } finally {
+        await dashboard.close();
+        await redis.quit();
       }
-      const checked = statuses.filter((s) => s === 401).length;
-      console.log(`failed logins: ${statuses.length} requests in 2 s, ${checked} had their password checked`);
-      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
-      expect(statuses[10]).toBe(429);
-      expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
-      expect(checked).toBeLessThanOrEqual(13);
-
-      expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(429);
-      expect((await getFrom('127.0.0.2', dashboard.port, GOOD)).status).toBe(200);
-
-      const wait = Number((await getFrom('127.0.0.1', dashboard.port, GOOD)).retryAfter ?? '0');
-      await new Promise((r) => setTimeout(r, wait * 1000 + 100));
-      expect((await getFrom('127.0.0.1', dashboard.port, GOOD)).status).toBe(200);
-      // A success forgets the failures: the next wrong guess is a free one again.
-      expect((await getFrom('127.0.0.1', dashboard.port, wrong)).status).toBe(401);
-    } finally {
-      await dashboard.close();
-      await redis.quit();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

@@ -31,7 +31,10 @@ export interface Harness {
   /** The worker's Prometheus registry, fed by every event and command. */
   metrics: WarrenMetrics;
   /** Enqueues a cluster.create and waits for its final event. */
-  create(cluster: string, options?: { allowWipe?: boolean }): Promise<{ jobId: string; final: JobEvent; events: StoredEvent[] }>;
+  create(
+    cluster: string,
+    options?: { allowWipe?: boolean },
+  ): Promise<{ jobId: string; final: JobEvent; events: StoredEvent[] }>;
   enqueue(cluster: string): Promise<EnqueueResult>;
   waitForEnd(jobId: string, deadlineMs?: number): Promise<{ final: JobEvent; events: StoredEvent[] }>;
   close(): Promise<void>;
@@ -43,7 +46,10 @@ export async function startHarness(
 ): Promise<Harness> {
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const redis = connectRedis(options.redisUrl);
-  const queue = openOperationsQueue(redis, prefix, { attempts: options.attempts ?? 2, backoffMs: options.backoffMs ?? 200 });
+  const queue = openOperationsQueue(redis, prefix, {
+    attempts: options.attempts ?? 2,
+    backoffMs: options.backoffMs ?? 200,
+  });
   const commands: CommandRecord[] = [];
   const logs: string[] = [];
   const sink = new Writable({
@@ -118,7 +124,8 @@ export async function startHarness(
 }
 
 /** Commands that change a node, as opposed to reading it. */
-export const MUTATING = /apt-get|shutdown|base64 -d|service rabbitmq-server start|systemctl start|stop_app|join_cluster|start_app|set_policy|update_vhost_metadata/;
+export const MUTATING =
+  /apt-get|shutdown|base64 -d|service rabbitmq-server start|systemctl start|stop_app|join_cluster|start_app|set_policy|update_vhost_metadata/;
 
 /** One remote command as a worker logged it at debug level. */
 export interface LoggedCommand {
@@ -140,7 +147,11 @@ export interface WorkerProcess {
  * every remote command is logged, with a short lock so a killed worker's job is taken over quickly.
  * onCommand sees each command as it is logged (to kill the process at a precise point).
  */
-export function spawnWorkerProcess(configPath: string, prefix: string, onCommand: (record: LoggedCommand, all: LoggedCommand[]) => void = () => undefined): WorkerProcess {
+export function spawnWorkerProcess(
+  configPath: string,
+  prefix: string,
+  onCommand: (record: LoggedCommand, all: LoggedCommand[]) => void = () => undefined,
+): WorkerProcess {
   const child = spawn('node', ['dist/src/cli/bin.js', '--config', configPath, '--prefix', prefix, 'worker'], {
     env: { ...process.env, WARREN_LOCK_DURATION_MS: '4000', LOG_LEVEL: 'debug' },
     stdio: ['ignore', 'pipe', 'pipe'],

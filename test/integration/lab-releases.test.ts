@@ -35,7 +35,12 @@ describe('test lab with Debian release hosts (machine, bookworm, trixie, forky)'
     ]);
     const seen = await Promise.all(
       lab.hosts.map((h) =>
-        lab.exec(h.index, `. /etc/os-release; echo "$VERSION_CODENAME"; rabbitmqctl version </dev/null; rabbitmqctl -q eval 'node().' </dev/null; dpkg-query -W -f='\${Version}' rabbitmq-server`),
+        lab.exec(
+          h.index,
+          `. /etc/os-release; echo "$VERSION_CODENAME"; rabbitmqctl version ` +
+            `</dev/null; rabbitmqctl -q eval 'node().' </dev/null; dpkg-query -W ` +
+            `-f='\${Version}' rabbitmq-server`,
+        ),
       ),
     );
     expect(seen.map((r) => r.code)).toEqual([0, 0, 0, 0]);
@@ -54,7 +59,13 @@ describe('test lab with Debian release hosts (machine, bookworm, trixie, forky)'
     const cookies = await Promise.all(lab.hosts.map((h) => lab.readCookie(h.index)));
     expect(new Set(cookies).size).toBe(4);
     const inside = await Promise.all(
-      lab.hosts.map((h) => lab.exec(h.index, 'cat /var/lib/rabbitmq/.erlang.cookie; echo; stat -c "%a %U" /var/lib/rabbitmq/.erlang.cookie; id -u rabbitmq')),
+      lab.hosts.map((h) =>
+        lab.exec(
+          h.index,
+          'cat /var/lib/rabbitmq/.erlang.cookie; echo; stat -c "%a %U" ' +
+            '/var/lib/rabbitmq/.erlang.cookie; id -u rabbitmq',
+        ),
+      ),
     );
     inside.forEach((r, k) => {
       const [cookie, mode, uid] = r.stdout.split('\n').filter((l) => l !== '');
@@ -70,8 +81,13 @@ describe('test lab with Debian release hosts (machine, bookworm, trixie, forky)'
   it('answers ssh with the host keys pinned in warren.yaml, and resolves every host of the lab', async () => {
     const config = WarrenConfig.parse(parse(await readFile(lab.configPath, 'utf8')));
     expect(config.hosts.map((h) => h.name)).toEqual(['rel1', 'rel2', 'rel3', 'rel4']);
-    for (const h of lab.hosts) expect(await lab.ssh(h.index, 'hostname')).toMatchObject({ code: 0, stdout: `${h.name}\n` });
-    const peers = await lab.ssh(4, 'for h in rel1 rel2 rel3; do getent hosts $h >/dev/null && timeout 5 bash -c "exec 3<>/dev/tcp/$h/25672" && echo $h; done');
+    for (const h of lab.hosts)
+      expect(await lab.ssh(h.index, 'hostname')).toMatchObject({ code: 0, stdout: `${h.name}\n` });
+    const peers = await lab.ssh(
+      4,
+      'for h in rel1 rel2 rel3; do getent hosts $h >/dev/null && timeout 5 ' +
+        'bash -c "exec 3<>/dev/tcp/$h/25672" && echo $h; done',
+    );
     expect(peers.stdout).toBe('rel1\nrel2\nrel3\n');
   });
 
@@ -80,7 +96,9 @@ describe('test lab with Debian release hosts (machine, bookworm, trixie, forky)'
     await expect(stat(`${CACHE}/rootfs-trixie/root/written-here`)).rejects.toThrow();
     await expect(stat(`${CACHE}/rootfs-trixie/var/lib/rabbitmq/.erlang.cookie`)).rejects.toThrow();
     expect(await readFile(`${CACHE}/rootfs-trixie/etc/hostname`, 'utf8')).not.toMatch(/^rel\d/);
-    expect(await readFile(`${CACHE}/rootfs-trixie/etc/warren-lab-tree`, 'utf8')).toMatch(/^suite=trixie\nrabbitmq-server=4\.0\.5-/);
+    expect(await readFile(`${CACHE}/rootfs-trixie/etc/warren-lab-tree`, 'utf8')).toMatch(
+      /^suite=trixie\nrabbitmq-server=4\.0\.5-/,
+    );
   });
 
   it('keeps a release host’s disk across crash and boot, and its RabbitMQ comes back', async () => {
@@ -103,7 +121,9 @@ describe('test lab with Debian release hosts (machine, bookworm, trixie, forky)'
     await lab.isolate(3);
     expect((await lab.exec(4, 'timeout 2 bash -c "exec 3<>/dev/tcp/rel3/22"')).code).not.toBe(0);
     await lab.heal(3);
-    expect((await lab.exec(4, 'timeout 5 bash -c "exec 3<>/dev/tcp/rel3/22" && echo reachable')).stdout).toBe('reachable\n');
+    expect((await lab.exec(4, 'timeout 5 bash -c "exec 3<>/dev/tcp/rel3/22" && echo reachable')).stdout).toBe(
+      'reachable\n',
+    );
   }, 120_000);
 
   it('goes down leaving no netns, veth, bridge, mount or process behind', async () => {

@@ -45,7 +45,10 @@ describe('test lab (2 hosts)', () => {
       const r = await lab.exec(index, 'hostname');
       expect(r).toMatchObject({ code: 0, stdout: `${name}\n` });
     }
-    const peer = await lab.exec(1, 'getent hosts lab2 && timeout 5 bash -c "exec 3<>/dev/tcp/lab2/22" && echo reachable');
+    const peer = await lab.exec(
+      1,
+      'getent hosts lab2 && timeout 5 bash -c "exec 3<>/dev/tcp/lab2/22" && echo reachable',
+    );
     expect(peer.code).toBe(0);
     expect(peer.stdout).toMatch(/^10\.213\.0\.12\s+lab2\nreachable\n$/);
   });
@@ -55,13 +58,18 @@ describe('test lab (2 hosts)', () => {
     expect(c1).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
     expect(c2).toMatch(/^[A-Za-z0-9+/=]{40,}$/);
     expect(c1).not.toBe(c2);
-    const inside = await lab.exec(1, 'cat /var/lib/rabbitmq/.erlang.cookie; stat -c "%a %U" /var/lib/rabbitmq/.erlang.cookie');
+    const inside = await lab.exec(
+      1,
+      'cat /var/lib/rabbitmq/.erlang.cookie; stat -c "%a %U" /var/lib/rabbitmq/.erlang.cookie',
+    );
     expect(inside.stdout).toBe(`${c1}\n400 rabbitmq\n`);
   });
 
   it('runs RabbitMQ as rabbit@labN with its distribution on all interfaces (not the machine config)', async () => {
     const results = await Promise.all(
-      lab.hosts.map((h) => lab.exec(h.index, `rabbitmqctl -q eval 'node().' </dev/null; ls /etc/rabbitmq; ss -Hltn 'sport = :25672'`)),
+      lab.hosts.map((h) =>
+        lab.exec(h.index, `rabbitmqctl -q eval 'node().' </dev/null; ls /etc/rabbitmq; ss -Hltn 'sport = :25672'`),
+      ),
     );
     results.forEach((r, k) => {
       expect(r.code, r.stderr).toBe(0);
@@ -93,9 +101,24 @@ describe('test lab (2 hosts)', () => {
       const file = path.join(scratch, 'known_hosts');
       await writeFile(file, `${address} ${knownHost}\n`);
       return run('ssh', [
-        '-F', '/dev/null', '-i', h1.privateKeyPath, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'ConnectTimeout=5', `root@${address}`, 'hostname',
+        '-F',
+        '/dev/null',
+        '-i',
+        h1.privateKeyPath,
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${file}`,
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        'ConnectTimeout=5',
+        `root@${address}`,
+        'hostname',
       ]);
     };
     expect(await sshWith(h1.hostKey, h1.address)).toMatchObject({ code: 0, stdout: 'lab1\n' });
@@ -108,7 +131,9 @@ describe('test lab (2 hosts)', () => {
     const before = await hostInits(lab.name);
     const other = await labUp(1, { name: 'lt', startRabbit: false });
     try {
-      expect(other.hosts).toEqual([{ name: 'lt1', address: expect.stringMatching(/^10\.213\.\d+\.11$/) as unknown, index: 1, release: 'machine' }]);
+      expect(other.hosts).toEqual([
+        { name: 'lt1', address: expect.stringMatching(/^10\.213\.\d+\.11$/) as unknown, index: 1, release: 'machine' },
+      ]);
       expect(other.hosts[0]?.address).not.toBe(lab.hosts[0]?.address);
       expect((await other.ssh(1, 'hostname')).stdout.trim()).toBe('lt1');
     } finally {
@@ -126,7 +151,9 @@ describe('test lab (2 hosts)', () => {
     const labSh = fileURLToPath(new URL('../../tools/lab/lab.sh', import.meta.url));
     const env = { ...process.env, LAB_NAME: 'lf', LAB_DIR: '/tmp/warren-lab-lf', LAB_START_RABBIT: '0' };
     const up = await new Promise<number>((resolve) => {
-      execFile('flock', [lock, 'bash', labSh, 'up', '1'], { env, timeout: 60_000 }, (error) => resolve(error === null ? 0 : 1));
+      execFile('flock', [lock, 'bash', labSh, 'up', '1'], { env, timeout: 60_000 }, (error) =>
+        resolve(error === null ? 0 : 1),
+      );
     });
     try {
       expect(up).toBe(0);

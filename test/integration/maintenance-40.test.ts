@@ -5,7 +5,15 @@
  * Run: flock /tmp/warren-labtest.lock npx vitest run test/integration/maintenance-40.test.ts
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changesSince, declareQuorumQueue, everyQueueOn, quorumMembersOn, sorted, statusOn, upMaintenanceLab } from './maintenance-4x.js';
+import {
+  changesSince,
+  declareQuorumQueue,
+  everyQueueOn,
+  quorumMembersOn,
+  sorted,
+  statusOn,
+  upMaintenanceLab,
+} from './maintenance-4x.js';
 import type { MaintenanceLab } from './maintenance-4x.js';
 
 const NAME = 'mx';
@@ -44,7 +52,9 @@ describe('maintenance on RabbitMQ 4.0.5 (Mnesia): quorum queue members follow ev
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect((await statusOn(m.lab, 4)).disk_nodes).toEqual(nodes(4));
     expect(await quorumMembersOn(m.lab, 1)).toEqual(everyQueueOn(nodes(1, 2, 3)));
-    expect(changesSince(m.harness, from).filter((c) => c.includes('rabbitmq-queues'))).toEqual([`${NAME}1: rabbitmq-queues -q shrink rabbit@${NAME}4 </dev/null`]);
+    expect(changesSince(m.harness, from).filter((c) => c.includes('rabbitmq-queues'))).toEqual([
+      `${NAME}1: rabbitmq-queues -q shrink rabbit@${NAME}4 </dev/null`,
+    ]);
   }, 280_000);
 
   it('create again joins the reset node back, with replicas', async () => {

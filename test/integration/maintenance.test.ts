@@ -41,7 +41,11 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
   /** `warren <args>` against this file's config and queue prefix; never throws, returns the exit code. */
   async function warren(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await exec('node', [CLI, '--config', configPath, '--prefix', harness.prefix, ...args], { timeout: 240_000, env: { ...process.env, LOG_LEVEL: 'warn' } });
+      const { stdout, stderr } = await exec(
+        'node',
+        [CLI, '--config', configPath, '--prefix', harness.prefix, ...args],
+        { timeout: 240_000, env: { ...process.env, LOG_LEVEL: 'warn' } },
+      );
       return { code: 0, stdout, stderr };
     } catch (error) {
       const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -53,7 +57,12 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
     await exec('npm', ['run', '-s', 'build']);
     lab = await labUp(4);
     const labConfig = await loadConfig(lab.configPath);
-    const raw = { ...labConfig, clusters: labConfig.clusters.map((c) => (c.name === 'lab' ? { ...c, nodes: ['lab1', 'lab2', 'lab3'], seed: 'lab1' } : c)) };
+    const raw = {
+      ...labConfig,
+      clusters: labConfig.clusters.map((c) =>
+        c.name === 'lab' ? { ...c, nodes: ['lab1', 'lab2', 'lab3'], seed: 'lab1' } : c,
+      ),
+    };
     configPath = join(lab.dir, 'maintenance.yaml');
     await writeFile(configPath, stringify(raw));
     config = await loadConfig(configPath);
@@ -63,7 +72,12 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
   }, 300_000);
 
   afterAll(async () => {
-    if (harness) await harness.redis.del(membershipKey(harness.prefix, 'lab', 'added'), membershipKey(harness.prefix, 'lab', 'removed'), `${harness.prefix}:audit`);
+    if (harness)
+      await harness.redis.del(
+        membershipKey(harness.prefix, 'lab', 'added'),
+        membershipKey(harness.prefix, 'lab', 'removed'),
+        `${harness.prefix}:audit`,
+      );
     await harness?.close();
     await lab?.down();
   }, 120_000);
@@ -81,7 +95,12 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
   it('adds lab4: status then lists 4 running nodes', async () => {
     const result = await warren('node', 'add', 'lab', 'lab4', '--yes');
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(sorted((await statusOn(lab, 1)).running_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3', 'rabbit@lab4']);
+    expect(sorted((await statusOn(lab, 1)).running_nodes)).toEqual([
+      'rabbit@lab1',
+      'rabbit@lab2',
+      'rabbit@lab3',
+      'rabbit@lab4',
+    ]);
     const membership = await new MembershipStore(harness.redis, harness.prefix).read('lab');
     expect(membership).toEqual({ added: ['lab4'], removed: [] });
     const health = await readClusterStatus(config, 'lab', { membership });
@@ -122,7 +141,11 @@ describe('destructive operations on the lab (real sshd, RabbitMQ 3.10.8, Redis)'
   it('refuses a reset of the last running node before anything runs', async () => {
     expect((await lab.exec(2, 'rabbitmqctl -q stop_app </dev/null')).code).toBe(0);
     const changedBefore = harness.commands.filter((c) => MUTATING.test(c.command)).length;
-    const gates = await checkSafetyGates(config, { operation: 'node.reset', cluster: 'lab', node: 'lab1' }, { membership: await new MembershipStore(harness.redis, harness.prefix).read('lab') });
+    const gates = await checkSafetyGates(
+      config,
+      { operation: 'node.reset', cluster: 'lab', node: 'lab1' },
+      { membership: await new MembershipStore(harness.redis, harness.prefix).read('lab') },
+    );
     expect(gates.allowed).toBe(false);
     expect(gates.checks.filter((c) => !c.ok).map((c) => c.id)).toEqual(['node.last_running_disk', 'cluster.minority']);
     const result = await warren('node', 'reset', 'lab', 'lab1', '--yes');

@@ -19,8 +19,18 @@ describe('worker /healthz and /metrics', () => {
     dead.on('error', () => undefined);
     const prefix = `obs-${randomUUID().slice(0, 8)}`;
     const running = await startWorker({ operations, config, connection: good, prefix, metrics });
-    const healthy = await startObservabilityServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, health: () => workerHealth(running, good) });
-    const unhealthy = await startObservabilityServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, health: () => workerHealth(running, dead) });
+    const healthy = await startObservabilityServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: metrics.registry,
+      health: () => workerHealth(running, good),
+    });
+    const unhealthy = await startObservabilityServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: metrics.registry,
+      health: () => workerHealth(running, dead),
+    });
     try {
       const ok = await fetch(`http://127.0.0.1:${healthy.port}/healthz`);
       expect(ok.status).toBe(200);
@@ -63,10 +73,21 @@ describe('worker /healthz and /metrics', () => {
 
   it('the worker command serves both on WARREN_METRICS_PORT', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn('node', ['dist/src/cli/bin.js', '--config', 'config/warren.example.yaml', '--prefix', `obs-${randomUUID().slice(0, 8)}`, 'worker'], {
-      env: { ...process.env, WARREN_METRICS_PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'node',
+      [
+        'dist/src/cli/bin.js',
+        '--config',
+        'config/warren.example.yaml',
+        '--prefix',
+        `obs-${randomUUID().slice(0, 8)}`,
+        'worker',
+      ],
+      {
+        env: { ...process.env, WARREN_METRICS_PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     try {

@@ -27,7 +27,10 @@ describe('the operations queue on real Redis', () => {
 
   it('holds one operation per cluster: a second request learns the running job id', async () => {
     queue = openOperationsQueue(redis, `q-${randomUUID().slice(0, 8)}`);
-    const [a, b] = await Promise.all([enqueueOperation(queue, redis, request('prod-mq')), enqueueOperation(queue, redis, request('prod-mq'))]);
+    const [a, b] = await Promise.all([
+      enqueueOperation(queue, redis, request('prod-mq')),
+      enqueueOperation(queue, redis, request('prod-mq')),
+    ]);
     const queued = [a, b].filter((r) => r.status === 'queued');
     const busy = [a, b].filter((r) => r.status === 'busy');
     expect(queued).toHaveLength(1);
@@ -45,7 +48,7 @@ describe('the operations queue on real Redis', () => {
     expect(events[0]?.event).toMatchObject({ type: 'job', state: 'queued', cluster: 'prod-mq' });
   });
 
-  it('keeps a job\'s progress stream under the queue\'s prefix, so a prefix isolates a deployment', async () => {
+  it("keeps a job's progress stream under the queue's prefix, so a prefix isolates a deployment", async () => {
     const prefix = `q-${randomUUID().slice(0, 8)}`;
     queue = openOperationsQueue(redis, prefix);
     const queued = await enqueueOperation(queue, redis, request('prod-mq'));
@@ -56,14 +59,27 @@ describe('the operations queue on real Redis', () => {
 
   it('refuses a malformed request before it reaches Redis', async () => {
     queue = openOperationsQueue(redis, `q-${randomUUID().slice(0, 8)}`);
-    await expect(enqueueOperation(queue, redis, { ...request('x'), cluster: 'bad name; rm -rf /' })).rejects.toThrow(/cluster/);
+    await expect(enqueueOperation(queue, redis, { ...request('x'), cluster: 'bad name; rm -rf /' })).rejects.toThrow(
+      /cluster/,
+    );
     expect(await queue.count()).toBe(0);
   });
 
   it('a worker process exits 0 on SIGTERM', async () => {
-    const child = spawn('node', ['dist/src/cli/bin.js', '--config', 'config/warren.example.yaml', '--prefix', `q-${randomUUID().slice(0, 8)}`, 'worker'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'node',
+      [
+        'dist/src/cli/bin.js',
+        '--config',
+        'config/warren.example.yaml',
+        '--prefix',
+        `q-${randomUUID().slice(0, 8)}`,
+        'worker',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let output = '';
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const deadline = Date.now() + 20_000;

@@ -51,7 +51,12 @@ async function freePort(): Promise<number> {
 }
 
 /** `warren <command>` as production runs it, with the Sentinel group's environment and no REDIS_URL. */
-function spawnWarren(group: SentinelGroup, args: string[], extraEnv: Record<string, string>, output: string[]): ChildProcess {
+function spawnWarren(
+  group: SentinelGroup,
+  args: string[],
+  extraEnv: Record<string, string>,
+  output: string[],
+): ChildProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...group.env(), LOG_LEVEL: 'info', ...extraEnv };
   delete env.REDIS_URL;
   const child = spawn('node', ['dist/src/cli/bin.js', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,22 +95,50 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-sentinel-lab-'));
     const labConfig = await loadConfig(lab.configPath);
     const configPath = join(dir, 'warren.yaml');
-    await writeFile(configPath, stringify({ ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'], [APPROVER]: ['approver'] } } }));
+    await writeFile(
+      configPath,
+      stringify({
+        ...labConfig,
+        slack: {
+          ...labConfig.slack,
+          channels: [CHANNEL],
+          users: { [OPERATOR]: ['operator'], [APPROVER]: ['approver'] },
+        },
+      }),
+    );
     const port = await freePort();
-    driver = new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, botUrl: `http://127.0.0.1:${port}/slack/events` });
+    driver = new SlackDriver({
+      emulator,
+      signingSecret: SIGNING_SECRET,
+      botUrl: `http://127.0.0.1:${port}/slack/events`,
+    });
 
     worker = spawnWarren(group, ['--config', configPath, '--prefix', prefix, 'worker'], {}, workerOutput);
-    bot = spawnWarren(group, ['--config', configPath, '--prefix', prefix, 'bot'], { SLACK_BOT_TOKEN: emulator.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, PORT: String(port) }, botOutput);
+    bot = spawnWarren(
+      group,
+      ['--config', configPath, '--prefix', prefix, 'bot'],
+      {
+        SLACK_BOT_TOKEN: emulator.botToken,
+        SLACK_SIGNING_SECRET: SIGNING_SECRET,
+        SLACK_API_URL: emulator.apiUrl,
+        PORT: String(port),
+      },
+      botOutput,
+    );
     const deadline = Date.now() + 30_000;
     // Both ready: the bot serves /healthz, which is 200 only once Redis answers and a worker's heartbeat is there.
     for (;;) {
-      if (bot.exitCode !== null || worker.exitCode !== null) throw new Error(`bot or worker exited: ${botOutput.join('').slice(-1500)} ${workerOutput.join('').slice(-1500)}`);
+      if (bot.exitCode !== null || worker.exitCode !== null)
+        throw new Error(
+          `bot or worker exited: ${botOutput.join('').slice(-1500)} ${workerOutput.join('').slice(-1500)}`,
+        );
       const status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
         (r) => r.status,
         () => 0,
       );
       if (status === 200) break;
-      if (Date.now() > deadline) throw new Error(`bot not healthy within 30 s (last ${status}): ${botOutput.join('').slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`bot not healthy within 30 s (last ${status}): ${botOutput.join('').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }, 240_000);
@@ -128,7 +161,8 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
       while (Date.now() < deadline) {
         for (const job of await queue.getJobs()) {
           const data = JobData.safeParse(job.data);
-          if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === card.ts) return job.id;
+          if (job.id && data.success && data.data.origin.kind === 'slack' && data.data.origin.cardTs === card.ts)
+            return job.id;
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -149,100 +183,168 @@ describe('Redis failed over by Sentinel during a create from Slack', () => {
     }
   }
 
-  it('the job completes, the card ends completed with every step, and nothing written before the failover is lost', async () => {
-    const reply = await driver.slashCommand({ text: 'cluster create lab', user: OPERATOR });
-    expect(reply.status).toBe(200);
-    const card = await emulator.waitFor(() => emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')), 'the job card', 30_000);
-    const jobId = await jobOf(card);
+  it(
+    'the job completes, the card ends completed with every step, and ' + 'nothing written before the failover is lost',
+    async () => {
+      const reply = await driver.slashCommand({ text: 'cluster create lab', user: OPERATOR });
+      expect(reply.status).toBe(200);
+      const card = await emulator.waitFor(
+        () => emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')),
+        'the job card',
+        30_000,
+      );
+      const jobId = await jobOf(card);
 
-    // Wait for the joins: the worker is mid-job, writing events, checkpoints and lock renewals.
-    let last = '0';
-    let joining = false;
-    const deadline = Date.now() + 150_000;
-    while (!joining && Date.now() < deadline) {
-      for (const { id, event } of await readEvents(redis, prefix, jobId, last, { blockMs: 500 })) {
-        last = id;
-        if (event.type === 'step' && event.step === 'rabbit:join' && event.state === 'running') joining = true;
+      // Wait for the joins: the worker is mid-job, writing events, checkpoints and lock renewals.
+      let last = '0';
+      let joining = false;
+      const deadline = Date.now() + 150_000;
+      while (!joining && Date.now() < deadline) {
+        for (const { id, event } of await readEvents(redis, prefix, jobId, last, { blockMs: 500 })) {
+          last = id;
+          if (event.type === 'step' && event.step === 'rabbit:join' && event.state === 'running') joining = true;
+        }
       }
-    }
-    expect(joining).toBe(true);
+      expect(joining).toBe(true);
 
-    // An audit entry and an approval decision (with its own audit entry) made just before the failover.
-    const audit = new AuditLog(redis, prefix);
-    // Under a prefix of its own: under the bot's, its sweeper would release the approval and reset lab3.
-    const approvalPrefix = `${prefix}-approvals`;
-    const approvals = new ApprovalStore(redis, approvalPrefix);
-    const approvalId = randomUUID();
-    const now = Date.now();
-    await approvals.create({
-      id: approvalId,
-      operation: 'node.reset',
-      cluster: 'lab',
-      node: 'lab3',
-      requester: OPERATOR,
-      channel: CHANNEL,
-      cardTs: card.ts,
-      createdAt: now,
-      expiresAt: now + 15 * 60_000,
-      timeoutMinutes: 15,
-      card: { text: 'Approval needed: node reset lab lab3', blocks: [] },
-    });
-    const beforeFailover: AuditEntry = { at: new Date().toISOString(), event: 'refused', operation: 'node.reset', cluster: 'lab', node: 'lab1', actor: OPERATOR, via: 'slack', detail: 'written just before the failover' };
-    await audit.append(beforeFailover);
-    const approvedEntry: AuditEntry = { at: new Date().toISOString(), event: 'approved', operation: 'node.reset', cluster: 'lab', node: 'lab3', actor: APPROVER, via: 'slack', approvalId };
-    expect((await approvals.decide(approvalId, 'approved', APPROVER, Date.now(), approvedEntry)).outcome).toBe('won');
-    // Everything the job had published so far (before the writes above, so a replica has it too).
-    const eventsBefore = await allEvents(jobId);
+      // An audit entry and an approval decision (with its own audit entry) made just before the failover.
+      const audit = new AuditLog(redis, prefix);
+      // Under a prefix of its own: under the bot's, its sweeper would release the approval and reset lab3.
+      const approvalPrefix = `${prefix}-approvals`;
+      const approvals = new ApprovalStore(redis, approvalPrefix);
+      const approvalId = randomUUID();
+      const now = Date.now();
+      await approvals.create({
+        id: approvalId,
+        operation: 'node.reset',
+        cluster: 'lab',
+        node: 'lab3',
+        requester: OPERATOR,
+        channel: CHANNEL,
+        cardTs: card.ts,
+        createdAt: now,
+        expiresAt: now + 15 * 60_000,
+        timeoutMinutes: 15,
+        card: { text: 'Approval needed: node reset lab lab3', blocks: [] },
+      });
+      const beforeFailover: AuditEntry = {
+        at: new Date().toISOString(),
+        event: 'refused',
+        operation: 'node.reset',
+        cluster: 'lab',
+        node: 'lab1',
+        actor: OPERATOR,
+        via: 'slack',
+        detail: 'written just before the failover',
+      };
+      await audit.append(beforeFailover);
+      const approvedEntry: AuditEntry = {
+        at: new Date().toISOString(),
+        event: 'approved',
+        operation: 'node.reset',
+        cluster: 'lab',
+        node: 'lab3',
+        actor: APPROVER,
+        via: 'slack',
+        approvalId,
+      };
+      expect((await approvals.decide(approvalId, 'approved', APPROVER, Date.now(), approvedEntry)).outcome).toBe('won');
+      // Everything the job had published so far (before the writes above, so a replica has it too).
+      const eventsBefore = await allEvents(jobId);
 
-    const oldPrimary = await group.primaryPort();
-    await group.failover();
-    const newPrimary = await group.untilFailedOver(oldPrimary);
-    expect(newPrimary).not.toBe(oldPrimary);
-    // The failover happened during the create, not after it.
-    const queue = openOperationsQueue(redis, prefix);
-    expect(await queue.getJobState(jobId)).toBe('active');
+      const oldPrimary = await group.primaryPort();
+      await group.failover();
+      const newPrimary = await group.untilFailedOver(oldPrimary);
+      expect(newPrimary).not.toBe(oldPrimary);
+      // The failover happened during the create, not after it.
+      const queue = openOperationsQueue(redis, prefix);
+      expect(await queue.getJobState(jobId)).toBe('active');
 
-    await emulator.waitFor(() => /: (completed|failed)/.test(emulator.message(CHANNEL, card.ts)?.text ?? ''), 'the job to end on the card', 150_000);
-    await emulator.waitFor(() => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'), 'the status card in the thread', 30_000);
-    process.stdout.write(`\n${renderThread(emulator, CHANNEL, card.ts)}\n\n`);
+      await emulator.waitFor(
+        () => /: (completed|failed)/.test(emulator.message(CHANNEL, card.ts)?.text ?? ''),
+        'the job to end on the card',
+        150_000,
+      );
+      await emulator.waitFor(
+        () => emulator.threadReplies(CHANNEL, card.ts).some((m) => m.text === 'lab is healthy'),
+        'the status card in the thread',
+        30_000,
+      );
+      process.stdout.write(`\n${renderThread(emulator, CHANNEL, card.ts)}\n\n`);
 
-    const cardText = emulator.message(CHANNEL, card.ts)?.text ?? '';
-    expect(cardText, `${botOutput.join('').slice(-2000)}\n${workerOutput.join('').slice(-2000)}`).toMatch(/^cluster\.create lab: completed/);
-    const steps = /\((\d+)\/(\d+) steps\)/.exec(cardText);
-    expect(steps?.[1]).toBe(steps?.[2]);
-    expect(JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks)).not.toMatch(/:(arrows_counterclockwise|white_circle|x):/);
-    expect(emulator.channelMessages(CHANNEL).filter((m) => m.text.startsWith('cluster.create lab'))).toHaveLength(1);
+      const cardText = emulator.message(CHANNEL, card.ts)?.text ?? '';
+      expect(cardText, `${botOutput.join('').slice(-2000)}\n${workerOutput.join('').slice(-2000)}`).toMatch(
+        /^cluster\.create lab: completed/,
+      );
+      const steps = /\((\d+)\/(\d+) steps\)/.exec(cardText);
+      expect(steps?.[1]).toBe(steps?.[2]);
+      expect(JSON.stringify(emulator.message(CHANNEL, card.ts)?.blocks)).not.toMatch(
+        /:(arrows_counterclockwise|white_circle|x):/,
+      );
+      expect(emulator.channelMessages(CHANNEL).filter((m) => m.text.startsWith('cluster.create lab'))).toHaveLength(1);
 
-    // No event lost: every one published before the failover is still there, and every step of the runbook ended.
-    const eventsAfter = await allEvents(jobId);
-    const after = new Set(eventsAfter.map((e) => e.id));
-    expect(eventsBefore.filter((e) => !after.has(e.id))).toEqual([]);
-    const final = eventsAfter.at(-1)?.event;
-    expect(final && isFinalEvent(final) && final.type === 'job' && final.state).toBe('completed');
-    const runbook = eventsAfter.flatMap((e) => (e.event.type === 'job' && e.event.steps ? e.event.steps.map((s) => s.id) : [])).filter((id, i, all) => all.indexOf(id) === i);
-    expect(runbook.length).toBeGreaterThan(0);
-    for (const step of runbook) {
-      expect(eventsAfter.some((e) => e.event.type === 'step' && e.event.step === step && e.event.host === undefined && ['done', 'skipped'].includes(e.event.state)), step).toBe(true);
-    }
-    // BullMQ moves the job to completed after the processor returns, which published the final event.
-    const settled = Date.now() + 90_000;
-    while ((await queue.getJobState(jobId)) !== 'completed' && Date.now() < settled) await new Promise((r) => setTimeout(r, 250));
-    expect(await queue.getJobState(jobId), workerOutput.join('').split('\n').filter((l) => /"level":(40|50)/.test(l)).join('\n').slice(-4000)).toBe('completed');
-    await queue.close();
+      // No event lost: every one published before the failover is still there, and every step of the runbook ended.
+      const eventsAfter = await allEvents(jobId);
+      const after = new Set(eventsAfter.map((e) => e.id));
+      expect(eventsBefore.filter((e) => !after.has(e.id))).toEqual([]);
+      const final = eventsAfter.at(-1)?.event;
+      expect(final && isFinalEvent(final) && final.type === 'job' && final.state).toBe('completed');
+      const runbook = eventsAfter
+        .flatMap((e) => (e.event.type === 'job' && e.event.steps ? e.event.steps.map((s) => s.id) : []))
+        .filter((id, i, all) => all.indexOf(id) === i);
+      expect(runbook.length).toBeGreaterThan(0);
+      for (const step of runbook) {
+        expect(
+          eventsAfter.some(
+            (e) =>
+              e.event.type === 'step' &&
+              e.event.step === step &&
+              e.event.host === undefined &&
+              ['done', 'skipped'].includes(e.event.state),
+          ),
+          step,
+        ).toBe(true);
+      }
+      // BullMQ moves the job to completed after the processor returns, which published the final event.
+      const settled = Date.now() + 90_000;
+      while ((await queue.getJobState(jobId)) !== 'completed' && Date.now() < settled)
+        await new Promise((r) => setTimeout(r, 250));
+      expect(
+        await queue.getJobState(jobId),
+        workerOutput
+          .join('')
+          .split('\n')
+          .filter((l) => /"level":(40|50)/.test(l))
+          .join('\n')
+          .slice(-4000),
+      ).toBe('completed');
+      await queue.close();
 
-    // No audit entry or approval decision lost.
-    expect((await audit.latest({ cluster: 'lab', limit: 50 })).map((e) => e.entry)).toContainEqual(beforeFailover);
-    expect((await new AuditLog(redis, approvalPrefix).latest()).map((e) => e.entry)).toEqual([approvedEntry]);
-    expect(await approvals.get(approvalId)).toMatchObject({ state: 'approved', decidedBy: APPROVER });
-    expect(await approvals.releasing()).toContain(approvalId);
+      // No audit entry or approval decision lost.
+      expect((await audit.latest({ cluster: 'lab', limit: 50 })).map((e) => e.entry)).toContainEqual(beforeFailover);
+      expect((await new AuditLog(redis, approvalPrefix).latest()).map((e) => e.entry)).toEqual([approvedEntry]);
+      expect(await approvals.get(approvalId)).toMatchObject({ state: 'approved', decidedBy: APPROVER });
+      expect(await approvals.releasing()).toContain(approvalId);
 
-    const warned = [...botOutput, ...workerOutput].join('').split('\n').filter((l) => l.includes('critical write not confirmed'));
-    process.stdout.write(`failover ${oldPrimary} -> ${newPrimary}; critical writes logged as unconfirmed: ${warned.length}\n${warned.join('\n')}\n`);
-    // The processes followed the Sentinels, never a URL.
-    expect(workerOutput.join('')).toContain(`"redis":"sentinel ${group.masterName} via 127.0.0.1:26411,127.0.0.1:26412,127.0.0.1:26413"`);
-    for (const i of [1, 2, 3]) {
-      const status = JSON.parse((await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout) as { running_nodes: string[] };
-      expect([...status.running_nodes].sort()).toEqual(NODES);
-    }
-  }, 300_000);
+      const warned = [...botOutput, ...workerOutput]
+        .join('')
+        .split('\n')
+        .filter((l) => l.includes('critical write not confirmed'));
+      process.stdout.write(
+        `failover ${oldPrimary} -> ${newPrimary}; critical writes logged as ` +
+          `unconfirmed: ${warned.length}\n${warned.join('\n')}\n`,
+      );
+      // The processes followed the Sentinels, never a URL.
+      expect(workerOutput.join('')).toContain(
+        `"redis":"sentinel ${group.masterName} via 127.0.0.1:26411,127.0.0.1:26412,127.0.0.1:26413"`,
+      );
+      for (const i of [1, 2, 3]) {
+        const status = JSON.parse(
+          (await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null')).stdout,
+        ) as { running_nodes: string[] };
+        expect([...status.running_nodes].sort()).toEqual(NODES);
+      }
+    },
+    300_000,
+  );
 });

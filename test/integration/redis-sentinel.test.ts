@@ -25,7 +25,16 @@ import { messageOf } from '../../src/errors.js';
 const PRIMARY = 6401;
 const REPLICA = 6402;
 
-const entry = (detail: string): AuditEntry => ({ at: new Date().toISOString(), event: 'refused', operation: 'node.reset', cluster: 'lab', node: 'lab1', actor: 'U0AUDIT01', via: 'slack', detail });
+const entry = (detail: string): AuditEntry => ({
+  at: new Date().toISOString(),
+  event: 'refused',
+  operation: 'node.reset',
+  cluster: 'lab',
+  node: 'lab1',
+  actor: 'U0AUDIT01',
+  via: 'slack',
+  detail,
+});
 
 function approval(): NewApproval {
   const now = Date.now();
@@ -49,14 +58,16 @@ function recordingLogger(): { logger: ReturnType<typeof createLogger>; lines: Re
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
   return { logger: createLogger({ level: 'warn', destination: sink }), lines };
 }
 
-const unconfirmed = (lines: Record<string, unknown>[]) => lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('critical write not confirmed'));
+const unconfirmed = (lines: Record<string, unknown>[]) =>
+  lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('critical write not confirmed'));
 
 /** Resolves with `promise`'s value, or 'pending' if it has not settled within `ms`. */
 async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'pending'> {
@@ -93,41 +104,60 @@ describe('warren on Redis Sentinel', () => {
     await group?.stop();
   }, 30_000);
 
-  it('the CLI and the dashboard find the primary through the Sentinels, with both passwords from the environment', async () => {
-    const prefix = `sentinel-${randomUUID().slice(0, 8)}`;
-    const redis = open(group.settings());
-    await new AuditLog(redis, prefix).append(entry('through the Sentinels'));
+  it(
+    'the CLI and the dashboard find the primary through the Sentinels, ' + 'with both passwords from the environment',
+    async () => {
+      const prefix = `sentinel-${randomUUID().slice(0, 8)}`;
+      const redis = open(group.settings());
+      await new AuditLog(redis, prefix).append(entry('through the Sentinels'));
 
-    const audit = cli(group, ['--prefix', prefix, 'audit', '--json']);
-    let stdout = '';
-    audit.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    const code = await new Promise<number | null>((r) => audit.once('exit', (c) => r(c)));
-    expect(code).toBe(0);
-    expect((JSON.parse(stdout) as { entry: AuditEntry }[]).map((e) => e.entry.detail)).toEqual(['through the Sentinels']);
+      const audit = cli(group, ['--prefix', prefix, 'audit', '--json']);
+      let stdout = '';
+      audit.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+      const code = await new Promise<number | null>((r) => audit.once('exit', (c) => r(c)));
+      expect(code).toBe(0);
+      expect((JSON.parse(stdout) as { entry: AuditEntry }[]).map((e) => e.entry.detail)).toEqual([
+        'through the Sentinels',
+      ]);
 
-    const queue = openOperationsQueue(redis, prefix);
-    await queue.add('cluster.create', JobData.parse({ operation: 'cluster.create', cluster: 'lab', origin: { kind: 'cli', user: 'test' }, requestedAt: new Date().toISOString() }));
-    const dashboard = cli(group, ['--prefix', prefix, 'dashboard', '--port', '0'], { WARREN_DASHBOARD_USER: 'ops', WARREN_DASHBOARD_PASSWORD: 'a long dashboard password' });
-    try {
-      const ready = await new Promise<{ port: number; redis: string }>((resolve, reject) => {
-        let text = '';
-        dashboard.stderr.on('data', (d: Buffer) => {
-          text += d.toString('utf8');
-          const line = text.split('\n').find((l) => l.includes('"dashboard ready"'));
-          if (line) resolve(JSON.parse(line) as { port: number; redis: string });
-        });
-        dashboard.once('exit', (c) => reject(new Error(`dashboard exited ${c}: ${text}`)));
+      const queue = openOperationsQueue(redis, prefix);
+      await queue.add(
+        'cluster.create',
+        JobData.parse({
+          operation: 'cluster.create',
+          cluster: 'lab',
+          origin: { kind: 'cli', user: 'test' },
+          requestedAt: new Date().toISOString(),
+        }),
+      );
+      const dashboard = cli(group, ['--prefix', prefix, 'dashboard', '--port', '0'], {
+        WARREN_DASHBOARD_USER: 'ops',
+        WARREN_DASHBOARD_PASSWORD: 'a long dashboard password',
       });
-      const response = await fetch(`http://127.0.0.1:${ready.port}/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ops:a long dashboard password').toString('base64')}` } });
-      expect(response.status).toBe(200);
-      const [listed] = ((await response.json()) as { queues: { counts: { waiting: number } }[] }).queues;
-      expect(listed?.counts.waiting).toBe(1);
-    } finally {
-      dashboard.kill('SIGTERM');
-      await queue.obliterate({ force: true });
-      await queue.close();
-    }
-  }, 60_000);
+      try {
+        const ready = await new Promise<{ port: number; redis: string }>((resolve, reject) => {
+          let text = '';
+          dashboard.stderr.on('data', (d: Buffer) => {
+            text += d.toString('utf8');
+            const line = text.split('\n').find((l) => l.includes('"dashboard ready"'));
+            if (line) resolve(JSON.parse(line) as { port: number; redis: string });
+          });
+          dashboard.once('exit', (c) => reject(new Error(`dashboard exited ${c}: ${text}`)));
+        });
+        const response = await fetch(`http://127.0.0.1:${ready.port}/api/queues`, {
+          headers: { authorization: `Basic ${Buffer.from('ops:a long dashboard password').toString('base64')}` },
+        });
+        expect(response.status).toBe(200);
+        const [listed] = ((await response.json()) as { queues: { counts: { waiting: number } }[] }).queues;
+        expect(listed?.counts.waiting).toBe(1);
+      } finally {
+        dashboard.kill('SIGTERM');
+        await queue.obliterate({ force: true });
+        await queue.close();
+      }
+    },
+    60_000,
+  );
 
   it('refuses a wrong Sentinel password loudly instead of talking to no one', async () => {
     const bad = cli(group, ['audit'], { REDIS_SENTINEL_PASSWORD: 'not-the-password' });
@@ -135,7 +165,8 @@ describe('warren on Redis Sentinel', () => {
     bad.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     const exited = new Promise((r) => bad.once('exit', r));
     // ioredis keeps retrying (as it should for a restart); what matters is that it says why.
-    for (let i = 0; i < 150 && !/WRONGPASS|NOAUTH|All sentinels are unreachable/.test(stderr); i += 1) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 150 && !/WRONGPASS|NOAUTH|All sentinels are unreachable/.test(stderr); i += 1)
+      await new Promise((r) => setTimeout(r, 100));
     bad.kill('SIGKILL');
     await exited;
     expect(stderr).toMatch(/WRONGPASS|NOAUTH|All sentinels are unreachable/);
@@ -160,17 +191,23 @@ describe('warren on Redis Sentinel', () => {
     expect(await replica.hget(`${(store as unknown as { base: string }).base}:${saved.id}`, 'state')).toBe('approved');
   }, 30_000);
 
-  it('with no replica in time, an audit entry still stands on the primary and a warning says it is not yet safe', async () => {
-    const { logger, lines } = recordingLogger();
-    const redis = open(group.settings({ waitTimeoutMs: 300 }), { logger });
-    const log = new AuditLog(redis, `sentinel-${randomUUID().slice(0, 8)}`);
-    group.process(REPLICA).kill('SIGSTOP');
-    const started = Date.now();
-    await log.append(entry('while the replica was stopped'));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
-    expect((await log.latest()).map((e) => e.entry.detail)).toEqual(['while the replica was stopped']);
-    expect(unconfirmed(lines)).toMatchObject([{ level: 40, what: 'audit entry', replicas: 0, wanted: 1, timeoutMs: 300 }]);
-  }, 30_000);
+  it(
+    'with no replica in time, an audit entry still stands on the primary ' + 'and a warning says it is not yet safe',
+    async () => {
+      const { logger, lines } = recordingLogger();
+      const redis = open(group.settings({ waitTimeoutMs: 300 }), { logger });
+      const log = new AuditLog(redis, `sentinel-${randomUUID().slice(0, 8)}`);
+      group.process(REPLICA).kill('SIGSTOP');
+      const started = Date.now();
+      await log.append(entry('while the replica was stopped'));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+      expect((await log.latest()).map((e) => e.entry.detail)).toEqual(['while the replica was stopped']);
+      expect(unconfirmed(lines)).toMatchObject([
+        { level: 40, what: 'audit entry', replicas: 0, wanted: 1, timeoutMs: 300 },
+      ]);
+    },
+    30_000,
+  );
 
   it('with the only replica gone, critical writes stop waiting after the first and say so once', async () => {
     const { logger, lines } = recordingLogger();
@@ -179,63 +216,73 @@ describe('warren on Redis Sentinel', () => {
     await group.kill(REPLICA);
     const primary = group.direct(PRIMARY);
     connections.push(primary);
-    for (let i = 0; i < 50 && ((await primary.call('ROLE')) as [string, number, unknown[]])[2].length > 0; i += 1) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && ((await primary.call('ROLE')) as [string, number, unknown[]])[2].length > 0; i += 1)
+      await new Promise((r) => setTimeout(r, 100));
 
     const started = Date.now();
     for (let i = 0; i < 20; i += 1) await log.append(entry(`append ${i}`));
     // Waiting the full second for each would take 20 s.
     expect(Date.now() - started).toBeLessThan(3000);
     expect((await log.latest({ limit: 50 })).length).toBe(20);
-    const degraded = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('the Redis primary has fewer replicas'));
+    const degraded = lines.filter(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('the Redis primary has fewer replicas'),
+    );
     expect(degraded).toMatchObject([{ level: 40, what: 'audit entry', replicasConnected: 0, wanted: 1 }]);
     expect(unconfirmed(lines)).toEqual([]);
   }, 30_000);
 
   for (const how of ['SENTINEL FAILOVER', 'the primary SIGKILLed'] as const) {
-    it(`${how} under a stream of audit appends: the connection follows the new primary and every append not warned about is on it`, async () => {
-      const { logger, lines } = recordingLogger();
-      const redis = open(group.settings(), { logger });
-      const prefix = `sentinel-${randomUUID().slice(0, 8)}`;
-      const log = new AuditLog(redis, prefix);
-      const acknowledged: string[] = [];
-      let stop = false;
-      const failures: string[] = [];
-      const writer = (async () => {
-        for (let i = 0; !stop; i += 1) {
-          try {
-            acknowledged.push(await log.append(entry(`append ${i}`)));
-          } catch (error) {
-            failures.push(messageOf(error));
+    it(
+      `${how} under a stream of audit appends: the connection follows the ` +
+        `new primary and every append not warned about is on it`,
+      async () => {
+        const { logger, lines } = recordingLogger();
+        const redis = open(group.settings(), { logger });
+        const prefix = `sentinel-${randomUUID().slice(0, 8)}`;
+        const log = new AuditLog(redis, prefix);
+        const acknowledged: string[] = [];
+        let stop = false;
+        const failures: string[] = [];
+        const writer = (async () => {
+          for (let i = 0; !stop; i += 1) {
+            try {
+              acknowledged.push(await log.append(entry(`append ${i}`)));
+            } catch (error) {
+              failures.push(messageOf(error));
+            }
           }
-        }
-      })();
-      await new Promise((r) => setTimeout(r, 500));
-      const old = await group.primaryPort();
-      expect(old).toBe(PRIMARY);
-      if (how === 'SENTINEL FAILOVER') await group.failover();
-      else await group.kill(PRIMARY);
-      const now = await group.untilFailedOver(old);
-      // Appends go on against the new primary.
-      const before = acknowledged.length;
-      await new Promise((r) => setTimeout(r, 4000));
-      stop = true;
-      await writer;
-      // An append waits out the failover; none fails.
-      expect(failures).toEqual([]);
-      // Appends go on. Where the new primary has no replica left (the SIGKILL case) they stop
-      // waiting for one and go at full speed; after a graceful failover they wait while the old
-      // primary resyncs as the new one's replica.
-      if (how === 'the primary SIGKILLed') expect(acknowledged.length - before).toBeGreaterThan(100);
-      else expect(acknowledged.length).toBeGreaterThan(before);
+        })();
+        await new Promise((r) => setTimeout(r, 500));
+        const old = await group.primaryPort();
+        expect(old).toBe(PRIMARY);
+        if (how === 'SENTINEL FAILOVER') await group.failover();
+        else await group.kill(PRIMARY);
+        const now = await group.untilFailedOver(old);
+        // Appends go on against the new primary.
+        const before = acknowledged.length;
+        await new Promise((r) => setTimeout(r, 4000));
+        stop = true;
+        await writer;
+        // An append waits out the failover; none fails.
+        expect(failures).toEqual([]);
+        // Appends go on. Where the new primary has no replica left (the SIGKILL case) they stop
+        // waiting for one and go at full speed; after a graceful failover they wait while the old
+        // primary resyncs as the new one's replica.
+        if (how === 'the primary SIGKILLed') expect(acknowledged.length - before).toBeGreaterThan(100);
+        else expect(acknowledged.length).toBeGreaterThan(before);
 
-      const fresh = group.direct(now);
-      connections.push(fresh);
-      const present = new Set((await fresh.xrange(`${prefix}:audit`, '-', '+')).map(([id]) => id));
-      const lost = acknowledged.filter((id) => !present.has(id));
-      process.stdout.write(`${how}: ${acknowledged.length} appends, ${lost.length} lost, ${unconfirmed(lines).length} warned\n`);
-      // Only an append warned about (its connection dropped before a replica confirmed it) may be gone.
-      expect(lost.length).toBeLessThanOrEqual(unconfirmed(lines).length);
-      expect(unconfirmed(lines).length).toBeLessThanOrEqual(3);
-    }, 60_000);
+        const fresh = group.direct(now);
+        connections.push(fresh);
+        const present = new Set((await fresh.xrange(`${prefix}:audit`, '-', '+')).map(([id]) => id));
+        const lost = acknowledged.filter((id) => !present.has(id));
+        process.stdout.write(
+          `${how}: ${acknowledged.length} appends, ${lost.length} lost, ${unconfirmed(lines).length} warned\n`,
+        );
+        // Only an append warned about (its connection dropped before a replica confirmed it) may be gone.
+        expect(lost.length).toBeLessThanOrEqual(unconfirmed(lines).length);
+        expect(unconfirmed(lines).length).toBeLessThanOrEqual(3);
+      },
+      60_000,
+    );
   }
 });

@@ -18,7 +18,14 @@ import { readClusterStatus } from '../../src/status/read-cluster-status.js';
 import { labUp } from '../../tools/lab/lab.js';
 import type { Lab } from '../../tools/lab/lab.js';
 import { approvalCards, pressApprovalButton, waitForApprovalCard } from '../../tools/slack-emulator/approvals.js';
-import { APPROVER, APPROVER_2, CHANNEL, OPERATOR, VIEWER, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import {
+  APPROVER,
+  APPROVER_2,
+  CHANNEL,
+  OPERATOR,
+  VIEWER,
+  startSlackHarness,
+} from '../../tools/slack-emulator/harness.js';
 import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 import { renderThread } from '../../tools/slack-emulator/render.js';
 import { operations } from '../../jobs/index.js';
@@ -50,7 +57,10 @@ describe('Slack approvals → worker → lab', () => {
   async function command(text: string, user: string): Promise<{ responseUrl: string; texts: () => string[] }> {
     const reply = await h.driver.slashCommand({ text, user });
     expect(reply.status).toBe(200);
-    return { responseUrl: reply.responseUrl, texts: () => h.emulator.responsesTo(reply.responseUrl).map((r) => JSON.stringify(r.body)) };
+    return {
+      responseUrl: reply.responseUrl,
+      texts: () => h.emulator.responsesTo(reply.responseUrl).map((r) => JSON.stringify(r.body)),
+    };
   }
 
   beforeAll(async () => {
@@ -61,17 +71,36 @@ describe('Slack approvals → worker → lab', () => {
       slack: {
         ...labConfig.slack,
         channels: [CHANNEL],
-        users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'], [APPROVER]: ['approver'], [APPROVER_2]: ['approver'], [APPROVER_3]: ['approver'] },
+        users: {
+          [OPERATOR]: ['operator'],
+          [VIEWER]: ['viewer'],
+          [APPROVER]: ['approver'],
+          [APPROVER_2]: ['approver'],
+          [APPROVER_3]: ['approver'],
+        },
       },
     };
     h = await startSlackHarness({ config, readClusterStatus, checkSafetyGates });
     audit = new AuditLog(h.redis, h.prefix);
-    worker = await startWorker({ operations, config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({
+      operations,
+      config,
+      connection: workerRedis,
+      prefix: h.prefix,
+      logger: createLogger({ level: 'silent' }),
+    });
 
     // The cluster the destructive operations act on, created from Slack as an operator would.
     await command('cluster create lab', OPERATOR);
-    const card = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')), 'the create card');
-    await h.emulator.waitFor(() => /: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)!.text), 'the create to end', 240_000);
+    const card = await h.emulator.waitFor(
+      () => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')),
+      'the create card',
+    );
+    await h.emulator.waitFor(
+      () => /: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)!.text),
+      'the create to end',
+      240_000,
+    );
     expect(h.emulator.message(CHANNEL, card.ts)!.text).toMatch(/^cluster\.create lab: completed/);
   }, 360_000);
 
@@ -87,57 +116,93 @@ describe('Slack approvals → worker → lab', () => {
     const card = await waitForApprovalCard(h.emulator, CHANNEL, 0);
     const denied = await pressApprovalButton(h.driver, card, 'deny', APPROVER_2);
     expect(denied.status).toBe(200);
-    await h.emulator.waitFor(() => /denied/i.test(JSON.stringify(h.emulator.message(CHANNEL, card.ts)?.blocks)), 'the denied card', 30_000);
+    await h.emulator.waitFor(
+      () => /denied/i.test(JSON.stringify(h.emulator.message(CHANNEL, card.ts)?.blocks)),
+      'the denied card',
+      30_000,
+    );
     expect(JSON.stringify(h.emulator.message(CHANNEL, card.ts)?.blocks)).toContain(APPROVER_2);
     expect(await approvedJobs()).toEqual([]);
     expect(sorted((await statusOn(2)).running_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
   }, 120_000);
 
-  it("a reset requested by one user and approved by another: lab3 blank and single, lab1 and lab2 clustered and healthy; own, non-approver and parallel clicks act once", async () => {
-    await command('node reset lab lab3', APPROVER);
-    const card = await waitForApprovalCard(h.emulator, CHANNEL, 1);
-    const posted = JSON.stringify(card.message.history[0]?.blocks ?? card.message.blocks);
-    // The card says what will happen and shows the dry run's commands and the gates' verdicts.
-    expect(posted).toContain('lab3');
-    expect(posted).toMatch(/rabbitmqctl -q reset/);
+  it(
+    'a reset requested by one user and approved by another: lab3 blank and ' +
+      'single, lab1 and lab2 clustered and healthy; own, non-approver and ' +
+      'parallel clicks act once',
+    async () => {
+      await command('node reset lab lab3', APPROVER);
+      const card = await waitForApprovalCard(h.emulator, CHANNEL, 1);
+      const posted = JSON.stringify(card.message.history[0]?.blocks ?? card.message.blocks);
+      // The card says what will happen and shows the dry run's commands and the gates' verdicts.
+      expect(posted).toContain('lab3');
+      expect(posted).toMatch(/rabbitmqctl -q reset/);
 
-    // The requester's own click and a non-approver's click are refused and change nothing.
-    const own = await pressApprovalButton(h.driver, card, 'approve', APPROVER);
-    const notApprover = await pressApprovalButton(h.driver, card, 'approve', OPERATOR);
-    await h.emulator.waitFor(() => h.emulator.responsesTo(own.responseUrl).length > 0 && h.emulator.responsesTo(notApprover.responseUrl).length > 0, 'the two refusals', 15_000);
-    expect(await approvedJobs()).toEqual([]);
-    expect(approvalCards(h.emulator, CHANNEL)[1]?.message.blocks).toEqual(card.message.history[0]?.blocks ?? card.message.blocks);
+      // The requester's own click and a non-approver's click are refused and change nothing.
+      const own = await pressApprovalButton(h.driver, card, 'approve', APPROVER);
+      const notApprover = await pressApprovalButton(h.driver, card, 'approve', OPERATOR);
+      await h.emulator.waitFor(
+        () =>
+          h.emulator.responsesTo(own.responseUrl).length > 0 &&
+          h.emulator.responsesTo(notApprover.responseUrl).length > 0,
+        'the two refusals',
+        15_000,
+      );
+      expect(await approvedJobs()).toEqual([]);
+      expect(approvalCards(h.emulator, CHANNEL)[1]?.message.blocks).toEqual(
+        card.message.history[0]?.blocks ?? card.message.blocks,
+      );
 
-    // Two approvers at once: one job.
-    await Promise.all([pressApprovalButton(h.driver, card, 'approve', APPROVER_2), pressApprovalButton(h.driver, card, 'approve', APPROVER_3)]);
-    await h.emulator.waitFor(() => /node\.reset lab lab3: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)?.text ?? ''), 'the reset to end on the card', 240_000);
-    await h.bot.reporter.idle();
-    process.stdout.write(`\n${renderThread(h.emulator, CHANNEL, card.ts)}\n\n`);
-    expect(h.emulator.message(CHANNEL, card.ts)?.text).toMatch(/^node\.reset lab lab3: completed/);
-    const jobs = await approvedJobs();
-    expect(jobs).toHaveLength(1);
-    expect(jobs[0]).toMatchObject({ operation: 'node.reset', cluster: 'lab', node: 'lab3', origin: { kind: 'slack', user: APPROVER, cardTs: card.ts } });
-    expect([APPROVER_2, APPROVER_3]).toContain(jobs[0]?.authorization?.kind === 'approval' ? jobs[0].authorization.approvedBy : undefined);
+      // Two approvers at once: one job.
+      await Promise.all([
+        pressApprovalButton(h.driver, card, 'approve', APPROVER_2),
+        pressApprovalButton(h.driver, card, 'approve', APPROVER_3),
+      ]);
+      await h.emulator.waitFor(
+        () => /node\.reset lab lab3: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)?.text ?? ''),
+        'the reset to end on the card',
+        240_000,
+      );
+      await h.bot.reporter.idle();
+      process.stdout.write(`\n${renderThread(h.emulator, CHANNEL, card.ts)}\n\n`);
+      expect(h.emulator.message(CHANNEL, card.ts)?.text).toMatch(/^node\.reset lab lab3: completed/);
+      const jobs = await approvedJobs();
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({
+        operation: 'node.reset',
+        cluster: 'lab',
+        node: 'lab3',
+        origin: { kind: 'slack', user: APPROVER, cardTs: card.ts },
+      });
+      expect([APPROVER_2, APPROVER_3]).toContain(
+        jobs[0]?.authorization?.kind === 'approval' ? jobs[0].authorization.approvedBy : undefined,
+      );
 
-    // lab3 is a blank single node; lab1 and lab2 are still one healthy cluster without it.
-    const lab3 = await statusOn(3);
-    expect(lab3.disk_nodes).toEqual(['rabbit@lab3']);
-    expect(lab3.running_nodes).toEqual(['rabbit@lab3']);
-    const vhosts = await lab.exec(3, 'rabbitmqctl -q list_vhosts --formatter json name </dev/null');
-    expect(JSON.parse(vhosts.stdout)).toEqual([{ name: '/' }]);
-    for (const i of [1, 2]) {
-      const status = await statusOn(i);
-      expect(sorted(status.running_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2']);
-      expect(sorted(status.disk_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2']);
-    }
-  }, 360_000);
+      // lab3 is a blank single node; lab1 and lab2 are still one healthy cluster without it.
+      const lab3 = await statusOn(3);
+      expect(lab3.disk_nodes).toEqual(['rabbit@lab3']);
+      expect(lab3.running_nodes).toEqual(['rabbit@lab3']);
+      const vhosts = await lab.exec(3, 'rabbitmqctl -q list_vhosts --formatter json name </dev/null');
+      expect(JSON.parse(vhosts.stdout)).toEqual([{ name: '/' }]);
+      for (const i of [1, 2]) {
+        const status = await statusOn(i);
+        expect(sorted(status.running_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2']);
+        expect(sorted(status.disk_nodes)).toEqual(['rabbit@lab1', 'rabbit@lab2']);
+      }
+    },
+    360_000,
+  );
 
   it('the reset of the last running node is refused before any button is shown', async () => {
     const cardsBefore = approvalCards(h.emulator, CHANNEL).length;
     expect((await lab.exec(2, 'rabbitmqctl stop_app </dev/null')).code).toBe(0);
     try {
       const request = await command('node reset lab lab1', APPROVER);
-      await h.emulator.waitFor(() => request.texts().some((t) => /last running disk node/.test(t)), 'the refusal naming the gate', 120_000);
+      await h.emulator.waitFor(
+        () => request.texts().some((t) => /last running disk node/.test(t)),
+        'the refusal naming the gate',
+        120_000,
+      );
       expect(approvalCards(h.emulator, CHANNEL)).toHaveLength(cardsBefore);
     } finally {
       expect((await lab.exec(2, 'rabbitmqctl start_app </dev/null')).code).toBe(0);

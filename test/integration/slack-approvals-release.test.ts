@@ -16,11 +16,21 @@ import type { JobRequest } from '../../src/operations/schema.js';
 import type { Approval } from '../../src/approvals/schema.js';
 import { approvalJobId } from '../../src/requests/approval-release.js';
 import type { PlanOperation } from '../../src/slack/deps.js';
-import { allJobs, approvalCards, approvalIdOf, pressApprovalButton, waitForApprovalCard, auditTrail as auditTrailOf, winWithoutRelease } from '../../tools/slack-emulator/approvals.js';
+import {
+  allJobs,
+  approvalCards,
+  approvalIdOf,
+  pressApprovalButton,
+  waitForApprovalCard,
+  auditTrail as auditTrailOf,
+  winWithoutRelease,
+} from '../../tools/slack-emulator/approvals.js';
 import { APPROVER, CHANNEL, OPERATOR, startSlackHarness } from '../../tools/slack-emulator/harness.js';
 import type { SlackHarness, SlackHarnessOptions } from '../../tools/slack-emulator/harness.js';
 
-const fakePlan: PlanOperation = (_config, operation, cluster, node) => [{ host: node ?? 'mq1', step: 'rabbit:reset', command: `rabbitmqctl reset # ${operation} ${cluster}` }];
+const fakePlan: PlanOperation = (_config, operation, cluster, node) => [
+  { host: node ?? 'mq1', step: 'rabbit:reset', command: `rabbitmqctl reset # ${operation} ${cluster}` },
+];
 
 let h: SlackHarness;
 let clock: number;
@@ -54,7 +64,9 @@ async function auditTrail(): Promise<string[]> {
 
 /** How often the job was announced queued: twice would set a running job's card back to "queued". */
 async function queuedEvents(jobId: string): Promise<number> {
-  return (await readEvents(h.redis, h.prefix, jobId)).filter(({ event }) => event.type === 'job' && event.state === 'queued').length;
+  return (await readEvents(h.redis, h.prefix, jobId)).filter(
+    ({ event }) => event.type === 'job' && event.state === 'queued',
+  ).length;
 }
 
 /** How many releases of the approval went all the way (each logs it once). */
@@ -117,37 +129,44 @@ async function expectReleased(approvalId: string, ts: string): Promise<string> {
 }
 
 describe('an approval whose bot died before releasing it', () => {
-  it('is released by the restarted bot: one job with the authorization and card ts, the job card, one approved entry; recoveries repeated change nothing', async () => {
-    await start();
-    const card = await requestReset();
-    await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
-    // The state a crash right after the script leaves: approved and audited, listed, nothing queued.
-    expect(await approvals().releasing()).toEqual([card.approvalId]);
-    expect(await jobs()).toEqual([]);
-    expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
+  it(
+    'is released by the restarted bot: one job with the authorization and ' +
+      'card ts, the job card, one approved entry; recoveries repeated change ' +
+      'nothing',
+    async () => {
+      await start();
+      const card = await requestReset();
+      await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
+      // The state a crash right after the script leaves: approved and audited, listed, nothing queued.
+      expect(await approvals().releasing()).toEqual([card.approvalId]);
+      expect(await jobs()).toEqual([]);
+      expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
 
-    await h.restartBot();
-    // No waiting: the start itself releases what the previous run left releasing.
-    const jobId = await expectReleased(card.approvalId, card.ts);
-    await expectJobCard(card.ts, jobId);
-    await reporterDrew(jobId);
-    const updates = h.emulator.callsOf('chat.update').length;
+      await h.restartBot();
+      // No waiting: the start itself releases what the previous run left releasing.
+      const jobId = await expectReleased(card.approvalId, card.ts);
+      await expectJobCard(card.ts, jobId);
+      await reporterDrew(jobId);
+      const updates = h.emulator.callsOf('chat.update').length;
 
-    await h.bot.sweeper.sweep();
-    await h.bot.sweeper.sweep();
-    await h.restartBot();
-    await h.bot.sweeper.sweep();
-    await expectReleased(card.approvalId, card.ts);
-    expect(releasesLogged(card.approvalId)).toBe(1);
-    expect(h.emulator.callsOf('chat.update')).toHaveLength(updates);
-    expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
-  });
+      await h.bot.sweeper.sweep();
+      await h.bot.sweeper.sweep();
+      await h.restartBot();
+      await h.bot.sweeper.sweep();
+      await expectReleased(card.approvalId, card.ts);
+      expect(releasesLogged(card.approvalId)).toBe(1);
+      expect(h.emulator.callsOf('chat.update')).toHaveLength(updates);
+      expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
+    },
+  );
 
   it('finishes a release that died after queueing the job: the same job, announced once, carded', async () => {
     await start();
     const card = await requestReset();
     const approval = await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
-    const first = await enqueueOperation(h.queue, h.redis, releasedRequest(approval), { jobId: approvalJobId(approval.id) });
+    const first = await enqueueOperation(h.queue, h.redis, releasedRequest(approval), {
+      jobId: approvalJobId(approval.id),
+    });
     expect(first).toMatchObject({ status: 'queued', jobId: approvalJobId(approval.id) });
     expect(first.status === 'queued' && first.repeated).toBeFalsy();
     expect(await h.store.getCard(approvalJobId(approval.id))).toBeUndefined();
@@ -158,24 +177,33 @@ describe('an approval whose bot died before releasing it', () => {
     expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
   });
 
-  it('does not call its own job "busy", nor queue it again, when that job ended and another operation holds the cluster', async () => {
-    await start();
-    const card = await requestReset();
-    const approval = await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
-    await enqueueOperation(h.queue, h.redis, releasedRequest(approval), { jobId: approvalJobId(approval.id) });
-    // As when the job finishes: BullMQ drops the cluster's deduplication id, and a CLI create takes it.
-    await h.queue.removeDeduplicationKey(dedupId('rmq-lab'));
-    const other = await enqueueOperation(h.queue, h.redis, { operation: 'cluster.create', cluster: 'rmq-lab', origin: { kind: 'cli', user: 'alice' }, requestedAt: new Date().toISOString() });
-    expect(other.status).toBe('queued');
+  it(
+    'does not call its own job "busy", nor queue it again, when that job ' +
+      'ended and another operation holds the cluster',
+    async () => {
+      await start();
+      const card = await requestReset();
+      const approval = await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
+      await enqueueOperation(h.queue, h.redis, releasedRequest(approval), { jobId: approvalJobId(approval.id) });
+      // As when the job finishes: BullMQ drops the cluster's deduplication id, and a CLI create takes it.
+      await h.queue.removeDeduplicationKey(dedupId('rmq-lab'));
+      const other = await enqueueOperation(h.queue, h.redis, {
+        operation: 'cluster.create',
+        cluster: 'rmq-lab',
+        origin: { kind: 'cli', user: 'alice' },
+        requestedAt: new Date().toISOString(),
+      });
+      expect(other.status).toBe('queued');
 
-    await h.restartBot();
-    const jobId = approvalJobId(approval.id);
-    expect((await jobs()).map((j) => j.id).sort()).toEqual([jobId, other.jobId].sort());
-    expect(await approvals().releasing()).toEqual([]);
-    expect(await queuedEvents(jobId)).toBe(1);
-    await expectJobCard(card.ts, jobId);
-    expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
-  });
+      await h.restartBot();
+      const jobId = approvalJobId(approval.id);
+      expect((await jobs()).map((j) => j.id).sort()).toEqual([jobId, other.jobId].sort());
+      expect(await approvals().releasing()).toEqual([]);
+      expect(await queuedEvents(jobId)).toBe(1);
+      await expectJobCard(card.ts, jobId);
+      expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
+    },
+  );
 });
 
 describe('racing releases', () => {
@@ -190,7 +218,7 @@ describe('racing releases', () => {
     expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`]);
   });
 
-  it('a click\'s release racing a sweeper that recovers every millisecond queues one job', async () => {
+  it("a click's release racing a sweeper that recovers every millisecond queues one job", async () => {
     await start({ approvalSweepMs: 1 });
     const card = await requestReset();
     await pressApprovalButton(h.driver, card, 'approve', APPROVER);
@@ -206,33 +234,47 @@ describe('racing releases', () => {
 });
 
 describe('an approval that cannot run', () => {
-  it('found busy with another job by the recovery: "approved but not run", audited refused once however often it is recovered', async () => {
-    await start();
-    const card = await requestReset();
-    await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
-    const other = await enqueueOperation(h.queue, h.redis, { operation: 'cluster.create', cluster: 'rmq-lab', origin: { kind: 'cli', user: 'alice' }, requestedAt: new Date().toISOString() });
-    expect(other.status).toBe('queued');
+  it(
+    'found busy with another job by the recovery: "approved but not run", ' +
+      'audited refused once however often it is recovered',
+    async () => {
+      await start();
+      const card = await requestReset();
+      await winWithoutRelease(h.redis, h.prefix, card.approvalId, APPROVER, clock);
+      const other = await enqueueOperation(h.queue, h.redis, {
+        operation: 'cluster.create',
+        cluster: 'rmq-lab',
+        origin: { kind: 'cli', user: 'alice' },
+        requestedAt: new Date().toISOString(),
+      });
+      expect(other.status).toBe('queued');
 
-    await h.restartBot();
-    const now = h.emulator.message(CHANNEL, card.ts)!;
-    expect(said(now.blocks)).toContain('*but not run*: the cluster is busy');
-    expect(said(now.blocks)).toContain(other.jobId);
-    expect(approvalIdOf(now)).toBeUndefined();
-    expect((await jobs()).map((j) => j.id)).toEqual([other.jobId]);
-    expect(await approvals().releasing()).toEqual([]);
-    expect(await approvals().get(card.approvalId)).toMatchObject({ state: 'approved' });
-    expect((await approvals().get(card.approvalId))?.jobId).toBeUndefined();
-    const [, approved, refused] = await new AuditLog(h.redis, h.prefix).latest();
-    expect(approved.entry).toMatchObject({ event: 'approved', actor: APPROVER, approvalId: card.approvalId });
-    expect(refused.entry).toMatchObject({ event: 'refused', actor: APPROVER, approvalId: card.approvalId, detail: `approved but not run: cluster busy (job ${other.jobId})` });
+      await h.restartBot();
+      const now = h.emulator.message(CHANNEL, card.ts)!;
+      expect(said(now.blocks)).toContain('*but not run*: the cluster is busy');
+      expect(said(now.blocks)).toContain(other.jobId);
+      expect(approvalIdOf(now)).toBeUndefined();
+      expect((await jobs()).map((j) => j.id)).toEqual([other.jobId]);
+      expect(await approvals().releasing()).toEqual([]);
+      expect(await approvals().get(card.approvalId)).toMatchObject({ state: 'approved' });
+      expect((await approvals().get(card.approvalId))?.jobId).toBeUndefined();
+      const [, approved, refused] = await new AuditLog(h.redis, h.prefix).latest();
+      expect(approved.entry).toMatchObject({ event: 'approved', actor: APPROVER, approvalId: card.approvalId });
+      expect(refused.entry).toMatchObject({
+        event: 'refused',
+        actor: APPROVER,
+        approvalId: card.approvalId,
+        detail: `approved but not run: cluster busy (job ${other.jobId})`,
+      });
 
-    const updates = h.emulator.callsOf('chat.update').length;
-    await h.bot.sweeper.sweep();
-    await h.restartBot();
-    expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`, `refused ${APPROVER}`]);
-    expect(h.emulator.callsOf('chat.update')).toHaveLength(updates);
-    expect((await jobs()).map((j) => j.id)).toEqual([other.jobId]);
-  });
+      const updates = h.emulator.callsOf('chat.update').length;
+      await h.bot.sweeper.sweep();
+      await h.restartBot();
+      expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`, `refused ${APPROVER}`]);
+      expect(h.emulator.callsOf('chat.update')).toHaveLength(updates);
+      expect((await jobs()).map((j) => j.id)).toEqual([other.jobId]);
+    },
+  );
 
   it('whose job data is invalid: "could not be queued" on the card, audited refused once, not retried', async () => {
     await start();
@@ -242,12 +284,16 @@ describe('an approval that cannot run', () => {
     await h.redis.hdel(`${h.prefix}:approvals:${card.approvalId}`, 'node');
 
     await h.restartBot();
-    expect(said(h.emulator.message(CHANNEL, card.ts)!.blocks)).toContain('it could not be queued (node.reset needs the node it acts on)');
+    expect(said(h.emulator.message(CHANNEL, card.ts)!.blocks)).toContain(
+      'it could not be queued (node.reset needs the node it acts on)',
+    );
     expect(approvalIdOf(h.emulator.message(CHANNEL, card.ts)!)).toBeUndefined();
     expect(await jobs()).toEqual([]);
     expect(await approvals().releasing()).toEqual([]);
     await h.bot.sweeper.sweep();
     expect(await auditTrail()).toEqual([`requested ${OPERATOR}`, `approved ${APPROVER}`, `refused ${APPROVER}`]);
-    expect((await new AuditLog(h.redis, h.prefix).latest()).at(-1)?.entry.detail).toBe('approved but not queued: node.reset needs the node it acts on');
+    expect((await new AuditLog(h.redis, h.prefix).latest()).at(-1)?.entry.detail).toBe(
+      'approved but not queued: node.reset needs the node it acts on',
+    );
   });
 });

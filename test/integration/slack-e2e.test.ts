@@ -29,9 +29,18 @@ describe('Slack → bot → worker → lab', () => {
   beforeAll(async () => {
     lab = await labUp(3);
     const labConfig = await loadConfig(lab.configPath);
-    const config: WarrenConfig = { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } };
+    const config: WarrenConfig = {
+      ...labConfig,
+      slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } },
+    };
     h = await startSlackHarness({ config, readClusterStatus });
-    worker = await startWorker({ operations, config, connection: workerRedis, prefix: h.prefix, logger: createLogger({ level: 'silent' }) });
+    worker = await startWorker({
+      operations,
+      config,
+      connection: workerRedis,
+      prefix: h.prefix,
+      logger: createLogger({ level: 'silent' }),
+    });
   }, 240_000);
 
   afterAll(async () => {
@@ -44,8 +53,15 @@ describe('Slack → bot → worker → lab', () => {
   it('creates the cluster from a signed slash command: card all done, thread ending with 3 running nodes', async () => {
     const reply = await h.driver.slashCommand({ text: 'cluster create lab' });
     expect(reply.status).toBe(200);
-    const card = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')), 'the job card');
-    await h.emulator.waitFor(() => /: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)!.text), 'the job to end', 240_000);
+    const card = await h.emulator.waitFor(
+      () => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create lab')),
+      'the job card',
+    );
+    await h.emulator.waitFor(
+      () => /: (completed|failed)/.test(h.emulator.message(CHANNEL, card.ts)!.text),
+      'the job to end',
+      240_000,
+    );
     await h.bot.reporter.idle();
     process.stdout.write(`\n${renderThread(h.emulator, CHANNEL, card.ts)}\n\n`);
 
@@ -60,7 +76,8 @@ describe('Slack → bot → worker → lab', () => {
     const last = thread.at(-1)!;
     expect(last.text).toBe('lab is healthy');
     const rows = JSON.stringify(last.blocks);
-    for (const node of ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']) expect(rows).toContain(`:large_green_circle: *${node}*`);
+    for (const node of ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3'])
+      expect(rows).toContain(`:large_green_circle: *${node}*`);
     expect(rows).toContain('3/3 nodes running');
     expect(thread.some((m) => m.text.startsWith('transport_url: rabbit://USER:PASS@10.213.0.11:5672,'))).toBe(true);
     expect(new Set(thread.map((m) => m.text)).size).toBe(thread.length);
@@ -72,7 +89,11 @@ describe('Slack → bot → worker → lab', () => {
       const before = h.emulator.channelMessages(CHANNEL).length;
       const reply = await h.driver.slashCommand({ text: 'status lab' });
       expect(JSON.stringify(reply.json)).toContain('Reading the status of lab');
-      const card: EmulatedMessage = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[before], 'the status card', 120_000);
+      const card: EmulatedMessage = await h.emulator.waitFor(
+        () => h.emulator.channelMessages(CHANNEL)[before],
+        'the status card',
+        120_000,
+      );
       process.stdout.write(`\n${renderThread(h.emulator, CHANNEL, card.ts)}\n\n`);
       expect(card.text).toMatch(/^lab is degraded: .*rabbit@lab3 is stopped/);
       const rows = JSON.stringify(card.blocks);

@@ -7,7 +7,14 @@ import { JobData } from '../../src/operations/schema.js';
 import { startHeartbeat } from '../../src/queue/worker.js';
 import { CREATE_CONFIRM_ACTION } from '../../src/slack/messages/plan.js';
 import { signSlackRequest } from '../../tools/slack-emulator/driver.js';
-import { CHANNEL, OPERATOR, OTHER_CHANNEL, OUTSIDER, VIEWER, startSlackHarness } from '../../tools/slack-emulator/harness.js';
+import {
+  CHANNEL,
+  OPERATOR,
+  OTHER_CHANNEL,
+  OUTSIDER,
+  VIEWER,
+  startSlackHarness,
+} from '../../tools/slack-emulator/harness.js';
 import type { SlackHarness } from '../../tools/slack-emulator/harness.js';
 
 let h: SlackHarness;
@@ -45,7 +52,10 @@ describe('request verification', () => {
   });
 
   it('answers 401 to a correctly signed request replayed after five minutes', async () => {
-    const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab' }, { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 });
+    const reply = await h.driver.slashCommand(
+      { text: 'cluster create rmq-lab' },
+      { timestamp: Math.floor(Date.now() / 1000) - 6 * 60 },
+    );
     expect(reply.status).toBe(401);
     await settle();
     expect(await jobCount()).toBe(0);
@@ -54,7 +64,10 @@ describe('request verification', () => {
 
   it('answers 401 to a signature of another body', async () => {
     const ts = Math.floor(Date.now() / 1000);
-    const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab' }, { timestamp: ts, signature: signSlackRequest('emulated-signing-secret-8f14e45f', ts, 'text=help') });
+    const reply = await h.driver.slashCommand(
+      { text: 'cluster create rmq-lab' },
+      { timestamp: ts, signature: signSlackRequest('emulated-signing-secret-8f14e45f', ts, 'text=help') },
+    );
     expect(reply.status).toBe(401);
     expect(await jobCount()).toBe(0);
   });
@@ -68,27 +81,43 @@ describe('replays and retries', () => {
     return h.emulator.callsOf('chat.postMessage').length;
   }
 
-  it('acts once on the same signed slash command delivered three times (a replay: same timestamp and signature)', async () => {
-    const body = new URLSearchParams(h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR })).toString();
-    const timestamp = Math.floor(Date.now() / 1000);
-    const replies = [];
-    for (let i = 0; i < 3; i += 1) replies.push(await h.driver.postForm(body, { timestamp }));
-    expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(await cardsAfterSettling()).toBe(1);
-    expect(await jobCount()).toBe(1);
-    expect(h.logs.filter((l) => l.code === 'slack.duplicate_delivery')).toHaveLength(2);
-  });
+  it(
+    'acts once on the same signed slash command delivered three times (a ' + 'replay: same timestamp and signature)',
+    async () => {
+      const body = new URLSearchParams(
+        h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR }),
+      ).toString();
+      const timestamp = Math.floor(Date.now() / 1000);
+      const replies = [];
+      for (let i = 0; i < 3; i += 1) replies.push(await h.driver.postForm(body, { timestamp }));
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(await cardsAfterSettling()).toBe(1);
+      expect(await jobCount()).toBe(1);
+      expect(h.logs.filter((l) => l.code === 'slack.duplicate_delivery')).toHaveLength(2);
+    },
+  );
 
-  it('acknowledges Slack retries (X-Slack-Retry-Num, newly signed) of a delivered command without acting again', async () => {
-    const body = new URLSearchParams(h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR })).toString();
-    const now = Math.floor(Date.now() / 1000);
-    const first = await h.driver.postForm(body, { timestamp: now });
-    const retries = [];
-    for (const n of [1, 2]) retries.push(await h.driver.postForm(body, { timestamp: now + n, headers: { 'x-slack-retry-num': String(n), 'x-slack-retry-reason': 'http_timeout' } }));
-    expect([first, ...retries].map((r) => r.status)).toEqual([200, 200, 200]);
-    expect(await cardsAfterSettling()).toBe(1);
-    expect(await jobCount()).toBe(1);
-  });
+  it(
+    'acknowledges Slack retries (X-Slack-Retry-Num, newly signed) of a ' + 'delivered command without acting again',
+    async () => {
+      const body = new URLSearchParams(
+        h.driver.slashCommandFields({ text: 'cluster create rmq-lab', user: OPERATOR }),
+      ).toString();
+      const now = Math.floor(Date.now() / 1000);
+      const first = await h.driver.postForm(body, { timestamp: now });
+      const retries = [];
+      for (const n of [1, 2])
+        retries.push(
+          await h.driver.postForm(body, {
+            timestamp: now + n,
+            headers: { 'x-slack-retry-num': String(n), 'x-slack-retry-reason': 'http_timeout' },
+          }),
+        );
+      expect([first, ...retries].map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(await cardsAfterSettling()).toBe(1);
+      expect(await jobCount()).toBe(1);
+    },
+  );
 
   it('still acts on two commands that differ (each Slack delivery has its own trigger and response_url)', async () => {
     await h.driver.slashCommand({ text: 'status rmq-lab', user: OPERATOR });
@@ -98,16 +127,19 @@ describe('replays and retries', () => {
 });
 
 describe('health', () => {
-  it('answers GET /healthz for load balancers, without a signature (bot-observability.test.ts covers each check)', async () => {
-    const stop = startHeartbeat(h.redis, h.prefix, 'w-http');
-    try {
-      const response = await fetch(`http://127.0.0.1:${h.bot.port}/healthz`);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ healthy: true });
-    } finally {
-      await stop();
-    }
-  });
+  it(
+    'answers GET /healthz for load balancers, without a signature ' + '(bot-observability.test.ts covers each check)',
+    async () => {
+      const stop = startHeartbeat(h.redis, h.prefix, 'w-http');
+      try {
+        const response = await fetch(`http://127.0.0.1:${h.bot.port}/healthz`);
+        expect(response.status).toBe(200);
+        expect(await response.json()).toMatchObject({ healthy: true });
+      } finally {
+        await stop();
+      }
+    },
+  );
 });
 
 describe('who may do what', () => {
@@ -120,14 +152,30 @@ describe('who may do what', () => {
     await settle();
     expect(await jobCount()).toBe(0);
     expect(h.emulator.callsOf('chat.postMessage')).toEqual([]);
-    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'slack request refused', user: OPERATOR, channel: OTHER_CHANNEL, command: 'cluster create rmq-lab', reason: 'channel' }));
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'slack request refused',
+        user: OPERATOR,
+        channel: OTHER_CHANNEL,
+        command: 'cluster create rmq-lab',
+        reason: 'channel',
+      }),
+    );
   });
 
   it('refuses a user with no role', async () => {
     const reply = await h.driver.slashCommand({ text: 'status', user: OUTSIDER });
     expect(reply.json?.response_type).toBe('ephemeral');
     expect(said(reply.json)).toContain("you're not allowed to use");
-    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'slack request refused', user: OUTSIDER, channel: CHANNEL, command: 'status', reason: 'user' }));
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'slack request refused',
+        user: OUTSIDER,
+        channel: CHANNEL,
+        command: 'status',
+        reason: 'user',
+      }),
+    );
   });
 
   it('refuses a create from a viewer, but lets the viewer read', async () => {
@@ -135,7 +183,14 @@ describe('who may do what', () => {
     expect(said(refused.json)).toContain('needs the *operator* role');
     await settle();
     expect(await jobCount()).toBe(0);
-    expect(h.logs).toContainEqual(expect.objectContaining({ msg: 'slack request refused', user: VIEWER, command: 'cluster create rmq-lab', reason: 'role' }));
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        msg: 'slack request refused',
+        user: VIEWER,
+        command: 'cluster create rmq-lab',
+        reason: 'role',
+      }),
+    );
 
     const status = await h.driver.slashCommand({ text: 'status rmq-lab', user: VIEWER });
     expect(said(status.json)).toContain('Reading the status of rmq-lab');
@@ -174,7 +229,7 @@ describe('command text', () => {
 });
 
 describe('cluster create', () => {
-  it('posts the job card, then enqueues the job with the card\'s channel and ts', async () => {
+  it("posts the job card, then enqueues the job with the card's channel and ts", async () => {
     const reply = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
     expect(reply.status).toBe(200);
     expect(reply.body).toBe('');
@@ -182,10 +237,25 @@ describe('cluster create', () => {
     expect(card.text).toContain('cluster.create rmq-lab');
     const job = await waitForJob();
     const data = JobData.parse(job.data);
-    expect(data).toMatchObject({ operation: 'cluster.create', cluster: 'rmq-lab', options: { allowWipe: false }, origin: { kind: 'slack', user: OPERATOR, channel: CHANNEL, cardTs: card.ts } });
-    expect(await h.store.getCard(job.id!)).toMatchObject({ channel: CHANNEL, ts: card.ts, user: OPERATOR, permalink: `https://example.slack.com/archives/${CHANNEL}/p${card.ts.replace('.', '')}` });
+    expect(data).toMatchObject({
+      operation: 'cluster.create',
+      cluster: 'rmq-lab',
+      options: { allowWipe: false },
+      origin: { kind: 'slack', user: OPERATOR, channel: CHANNEL, cardTs: card.ts },
+    });
+    expect(await h.store.getCard(job.id!)).toMatchObject({
+      channel: CHANNEL,
+      ts: card.ts,
+      user: OPERATOR,
+      permalink: `https://example.slack.com/archives/${CHANNEL}/p${card.ts.replace('.', '')}`,
+    });
     // The reporter took the card over: the queued event redraws it with the job id.
-    await h.emulator.waitFor(() => h.emulator.message(CHANNEL, card.ts)!.text.includes('queued') && JSON.stringify(h.emulator.message(CHANNEL, card.ts)!.blocks).includes(job.id!), 'the card showing the job id');
+    await h.emulator.waitFor(
+      () =>
+        h.emulator.message(CHANNEL, card.ts)!.text.includes('queued') &&
+        JSON.stringify(h.emulator.message(CHANNEL, card.ts)!.blocks).includes(job.id!),
+      'the card showing the job id',
+    );
   });
 
   it('answers a second create while the first runs with a private link to the first card', async () => {
@@ -203,23 +273,32 @@ describe('cluster create', () => {
     expect(h.emulator.channelMessages(CHANNEL)).toHaveLength(1);
   });
 
-  it('decides busy by the enqueue alone: the second create posts its card, hears busy from the queue and takes the card back', async () => {
-    await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
-    const first = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[0], 'the first card');
-    await waitForJob();
+  it(
+    'decides busy by the enqueue alone: the second create posts its card, ' +
+      'hears busy from the queue and takes the card back',
+    async () => {
+      await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+      const first = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[0], 'the first card');
+      await waitForJob();
 
-    const second = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
-    await h.emulator.waitFor(() => h.emulator.responsesTo(second.responseUrl)[0], 'the busy notice');
-    const posted = h.emulator.callsOf('chat.postMessage').filter((c) => c.args.channel === CHANNEL && c.args.thread_ts === undefined);
-    expect(posted).toHaveLength(2);
-    const deleted = h.emulator.callsOf('chat.delete');
-    expect(deleted).toHaveLength(1);
-    expect(deleted[0].args.ts).not.toBe(first.ts);
-    expect(h.emulator.channelMessages(CHANNEL).map((m) => m.ts)).toEqual([first.ts]);
-  });
+      const second = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+      await h.emulator.waitFor(() => h.emulator.responsesTo(second.responseUrl)[0], 'the busy notice');
+      const posted = h.emulator
+        .callsOf('chat.postMessage')
+        .filter((c) => c.args.channel === CHANNEL && c.args.thread_ts === undefined);
+      expect(posted).toHaveLength(2);
+      const deleted = h.emulator.callsOf('chat.delete');
+      expect(deleted).toHaveLength(1);
+      expect(deleted[0].args.ts).not.toBe(first.ts);
+      expect(h.emulator.channelMessages(CHANNEL).map((m) => m.ts)).toEqual([first.ts]);
+    },
+  );
 
   it('queues one job when two creates race, and the loser hears where the winner is', async () => {
-    const [a, b] = await Promise.all([h.driver.slashCommand({ text: 'cluster create rmq-lab' }), h.driver.slashCommand({ text: 'cluster create rmq-lab' })]);
+    const [a, b] = await Promise.all([
+      h.driver.slashCommand({ text: 'cluster create rmq-lab' }),
+      h.driver.slashCommand({ text: 'cluster create rmq-lab' }),
+    ]);
     const notices = await h.emulator.waitFor(() => {
       const all = [...h.emulator.responsesTo(a.responseUrl), ...h.emulator.responsesTo(b.responseUrl)];
       return all.length === 1 ? all : undefined;
@@ -230,7 +309,11 @@ describe('cluster create', () => {
     const winner = JobData.parse(job.data).origin as { cardTs: string };
     // Whether the loser lost at the check (no card) or at the enqueue (its card says so), no card is left pretending.
     for (const card of h.emulator.channelMessages(CHANNEL)) {
-      if (card.ts !== winner.cardTs) await h.emulator.waitFor(() => h.emulator.message(CHANNEL, card.ts)!.text.includes('not started'), 'the losing card to say so');
+      if (card.ts !== winner.cardTs)
+        await h.emulator.waitFor(
+          () => h.emulator.message(CHANNEL, card.ts)!.text.includes('not started'),
+          'the losing card to say so',
+        );
     }
   });
 
@@ -263,21 +346,40 @@ describe('cluster create', () => {
     expect(await jobCount()).toBe(0);
     expect(h.emulator.channelMessages(CHANNEL)).toEqual([]);
 
-    const press = await h.driver.interaction(h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab' }));
+    const press = await h.driver.interaction(
+      h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab' }),
+    );
     expect(press.status).toBe(200);
     const card = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[0], 'the job card');
     const job = await waitForJob();
-    expect(JobData.parse(job.data).origin).toEqual({ kind: 'slack', user: OPERATOR, channel: CHANNEL, cardTs: card.ts });
+    expect(JobData.parse(job.data).origin).toEqual({
+      kind: 'slack',
+      user: OPERATOR,
+      channel: CHANNEL,
+      cardTs: card.ts,
+    });
     expect(said(h.emulator.responsesTo(press.responseUrl))).toContain('follow the job card');
   });
 
-  it('refuses the dry run\'s button to a viewer and for a cluster that is not configured', async () => {
-    const viewer = await h.driver.interaction(h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab', user: VIEWER }));
-    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(viewer.responseUrl)[0], 'refusal'))).toContain('needs the *operator* role');
-    const forged = await h.driver.interaction(h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab; reboot' }));
-    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(forged.responseUrl)[0], 'problem'))).toContain('does not name a cluster');
-    const unknown = await h.driver.interaction(h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'staging' }));
-    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(unknown.responseUrl)[0], 'usage'))).toContain('unknown cluster');
+  it("refuses the dry run's button to a viewer and for a cluster that is not configured", async () => {
+    const viewer = await h.driver.interaction(
+      h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab', user: VIEWER }),
+    );
+    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(viewer.responseUrl)[0], 'refusal'))).toContain(
+      'needs the *operator* role',
+    );
+    const forged = await h.driver.interaction(
+      h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'rmq-lab; reboot' }),
+    );
+    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(forged.responseUrl)[0], 'problem'))).toContain(
+      'does not name a cluster',
+    );
+    const unknown = await h.driver.interaction(
+      h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'staging' }),
+    );
+    expect(said(await h.emulator.waitFor(() => h.emulator.responsesTo(unknown.responseUrl)[0], 'usage'))).toContain(
+      'unknown cluster',
+    );
     expect(await jobCount()).toBe(0);
   });
 });

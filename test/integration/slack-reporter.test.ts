@@ -34,7 +34,9 @@ const RESULT: ClusterCreateResult = {
 };
 
 /** A create from Slack: the card the listener posted and the job it queued. */
-async function createFromSlack(options: SlackHarnessOptions = {}): Promise<{ h: SlackHarness; jobId: string; card: EmulatedMessage }> {
+async function createFromSlack(
+  options: SlackHarnessOptions = {},
+): Promise<{ h: SlackHarness; jobId: string; card: EmulatedMessage }> {
   const harness = await startSlackHarness(options);
   h = harness;
   await harness.driver.slashCommand({ text: 'cluster create rmq-lab' });
@@ -50,8 +52,18 @@ async function createFromSlack(options: SlackHarnessOptions = {}): Promise<{ h: 
 
 function events(jobId: string) {
   const base = { jobId, operation: 'cluster.create' as const, cluster: 'rmq-lab', at: new Date().toISOString() };
-  const job = (state: 'started' | 'retrying' | 'completed' | 'failed', attempt: number, extra: object = {}): ProgressEvent => ({ ...base, type: 'job', state, attempt, ...extra });
-  const step = (id: string, state: 'running' | 'done' | 'skipped' | 'failed', extra: object = {}): ProgressEvent => ({ ...base, type: 'step', step: id, state, ...extra });
+  const job = (
+    state: 'started' | 'retrying' | 'completed' | 'failed',
+    attempt: number,
+    extra: object = {},
+  ): ProgressEvent => ({ ...base, type: 'job', state, attempt, ...extra });
+  const step = (id: string, state: 'running' | 'done' | 'skipped' | 'failed', extra: object = {}): ProgressEvent => ({
+    ...base,
+    type: 'step',
+    step: id,
+    state,
+    ...extra,
+  });
   return { job, step };
 }
 
@@ -61,10 +73,15 @@ function successfulRun(jobId: string): ProgressEvent[] {
   return [
     job('started', 1, { steps: STEPS }),
     step('rabbit:preflight', 'running'),
-    ...['mq1', 'mq2', 'mq3'].flatMap((host) => [step('rabbit:preflight', 'running', { host }), step('rabbit:preflight', 'done', { host, durationMs: 310, detail: 'Debian 12, hostname matches' })]),
+    ...['mq1', 'mq2', 'mq3'].flatMap((host) => [
+      step('rabbit:preflight', 'running', { host }),
+      step('rabbit:preflight', 'done', { host, durationMs: 310, detail: 'Debian 12, hostname matches' }),
+    ]),
     step('rabbit:preflight', 'done', { durationMs: 420 }),
     step('rabbit:install', 'running'),
-    ...['mq1', 'mq2', 'mq3'].map((host) => step('rabbit:install', 'done', { host, durationMs: 2100, detail: 'rabbitmq-server 3.10.8 already installed' })),
+    ...['mq1', 'mq2', 'mq3'].map((host) =>
+      step('rabbit:install', 'done', { host, durationMs: 2100, detail: 'rabbitmq-server 3.10.8 already installed' }),
+    ),
     step('rabbit:install', 'done', { durationMs: 2200 }),
     step('rabbit:join-cluster', 'running'),
     step('rabbit:join-cluster', 'done', { durationMs: 9100, detail: 'mq2, mq3 joined rabbit@mq1' }),
@@ -76,8 +93,15 @@ async function publishAll(harness: SlackHarness, list: ProgressEvent[]): Promise
   for (const event of list) await publishEvent(harness.redis, harness.prefix, event);
 }
 
-async function finalCard(harness: SlackHarness, card: EmulatedMessage, state: 'completed' | 'failed'): Promise<EmulatedMessage> {
-  await harness.emulator.waitFor(() => harness.emulator.message(CHANNEL, card.ts)!.text.startsWith(`cluster.create rmq-lab: ${state}`), `the card to say ${state}`);
+async function finalCard(
+  harness: SlackHarness,
+  card: EmulatedMessage,
+  state: 'completed' | 'failed',
+): Promise<EmulatedMessage> {
+  await harness.emulator.waitFor(
+    () => harness.emulator.message(CHANNEL, card.ts)!.text.startsWith(`cluster.create rmq-lab: ${state}`),
+    `the card to say ${state}`,
+  );
   await harness.bot.reporter.idle();
   return harness.emulator.message(CHANNEL, card.ts)!;
 }
@@ -98,7 +122,8 @@ describe('job card and thread', () => {
 
     expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
     const blocks = checklist(final);
-    for (const title of ['Check hosts — 420 ms', 'Install RabbitMQ — 2.2 s', 'Join nodes — 9.1 s']) expect(blocks).toContain(`:white_check_mark: ${title}`);
+    for (const title of ['Check hosts — 420 ms', 'Install RabbitMQ — 2.2 s', 'Join nodes — 9.1 s'])
+      expect(blocks).toContain(`:white_check_mark: ${title}`);
     expect(blocks).not.toContain(':arrows_counterclockwise:');
     expect(blocks).not.toContain(':white_circle:');
 
@@ -126,7 +151,12 @@ describe('job card and thread', () => {
       retryable: false,
       host: 'mq2',
       step: 'rabbit:join-cluster',
-      evidence: { host: 'mq2', command: 'rabbitmqctl join_cluster rabbit@mq1', exitCode: 69, stderr: 'Error: unable to perform an operation on node rabbit@mq1' },
+      evidence: {
+        host: 'mq2',
+        command: 'rabbitmqctl join_cluster rabbit@mq1',
+        exitCode: 69,
+        stderr: 'Error: unable to perform an operation on node rabbit@mq1',
+      },
       hint: 'Check that mq2 resolves mq1 and that epmd (4369) and 25672 are open between them.',
     };
     await publishAll(h, [
@@ -144,7 +174,10 @@ describe('job card and thread', () => {
     expect(blocks).not.toContain(':arrows_counterclockwise:');
 
     const replies = h.emulator.threadReplies(CHANNEL, card.ts);
-    expect(replies.map((r) => r.text)).toEqual(['Join nodes: failed', `cluster.create rmq-lab failed: command.failed: ${error.message}`]);
+    expect(replies.map((r) => r.text)).toEqual([
+      'Join nodes: failed',
+      `cluster.create rmq-lab failed: command.failed: ${error.message}`,
+    ]);
     const failure = JSON.stringify(replies[1].blocks);
     expect(failure).toContain('command: rabbitmqctl join_cluster rabbit@mq1');
     expect(failure).toContain('exit code: 69');
@@ -169,14 +202,22 @@ describe('job card and thread', () => {
     ]);
     const final = await finalCard(h, card, 'completed');
     expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
-    expect(replyTexts(h, card)).toEqual(['attempt 1 of cluster.create rmq-lab failed; retrying', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
+    expect(replyTexts(h, card)).toEqual([
+      'attempt 1 of cluster.create rmq-lab failed; retrying',
+      `transport_url: ${RESULT.transportUrl}`,
+      'rmq-lab is healthy',
+    ]);
   });
 
   it('coalesces a burst of events into a few card edits', async () => {
     const { h, jobId, card } = await createFromSlack({ reporter: { ...FAST_REPORTER, cardIntervalMs: 600_000 } });
     const { job, step } = events(jobId);
     const many = Array.from({ length: 40 }, (_, i) => ({ id: `rabbit:step-${i}`, title: `Step ${i}` }));
-    await publishAll(h, [job('started', 1, { steps: many }), ...many.flatMap((s) => [step(s.id, 'running'), step(s.id, 'done', { durationMs: 5 })]), job('completed', 1, { result: RESULT })]);
+    await publishAll(h, [
+      job('started', 1, { steps: many }),
+      ...many.flatMap((s) => [step(s.id, 'running'), step(s.id, 'done', { durationMs: 5 })]),
+      job('completed', 1, { result: RESULT }),
+    ]);
     await finalCard(h, card, 'completed');
     // The first edit, maybe one while the burst lands, and the final one: never one per event.
     expect(h.emulator.callsOf('chat.update').length).toBeLessThanOrEqual(3);
@@ -187,14 +228,23 @@ describe('restarts and replays', () => {
   it('resumes after a restart of the bot without posting any reply twice', async () => {
     const { h, jobId, card } = await createFromSlack();
     const run = successfulRun(jobId);
-    const half = run.findIndex((e) => e.type === 'step' && e.step === 'rabbit:install' && e.host === undefined && e.state === 'done') + 1;
+    const half =
+      run.findIndex(
+        (e) => e.type === 'step' && e.step === 'rabbit:install' && e.host === undefined && e.state === 'done',
+      ) + 1;
     await publishAll(h, run.slice(0, half));
     await h.emulator.waitFor(() => replyTexts(h, card).length === 2, 'the first two step replies');
 
     await h.restartBot();
     await publishAll(h, run.slice(half));
     await finalCard(h, card, 'completed');
-    expect(replyTexts(h, card)).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
+    expect(replyTexts(h, card)).toEqual([
+      'Check hosts: done',
+      'Install RabbitMQ: done',
+      'Join nodes: done',
+      `transport_url: ${RESULT.transportUrl}`,
+      'rmq-lab is healthy',
+    ]);
   });
 
   it('picks up a job that ended while the bot was down and closes its card', async () => {
@@ -238,7 +288,13 @@ describe('Slack rate limits', () => {
     expect(h.emulator.callsOf('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
     expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
     const replies = replyTexts(h, card);
-    expect(replies).toEqual(['Check hosts: done', 'Install RabbitMQ: done', 'Join nodes: done', `transport_url: ${RESULT.transportUrl}`, 'rmq-lab is healthy']);
+    expect(replies).toEqual([
+      'Check hosts: done',
+      'Install RabbitMQ: done',
+      'Join nodes: done',
+      `transport_url: ${RESULT.transportUrl}`,
+      'rmq-lab is healthy',
+    ]);
     expect(new Set(replies).size).toBe(replies.length);
   });
 });
@@ -248,7 +304,10 @@ describe('a job that ends without a final event', () => {
     const { h, jobId, card } = await createFromSlack({ reporter: { ...FAST_REPORTER, staleCheckMs: 50 } });
     const { job, step } = events(jobId);
     await publishAll(h, [job('started', 1, { steps: STEPS }), step('rabbit:preflight', 'running')]);
-    await h.emulator.waitFor(() => h.emulator.message(CHANNEL, card.ts)!.text.includes('running'), 'the card to show running');
+    await h.emulator.waitFor(
+      () => h.emulator.message(CHANNEL, card.ts)!.text.includes('running'),
+      'the card to show running',
+    );
     await (await h.queue.getJob(jobId))!.remove();
 
     const final = await finalCard(h, card, 'failed');
@@ -259,18 +318,22 @@ describe('a job that ends without a final event', () => {
 });
 
 describe('bad data in the stream', () => {
-  it('skips a malformed entry (not JSON, not an event, no event field), logs it with a code, and the card still ends', async () => {
-    const { h, jobId, card } = await createFromSlack();
-    const run = successfulRun(jobId);
-    const key = `${h.prefix}:events:${jobId}`;
-    await publishAll(h, run.slice(0, 3));
-    await h.redis.xadd(key, '*', 'event', '{"type":"job", not json');
-    await h.redis.xadd(key, '*', 'event', '{"type":"nonsense"}');
-    await h.redis.xadd(key, '*', 'other', 'x');
-    await publishAll(h, run.slice(3));
-    const final = await finalCard(h, card, 'completed');
-    expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
-    const skipped = h.logs.filter((l) => l.code === 'event.malformed' && l.jobId === jobId);
-    expect(skipped).toHaveLength(3);
-  });
+  it(
+    'skips a malformed entry (not JSON, not an event, no event field), ' +
+      'logs it with a code, and the card still ends',
+    async () => {
+      const { h, jobId, card } = await createFromSlack();
+      const run = successfulRun(jobId);
+      const key = `${h.prefix}:events:${jobId}`;
+      await publishAll(h, run.slice(0, 3));
+      await h.redis.xadd(key, '*', 'event', '{"type":"job", not json');
+      await h.redis.xadd(key, '*', 'event', '{"type":"nonsense"}');
+      await h.redis.xadd(key, '*', 'other', 'x');
+      await publishAll(h, run.slice(3));
+      const final = await finalCard(h, card, 'completed');
+      expect(final.text).toBe('cluster.create rmq-lab: completed (3/3 steps)');
+      const skipped = h.logs.filter((l) => l.code === 'event.malformed' && l.jobId === jobId);
+      expect(skipped).toHaveLength(3);
+    },
+  );
 });

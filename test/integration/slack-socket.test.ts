@@ -43,16 +43,29 @@ describe('Socket Mode', () => {
   it('creates from an envelope: card posted, job queued with the card ts', async () => {
     const { ack } = await h.driver.slashCommandViaSocket({ text: 'cluster create rmq-lab' });
     expect(ack.payload ?? {}).toEqual({});
-    const card = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create rmq-lab')), 'the card');
+    const card = await h.emulator.waitFor(
+      () => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create rmq-lab')),
+      'the card',
+    );
     await expect.poll(async () => (await h.queue.getJobs(['waiting'])).length).toBe(1);
     const [job] = await h.queue.getJobs(['waiting']);
-    expect(JobData.parse(job.data).origin).toEqual({ kind: 'slack', user: OPERATOR, channel: CHANNEL, cardTs: card.ts });
+    expect(JobData.parse(job.data).origin).toEqual({
+      kind: 'slack',
+      user: OPERATOR,
+      channel: CHANNEL,
+      cardTs: card.ts,
+    });
   });
 
   it('takes a button press from an interactive envelope', async () => {
-    const { ack, responseUrl } = await h.driver.interactionViaSocket(h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'spare' }));
+    const { ack, responseUrl } = await h.driver.interactionViaSocket(
+      h.driver.blockAction({ actionId: CREATE_CONFIRM_ACTION, value: 'spare' }),
+    );
     expect(ack.envelope_id).toBeTruthy();
-    await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create spare')), 'the spare card');
+    await h.emulator.waitFor(
+      () => h.emulator.channelMessages(CHANNEL).find((m) => m.text.startsWith('cluster.create spare')),
+      'the spare card',
+    );
     expect(JSON.stringify(h.emulator.responsesTo(responseUrl))).toContain('follow the job card');
   });
 });

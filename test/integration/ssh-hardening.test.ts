@@ -49,7 +49,11 @@ function sshdConfig(port: number, extra: string): string {
 
 async function startAltSshd(port: number, extra = ''): Promise<void> {
   const config = `${ALT_DIR}/sshd-${port}.conf`;
-  const written = await lab.exec(1, `cat > ${config} && /usr/sbin/sshd -t -f ${config} && /usr/sbin/sshd -f ${config} -E ${ALT_DIR}/sshd-${port}.log`, { input: sshdConfig(port, extra) });
+  const written = await lab.exec(
+    1,
+    `cat > ${config} && /usr/sbin/sshd -t -f ${config} && /usr/sbin/sshd -f ${config} -E ${ALT_DIR}/sshd-${port}.log`,
+    { input: sshdConfig(port, extra) },
+  );
   expect(written).toMatchObject({ code: 0 });
 }
 
@@ -78,7 +82,11 @@ beforeAll(async () => {
   // The lab gives its hosts an ed25519 key only: add an RSA and an ECDSA key, as a stock OpenSSH host has.
   const keys = await lab.exec(
     1,
-    `rm -rf ${ALT_DIR} && mkdir -m 700 ${ALT_DIR} && ssh-keygen -q -t rsa -b 3072 -N '' -f ${ALT_DIR}/ssh_host_rsa_key && ssh-keygen -q -t ecdsa -b 256 -N '' -f ${ALT_DIR}/ssh_host_ecdsa_key && cut -d' ' -f1,2 ${ALT_DIR}/ssh_host_rsa_key.pub ${ALT_DIR}/ssh_host_ecdsa_key.pub`,
+    `rm -rf ${ALT_DIR} && mkdir -m 700 ${ALT_DIR} && ssh-keygen -q -t rsa ` +
+      `-b 3072 -N '' -f ${ALT_DIR}/ssh_host_rsa_key && ssh-keygen -q -t ` +
+      `ecdsa -b 256 -N '' -f ${ALT_DIR}/ssh_host_ecdsa_key && cut -d' ' ` +
+      `-f1,2 ${ALT_DIR}/ssh_host_rsa_key.pub ` +
+      `${ALT_DIR}/ssh_host_ecdsa_key.pub`,
   );
   expect(keys.code).toBe(0);
   [pubOf.rsa, pubOf.ecdsa] = keys.stdout.trim().split('\n');
@@ -97,43 +105,63 @@ afterAll(async () => {
 }, 60_000);
 
 describe('output cap (real sshd)', () => {
-  it('cuts off a command that prints without end at 4 MiB: ssh.output_too_large in seconds, the remote command gone, memory bounded', async () => {
-    const pool = new SshSessionPool([host], SETTINGS);
-    try {
-      const shell = await pool.shell(host.name);
-      // Buffers live outside the JS heap: count both.
-      const used = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
-      const heapBefore = used();
-      let heapPeak = heapBefore;
-      const sampler = setInterval(() => (heapPeak = Math.max(heapPeak, used())), 5);
-      const started = performance.now();
-      const error = await shell.run(sh`yes warren-output-cap-test`).then(() => undefined, (e: unknown) => e);
-      const seconds = (performance.now() - started) / 1000;
-      clearInterval(sampler);
-      heapPeak = Math.max(heapPeak, used());
+  it(
+    'cuts off a command that prints without end at 4 MiB: ' +
+      'ssh.output_too_large in seconds, the remote command gone, memory ' +
+      'bounded',
+    async () => {
+      const pool = new SshSessionPool([host], SETTINGS);
+      try {
+        const shell = await pool.shell(host.name);
+        // Buffers live outside the JS heap: count both.
+        const used = () => process.memoryUsage().heapUsed + process.memoryUsage().external;
+        const heapBefore = used();
+        let heapPeak = heapBefore;
+        const sampler = setInterval(() => (heapPeak = Math.max(heapPeak, used())), 5);
+        const started = performance.now();
+        const error = await shell.run(sh`yes warren-output-cap-test`).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        const seconds = (performance.now() - started) / 1000;
+        clearInterval(sampler);
+        heapPeak = Math.max(heapPeak, used());
 
-      expect(isWarrenError(error) && error.code).toBe('ssh.output_too_large');
-      expect(isWarrenError(error) && error.message).toBe('yes on lab1 printed more than 4 MiB on stdout: it was cut off there');
-      expect(isWarrenError(error) && error.evidence?.stdout?.length).toBe(2000);
-      expect(seconds).toBeLessThan(15);
-      // What stays on the heap is the cap (twice: bytes, then the string), not what the host sent.
-      expect(heapPeak - heapBefore).toBeLessThan(64 * MIB);
-      console.log(`output cap: cut after ${seconds.toFixed(2)} s, heap + external peak +${((heapPeak - heapBefore) / MIB).toFixed(1)} MiB`);
-      const left = await lab.exec(1, 'sleep 1; pgrep -x yes || echo none');
-      expect(left.stdout.trim()).toBe('none');
-    } finally {
-      await pool.close();
-    }
-  }, 60_000);
+        expect(isWarrenError(error) && error.code).toBe('ssh.output_too_large');
+        expect(isWarrenError(error) && error.message).toBe(
+          'yes on lab1 printed more than 4 MiB on stdout: it was cut off there',
+        );
+        expect(isWarrenError(error) && error.evidence?.stdout?.length).toBe(2000);
+        expect(seconds).toBeLessThan(15);
+        // What stays on the heap is the cap (twice: bytes, then the string), not what the host sent.
+        expect(heapPeak - heapBefore).toBeLessThan(64 * MIB);
+        console.log(
+          `output cap: cut after ${seconds.toFixed(2)} s, heap + external peak +` +
+            `${((heapPeak - heapBefore) / MIB).toFixed(1)} MiB`,
+        );
+        const left = await lab.exec(1, 'sleep 1; pgrep -x yes || echo none');
+        expect(left.stdout.trim()).toBe('none');
+      } finally {
+        await pool.close();
+      }
+    },
+    60_000,
+  );
 
   it('fails a bounded 64 MiB answer too, and passes one just under the cap whole', async () => {
     const pool = new SshSessionPool([host], SETTINGS);
     try {
       const shell = await pool.shell(host.name);
 
-      const big = await shell.run(sh`head -c ${64 * MIB} /dev/zero | tr '\\0' a`).then(() => undefined, (e: unknown) => e);
+      const big = await shell.run(sh`head -c ${64 * MIB} /dev/zero | tr '\\0' a`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       const fits = await shell.run(sh`head -c ${4 * MIB} /dev/zero | tr '\\0' b`);
-      const small = await shell.run(sh`printf 'x%.0s' $(seq 100)`, { maxOutputBytes: 50 }).then(() => undefined, (e: unknown) => e);
+      const small = await shell.run(sh`printf 'x%.0s' $(seq 100)`, { maxOutputBytes: 50 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
       expect(isWarrenError(big) && big.code).toBe('ssh.output_too_large');
       expect(fits.stdout).toHaveLength(4 * MIB);
@@ -152,15 +180,21 @@ describe('host-key pins tied to the key type (real sshd with ed25519, RSA and EC
     expect(await runsOn({ ...host, port: 2201, hostKey: host.hostKey })).toBe('lab1');
   }, 60_000);
 
-  it('still refuses a wrong pin of the same type, and a fingerprint pin of a key the host does not prefer', async () => {
-    const wrong = await connectError({ ...host, port: 2201, hostKey: pubOf.wrongRsa });
-    const rsaFingerprint = execFileSync('ssh-keygen', ['-lf', '-'], { input: `${pubOf.rsa}\n` }).toString().split(' ')[1];
-    const byFingerprint = await connectError({ ...host, port: 2201, hostKey: rsaFingerprint });
+  it(
+    'still refuses a wrong pin of the same type, and a fingerprint pin of ' + 'a key the host does not prefer',
+    async () => {
+      const wrong = await connectError({ ...host, port: 2201, hostKey: pubOf.wrongRsa });
+      const rsaFingerprint = execFileSync('ssh-keygen', ['-lf', '-'], { input: `${pubOf.rsa}\n` })
+        .toString()
+        .split(' ')[1];
+      const byFingerprint = await connectError({ ...host, port: 2201, hostKey: rsaFingerprint });
 
-    expect(isWarrenError(wrong) && wrong.code).toBe('ssh.host_key_mismatch');
-    // A fingerprint does not say the key's type: the host presents its preferred (ed25519) key.
-    expect(isWarrenError(byFingerprint) && byFingerprint.code).toBe('ssh.host_key_mismatch');
-  }, 60_000);
+      expect(isWarrenError(wrong) && wrong.code).toBe('ssh.host_key_mismatch');
+      // A fingerprint does not say the key's type: the host presents its preferred (ed25519) key.
+      expect(isWarrenError(byFingerprint) && byFingerprint.code).toBe('ssh.host_key_mismatch');
+    },
+    60_000,
+  );
 
   it('refuses an sshd that offers only ssh-rsa (SHA-1) signatures', async () => {
     const error = await connectError({ ...host, port: 2202, hostKey: pubOf.rsa });

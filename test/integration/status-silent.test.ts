@@ -22,12 +22,22 @@ import { startHarness } from './harness.js';
 /** A Redis of the test's own on a Unix socket (no TCP port), so a scan sees only what this run wrote. */
 async function startPrivateRedis(dir: string): Promise<{ child: ChildProcess; socket: string }> {
   const socket = join(dir, 'redis.sock');
-  const child = spawn('redis-server', ['--port', '0', '--unixsocket', socket, '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', '0', '--unixsocket', socket, '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = connectRedis(socket);
     probe.on('error', () => undefined);
-    const ok = await Promise.race([probe.ping().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    const ok = await Promise.race([
+      probe.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 500)),
+    ]);
     probe.disconnect();
     if (ok) return { child, socket };
     if (Date.now() > deadline) throw new Error('redis-server did not start');
@@ -77,53 +87,73 @@ describe('status under a fresh silent partition, and the prefix', () => {
     }
   }, 300_000);
 
-  it('answers within 10 s naming the silent node, then updates the same card with the full reading; warren status says the same on stderr meanwhile', async () => {
-    const labConfig = await loadConfig(lab.configPath);
-    slack = await startSlackHarness({
-      config: { ...labConfig, slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } } },
-      readClusterStatus: (config, cluster, options) => readClusterStatus(config, cluster, options),
-    });
-    await lab.isolate(3);
-    const asked = Date.now();
-    // The CLI, at the same moment: what is known on stderr early, the full reading on stdout, bounded.
-    const cli = spawn('node', ['dist/src/cli/bin.js', '--config', lab.configPath, 'status', 'lab'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let cliOut = '';
-    let cliErr = '';
-    let cliEarlyAfterMs: number | undefined;
-    cli.stdout.on('data', (d: Buffer) => (cliOut += d.toString()));
-    cli.stderr.on('data', (d: Buffer) => {
-      cliErr += d.toString();
-      if (cliEarlyAfterMs === undefined && cliErr.includes('NOT ANSWERING')) cliEarlyAfterMs = Date.now() - asked;
-    });
-    const cliExit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
-    const reply = await slack.driver.slashCommand({ text: 'status lab', user: OPERATOR });
-    expect(reply.status).toBe(200);
-    const first = await slack.emulator.waitFor(() => slack!.emulator.channelMessages(CHANNEL)[0], 'the first status card', 15_000);
-    const firstAfterMs = Date.now() - asked;
-    expect(firstAfterMs).toBeLessThan(10_000);
-    expect(first.text).toMatch(/lab3 \(rabbit@lab3\) is not answering/);
-    expect(JSON.stringify(first.blocks)).toContain('not answering: lab3');
+  it(
+    'answers within 10 s naming the silent node, then updates the same ' +
+      'card with the full reading; warren status says the same on stderr ' +
+      'meanwhile',
+    async () => {
+      const labConfig = await loadConfig(lab.configPath);
+      slack = await startSlackHarness({
+        config: {
+          ...labConfig,
+          slack: { ...labConfig.slack, channels: [CHANNEL], users: { [OPERATOR]: ['operator'] } },
+        },
+        readClusterStatus: (config, cluster, options) => readClusterStatus(config, cluster, options),
+      });
+      await lab.isolate(3);
+      const asked = Date.now();
+      // The CLI, at the same moment: what is known on stderr early, the full reading on stdout, bounded.
+      const cli = spawn('node', ['dist/src/cli/bin.js', '--config', lab.configPath, 'status', 'lab'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let cliOut = '';
+      let cliErr = '';
+      let cliEarlyAfterMs: number | undefined;
+      cli.stdout.on('data', (d: Buffer) => (cliOut += d.toString()));
+      cli.stderr.on('data', (d: Buffer) => {
+        cliErr += d.toString();
+        if (cliEarlyAfterMs === undefined && cliErr.includes('NOT ANSWERING')) cliEarlyAfterMs = Date.now() - asked;
+      });
+      const cliExit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+      const reply = await slack.driver.slashCommand({ text: 'status lab', user: OPERATOR });
+      expect(reply.status).toBe(200);
+      const first = await slack.emulator.waitFor(
+        () => slack!.emulator.channelMessages(CHANNEL)[0],
+        'the first status card',
+        15_000,
+      );
+      const firstAfterMs = Date.now() - asked;
+      expect(firstAfterMs).toBeLessThan(10_000);
+      expect(first.text).toMatch(/lab3 \(rabbit@lab3\) is not answering/);
+      expect(JSON.stringify(first.blocks)).toContain('not answering: lab3');
 
-    // The full reading (cluster_status waits out Erlang's net_ticktime for lab3) replaces it in place.
-    const updated = await slack.emulator.waitFor(
-      () => (slack!.emulator.callsOf('chat.update').length > 0 ? slack!.emulator.message(CHANNEL, first.ts) : undefined),
-      'the card updated with the full reading',
-      120_000,
-    );
-    const fullAfterMs = Date.now() - asked;
-    expect(slack.emulator.channelMessages(CHANNEL)).toHaveLength(1);
-    expect(JSON.stringify(updated.blocks)).not.toContain('partial reading');
-    expect(JSON.stringify(updated.blocks)).toContain('read from');
-    expect(updated.text).toMatch(/rabbit@lab3/);
-    const cliCode = await cliExit;
-    const cliAfterMs = Date.now() - asked;
-    expect(cliEarlyAfterMs, cliErr).toBeDefined();
-    expect(cliEarlyAfterMs!).toBeLessThan(10_000);
-    expect(cliErr).toMatch(/rabbit@lab3\s+NOT ANSWERING/);
-    expect(cliOut).not.toContain('partial reading');
-    expect(cliOut).toContain('rabbit@lab3');
-    expect(cliCode).toBe(1);
-    expect(cliAfterMs).toBeLessThan(110_000);
-    console.log(`status under a silent partition: first card after ${firstAfterMs} ms, full reading after ${fullAfterMs} ms; CLI early after ${cliEarlyAfterMs} ms, done after ${cliAfterMs} ms`);
-  }, 180_000);
+      // The full reading (cluster_status waits out Erlang's net_ticktime for lab3) replaces it in place.
+      const updated = await slack.emulator.waitFor(
+        () =>
+          slack!.emulator.callsOf('chat.update').length > 0 ? slack!.emulator.message(CHANNEL, first.ts) : undefined,
+        'the card updated with the full reading',
+        120_000,
+      );
+      const fullAfterMs = Date.now() - asked;
+      expect(slack.emulator.channelMessages(CHANNEL)).toHaveLength(1);
+      expect(JSON.stringify(updated.blocks)).not.toContain('partial reading');
+      expect(JSON.stringify(updated.blocks)).toContain('read from');
+      expect(updated.text).toMatch(/rabbit@lab3/);
+      const cliCode = await cliExit;
+      const cliAfterMs = Date.now() - asked;
+      expect(cliEarlyAfterMs, cliErr).toBeDefined();
+      expect(cliEarlyAfterMs!).toBeLessThan(10_000);
+      expect(cliErr).toMatch(/rabbit@lab3\s+NOT ANSWERING/);
+      expect(cliOut).not.toContain('partial reading');
+      expect(cliOut).toContain('rabbit@lab3');
+      expect(cliCode).toBe(1);
+      expect(cliAfterMs).toBeLessThan(110_000);
+      console.log(
+        `status under a silent partition: first card after ${firstAfterMs} ms, ` +
+          `full reading after ${fullAfterMs} ms; CLI early after ` +
+          `${cliEarlyAfterMs} ms, done after ${cliAfterMs} ms`,
+      );
+    },
+    180_000,
+  );
 });

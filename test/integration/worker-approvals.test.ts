@@ -28,7 +28,13 @@ const APPROVER = 'U0APPROV1';
 const CHANNEL = 'C0OPS';
 
 const config = WarrenConfig.parse({
-  hosts: ['mq1', 'mq2', 'mq3'].map((name) => ({ name, address: '127.0.0.1', port: 9, privateKeyPath: '/nonexistent/id_ed25519', hostKey: HOST_KEY })),
+  hosts: ['mq1', 'mq2', 'mq3'].map((name) => ({
+    name,
+    address: '127.0.0.1',
+    port: 9,
+    privateKeyPath: '/nonexistent/id_ed25519',
+    hostKey: HOST_KEY,
+  })),
   clusters: [{ name: 'rmq-lab', nodes: ['mq1', 'mq2', 'mq3'], seed: 'mq1' }],
 });
 
@@ -47,11 +53,18 @@ beforeEach(async () => {
   logs = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
-  worker = await startWorker({ operations, config, connection, prefix, logger: createLogger({ level: 'info', destination: sink }) });
+  worker = await startWorker({
+    operations,
+    config,
+    connection,
+    prefix,
+    logger: createLogger({ level: 'info', destination: sink }),
+  });
   approvals = new ApprovalStore(redis, prefix);
 });
 
@@ -112,27 +125,35 @@ async function runStraight(request: JobRequest, jobId = randomUUID()): Promise<{
 async function auditOf(jobId: string) {
   const deadline = Date.now() + 5000;
   for (;;) {
-    const entries = (await new AuditLog(redis, prefix).latest({ limit: 100 })).map((s) => s.entry).filter((e) => e.jobId === jobId);
+    const entries = (await new AuditLog(redis, prefix).latest({ limit: 100 }))
+      .map((s) => s.entry)
+      .filter((e) => e.jobId === jobId);
     if (entries.some((e) => e.event === 'failed') || Date.now() > deadline) return entries;
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
 describe('a destructive job and its approval', () => {
-  it('fails a forged job naming an approver but no approval as approval.invalid, audited without the forged name as actor', async () => {
-    const { jobId, final } = await runStraight(resetJob(randomUUID()));
-    expect(final.error?.code).toBe('approval.invalid');
-    expect(final.attempt).toBe(1);
-    const audit = await auditOf(jobId);
-    expect(audit.map((e) => e.event)).toEqual(['failed']);
-    expect(audit[0].detail).toMatch(/^approval\.invalid: .*no such approval/);
-    expect(audit[0].actor).toBe(`unverified:${APPROVER}`);
-    expect(logs.some((l) => l.code === 'approval.invalid' && l.jobId === jobId)).toBe(true);
-  });
+  it(
+    'fails a forged job naming an approver but no approval as ' +
+      'approval.invalid, audited without the forged name as actor',
+    async () => {
+      const { jobId, final } = await runStraight(resetJob(randomUUID()));
+      expect(final.error?.code).toBe('approval.invalid');
+      expect(final.attempt).toBe(1);
+      const audit = await auditOf(jobId);
+      expect(audit.map((e) => e.event)).toEqual(['failed']);
+      expect(audit[0].detail).toMatch(/^approval\.invalid: .*no such approval/);
+      expect(audit[0].actor).toBe(`unverified:${APPROVER}`);
+      expect(logs.some((l) => l.code === 'approval.invalid' && l.jobId === jobId)).toBe(true);
+    },
+  );
 
   it('fails a job claiming another approver than the one who approved', async () => {
     const id = await approvedReset();
-    const { final } = await runStraight(resetJob(id, { authorization: { kind: 'approval', approvalId: id, approvedBy: 'U0APPROV2' } }));
+    const { final } = await runStraight(
+      resetJob(id, { authorization: { kind: 'approval', approvalId: id, approvedBy: 'U0APPROV2' } }),
+    );
     expect(final.error?.code).toBe('approval.invalid');
   });
 
@@ -146,24 +167,40 @@ describe('a destructive job and its approval', () => {
   it('fails a job naming an approval that is still pending or was denied', async () => {
     const id = randomUUID();
     const now = Date.now();
-    await approvals.create({ id, operation: 'node.reset', cluster: 'rmq-lab', node: 'mq3', requester: REQUESTER, channel: CHANNEL, cardTs: '1795600800.000100', createdAt: now, expiresAt: now + 60_000, timeoutMinutes: 15, card: { text: 'x', blocks: [] } });
+    await approvals.create({
+      id,
+      operation: 'node.reset',
+      cluster: 'rmq-lab',
+      node: 'mq3',
+      requester: REQUESTER,
+      channel: CHANNEL,
+      cardTs: '1795600800.000100',
+      createdAt: now,
+      expiresAt: now + 60_000,
+      timeoutMinutes: 15,
+      card: { text: 'x', blocks: [] },
+    });
     expect((await runStraight(resetJob(id))).final.error?.code).toBe('approval.invalid');
     await approvals.decide(id, 'denied', APPROVER, now);
     expect((await runStraight(resetJob(id))).final.error?.code).toBe('approval.invalid');
   });
 
-  it('runs the genuine job past the check (its gates then refuse the unreachable hosts), and refuses a second job reusing the approval', async () => {
-    const id = await approvedReset();
-    const genuine = await runStraight(resetJob(id));
-    expect(genuine.final.error?.code).toBe('gate.refused');
-    const audit = await auditOf(genuine.jobId);
-    expect(audit.map((e) => e.event)).toEqual(['started', 'failed']);
-    expect(audit[0].actor).toBe(APPROVER);
+  it(
+    'runs the genuine job past the check (its gates then refuse the ' +
+      'unreachable hosts), and refuses a second job reusing the approval',
+    async () => {
+      const id = await approvedReset();
+      const genuine = await runStraight(resetJob(id));
+      expect(genuine.final.error?.code).toBe('gate.refused');
+      const audit = await auditOf(genuine.jobId);
+      expect(audit.map((e) => e.event)).toEqual(['started', 'failed']);
+      expect(audit[0].actor).toBe(APPROVER);
 
-    const reused = await runStraight(resetJob(id));
-    expect(reused.final.error?.code).toBe('approval.invalid');
-    expect(reused.final.error?.message).toMatch(/used by job/);
-  });
+      const reused = await runStraight(resetJob(id));
+      expect(reused.final.error?.code).toBe('approval.invalid');
+      expect(reused.final.error?.message).toMatch(/used by job/);
+    },
+  );
 
   it('fails a --yes job that claims to come from Slack', async () => {
     const { final } = await runStraight(resetJob('x', { authorization: { kind: 'cli-yes', user: 'root' } }));

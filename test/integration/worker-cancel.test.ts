@@ -44,7 +44,13 @@ beforeEach(async () => {
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const port = (silent.address() as AddressInfo).port;
   const config = WarrenConfig.parse({
-    hosts: ['mq1', 'mq2', 'mq3'].map((name) => ({ name, address: '127.0.0.1', port, privateKeyPath: join(keyDir, 'id_ed25519'), hostKey: HOST_KEY })),
+    hosts: ['mq1', 'mq2', 'mq3'].map((name) => ({
+      name,
+      address: '127.0.0.1',
+      port,
+      privateKeyPath: join(keyDir, 'id_ed25519'),
+      hostKey: HOST_KEY,
+    })),
     clusters: [{ name: 'rmq-lab', nodes: ['mq1', 'mq2', 'mq3'], seed: 'mq1' }],
     ssh: { connectTimeoutMs: 3000, commandTimeoutMs: 10_000 },
   });
@@ -81,18 +87,38 @@ async function eventsUntilEnd(jobId: string, onEvent: (event: ProgressEvent) => 
 describe('cancelling a job', () => {
   it('ends the job as job.cancelled on its first attempt, where a connect timeout alone would be retried', async () => {
     const jobId = randomUUID();
-    await queue.add('cluster.create', { operation: 'cluster.create', cluster: 'rmq-lab', origin: { kind: 'cli', user: 'ops' }, requestedAt: new Date().toISOString() } as never, { jobId });
+    await queue.add(
+      'cluster.create',
+      {
+        operation: 'cluster.create',
+        cluster: 'rmq-lab',
+        origin: { kind: 'cli', user: 'ops' },
+        requestedAt: new Date().toISOString(),
+      } as never,
+      { jobId },
+    );
     let cancelled: boolean | undefined;
 
     const events = await eventsUntilEnd(jobId, (event) => {
-      if (cancelled === undefined && event.type === 'step' && event.step === 'rabbit:preflight' && event.state === 'running') cancelled = worker.cancel(jobId, 'operator asked');
+      if (
+        cancelled === undefined &&
+        event.type === 'step' &&
+        event.step === 'rabbit:preflight' &&
+        event.state === 'running'
+      )
+        cancelled = worker.cancel(jobId, 'operator asked');
     });
 
     expect(cancelled).toBe(true);
     const final = events.at(-1) as JobEvent;
-    expect(final).toMatchObject({ type: 'job', state: 'failed', attempt: 1, error: { code: 'job.cancelled', retryable: false, step: 'rabbit:preflight' } });
+    expect(final).toMatchObject({
+      type: 'job',
+      state: 'failed',
+      attempt: 1,
+      error: { code: 'job.cancelled', retryable: false, step: 'rabbit:preflight' },
+    });
     expect(final.error?.message).toMatch(/^the job was cancelled: operator asked; /);
-    expect(events.filter((e) => e.type === 'job').map((e) => (e).state)).toEqual(['started', 'failed']);
+    expect(events.filter((e) => e.type === 'job').map((e) => e.state)).toEqual(['started', 'failed']);
     expect(events.some((e) => e.type === 'step' && e.step !== 'rabbit:preflight')).toBe(false);
   });
 

@@ -22,7 +22,9 @@ afterAll(() => redis.disconnect());
 
 async function finalEventOf(prefix: string, jobId: string) {
   for (let i = 0; i < 200; i += 1) {
-    const final = (await readEvents(redis, prefix, jobId)).map((e) => e.event).find((e) => e.type === 'job' && (e.state === 'completed' || e.state === 'failed'));
+    const final = (await readEvents(redis, prefix, jobId))
+      .map((e) => e.event)
+      .find((e) => e.type === 'job' && (e.state === 'completed' || e.state === 'failed'));
     if (final) return final;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -52,9 +54,20 @@ describe('the worker and the operations it is given', () => {
       buildResult: () => ({ recorded: true }),
     };
     const connection = connectRedis();
-    const worker = await startWorker({ operations: { 'cluster.create': recorded }, config: await loadConfig('config/warren.example.yaml'), connection, prefix, logger: createLogger({ level: 'silent' }) });
+    const worker = await startWorker({
+      operations: { 'cluster.create': recorded },
+      config: await loadConfig('config/warren.example.yaml'),
+      connection,
+      prefix,
+      logger: createLogger({ level: 'silent' }),
+    });
     try {
-      const queued = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
+      const queued = await enqueueOperation(queue, redis, {
+        operation: 'cluster.create',
+        cluster: 'prod-mq',
+        origin: { kind: 'cli', user: 't' },
+        requestedAt: new Date().toISOString(),
+      });
       const final = await finalEventOf(prefix, queued.jobId);
       expect(final).toMatchObject({ type: 'job', state: 'completed', result: { recorded: true } });
       expect(ran).toEqual(['test:record']);
@@ -70,9 +83,20 @@ describe('the worker and the operations it is given', () => {
     const queue = openOperationsQueue(redis, prefix, { attempts: 3 });
     const none: OperationRegistry = {};
     const connection = connectRedis();
-    const worker = await startWorker({ operations: none, config: await loadConfig('config/warren.example.yaml'), connection, prefix, logger: createLogger({ level: 'silent' }) });
+    const worker = await startWorker({
+      operations: none,
+      config: await loadConfig('config/warren.example.yaml'),
+      connection,
+      prefix,
+      logger: createLogger({ level: 'silent' }),
+    });
     try {
-      const queued = await enqueueOperation(queue, redis, { operation: 'cluster.create', cluster: 'prod-mq', origin: { kind: 'cli', user: 't' }, requestedAt: new Date().toISOString() });
+      const queued = await enqueueOperation(queue, redis, {
+        operation: 'cluster.create',
+        cluster: 'prod-mq',
+        origin: { kind: 'cli', user: 't' },
+        requestedAt: new Date().toISOString(),
+      });
       let job = await queue.getJob(queued.jobId);
       for (let i = 0; i < 200 && job?.failedReason === undefined; i += 1) {
         await new Promise((r) => setTimeout(r, 50));

@@ -12,7 +12,6 @@ import type { Lab } from '../../tools/lab/lab.js';
 import { spawnWorkerProcess } from './harness.js';
 import type { WorkerProcess } from './harness.js';
 
-
 describe('a worker killed in the middle of a create', () => {
   let lab: Lab;
   let queue: OperationsQueue;
@@ -72,10 +71,14 @@ describe('a worker killed in the middle of a create', () => {
     const secondStart = starts[1];
     const afterResume = events.slice(secondStart).map((s) => s.event);
     for (const step of ['rabbit:install', 'rabbit:cookie']) {
-      expect(afterResume).toContainEqual(expect.objectContaining({ type: 'step', step, state: 'skipped', detail: 'finished by an earlier attempt' }));
+      expect(afterResume).toContainEqual(
+        expect.objectContaining({ type: 'step', step, state: 'skipped', detail: 'finished by an earlier attempt' }),
+      );
     }
     const job = await queue.getJob(queued.jobId);
-    expect((job?.data as JobData).checkpoint.completedSteps).toEqual(expect.arrayContaining(['rabbit:install', 'rabbit:cookie', 'rabbit:join', 'rabbit:replication']));
+    expect((job?.data as JobData).checkpoint.completedSteps).toEqual(
+      expect.arrayContaining(['rabbit:install', 'rabbit:cookie', 'rabbit:join', 'rabbit:replication']),
+    );
     // The second worker restarted no VM and wrote no cookie (it may start_app a node left stopped).
     const second = workers[1].commands;
     expect(second.length).toBeGreaterThan(0);
@@ -83,7 +86,11 @@ describe('a worker killed in the middle of a create', () => {
 
     for (const i of [1, 2, 3]) {
       const status = await lab.exec(i, 'rabbitmqctl cluster_status --formatter json </dev/null');
-      expect((JSON.parse(status.stdout) as { running_nodes: string[] }).running_nodes.sort()).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
+      expect((JSON.parse(status.stdout) as { running_nodes: string[] }).running_nodes.sort()).toEqual([
+        'rabbit@lab1',
+        'rabbit@lab2',
+        'rabbit@lab3',
+      ]);
     }
   }, 300_000);
 });

@@ -5,26 +5,43 @@
  */
 
 /** Keys whose values Slack never renders as text. */
-const STRUCTURAL = new Set(['type', 'action_id', 'block_id', 'style', 'value', 'channel', 'ts', 'thread_ts', 'response_type', 'token']);
+const STRUCTURAL = new Set([
+  'type',
+  'action_id',
+  'block_id',
+  'style',
+  'value',
+  'channel',
+  'ts',
+  'thread_ts',
+  'response_type',
+  'token',
+]);
 
 /** Slack user ids the tests use for people (a host never gets to choose one). */
 const PEOPLE = /<@U0(?:OPERATOR|APPROVER|APPROV[12]|APPR|VIEWER1|NOBODY1)>|<@U2147483697>/g;
 const DATE_TOKEN = /<!date\^\d+\^\{date_short_pretty\} at \{time\}\|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z>/g;
-const MESSAGE_LINK = /<https:\/\/(?:[a-z0-9-]+\.)?slack\.com\/archives\/[A-Z0-9]+\/p\d+\|(?:card|its card|the running operation)>/g;
+const MESSAGE_LINK =
+  /<https:\/\/(?:[a-z0-9-]+\.)?slack\.com\/archives\/[A-Z0-9]+\/p\d+\|(?:card|its card|the running operation)>/g;
 const ENTITY = /&(?:amp|lt|gt);/g;
-// eslint-disable-next-line no-control-regex
-const FORBIDDEN = /[<>&\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const FORBIDDEN =
+  // eslint-disable-next-line no-control-regex
+  /[<>&\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Every problem found in a message (or any value holding messages): the field's path and the text around it. */
 export function unescapedIn(value: unknown, path = ''): string[] {
   if (typeof value === 'string') {
     const rest = value.replace(PEOPLE, '').replace(DATE_TOKEN, '').replace(MESSAGE_LINK, '').replace(ENTITY, '');
     const found = FORBIDDEN.exec(rest);
-    return found ? [`${path || '(text)'}: ${JSON.stringify(rest.slice(Math.max(0, found.index - 30), found.index + 30))}`] : [];
+    return found
+      ? [`${path || '(text)'}: ${JSON.stringify(rest.slice(Math.max(0, found.index - 30), found.index + 30))}`]
+      : [];
   }
   if (Array.isArray(value)) return value.flatMap((item, i) => unescapedIn(item, `${path}[${i}]`));
   if (typeof value === 'object' && value !== null) {
-    return Object.entries(value).flatMap(([key, item]) => (STRUCTURAL.has(key) ? [] : unescapedIn(item, path ? `${path}.${key}` : key)));
+    return Object.entries(value).flatMap(([key, item]) =>
+      STRUCTURAL.has(key) ? [] : unescapedIn(item, path ? `${path}.${key}` : key),
+    );
   }
   return [];
 }
@@ -79,6 +96,9 @@ export function hostileText(next: () => number): string {
   return text;
 }
 
-/** The C0/C1 characters, ESC and the other invisible controls a terminal must not receive from a host (newlines aside). */
-// eslint-disable-next-line no-control-regex
-export const TERMINAL_FORBIDDEN = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/**
+ * The C0/C1 characters, ESC and the other invisible controls a terminal must not receive from a host (newlines aside).
+ */
+export const TERMINAL_FORBIDDEN =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

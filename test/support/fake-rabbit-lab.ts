@@ -133,9 +133,18 @@ const ok = (stdout = ''): Reply => ({ code: 0, stdout });
  * cluster_status and list_vhosts measured on the lab: exit 64). ping, start_app, stop_app,
  * join_cluster, eval and shutdown run with the app stopped.
  */
-const APP_REQUIRED = new Set(['cluster_status', 'list_vhosts', 'list_queues', 'list_policies', 'set_policy', 'update_vhost_metadata']);
+const APP_REQUIRED = new Set([
+  'cluster_status',
+  'list_vhosts',
+  'list_queues',
+  'list_policies',
+  'set_policy',
+  'update_vhost_metadata',
+]);
 /** The CLI's message for that refusal (format_validation_error(:rabbit_app_is_stopped) in rabbitmq_cli). */
-const APP_STOPPED = "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n";
+const APP_STOPPED =
+  "Error: this command requires the 'rabbit' app to be running on the " +
+  "target node. Start it with 'rabbitmqctl start_app'.\n";
 /** What `service rabbitmq-server start` says (exit 1) when the VM runs without its app; the text is not captured. */
 const APP_STOPPED_SERVICE = 'Starting RabbitMQ: failed (the node is running, its rabbit app is not)\n';
 
@@ -149,10 +158,13 @@ const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >
 const AS_RABBITMQ = 'runuser -u rabbitmq -- sh -c ';
 
 /** warren's stop of a VM that refuses the CLI: signals to the rabbitmq account's beam.smp. */
-const STOP_VM_PREFIX = 'if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI';
-const STOP_VM_END = "grep -q '^name rabbit '; do i=$((i + 1)); if [ \"$i\" -ge 20 ]; then break; fi; sleep 0.5; done; fi";
+const STOP_VM_PREFIX =
+  'if pgrep -u rabbitmq -x beam.smp >/dev/null 2>&1; then echo "stopping the Erlang VM without the CLI';
+const STOP_VM_END =
+  'grep -q \'^name rabbit \'; do i=$((i + 1)); if [ "$i" -ge 20 ]; then break; fi; sleep 0.5; done; fi';
 
-const START_GUARD = /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
+const START_GUARD =
+  /^if pgrep -x beam\.smp >\/dev\/null 2>&1 && (rabbitmqctl -q ping <\/dev\/null) >\/dev\/null 2>&1; then (.*?); else (.*?); fi$/s;
 
 /**
  * A quorum queue: its replicas, and the member its cluster knows it by (`home`), so it is listed
@@ -257,7 +269,8 @@ export class FakeRabbitLab {
       return rest.startsWith(' && ') ? this.answer(node, rest.slice(4), stdin) : ok();
     }
     if (command.startsWith('echo hostname=')) return this.probe(node, command);
-    if (command.startsWith('dpkg-query -W')) return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
+    if (command.startsWith('dpkg-query -W'))
+      return ok(node.packageVersion ? `install ok installed|${node.packageVersion}` : '');
     if (/apt-get .* update/.test(command)) {
       node.aptListsStale = false;
       return ok('Reading package lists...\n');
@@ -266,11 +279,13 @@ export class FakeRabbitLab {
     // check_running exits 69 both with no VM and with the VM up and its app stopped (measured on 3.10.8).
     if (command.startsWith('rabbitmq-diagnostics -q check_running')) {
       // Like every CLI call, refused by a VM whose cookie file was rewritten under it.
-      if (node.vm && node.vmCookie !== node.cookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+      if (node.vm && node.vmCookie !== node.cookie)
+        return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
       return node.app ? ok() : { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
     }
     if (command === 'systemctl start rabbitmq-server') {
-      if (node.init !== 'systemd') return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
+      if (node.init !== 'systemd')
+        return { code: 1, stderr: fixture('debian-12/systemctl.no-systemd-as-pid1.exit1.txt') };
       // systemd sees an active unit whenever the VM runs: a no-op that leaves a stopped app stopped.
       if (node.vm) return ok();
       return this.startService(node);
@@ -281,30 +296,41 @@ export class FakeRabbitLab {
       return this.startService(node);
     }
     // await_startup exits 69 while the app is stopped (measured on 3.10.8), so the loop runs to its deadline.
-    if (command.startsWith('end=$((')) return node.app ? ok() : { code: 75, stderr: 'rabbit did not start within 150 s\n' };
+    if (command.startsWith('end=$(('))
+      return node.app ? ok() : { code: 75, stderr: 'rabbit did not start within 150 s\n' };
     if (command.startsWith('sha256sum /var/lib/rabbitmq/.erlang.cookie | cut')) {
       // A pipeline's status is cut's: a missing file still exits 0, with nothing on stdout.
-      if (node.cookie === null) return { code: 0, stderr: 'sha256sum: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
+      if (node.cookie === null)
+        return { code: 0, stderr: 'sha256sum: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(`${sha256(node.cookie)}\n`);
     }
-    if (command.startsWith('if [ -L /var/lib/rabbitmq/.erlang.cookie ]') && command.endsWith('; base64 -w0 /var/lib/rabbitmq/.erlang.cookie')) {
-      if (node.cookie === null) return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
+    if (
+      command.startsWith('if [ -L /var/lib/rabbitmq/.erlang.cookie ]') &&
+      command.endsWith('; base64 -w0 /var/lib/rabbitmq/.erlang.cookie')
+    ) {
+      if (node.cookie === null)
+        return { code: 1, stderr: 'base64: /var/lib/rabbitmq/.erlang.cookie: No such file or directory\n' };
       return ok(Buffer.from(node.cookie, 'utf8').toString('base64'));
     }
     if (command.includes('base64 -d > ')) {
       // Both cookie writes check the decoded bytes against the hash in the command first.
       const expected = /%s {2}%s\\n\S* (\S+) "\$tmp"/.exec(command)?.[1];
       if (stdin === undefined || expected !== sha256(Buffer.from(stdin, 'base64').toString('utf8'))) {
-        return { code: 75, stderr: "the cookie received does not match the seed's (input cut short?): nothing was changed\n" };
+        return {
+          code: 75,
+          stderr: "the cookie received does not match the seed's (input cut short?): nothing was changed\n",
+        };
       }
     }
-    if (command.startsWith("trap '' HUP; tmp=$(runuser -u rabbitmq -- sh -c 'umask 077 && tmp=$(mktemp ")) return this.switchCookieLive(node, stdin);
+    if (command.startsWith("trap '' HUP; tmp=$(runuser -u rabbitmq -- sh -c 'umask 077 && tmp=$(mktemp "))
+      return this.switchCookieLive(node, stdin);
     if (command.startsWith('umask 077 && tmp=$(mktemp /var/lib/rabbitmq/.erlang.cookie.XXXXXXXXXX) && ')) {
       if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
       node.cookie = Buffer.from(stdin, 'base64').toString('utf8');
       return ok();
     }
-    if (command.startsWith('rabbitmq-diagnostics -q check_if_node_is_quorum_critical')) return this.quorumCritical(node);
+    if (command.startsWith('rabbitmq-diagnostics -q check_if_node_is_quorum_critical'))
+      return this.quorumCritical(node);
     if (command.startsWith('rabbitmq-diagnostics -q metadata_store_status')) return this.metadataStoreStatus(node);
     if (command.startsWith('if [ -d /var/lib/rabbitmq/mnesia/')) return ok(this.isBlank(node) ? 'blank\n' : 'data\n');
     if (command.startsWith('if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs')) {
@@ -321,7 +347,8 @@ export class FakeRabbitLab {
   private switchCookieLive(node: NodeState, stdin: string | undefined): Reply {
     if (stdin === undefined) return { code: 1, stderr: 'base64: invalid input\n' };
     if (!node.vm) return { code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') };
-    if (node.vmCookie !== node.cookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
+    if (node.vmCookie !== node.cookie)
+      return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-written-under-running-vm.exit69.txt') };
     const cookie = Buffer.from(stdin, 'base64').toString('utf8');
     node.vmCookie = cookie;
     node.cookie = cookie;
@@ -346,10 +373,20 @@ export class FakeRabbitLab {
     const spec = shellWords(command).find((w) => w.startsWith('rabbitmq-server')) ?? 'rabbitmq-server';
     const [, version] = spec.split('=');
     if (node.aptListsStale) {
-      return { code: 100, stdout: 'Reading package lists...\n', stderr: fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt').replace('rabbitmq-server-nonexistent', 'rabbitmq-server') };
+      return {
+        code: 100,
+        stdout: 'Reading package lists...\n',
+        stderr: fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt').replace(
+          'rabbitmq-server-nonexistent',
+          'rabbitmq-server',
+        ),
+      };
     }
     if (version !== undefined && version !== node.candidateVersion) {
-      return { code: 100, stderr: fixture('debian-12/apt-get-install.version-not-found.exit100.stderr.txt').replace('9.9.9-1', version) };
+      return {
+        code: 100,
+        stderr: fixture('debian-12/apt-get-install.version-not-found.exit100.stderr.txt').replace('9.9.9-1', version),
+      };
     }
     // Debian's policy-rc.d in the lab: installing does not start the service; the VM creates the cookie at first start.
     node.packageVersion = version ?? node.candidateVersion;
@@ -357,7 +394,8 @@ export class FakeRabbitLab {
   }
 
   private startService(node: NodeState): Reply {
-    if (!node.packageVersion) return { code: 1, stderr: 'Failed to start rabbitmq-server.service: Unit rabbitmq-server.service not found.\n' };
+    if (!node.packageVersion)
+      return { code: 1, stderr: 'Failed to start rabbitmq-server.service: Unit rabbitmq-server.service not found.\n' };
     if (node.vm) return ok();
     node.cookie ??= cookieFor(`${node.host.name}-first-start`);
     node.vm = true;
@@ -369,7 +407,10 @@ export class FakeRabbitLab {
 
   /** RabbitMQ 4.3 keeps its metadata in Khepri (khepri_db enabled and required, measured on 4.3.6). */
   private isKhepri(node: NodeState): boolean {
-    const [major = 0, minor = 0] = (node.packageVersion ?? '0').replace(/^\d+:/, '').split('.').map((p) => Number.parseInt(p, 10) || 0);
+    const [major = 0, minor = 0] = (node.packageVersion ?? '0')
+      .replace(/^\d+:/, '')
+      .split('.')
+      .map((p) => Number.parseInt(p, 10) || 0);
     return major > 4 || (major === 4 && minor >= 3);
   }
 
@@ -380,7 +421,18 @@ export class FakeRabbitLab {
   private metadataStoreStatus(node: NodeState): Reply {
     if (!node.app) return { code: 64, stderr: APP_STOPPED };
     const running = node.members.filter((m) => this.byNodeName(m)?.app);
-    const row = (name: string, i: number) => ({ 'Node Name': name, 'Raft State': i === 0 ? 'leader' : 'follower', Membership: 'voter', 'Last Log Index': 100, 'Last Written': 100, 'Last Applied': 100, 'Commit Index': 100, 'Snapshot Index': -1, Term: 1, 'Machine Version': 3 });
+    const row = (name: string, i: number) => ({
+      'Node Name': name,
+      'Raft State': i === 0 ? 'leader' : 'follower',
+      Membership: 'voter',
+      'Last Log Index': 100,
+      'Last Written': 100,
+      'Last Applied': 100,
+      'Commit Index': 100,
+      'Snapshot Index': -1,
+      Term: 1,
+      'Machine Version': 3,
+    });
     return ok(JSON.stringify(running.map(row)));
   }
 
@@ -397,7 +449,9 @@ export class FakeRabbitLab {
       ...(is4 ? { cluster_tags: [] } : { ram_nodes: [] }),
       ...(is4 ? { feature_flags: [{ name: 'khepri_db', state: this.isKhepri(node) ? 'enabled' : 'disabled' }] } : {}),
       running_nodes: running,
-      versions: Object.fromEntries(running.map((m) => [m, { erlang_version: '25.2.3', rabbitmq_name: 'RabbitMQ', rabbitmq_version: version }])),
+      versions: Object.fromEntries(
+        running.map((m) => [m, { erlang_version: '25.2.3', rabbitmq_name: 'RabbitMQ', rabbitmq_version: version }]),
+      ),
     };
     return ok(JSON.stringify(status));
   }
@@ -440,12 +494,22 @@ export class FakeRabbitLab {
       case 'join_cluster':
         return this.join(node, args[0] ?? '');
       case 'list_vhosts':
-        return ok(JSON.stringify(Object.entries(node.vhosts).map(([name, type]) => (args.includes('default_queue_type') ? { name, default_queue_type: type ?? 'classic' } : { name }))));
+        return ok(
+          JSON.stringify(
+            Object.entries(node.vhosts).map(([name, type]) =>
+              args.includes('default_queue_type') ? { name, default_queue_type: type ?? 'classic' } : { name },
+            ),
+          ),
+        );
       case 'list_queues': {
         const vhost = args[args.indexOf('--vhost') + 1] ?? '/';
         const withMembers = args.includes('members');
-        const classic = (node.queues[vhost] ?? []).map((name) => (withMembers ? { name, type: 'classic', members: [node.nodeName] } : { name }));
-        const quorum = this.quorumSeenBy(node).filter((q) => q.vhost === vhost).map((q) => (withMembers ? { name: q.name, type: 'quorum', members: q.members } : { name: q.name }));
+        const classic = (node.queues[vhost] ?? []).map((name) =>
+          withMembers ? { name, type: 'classic', members: [node.nodeName] } : { name },
+        );
+        const quorum = this.quorumSeenBy(node)
+          .filter((q) => q.vhost === vhost)
+          .map((q) => (withMembers ? { name: q.name, type: 'quorum', members: q.members } : { name: q.name }));
         return ok(JSON.stringify([...classic, ...quorum]));
       }
       case 'list_policies':
@@ -463,9 +527,11 @@ export class FakeRabbitLab {
         );
       case 'set_policy': {
         const [name, pattern, definition] = args;
-        if (name === undefined || pattern === undefined || definition === undefined) return { code: 64, stderr: 'Error: not enough arguments.\n' };
+        if (name === undefined || pattern === undefined || definition === undefined)
+          return { code: 64, stderr: 'Error: not enough arguments.\n' };
         const policy: Policy = { name, pattern, definition: JSON.parse(definition) as Record<string, unknown> };
-        for (const member of this.membersOf(node)) member.policies = [...member.policies.filter((p) => p.name !== name), policy];
+        for (const member of this.membersOf(node))
+          member.policies = [...member.policies.filter((p) => p.name !== name), policy];
         return ok();
       }
       case 'update_vhost_metadata': {
@@ -481,7 +547,9 @@ export class FakeRabbitLab {
 
   /** The quorum queues a node's cluster holds: those whose home is a member that agrees it is one. */
   private quorumSeenBy(node: NodeState): QuorumQueue[] {
-    return this.quorumQueues.filter((q) => node.members.includes(q.home) && (this.byNodeName(q.home)?.members.includes(node.nodeName) ?? false));
+    return this.quorumQueues.filter(
+      (q) => node.members.includes(q.home) && (this.byNodeName(q.home)?.members.includes(node.nodeName) ?? false),
+    );
   }
 
   /** shrink, delete_member and grow as 4.0.5 answers them (asked on a running member). */
@@ -499,12 +567,14 @@ export class FakeRabbitLab {
       case 'delete_member': {
         const vhost = args[args.indexOf('--vhost') + 1] ?? '/';
         const [queue, gone] = args.filter((a, i) => a !== '--vhost' && args[i - 1] !== '--vhost');
-        for (const q of seen) if (q.vhost === vhost && q.name === queue) q.members = q.members.filter((m) => m !== gone);
+        for (const q of seen)
+          if (q.vhost === vhost && q.name === queue) q.members = q.members.filter((m) => m !== gone);
         return ok();
       }
       case 'grow': {
         const joiner = args[0] ?? '';
-        if (!node.members.includes(joiner) || !this.byNodeName(joiner)?.app) return { code: 64, stderr: `Error: node ${joiner} is not a member of the cluster\n` };
+        if (!node.members.includes(joiner) || !this.byNodeName(joiner)?.app)
+          return { code: 64, stderr: `Error: node ${joiner} is not a member of the cluster\n` };
         for (const q of seen) if (!q.members.includes(joiner)) q.members = [...q.members, joiner];
         return ok();
       }
@@ -519,7 +589,13 @@ export class FakeRabbitLab {
 
   /** Blank: a cluster of itself, no queues, no policies, only vhost `/` (what reset leaves). */
   private isBlank(node: NodeState): boolean {
-    return node.members.length === 1 && node.members[0] === node.nodeName && Object.values(node.queues).every((q) => q.length === 0) && node.policies.length === 0 && Object.keys(node.vhosts).join() === '/';
+    return (
+      node.members.length === 1 &&
+      node.members[0] === node.nodeName &&
+      Object.values(node.queues).every((q) => q.length === 0) &&
+      node.policies.length === 0 &&
+      Object.keys(node.vhosts).join() === '/'
+    );
   }
 
   private wipe(node: NodeState): void {
@@ -535,13 +611,23 @@ export class FakeRabbitLab {
    * running peers drop it) — exit 69 no_running_cluster_nodes when no other member's app runs.
    */
   private reset(node: NodeState): Reply {
-    if (node.app) return { code: 64, stderr: "Error: this command requires the 'rabbit' app to be stopped on the target node. Stop it with 'rabbitmqctl stop_app'.\n" };
+    if (node.app)
+      return {
+        code: 64,
+        stderr:
+          "Error: this command requires the 'rabbit' app to be stopped on the " +
+          "target node. Stop it with 'rabbitmqctl stop_app'.\n",
+      };
     const peers = this.membersOf(node).filter((m) => m !== node && m.members.includes(node.nodeName));
     if (peers.length > 0 && !peers.some((p) => p.app)) {
-      return { code: 69, stderr: "Error:\n{:no_running_cluster_nodes, 'You cannot leave a cluster if no online nodes are present.'}\n" };
+      return {
+        code: 69,
+        stderr: "Error:\n{:no_running_cluster_nodes, 'You cannot leave a cluster if no online nodes are present.'}\n",
+      };
     }
     for (const peer of peers) peer.members = peer.members.filter((m) => m !== node.nodeName);
-    // The node stays a replica of its cluster's quorum queues (measured on 4.0.5); the cluster keeps them, or they go with the last node.
+    // The node stays a replica of its cluster's quorum queues (measured on 4.0.5); the cluster keeps them, or they go
+    // with the last node.
     for (const q of [...this.quorumQueues]) {
       if (q.home !== node.nodeName) continue;
       const heir = peers[0];
@@ -554,11 +640,19 @@ export class FakeRabbitLab {
 
   /** Measured on 3.10.8: exit 0 for a stopped member; 69 while its app runs; 69 not_a_cluster_node once forgotten. */
   private forget(node: NodeState, gone: string): Reply {
-    if (!node.members.includes(gone) || gone === node.nodeName) return { code: 69, stderr: "Error:\n{:not_a_cluster_node, 'The node selected is not in the cluster.'}\n" };
+    if (!node.members.includes(gone) || gone === node.nodeName)
+      return { code: 69, stderr: "Error:\n{:not_a_cluster_node, 'The node selected is not in the cluster.'}\n" };
     const target = this.byNodeName(gone);
-    if (target?.app) return { code: 69, stderr: `Error:\nRabbitMQ on node ${gone} must be stopped with 'rabbitmqctl -n ${gone} stop_app' before it can be removed\n` };
+    if (target?.app)
+      return {
+        code: 69,
+        stderr:
+          `Error:\nRabbitMQ on node ${gone} must be stopped with 'rabbitmqctl -n ` +
+          `${gone} stop_app' before it can be removed\n`,
+      };
     const seen = this.quorumSeenBy(node);
-    for (const member of this.membersOf(node)) if (member !== target) member.members = member.members.filter((m) => m !== gone);
+    for (const member of this.membersOf(node))
+      if (member !== target) member.members = member.members.filter((m) => m !== gone);
     // A forget takes the node's replicas with it (measured on 4.3.6), and its cluster keeps the queues.
     for (const q of seen) {
       q.members = q.members.filter((m) => m !== gone);
@@ -567,27 +661,42 @@ export class FakeRabbitLab {
     return ok();
   }
 
-  /** Measured on 3.10.8: exit 0 `{"result":"ok"}`; exit 69 with the queues as JSON on stderr; 64 with the app stopped. */
+  /**
+   * Measured on 3.10.8: exit 0 `{"result":"ok"}`; exit 69 with the queues as JSON on stderr; 64 with the app stopped.
+   */
   private quorumCritical(node: NodeState): Reply {
     if (!node.app) return { code: 64, stderr: APP_STOPPED };
     if (node.quorumCritical.length === 0) return ok('{"result":"ok"}\n');
     return {
       code: 69,
-      stderr: `${JSON.stringify({ message: `Node ${node.nodeName} reported local queues with minimum online quorum`, queues: node.quorumCritical.map((name) => ({ name, readable_name: `queue '${name}' in vhost '/'`, type: 'quorum', virtual_host: '/' })), result: 'error' })}\n`,
+      stderr: `${JSON.stringify({
+        message: `Node ${node.nodeName} reported local queues with minimum online quorum`,
+        queues: node.quorumCritical.map((name) => ({
+          name,
+          readable_name: `queue '${name}' in vhost '/'`,
+          type: 'quorum',
+          virtual_host: '/',
+        })),
+        result: 'error',
+      })}\n`,
     };
   }
 
   private join(node: NodeState, seedName: string): Reply {
-    if (node.app) return { code: 64, stderr: `${fixture('rabbitmq-3.10/join_cluster.app-running.exit64.firstline.txt')}\n` };
+    if (node.app)
+      return { code: 64, stderr: `${fixture('rabbitmq-3.10/join_cluster.app-running.exit64.firstline.txt')}\n` };
     const seed = this.byNodeName(seedName);
     const seedShort = seedName.split('@')[1] ?? '';
-    if (!seed || node.unresolved.includes(seedShort)) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.unresolvable-seed.exit69.txt') };
-    if (!seed.app || seed.vmCookie !== node.vmCookie) return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt') };
+    if (!seed || node.unresolved.includes(seedShort))
+      return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.unresolvable-seed.exit69.txt') };
+    if (!seed.app || seed.vmCookie !== node.vmCookie)
+      return { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt') };
     if (seed.members.includes(node.nodeName) && node.members.includes(seedName)) {
       return ok(fixture('rabbitmq-3.10/join_cluster.already-member.exit0.txt'));
     }
     // join_cluster resets the node: its queues and its old membership go, it takes the seed cluster's state.
-    for (const old of this.membersOf(node)) if (old !== node) old.members = old.members.filter((m) => m !== node.nodeName);
+    for (const old of this.membersOf(node))
+      if (old !== node) old.members = old.members.filter((m) => m !== node.nodeName);
     const members = [...seed.members, node.nodeName];
     for (const member of [...this.membersOf(seed), node]) member.members = members;
     node.queues = {};

@@ -17,7 +17,11 @@ export const LAB_HOST_FINGERPRINTS = [
 ] as const;
 
 /** The raw config of an n-host lab (lab1..labN at 10.213.0.11..), one cluster "demo" seeded on lab1. */
-export function labConfigInput(count = 3, cluster: Record<string, unknown> = {}, host: (i: number) => Record<string, unknown> = () => ({})) {
+export function labConfigInput(
+  count = 3,
+  cluster: Record<string, unknown> = {},
+  host: (i: number) => Record<string, unknown> = () => ({}),
+) {
   const hosts = Array.from({ length: count }, (_, i) => ({
     name: `lab${i + 1}`,
     address: `10.213.0.${11 + i}`,
@@ -32,11 +36,19 @@ export function labConfigInput(count = 3, cluster: Record<string, unknown> = {},
 }
 
 /** A validated lab config (defaults applied, exactly as loadConfig would return it). */
-export function labConfig(count = 3, cluster: Record<string, unknown> = {}, host: (i: number) => Record<string, unknown> = () => ({})): WarrenConfig {
+export function labConfig(
+  count = 3,
+  cluster: Record<string, unknown> = {},
+  host: (i: number) => Record<string, unknown> = () => ({}),
+): WarrenConfig {
   return WarrenConfig.parse(labConfigInput(count, cluster, host));
 }
 
 /** The "demo" cluster of a lab config, hosts resolved. */
-export function labCluster(count = 3, cluster: Record<string, unknown> = {}, host: (i: number) => Record<string, unknown> = () => ({})): ResolvedCluster {
+export function labCluster(
+  count = 3,
+  cluster: Record<string, unknown> = {},
+  host: (i: number) => Record<string, unknown> = () => ({}),
+): ResolvedCluster {
   return resolveCluster(labConfig(count, cluster, host), 'demo');
 }

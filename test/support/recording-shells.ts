@@ -44,7 +44,9 @@ export class RecordingShells implements Shells {
     private readonly hosts: readonly Host[],
     private readonly respond: Responder,
     private readonly refuse: ReadonlyMap<string, WarrenError> = new Map(),
-    /** `signal`: the job's, as the worker gives it to the pool; once aborted, nothing connects or runs (job.cancelled). */
+    /**
+     * `signal`: the job's, as the worker gives it to the pool; once aborted, nothing connects or runs (job.cancelled).
+     */
     private readonly options: { signal?: AbortSignal } = {},
   ) {}
 
@@ -58,7 +60,8 @@ export class RecordingShells implements Shells {
     if (!host) return Promise.reject(new Error(`recording-shells: ${hostName} is not in the test inventory`));
     return Promise.resolve({
       host,
-      run: (command: ShellCommand, options: RunOptions = {}): Promise<CommandResult> => Promise.resolve().then(() => this.answer(host.name, command, options)),
+      run: (command: ShellCommand, options: RunOptions = {}): Promise<CommandResult> =>
+        Promise.resolve().then(() => this.answer(host.name, command, options)),
     });
   }
 
@@ -74,7 +77,11 @@ export class RecordingShells implements Shells {
 
   private answer(host: string, command: ShellCommand, options: RunOptions): CommandResult {
     throwIfCancelled(this.options.signal, `${commandName(command)} on ${host}`);
-    this.commands.push({ host, command: command.text, ...(options.stdin === undefined ? {} : { stdin: options.stdin }) });
+    this.commands.push({
+      host,
+      command: command.text,
+      ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+    });
     const reply = this.respond(host, command.text, options.stdin);
     const result: CommandResult = {
       code: reply.code,
@@ -83,11 +90,19 @@ export class RecordingShells implements Shells {
       stderr: reply.stderr ?? '',
       durationMs: 0,
     };
-    return judgeResult(host, command, result, { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS }, this.redactor);
+    return judgeResult(
+      host,
+      command,
+      result,
+      { ...options, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+      this.redactor,
+    );
   }
 }
 
-/** A responder for tests that script replies by pattern; the first matching rule answers, anything else fails the test. */
+/**
+ * A responder for tests that script replies by pattern; the first matching rule answers, anything else fails the test.
+ */
 export function scripted(rules: readonly [host: string | RegExp, command: RegExp, reply: Reply][]): Responder {
   return (host, command) => {
     for (const [hostPattern, commandPattern, reply] of rules) {

@@ -62,7 +62,15 @@ async function until<T>(what: string, check: () => Promise<T | undefined>, timeo
 }
 
 function admin(port: number, password: string): Redis {
-  const redis = new Redis({ host: '127.0.0.1', port, password, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 200, lazyConnect: false });
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port,
+    password,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1000,
+    retryStrategy: () => 200,
+    lazyConnect: false,
+  });
   redis.on('error', () => undefined);
   return redis;
 }
@@ -160,7 +168,10 @@ export async function startSentinelGroup(options: SentinelGroupOptions): Promise
       REDIS_SENTINEL_PASSWORD: sentinelPassword,
     }),
     async primaryPort() {
-      const [, port] = (await sentinels[0]?.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [string, string];
+      const [, port] = (await sentinels[0]?.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as [
+        string,
+        string,
+      ];
       return Number(port);
     },
     direct: (port) => admin(port, redisPassword),
@@ -183,7 +194,11 @@ export async function startSentinelGroup(options: SentinelGroupOptions): Promise
       return until(
         `the Sentinels did not fail ${oldPort} over`,
         async () => {
-          const named = await Promise.all(sentinels.map(async (s) => Number(((await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1])));
+          const named = await Promise.all(
+            sentinels.map(async (s) =>
+              Number(((await s.call('SENTINEL', 'get-master-addr-by-name', MASTER_NAME)) as string[])[1]),
+            ),
+          );
           const port = named[0];
           if (port === undefined || port === oldPort || named.some((p) => p !== port)) return undefined;
           const probe = group.direct(port);
@@ -204,7 +219,11 @@ export async function startSentinelGroup(options: SentinelGroupOptions): Promise
     // Ready when the replica is in sync and every Sentinel knows the replica and both other Sentinels.
     const replicaProbe = group.direct(replica);
     try {
-      await until('the replica did not sync', async () => ((await replicaProbe.info('replication')).includes('master_link_status:up') ? true : undefined), 20_000);
+      await until(
+        'the replica did not sync',
+        async () => ((await replicaProbe.info('replication')).includes('master_link_status:up') ? true : undefined),
+        20_000,
+      );
     } finally {
       replicaProbe.disconnect();
     }

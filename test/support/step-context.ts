@@ -10,7 +10,10 @@ import type { HostProgress, MembershipRecorder, NodeFacts, StepContext } from '.
 export const silentLogger = createLogger({ level: 'silent' });
 
 /** What preflight records for a node of the lab: Debian 12's RabbitMQ 3.10.8, no systemd. */
-export function labFacts(cluster: ResolvedCluster, overrides: Partial<Omit<NodeFacts, 'host' | 'nodeName'>> = {}): Map<string, NodeFacts> {
+export function labFacts(
+  cluster: ResolvedCluster,
+  overrides: Partial<Omit<NodeFacts, 'host' | 'nodeName'>> = {},
+): Map<string, NodeFacts> {
   return new Map<string, NodeFacts>(
     cluster.hosts.map((host) => [
       host.name,
@@ -59,7 +62,13 @@ export class MemoryMembership implements MembershipRecorder {
 export function stepContext(
   cluster: ResolvedCluster,
   shells: Shells,
-  options: { facts?: Map<string, NodeFacts>; job?: Partial<JobOptions>; target?: Host; membership?: MemoryMembership; signal?: AbortSignal } = {},
+  options: {
+    facts?: Map<string, NodeFacts>;
+    job?: Partial<JobOptions>;
+    target?: Host;
+    membership?: MemoryMembership;
+    signal?: AbortSignal;
+  } = {},
 ): { ctx: StepContext; reports: HostProgress[]; membership: MemoryMembership } {
   const reports: HostProgress[] = [];
   const membership = options.membership ?? new MemoryMembership();

@@ -105,11 +105,20 @@ interface Target {
 
 function resolveTarget(opts: LabOptions): Target {
   const name = opts.name ?? DEFAULT_LAB_NAME;
-  if (!LAB_NAME.test(name)) throw new RangeError(`lab name must be 1-7 characters, lowercase letters and digits, starting and ending with a letter, got '${name}'`);
+  if (!LAB_NAME.test(name))
+    throw new RangeError(
+      `lab name must be 1-7 characters, lowercase letters and digits, starting and ending with a letter, got '${name}'`,
+    );
   return { name, dir: path.resolve(opts.labDir ?? defaultLabDir(name)) };
 }
 
-function runLabSh(args: readonly string[], lab: Target, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}, input = ''): Promise<Outcome> {
+function runLabSh(
+  args: readonly string[],
+  lab: Target,
+  timeoutMs: number,
+  extraEnv: NodeJS.ProcessEnv = {},
+  input = '',
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'bash',
@@ -146,7 +155,12 @@ function describeRun(args: readonly string[], timeoutMs: number, r: Outcome): st
 }
 
 /** Run a lab.sh subcommand that must succeed. */
-async function labSh(args: readonly string[], lab: Target, timeoutMs: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+async function labSh(
+  args: readonly string[],
+  lab: Target,
+  timeoutMs: number,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<CommandResult> {
   const r = await runLabSh(args, lab, timeoutMs, extraEnv);
   if (r.timedOut || r.code !== 0) throw new Error(describeRun(args, timeoutMs, r));
   return r;
@@ -158,7 +172,8 @@ function hostsFromConfig(text: string, configPath: string, releases: readonly La
   if (!Array.isArray(hosts)) throw new Error(`${configPath}: no hosts list`);
   return hosts.map((h: unknown, k) => {
     const { name, address } = (h ?? {}) as { name?: unknown; address?: unknown };
-    if (typeof name !== 'string' || typeof address !== 'string') throw new Error(`${configPath}: hosts[${k}] lacks name/address`);
+    if (typeof name !== 'string' || typeof address !== 'string')
+      throw new Error(`${configPath}: hosts[${k}] lacks name/address`);
     return { name, address, index: k + 1, release: releaseOf(releases, k + 1) };
   });
 }
@@ -192,14 +207,22 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
   const { name, dir } = lab;
   const startRabbit = opts.startRabbit ?? true;
   const releases = opts.releases ?? ['machine'];
-  if (releases.length === 0 || releases.some((r) => !LAB_RELEASES.includes(r))) throw new RangeError(`releases must be some of ${LAB_RELEASES.join(', ')}, got [${releases.join(', ')}]`);
+  if (releases.length === 0 || releases.some((r) => !LAB_RELEASES.includes(r)))
+    throw new RangeError(`releases must be some of ${LAB_RELEASES.join(', ')}, got [${releases.join(', ')}]`);
   const configPath = path.join(dir, 'warren.yaml');
   let hosts: LabHost[];
   // Trees first, under their own deadline: up's deadline is for booting hosts.
   await labBuild(releases);
   try {
-    await labSh(['up', String(n)], lab, 100_000 + 20_000 * n, { LAB_START_RABBIT: startRabbit ? '1' : '0', LAB_RELEASES: releases.join(',') });
-    hosts = hostsFromConfig(await readFile(configPath, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) }), configPath, releases);
+    await labSh(['up', String(n)], lab, 100_000 + 20_000 * n, {
+      LAB_START_RABBIT: startRabbit ? '1' : '0',
+      LAB_RELEASES: releases.join(','),
+    });
+    hosts = hostsFromConfig(
+      await readFile(configPath, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) }),
+      configPath,
+      releases,
+    );
   } catch (err) {
     await labDown(lab).catch(() => undefined);
     throw err;
@@ -242,9 +265,10 @@ export async function labUp(n = 3, opts: LabUpOptions = {}): Promise<Lab> {
     async readCookie(i) {
       const h = host(i);
       // a release host writes everything into its overlay's upper dir
-      const file = h.release === 'machine'
-        ? path.join(dir, 'hosts', h.name, 'varlib', '.erlang.cookie')
-        : path.join(dir, 'hosts', h.name, 'upper', 'var', 'lib', 'rabbitmq', '.erlang.cookie');
+      const file =
+        h.release === 'machine'
+          ? path.join(dir, 'hosts', h.name, 'varlib', '.erlang.cookie')
+          : path.join(dir, 'hosts', h.name, 'upper', 'var', 'lib', 'rabbitmq', '.erlang.cookie');
       return (await readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(5_000) })).trim();
     },
     stopSshd: (i) => sub('sshd-stop', i, 30_000),

@@ -24,7 +24,8 @@ export async function hostInits(name: string): Promise<string[]> {
     const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
     const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
     const k = argv.findIndex((a) => a.endsWith('/host-init.sh'));
-    if (comm.trim() === 'host-init.sh' && k >= 0 && new RegExp(`^${name}\\d+$`).test(argv[k + 1] ?? '')) found.push(pid);
+    if (comm.trim() === 'host-init.sh' && k >= 0 && new RegExp(`^${name}\\d+$`).test(argv[k + 1] ?? ''))
+      found.push(pid);
   }
   return found;
 }

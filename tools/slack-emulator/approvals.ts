@@ -47,13 +47,31 @@ export function approvalCards(emulator: SlackEmulator, channel: string): FoundAp
 }
 
 /** Waits for the `index`th approval card in `channel` (default: the first). */
-export async function waitForApprovalCard(emulator: SlackEmulator, channel: string, index = 0): Promise<FoundApprovalCard> {
+export async function waitForApprovalCard(
+  emulator: SlackEmulator,
+  channel: string,
+  index = 0,
+): Promise<FoundApprovalCard> {
   return emulator.waitFor(() => approvalCards(emulator, channel)[index], `approval card #${index + 1} in ${channel}`);
 }
 
 /** Presses Approve or Deny on a card as `user`, as Slack sends it (signed, form-encoded `payload=`). */
-export async function pressApprovalButton(driver: SlackDriver, card: FoundApprovalCard, button: 'approve' | 'deny', user: string, channel = card.message.channel) {
-  return driver.interaction(driver.blockAction({ actionId: button === 'approve' ? APPROVE_ACTION : DENY_ACTION, value: card.approvalId, user, channel, messageTs: card.ts }));
+export async function pressApprovalButton(
+  driver: SlackDriver,
+  card: FoundApprovalCard,
+  button: 'approve' | 'deny',
+  user: string,
+  channel = card.message.channel,
+) {
+  return driver.interaction(
+    driver.blockAction({
+      actionId: button === 'approve' ? APPROVE_ACTION : DENY_ACTION,
+      value: card.approvalId,
+      user,
+      channel,
+      messageTs: card.ts,
+    }),
+  );
 }
 
 /**
@@ -61,11 +79,23 @@ export async function pressApprovalButton(driver: SlackDriver, card: FoundApprov
  * `approved` audit entry in one step), and stops there: what a bot that dies right after winning
  * leaves in Redis. Returns the approval as decided.
  */
-export async function winWithoutRelease(redis: Redis, prefix: string, approvalId: string, user: string, nowMs: number): Promise<Approval> {
+export async function winWithoutRelease(
+  redis: Redis,
+  prefix: string,
+  approvalId: string,
+  user: string,
+  nowMs: number,
+): Promise<Approval> {
   const store = new ApprovalStore(redis, prefix);
   const approval = await store.get(approvalId);
   if (!approval) throw new Error(`no approval ${approvalId} under ${prefix}`);
-  const result = await store.decide(approvalId, 'approved', user, nowMs, { ...auditedApproval(approval), event: 'approved', actor: user, at: new Date(nowMs).toISOString(), via: 'slack' });
+  const result = await store.decide(approvalId, 'approved', user, nowMs, {
+    ...auditedApproval(approval),
+    event: 'approved',
+    actor: user,
+    at: new Date(nowMs).toISOString(),
+    via: 'slack',
+  });
   if (result.outcome !== 'won') throw new Error(`approval ${approvalId}: ${result.outcome}, not won`);
   return result.approval;
 }

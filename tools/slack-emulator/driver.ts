@@ -4,8 +4,12 @@ import { EMULATED_TEAM } from './emulator.js';
 import type { EnvelopeAck, SlackEmulator } from './emulator.js';
 
 /** Slack's documented slash command payload; each send overrides the fields it is about. */
-const SLASH_COMMAND_FIXTURE = JSON.parse(readFileSync(new URL('./fixtures/slash-command.json', import.meta.url), 'utf8')) as Record<string, string>;
-const BLOCK_ACTIONS_FIXTURE = JSON.parse(readFileSync(new URL('./fixtures/block-actions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+const SLASH_COMMAND_FIXTURE = JSON.parse(
+  readFileSync(new URL('./fixtures/slash-command.json', import.meta.url), 'utf8'),
+) as Record<string, string>;
+const BLOCK_ACTIONS_FIXTURE = JSON.parse(
+  readFileSync(new URL('./fixtures/block-actions.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
 
 export interface SlashCommandInput {
   text: string;
@@ -46,9 +50,7 @@ export function signSlackRequest(secret: string, timestamp: number, body: string
  * documented fields and signed, over HTTP; or as Socket Mode envelopes through the emulator.
  */
 export class SlackDriver {
-  constructor(
-    private readonly options: { emulator: SlackEmulator; botUrl?: string; signingSecret?: string },
-  ) {}
+  constructor(private readonly options: { emulator: SlackEmulator; botUrl?: string; signingSecret?: string }) {}
 
   /** The payload fields of a slash command, with a fresh response_url on the emulator. */
   slashCommandFields(input: SlashCommandInput): Record<string, string> {
@@ -70,14 +72,31 @@ export class SlackDriver {
    * A block_actions payload for a button press. With `messageTs` the button is on a message in the
    * channel (an approval card), as Slack then sends it: container and message name that message.
    */
-  blockAction(input: { actionId: string; value: string; user?: string; channel?: string; messageTs?: string }): Record<string, unknown> {
+  blockAction(input: {
+    actionId: string;
+    value: string;
+    user?: string;
+    channel?: string;
+    messageTs?: string;
+  }): Record<string, unknown> {
     const user = input.user ?? SLASH_COMMAND_FIXTURE.user_id;
     const channel = input.channel ?? SLASH_COMMAND_FIXTURE.channel_id;
-    const base = BLOCK_ACTIONS_FIXTURE as { actions: Record<string, unknown>[]; user: Record<string, unknown>; channel: Record<string, unknown>; container: Record<string, unknown> };
+    const base = BLOCK_ACTIONS_FIXTURE as {
+      actions: Record<string, unknown>[];
+      user: Record<string, unknown>;
+      channel: Record<string, unknown>;
+      container: Record<string, unknown>;
+    };
     const onMessage = input.messageTs
       ? {
           container: { type: 'message', message_ts: input.messageTs, channel_id: channel, is_ephemeral: false },
-          message: { type: 'message', ts: input.messageTs, user: EMULATED_TEAM.botUserId, bot_id: EMULATED_TEAM.botId, text: '' },
+          message: {
+            type: 'message',
+            ts: input.messageTs,
+            user: EMULATED_TEAM.botUserId,
+            bot_id: EMULATED_TEAM.botId,
+            text: '',
+          },
         }
       : { container: { ...base.container, channel_id: channel } };
     return {
@@ -105,14 +124,23 @@ export class SlackDriver {
   /** Delivers a slash command as a Socket Mode envelope and returns the bot's ack. */
   async slashCommandViaSocket(input: SlashCommandInput): Promise<{ ack: EnvelopeAck; responseUrl: string }> {
     const fields = this.slashCommandFields(input);
-    return { ack: await this.options.emulator.sendEnvelope('slash_commands', fields), responseUrl: fields.response_url };
+    return {
+      ack: await this.options.emulator.sendEnvelope('slash_commands', fields),
+      responseUrl: fields.response_url,
+    };
   }
 
   async interactionViaSocket(payload: Record<string, unknown>): Promise<{ ack: EnvelopeAck; responseUrl: string }> {
-    return { ack: await this.options.emulator.sendEnvelope('interactive', payload), responseUrl: String(payload.response_url) };
+    return {
+      ack: await this.options.emulator.sendEnvelope('interactive', payload),
+      responseUrl: String(payload.response_url),
+    };
   }
 
-  /** POSTs a form body as it is (a slash command's fields, say), signed unless told otherwise: to deliver one request again. */
+  /**
+   * POSTs a form body as it is (a slash command's fields, say), signed unless told otherwise: to deliver one request
+   * again.
+   */
   async postForm(body: string, signing: SigningOverrides = {}): Promise<Omit<HttpReply, 'responseUrl'>> {
     return this.post(body, signing);
   }

@@ -151,12 +151,25 @@ export class SlackEmulator {
   }
 
   /** Delivers an envelope to the connected Socket Mode client and resolves with its ack. */
-  async sendEnvelope(type: 'slash_commands' | 'interactive' | 'events_api', payload: Record<string, unknown>, acceptsResponsePayload = type !== 'events_api'): Promise<EnvelopeAck> {
+  async sendEnvelope(
+    type: 'slash_commands' | 'interactive' | 'events_api',
+    payload: Record<string, unknown>,
+    acceptsResponsePayload = type !== 'events_api',
+  ): Promise<EnvelopeAck> {
     await this.socketConnected();
     const envelopeId = randomUUID();
     const acked = new Promise<EnvelopeAck>((resolve) => this.pendingAcks.set(envelopeId, resolve));
     const socket = [...this.sockets][0];
-    socket.send(JSON.stringify({ envelope_id: envelopeId, type, payload, accepts_response_payload: acceptsResponsePayload, retry_attempt: 0, retry_reason: '' }));
+    socket.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: acceptsResponsePayload,
+        retry_attempt: 0,
+        retry_reason: '',
+      }),
+    );
     return acked;
   }
 
@@ -200,7 +213,14 @@ export class SlackEmulator {
       }
     });
     // Slack greets each connection; the client counts itself connected only after this.
-    ws.send(JSON.stringify({ type: 'hello', num_connections: this.sockets.size, debug_info: { host: 'emulator', approximate_connection_time: 18060 }, connection_info: { app_id: EMULATED_TEAM.appId } }));
+    ws.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: this.sockets.size,
+        debug_info: { host: 'emulator', approximate_connection_time: 18060 },
+        connection_info: { app_id: EMULATED_TEAM.appId },
+      }),
+    );
     for (const waiter of this.connectionWaiters.splice(0)) waiter();
   }
 
@@ -214,7 +234,9 @@ export class SlackEmulator {
     if (!url.pathname.startsWith('/api/')) return json(res, 404, { ok: false, error: 'not_found' });
     const method = url.pathname.slice('/api/'.length);
     const args = parseBody(raw, req.headers['content-type']);
-    const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') || (typeof args.token === 'string' ? args.token : undefined);
+    const token =
+      (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '') ||
+      (typeof args.token === 'string' ? args.token : undefined);
     const limit = this.rateLimits.get(method);
     if (limit && limit.remaining > 0) {
       limit.remaining -= 1;
@@ -223,7 +245,13 @@ export class SlackEmulator {
       return json(res, 429, { ok: false, error: 'ratelimited' });
     }
     const answer = this.answer(method, args, token);
-    this.calls.push({ method, args, status: 200, ...(answer.ok ? {} : { error: String(answer.error) }), ...(token ? { token } : {}) });
+    this.calls.push({
+      method,
+      args,
+      status: 200,
+      ...(answer.ok ? {} : { error: String(answer.error) }),
+      ...(token ? { token } : {}),
+    });
     return json(res, 200, answer);
   }
 
@@ -235,7 +263,16 @@ export class SlackEmulator {
     if (token !== this.botToken) return { ok: false, error: token ? 'invalid_auth' : 'not_authed' };
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: `https://${EMULATED_TEAM.domain}.slack.com/`, team: 'Example', user: 'warren', team_id: EMULATED_TEAM.id, user_id: EMULATED_TEAM.botUserId, bot_id: EMULATED_TEAM.botId, is_enterprise_install: false };
+        return {
+          ok: true,
+          url: `https://${EMULATED_TEAM.domain}.slack.com/`,
+          team: 'Example',
+          user: 'warren',
+          team_id: EMULATED_TEAM.id,
+          user_id: EMULATED_TEAM.botUserId,
+          bot_id: EMULATED_TEAM.botId,
+          is_enterprise_install: false,
+        };
       case 'chat.postMessage':
         return this.postMessage(args);
       case 'chat.update':
@@ -243,7 +280,8 @@ export class SlackEmulator {
       case 'chat.delete':
         return this.delete(args);
       case 'chat.postEphemeral': {
-        if (typeof args.channel !== 'string' || typeof args.user !== 'string') return { ok: false, error: 'invalid_arguments' };
+        if (typeof args.channel !== 'string' || typeof args.user !== 'string')
+          return { ok: false, error: 'invalid_arguments' };
         this.ephemerals.push(args);
         return { ok: true, message_ts: this.nextTs() };
       }
@@ -262,9 +300,21 @@ export class SlackEmulator {
     const ts = this.nextTs();
     const text = typeof args.text === 'string' ? args.text : '';
     const blocks = Array.isArray(args.blocks) ? (args.blocks as unknown[]) : undefined;
-    const message: EmulatedMessage = { channel, ts, text, ...(threadTs ? { threadTs } : {}), ...(blocks ? { blocks } : {}), history: [{ text, ...(blocks ? { blocks } : {}) }] };
+    const message: EmulatedMessage = {
+      channel,
+      ts,
+      text,
+      ...(threadTs ? { threadTs } : {}),
+      ...(blocks ? { blocks } : {}),
+      history: [{ text, ...(blocks ? { blocks } : {}) }],
+    };
     this.messages.set(`${channel}/${ts}`, message);
-    return { ok: true, channel, ts, message: { type: 'message', text, ts, bot_id: EMULATED_TEAM.botId, ...(threadTs ? { thread_ts: threadTs } : {}) } };
+    return {
+      ok: true,
+      channel,
+      ts,
+      message: { type: 'message', text, ts, bot_id: EMULATED_TEAM.botId, ...(threadTs ? { thread_ts: threadTs } : {}) },
+    };
   }
 
   private update(args: Record<string, unknown>): Record<string, unknown> {
@@ -282,7 +332,8 @@ export class SlackEmulator {
     const message = this.messages.get(key);
     if (!message) return { ok: false, error: 'message_not_found' };
     this.messages.delete(key);
-    for (const [other, reply] of this.messages) if (reply.channel === message.channel && reply.threadTs === message.ts) this.messages.delete(other);
+    for (const [other, reply] of this.messages)
+      if (reply.channel === message.channel && reply.threadTs === message.ts) this.messages.delete(other);
     return { ok: true, channel: message.channel, ts: message.ts };
   }
 

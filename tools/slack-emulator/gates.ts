@@ -41,5 +41,12 @@ export const refuseAllGates: CheckSafetyGates = (_config, request) =>
     cluster: request.cluster,
     ...(request.node ? { node: request.node } : {}),
     allowed: false,
-    checks: [{ id: 'node.reachable', ok: false, detail: 'this bot runs without a gate checker', remedy: 'use `warren bot`, which checks the gates on the nodes' }],
+    checks: [
+      {
+        id: 'node.reachable',
+        ok: false,
+        detail: 'this bot runs without a gate checker',
+        remedy: 'use `warren bot`, which checks the gates on the nodes',
+      },
+    ],
   });

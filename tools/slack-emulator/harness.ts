@@ -29,12 +29,20 @@ const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleExampleExampleExam
 /** Four hosts, two clusters, one channel, an operator, a viewer and two approvers. */
 export function testConfig(): WarrenConfig {
   return WarrenConfig.parse({
-    hosts: ['mq1', 'mq2', 'mq3', 'mq4'].map((name, i) => ({ name, address: `192.0.2.${11 + i}`, privateKeyPath: '/nonexistent/id_ed25519', hostKey: HOST_KEY })),
+    hosts: ['mq1', 'mq2', 'mq3', 'mq4'].map((name, i) => ({
+      name,
+      address: `192.0.2.${11 + i}`,
+      privateKeyPath: '/nonexistent/id_ed25519',
+      hostKey: HOST_KEY,
+    })),
     clusters: [
       { name: 'rmq-lab', nodes: ['mq1', 'mq2', 'mq3'], seed: 'mq1' },
       { name: 'spare', nodes: ['mq4'], seed: 'mq4' },
     ],
-    slack: { channels: [CHANNEL], users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'], [APPROVER]: ['approver'], [APPROVER_2]: ['approver'] } },
+    slack: {
+      channels: [CHANNEL],
+      users: { [OPERATOR]: ['operator'], [VIEWER]: ['viewer'], [APPROVER]: ['approver'], [APPROVER_2]: ['approver'] },
+    },
   });
 }
 
@@ -44,14 +52,30 @@ export function healthyCluster(cluster = 'rmq-lab'): ClusterHealth {
     cluster,
     headline: 'healthy',
     readFrom: 'mq1',
-    nodes: ['mq1', 'mq2', 'mq3'].map((host) => ({ node: `rabbit@${host}`, host, running: true, rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3', alarms: [], maintenance: 'not under maintenance', partitionedFrom: [] })),
+    nodes: ['mq1', 'mq2', 'mq3'].map((host) => ({
+      node: `rabbit@${host}`,
+      host,
+      running: true,
+      rabbitmqVersion: '3.10.8',
+      erlangVersion: '25.2.3',
+      alarms: [],
+      maintenance: 'not under maintenance',
+      partitionedFrom: [],
+    })),
     problems: [],
     expected: ['rabbit@mq1', 'rabbit@mq2', 'rabbit@mq3'],
   };
 }
 
 /** Fast settings: tests wait for outcomes, never for clocks. */
-export const FAST_REPORTER = { pollMs: 20, cardIntervalMs: 40, leaseMs: 5000, staleCheckMs: 600_000, rescanMs: 600_000, closeTimeoutMs: 5000 };
+export const FAST_REPORTER = {
+  pollMs: 20,
+  cardIntervalMs: 40,
+  leaseMs: 5000,
+  staleCheckMs: 600_000,
+  rescanMs: 600_000,
+  closeTimeoutMs: 5000,
+};
 export const FAST_RETRY = { retries: 8, factor: 1, minTimeout: 10, maxTimeout: 20 };
 
 export interface SlackHarness {
@@ -92,7 +116,8 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        logs.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
   });
@@ -100,7 +125,12 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
   const env: NodeJS.ProcessEnv =
     options.mode === 'socket'
       ? { SLACK_BOT_TOKEN: emulator.botToken, SLACK_APP_TOKEN: emulator.appToken, SLACK_API_URL: emulator.apiUrl }
-      : { SLACK_BOT_TOKEN: emulator.botToken, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: emulator.apiUrl, PORT: '0' };
+      : {
+          SLACK_BOT_TOKEN: emulator.botToken,
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: emulator.apiUrl,
+          PORT: '0',
+        };
   const launch = () =>
     startBot({
       config,
@@ -117,7 +147,12 @@ export async function startSlackHarness(options: SlackHarnessOptions = {}): Prom
       ...(options.approvalSweepMs === undefined ? {} : { approvalSweepMs: options.approvalSweepMs }),
       ...(options.now ? { now: options.now } : {}),
     });
-  const driverFor = (running: RunningBot) => new SlackDriver({ emulator, signingSecret: SIGNING_SECRET, ...(running.port ? { botUrl: `http://127.0.0.1:${running.port}/slack/events` } : {}) });
+  const driverFor = (running: RunningBot) =>
+    new SlackDriver({
+      emulator,
+      signingSecret: SIGNING_SECRET,
+      ...(running.port ? { botUrl: `http://127.0.0.1:${running.port}/slack/events` } : {}),
+    });
   let bot = await launch();
   // A restarted bot listens on a new port: the driver follows it.
   let driver = driverFor(bot);

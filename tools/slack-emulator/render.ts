@@ -28,7 +28,14 @@ export function renderMrkdwn(text: string): string {
     .replace(/<@([UW][A-Z0-9]+)>/g, '@$1')
     .replace(/<(https?:[^|>]+)\|([^>]+)>/g, '$2 ($1)')
     .replace(/<(https?:[^>]+)>/g, '$1')
-    .replace(/```([\s\S]*?)```/g, (_m, code: string) => `\n${code.split('\n').map((l) => `    ${l}`).join('\n')}\n`)
+    .replace(
+      /```([\s\S]*?)```/g,
+      (_m, code: string) =>
+        `\n${code
+          .split('\n')
+          .map((l) => `    ${l}`)
+          .join('\n')}\n`,
+    )
     .replace(/(^|[\s(])\*([^*\n]+)\*/g, '$1$2')
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>')
@@ -51,11 +58,17 @@ export function renderMessage(message: Pick<EmulatedMessage, 'text' | 'blocks'>)
         case 'header':
           return `== ${block.text?.text ?? ''} ==`;
         case 'section':
-          return renderMrkdwn(block.text?.text ?? '').replace(/\n{3,}/g, '\n\n').trim();
+          return renderMrkdwn(block.text?.text ?? '')
+            .replace(/\n{3,}/g, '\n\n')
+            .trim();
         case 'context':
-          return (block.elements ?? []).map((e) => renderMrkdwn(typeof e.text === 'string' ? e.text : (e.text?.text ?? ''))).join(' ');
+          return (block.elements ?? [])
+            .map((e) => renderMrkdwn(typeof e.text === 'string' ? e.text : (e.text?.text ?? '')))
+            .join(' ');
         case 'actions':
-          return (block.elements ?? []).map((e) => `[ ${typeof e.text === 'string' ? e.text : (e.text?.text ?? '')} ]`).join(' ');
+          return (block.elements ?? [])
+            .map((e) => `[ ${typeof e.text === 'string' ? e.text : (e.text?.text ?? '')} ]`)
+            .join(' ');
         default:
           return '';
       }
@@ -69,6 +82,10 @@ export function renderThread(emulator: SlackEmulator, channel: string, ts: strin
   const card = emulator.message(channel, ts);
   if (!card) return `(no message ${ts} in ${channel})`;
   const replies = emulator.threadReplies(channel, ts);
-  const indent = (text: string) => text.split('\n').map((line) => `   │ ${line}`).join('\n');
+  const indent = (text: string) =>
+    text
+      .split('\n')
+      .map((line) => `   │ ${line}`)
+      .join('\n');
   return [renderMessage(card), ...replies.map((reply) => `   ↳\n${indent(renderMessage(reply))}`)].join('\n');
 }

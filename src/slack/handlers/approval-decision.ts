@@ -23,27 +23,53 @@ export interface ApprovalClick extends SlackRequest {
  * clicker privately and are audited with the clicker as actor. Otherwise the Lua script decides:
  * of any number of clicks, exactly one wins and acts.
  */
-export async function decideApproval(deps: BotDeps, click: ApprovalClick, decision: ApprovalDecision, log: Logger): Promise<void> {
+export async function decideApproval(
+  deps: BotDeps,
+  click: ApprovalClick,
+  decision: ApprovalDecision,
+  log: Logger,
+): Promise<void> {
   const verb = decision === 'approved' ? 'approve' : 'deny';
   const approval = await deps.approvals.get(click.approvalId);
   if (!approval) {
     // Nothing to audit against: without the record there is no operation or cluster to name.
-    logRefusal(log, { user: click.user, channel: click.channel, command: `button: ${verb}`, reason: 'unknown_approval' });
+    logRefusal(log, {
+      user: click.user,
+      channel: click.channel,
+      command: `button: ${verb}`,
+      reason: 'unknown_approval',
+    });
     await click.reply(buildClickRefusal({ reason: 'unknown' }));
     return;
   }
   const refuse = async (message: SlackMessage, reason: string, detail: string): Promise<void> => {
-    logRefusal(log, { user: click.user, channel: click.channel, command: `button: ${verb} ${requestLabel(approval)}`, reason });
+    logRefusal(log, {
+      user: click.user,
+      channel: click.channel,
+      command: `button: ${verb} ${requestLabel(approval)}`,
+      reason,
+    });
     await click.reply(message);
     await auditFromSlack(deps, auditedApproval(approval), 'refused', click.user, `${verb}: ${detail}`);
   };
   const access = authorizeRequest(deps.config.slack, click);
-  if (!access.ok) return refuse(buildRefusal(access.refusal), access.refusal.reason, `${access.refusal.reason} not allowed`);
+  if (!access.ok)
+    return refuse(buildRefusal(access.refusal), access.refusal.reason, `${access.refusal.reason} not allowed`);
   // Slack only sends a card's clicks from the card's channel: anything else was not a click on it.
-  if (approval.channel !== click.channel) return refuse(buildClickRefusal({ reason: 'unknown' }), 'other_channel', `clicked from ${click.channel}, not the card's channel`);
-  if (!hasRole(access.roles, 'approver')) return refuse(buildClickRefusal({ reason: 'not_approver', user: click.user }), 'role', 'not an approver');
+  if (approval.channel !== click.channel)
+    return refuse(
+      buildClickRefusal({ reason: 'unknown' }),
+      'other_channel',
+      `clicked from ${click.channel}, not the card's channel`,
+    );
+  if (!hasRole(access.roles, 'approver'))
+    return refuse(buildClickRefusal({ reason: 'not_approver', user: click.user }), 'role', 'not an approver');
   if (decision === 'approved' && click.user === approval.requester && !deps.config.slack.allowSelfApproval) {
-    return refuse(buildClickRefusal({ reason: 'own_request' }), 'own_request', 'the requester may not approve their own request');
+    return refuse(
+      buildClickRefusal({ reason: 'own_request' }),
+      'own_request',
+      'the requester may not approve their own request',
+    );
   }
   const now = deps.now();
   // Written by the script only if this click wins, in the same step: a decision is never unaudited or audited twice.
@@ -56,19 +82,34 @@ export async function decideApproval(deps: BotDeps, click: ApprovalClick, decisi
     case 'expired':
       // This click found it overdue before the sweeper did: it closes the card, once, as the sweeper would.
       await finishExpiredApproval(deps, result.approval, log);
-      return refuse(buildClickRefusal({ reason: 'expired', atMs: result.approval.expiresAt }), 'expired', 'clicked after the request expired');
+      return refuse(
+        buildClickRefusal({ reason: 'expired', atMs: result.approval.expiresAt }),
+        'expired',
+        'clicked after the request expired',
+      );
     case 'already':
     case 'not_due':
-      return refuse(buildClickRefusal(alreadyDecided(result.approval)), 'decided', `the request was already ${result.approval.state}`);
+      return refuse(
+        buildClickRefusal(alreadyDecided(result.approval)),
+        'decided',
+        `the request was already ${result.approval.state}`,
+      );
     case 'won':
-      return decision === 'approved' ? runApproved(deps, click, result.approval, log) : finishDenied(deps, result.approval, log);
+      return decision === 'approved'
+        ? runApproved(deps, click, result.approval, log)
+        : finishDenied(deps, result.approval, log);
   }
 }
 
 function alreadyDecided(approval: Approval): ApprovalClickRefusal {
   if (approval.state === 'expired') return { reason: 'expired', atMs: approval.expiresAt };
   const state = approval.state === 'denied' ? 'denied' : 'approved';
-  return { reason: 'decided', state, ...(approval.decidedBy ? { by: approval.decidedBy } : {}), ...(approval.decidedAt === undefined ? {} : { atMs: approval.decidedAt }) };
+  return {
+    reason: 'decided',
+    state,
+    ...(approval.decidedBy ? { by: approval.decidedBy } : {}),
+    ...(approval.decidedAt === undefined ? {} : { atMs: approval.decidedAt }),
+  };
 }
 
 async function finishDenied(deps: BotDeps, approval: Approval, log: Logger): Promise<void> {

@@ -39,7 +39,12 @@ export type ReleaseOutcome =
  * died half-way is finished by the next sweep: exactly one job, one card, one audit entry.
  * Errors other than invalid data (Redis, Slack) leave the approval releasing for the next sweep.
  */
-export async function releaseApproval(deps: BotDeps, approvalId: string, log: Logger, teamDomain?: string): Promise<ReleaseOutcome> {
+export async function releaseApproval(
+  deps: BotDeps,
+  approvalId: string,
+  log: Logger,
+  teamDomain?: string,
+): Promise<ReleaseOutcome> {
   const token = await deps.approvals.lockRelease(approvalId, RELEASE_LOCK_MS);
   if (!token) return { status: 'skipped' };
   try {
@@ -58,11 +63,18 @@ export async function releaseApproval(deps: BotDeps, approvalId: string, log: Lo
   }
 }
 
-async function release(deps: BotDeps, approval: Approval, approvedBy: string, log: Logger, teamDomain: string | undefined): Promise<ReleaseOutcome> {
+async function release(
+  deps: BotDeps,
+  approval: Approval,
+  approvedBy: string,
+  log: Logger,
+  teamDomain: string | undefined,
+): Promise<ReleaseOutcome> {
   const jobId = approvalJobId(approval.id);
   const approvedAtMs = approval.decidedAt ?? deps.now();
   const requestedAt = new Date(approval.createdAt).toISOString();
-  const refused = (detail: string): AuditEntry => slackAuditEntry(deps, auditedApproval(approval), 'refused', approvedBy, detail);
+  const refused = (detail: string): AuditEntry =>
+    slackAuditEntry(deps, auditedApproval(approval), 'refused', approvedBy, detail);
   // Recorded only once the job is queued: a job id on the approval means the add went through.
   if (approval.jobId !== jobId) {
     let queued: EnqueueResult;
@@ -81,7 +93,10 @@ async function release(deps: BotDeps, approval: Approval, approvedBy: string, lo
       const running = await describeRunning(deps, queued.jobId, teamDomain);
       // The card first: a crash before the set is updated repeats both, and the audit stays single.
       await closeApprovalCard(deps, approval, busyOutcome(approvedBy, approvedAtMs, running));
-      await deps.approvals.finishRelease(approval.id, refused(`approved but not run: cluster busy (job ${queued.jobId})`));
+      await deps.approvals.finishRelease(
+        approval.id,
+        refused(`approved but not run: cluster busy (job ${queued.jobId})`),
+      );
       log.info({ approvalId: approval.id, runningJobId: queued.jobId }, 'approved but not run: cluster busy');
       return { status: 'busy', running };
     }
@@ -105,7 +120,12 @@ async function release(deps: BotDeps, approval: Approval, approvedBy: string, lo
     await deps.store.saveCard(jobId, card);
     // The buttons go at once; the reporter redraws this card from the job's events from now on.
     const jobCard = buildJobCard(initialJobView(jobId, approval.operation, approval.cluster), card);
-    await deps.client.chat.update({ channel: approval.channel, ts: approval.cardTs, text: jobCard.text, blocks: jobCard.blocks });
+    await deps.client.chat.update({
+      channel: approval.channel,
+      ts: approval.cardTs,
+      text: jobCard.text,
+      blocks: jobCard.blocks,
+    });
   }
   deps.reporter.track(jobId);
   await deps.approvals.finishRelease(approval.id);

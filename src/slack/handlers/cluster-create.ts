@@ -15,7 +15,12 @@ import { requestPortsOf } from '../request-ports.js';
  * enqueue's answer is the only busy verdict: on busy the card is taken back (or, if Slack will
  * not delete it, marked not started) and the requester is pointed at the running operation.
  */
-export async function startClusterCreate(deps: BotDeps, request: SlackRequest, cluster: string, log: Logger): Promise<void> {
+export async function startClusterCreate(
+  deps: BotDeps,
+  request: SlackRequest,
+  cluster: string,
+  log: Logger,
+): Promise<void> {
   const requestedAt = new Date().toISOString();
   const card = buildJobCard(initialJobView('', 'cluster.create', cluster), { user: request.user, requestedAt });
   // Slash commands have no thread of their own: the card is the message the job's thread hangs from.
@@ -49,22 +54,37 @@ export async function startClusterCreate(deps: BotDeps, request: SlackRequest, c
 }
 
 /** A card for a job that was never queued leaves the channel; if Slack refuses the delete, it says it never started. */
-async function withdrawCard(deps: BotDeps, request: SlackRequest, ts: string, notStarted: SlackMessage, log: Logger): Promise<void> {
+async function withdrawCard(
+  deps: BotDeps,
+  request: SlackRequest,
+  ts: string,
+  notStarted: SlackMessage,
+  log: Logger,
+): Promise<void> {
   try {
     await deps.client.chat.delete({ channel: request.channel, ts });
   } catch (error) {
-    log.info({ err: error instanceof Error ? error.message : String(error) }, 'card of a create not started could not be deleted; marking it');
+    log.info(
+      { err: error instanceof Error ? error.message : String(error) },
+      'card of a create not started could not be deleted; marking it',
+    );
     await deps.client.chat.update({ channel: request.channel, ts, text: notStarted.text, blocks: notStarted.blocks });
   }
 }
 
 /** Where the operation holding a cluster can be followed: its card, or who started it from the CLI. */
-export async function describeRunning(deps: BotDeps, jobId: string, teamDomain: string | undefined): Promise<{ jobId: string; link?: string; by?: string }> {
+export async function describeRunning(
+  deps: BotDeps,
+  jobId: string,
+  teamDomain: string | undefined,
+): Promise<{ jobId: string; link?: string; by?: string }> {
   const card = await deps.store.getCard(jobId);
   if (card) return { jobId, link: card.permalink ?? permalinkFor(teamDomain, card.channel, card.ts) };
   const job = await deps.queue.getJob(jobId);
   const data = JobData.safeParse(job?.data);
   if (!data.success) return { jobId };
   const { origin } = data.data;
-  return origin.kind === 'slack' ? { jobId, link: permalinkFor(teamDomain, origin.channel, origin.cardTs) } : { jobId, by: `${origin.user} from the CLI` };
+  return origin.kind === 'slack'
+    ? { jobId, link: permalinkFor(teamDomain, origin.channel, origin.cardTs) }
+    : { jobId, by: `${origin.user} from the CLI` };
 }

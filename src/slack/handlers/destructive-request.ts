@@ -7,7 +7,13 @@ import type { Logger } from '../../log/logger.js';
 import { requestDestructive } from '../../requests/destructive.js';
 import type { PlannedCommand } from '../../steps/step.js';
 import type { BotDeps, SlackRequest } from '../deps.js';
-import { buildApprovalCard, buildDestructiveDryRun, buildGateRefusal, requestLabel, withoutButtons } from '../messages/approval-card.js';
+import {
+  buildApprovalCard,
+  buildDestructiveDryRun,
+  buildGateRefusal,
+  requestLabel,
+  withoutButtons,
+} from '../messages/approval-card.js';
 import type { DestructiveRequest } from '../messages/approval-card.js';
 import { buildBusyNotice } from '../messages/plan.js';
 import { buildProblem } from '../messages/refusal.js';
@@ -15,7 +21,10 @@ import { requestPortsOf } from '../request-ports.js';
 import { describeRunning } from './cluster-create.js';
 
 /** The command as the gates and the card see it: which nodes it touches. */
-export function destructiveRequestOf(config: Pick<WarrenConfig, 'clusters'>, command: DestructiveCommand): DestructiveRequest {
+export function destructiveRequestOf(
+  config: Pick<WarrenConfig, 'clusters'>,
+  command: DestructiveCommand,
+): DestructiveRequest {
   if (command.name === 'cluster.teardown') {
     const nodes = config.clusters.find((c) => c.name === command.cluster)?.nodes ?? [];
     return { operation: command.name, cluster: command.cluster, nodes };
@@ -29,25 +38,48 @@ export function destructiveRequestOf(config: Pick<WarrenConfig, 'clusters'>, com
  * with the commands and the gates; otherwise the approval card goes in the channel and the
  * approval is saved in Redis. This renders what it decided.
  */
-export async function requestDestructiveOperation(deps: BotDeps, request: SlackRequest, command: DestructiveCommand, log: Logger): Promise<void> {
+export async function requestDestructiveOperation(
+  deps: BotDeps,
+  request: SlackRequest,
+  command: DestructiveCommand,
+  log: Logger,
+): Promise<void> {
   const target = destructiveRequestOf(deps.config, command);
   const result = await requestDestructive(
     requestPortsOf(deps, log),
-    { operation: target.operation, cluster: target.cluster, ...(target.node ? { node: target.node } : {}), requester: { via: 'slack', user: request.user } },
-    command.dryRun ? { kind: 'dry-run' } : { kind: 'ask-approval', ask: ({ plan, report }) => postApprovalCard(deps, request, target, plan, report, log) },
+    {
+      operation: target.operation,
+      cluster: target.cluster,
+      ...(target.node ? { node: target.node } : {}),
+      requester: { via: 'slack', user: request.user },
+    },
+    command.dryRun
+      ? { kind: 'dry-run' }
+      : { kind: 'ask-approval', ask: ({ plan, report }) => postApprovalCard(deps, request, target, plan, report, log) },
   );
   switch (result.kind) {
     case 'busy':
       log.info({ runningJobId: result.jobId }, 'destructive request refused: cluster busy');
-      return request.reply(buildBusyNotice(target.cluster, await describeRunning(deps, result.jobId, request.teamDomain)));
+      return request.reply(
+        buildBusyNotice(target.cluster, await describeRunning(deps, result.jobId, request.teamDomain)),
+      );
     case 'unchecked': {
       // The gates or the dry run could not judge the request: nothing is asked; the requester hears why and what to do.
-      log.info({ code: result.error.code, err: result.error.message, ...stackOf(result.error) }, 'destructive request could not be checked');
-      const next = result.error.hint ?? 'Nothing was asked or run. Check that warren reaches the nodes over SSH (`warren status` shows the same), then ask again.';
+      log.info(
+        { code: result.error.code, err: result.error.message, ...stackOf(result.error) },
+        'destructive request could not be checked',
+      );
+      const next =
+        result.error.hint ??
+        'Nothing was asked or run. Check that warren reaches the nodes over ' +
+          'SSH (`warren status` shows the same), then ask again.';
       return request.reply(buildProblem(`${requestLabel(target)}: ${result.error.message}`, next));
     }
     case 'refused':
-      log.info({ gates: result.report.checks.filter((c) => !c.ok).map((c) => c.id) }, 'destructive request refused by the safety gates');
+      log.info(
+        { gates: result.report.checks.filter((c) => !c.ok).map((c) => c.id) },
+        'destructive request refused by the safety gates',
+      );
       return request.reply(buildGateRefusal(target, result.report));
     case 'plan':
       return request.reply(buildDestructiveDryRun(target, result.plan, result.report));
@@ -59,13 +91,35 @@ export async function requestDestructiveOperation(deps: BotDeps, request: SlackR
 }
 
 /** Posts the approval card and saves the approval; returns its id for the request's audit entry. */
-async function postApprovalCard(deps: BotDeps, request: SlackRequest, target: DestructiveRequest, plan: PlannedCommand[], report: GateReport, log: Logger): Promise<string> {
+async function postApprovalCard(
+  deps: BotDeps,
+  request: SlackRequest,
+  target: DestructiveRequest,
+  plan: PlannedCommand[],
+  report: GateReport,
+  log: Logger,
+): Promise<string> {
   const approvalId = randomUUID();
   const timeoutMinutes = deps.config.slack.approvalTimeoutMinutes;
   const createdAt = deps.now();
   const expiresAt = createdAt + timeoutMinutes * 60_000;
-  const card = buildApprovalCard({ approvalId, request: target, requester: request.user, createdAt, expiresAt, timeoutMinutes, plan, report });
-  const posted = await deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false, unfurl_media: false });
+  const card = buildApprovalCard({
+    approvalId,
+    request: target,
+    requester: request.user,
+    createdAt,
+    expiresAt,
+    timeoutMinutes,
+    plan,
+    report,
+  });
+  const posted = await deps.client.chat.postMessage({
+    channel: request.channel,
+    text: card.text,
+    blocks: card.blocks,
+    unfurl_links: false,
+    unfurl_media: false,
+  });
   if (!posted.ts) throw new Error('chat.postMessage returned no ts for the approval card');
   // Saved after posting, so the record always names its card. A click in between finds no record
   // and is told so; the approver clicks again a moment later.

@@ -20,7 +20,9 @@ export async function replyWithJobs(deps: BotDeps, request: SlackRequest): Promi
       const data = JobData.safeParse(job.data);
       const origin = data.success ? data.data.origin : undefined;
       const card = await deps.store.getCard(job.id);
-      const link = card?.permalink ?? (origin?.kind === 'slack' ? permalinkFor(request.teamDomain, origin.channel, origin.cardTs) : undefined);
+      const link =
+        card?.permalink ??
+        (origin?.kind === 'slack' ? permalinkFor(request.teamDomain, origin.channel, origin.cardTs) : undefined);
       entries.push({
         jobId: job.id,
         operation: data.success ? data.data.operation : job.name,

@@ -11,30 +11,48 @@ import { messageOf } from '../../errors.js';
  * reading held up (a node gone silent holds cluster_status ~60 s) posts what is known early,
  * naming the hosts that do not answer, and that card is updated when the full reading arrives.
  */
-export async function postClusterStatus(deps: BotDeps, request: SlackRequest, cluster: string, log: Logger): Promise<void> {
+export async function postClusterStatus(
+  deps: BotDeps,
+  request: SlackRequest,
+  cluster: string,
+  log: Logger,
+): Promise<void> {
   let earlyCard: Promise<string | undefined> | undefined;
   const onEarly = (health: ClusterHealth): void => {
     const card = buildStatusCard(health);
     log.info({ silent: health.partial?.silent }, 'status held up: posting what is known');
-    earlyCard = deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false }).then(
-      (posted) => posted.ts,
-      (error: unknown) => {
-        log.warn({ err: messageOf(error) }, 'early status card could not be posted');
-        return undefined;
-      },
-    );
+    earlyCard = deps.client.chat
+      .postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false })
+      .then(
+        (posted) => posted.ts,
+        (error: unknown) => {
+          log.warn({ err: messageOf(error) }, 'early status card could not be posted');
+          return undefined;
+        },
+      );
   };
   let card;
   try {
     card = buildStatusCard(await deps.readClusterStatus(deps.config, cluster, { logger: log, onEarly }));
   } catch (error) {
     log.warn({ err: messageOf(error) }, 'status read failed');
-    await request.reply(buildProblem(`Could not read the status of ${cluster}: ${messageOf(error)}`, 'Check that warren can reach the hosts over SSH (`warren status` shows the same).'));
+    await request.reply(
+      buildProblem(
+        `Could not read the status of ${cluster}: ${messageOf(error)}`,
+        'Check that warren can reach the hosts over SSH (`warren status` shows the same).',
+      ),
+    );
     return;
   }
   const ts = await earlyCard;
   if (ts) await deps.client.chat.update({ channel: request.channel, ts, text: card.text, blocks: card.blocks });
-  else await deps.client.chat.postMessage({ channel: request.channel, text: card.text, blocks: card.blocks, unfurl_links: false });
+  else
+    await deps.client.chat.postMessage({
+      channel: request.channel,
+      text: card.text,
+      blocks: card.blocks,
+      unfurl_links: false,
+    });
 }
 
 /** After the ack: one line per configured cluster, read side by side. */
@@ -49,5 +67,10 @@ export async function postStatusSummary(deps: BotDeps, request: SlackRequest, lo
     }),
   );
   const summary = buildClusterSummary(rows);
-  await deps.client.chat.postMessage({ channel: request.channel, text: summary.text, blocks: summary.blocks, unfurl_links: false });
+  await deps.client.chat.postMessage({
+    channel: request.channel,
+    text: summary.text,
+    blocks: summary.blocks,
+    unfurl_links: false,
+  });
 }

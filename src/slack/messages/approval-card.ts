@@ -1,7 +1,20 @@
 import type { GateCheck, GateReport } from '../../gates/schema.js';
 import type { DestructiveOperation } from '../../gates/schema.js';
 import type { Block, SlackMessage, SlackText } from './mrkdwn.js';
-import { appendText, codeBlock, context, escapeText, header, inlineCode, link, mention, plainFromMrkdwn, plainText, section, sectionsOf } from './mrkdwn.js';
+import {
+  appendText,
+  codeBlock,
+  context,
+  escapeText,
+  header,
+  inlineCode,
+  link,
+  mention,
+  plainFromMrkdwn,
+  plainText,
+  section,
+  sectionsOf,
+} from './mrkdwn.js';
 import type { PlanEntry } from './plan.js';
 
 /** The approval card's buttons (listeners/actions registers one listener for each). */
@@ -30,13 +43,29 @@ export function describeEffect(request: DestructiveRequest): string {
   const cluster = `*${escapeText(request.cluster)}*`;
   switch (request.operation) {
     case 'node.reset':
-      return `Stop the RabbitMQ app on ${node}, \`rabbitmqctl reset\` it and start it again: it leaves ${cluster} and comes back as a blank single node. Its queues, messages, users and membership are wiped.`;
+      return (
+        `Stop the RabbitMQ app on ${node}, \`rabbitmqctl reset\` it and start ` +
+        `it again: it leaves ${cluster} and comes back as a blank single node. ` +
+        `Its queues, messages, users and membership are wiped.`
+      );
     case 'node.remove':
-      return `Stop ${node}, \`forget_cluster_node\` it from a running peer of ${cluster}, then reset it so it cannot rejoin by itself. ${cluster} no longer counts it, and its data is wiped.`;
+      return (
+        `Stop ${node}, \`forget_cluster_node\` it from a running peer of ` +
+        `${cluster}, then reset it so it cannot rejoin by itself. ${cluster} ` +
+        `no longer counts it, and its data is wiped.`
+      );
     case 'node.add':
-      return `Install RabbitMQ on ${node}, give it ${cluster}'s Erlang cookie and join it to ${cluster}. The join wipes whatever ${node} holds (queues, users, another cluster's membership).`;
+      return (
+        `Install RabbitMQ on ${node}, give it ${cluster}'s Erlang cookie and ` +
+        `join it to ${cluster}. The join wipes whatever ${node} holds (queues, ` +
+        `users, another cluster's membership).`
+      );
     case 'cluster.teardown':
-      return `Reset every node of ${cluster} (${request.nodes.map(inlineCode).join(', ')}): the cluster ceases to exist and every node's queues, messages and users are wiped.`;
+      return (
+        `Reset every node of ${cluster} (` +
+        `${request.nodes.map(inlineCode).join(', ')}): the cluster ceases to ` +
+        `exist and every node's queues, messages and users are wiped.`
+      );
   }
 }
 
@@ -72,7 +101,10 @@ export function buildApprovalCard(input: ApprovalCardInput): SlackMessage {
     ...gateBlocks(report),
     ...planBlocks(input.plan, label, 30),
     context(
-      `requested by ${mention(input.requester)} at ${slackTime(input.createdAt)} · expires at ${slackTime(input.expiresAt)} (${input.timeoutMinutes} min) · an approver other than the requester decides`,
+      `requested by ${mention(input.requester)} at ` +
+        `${slackTime(input.createdAt)} · expires at ` +
+        `${slackTime(input.expiresAt)} (${input.timeoutMinutes} min) · an ` +
+        `approver other than the requester decides`,
     ),
     {
       type: 'actions',
@@ -101,48 +133,79 @@ export function buildApprovalCard(input: ApprovalCardInput): SlackMessage {
 
 /** The card as it stays once decided or expired: everything but the buttons. */
 export function withoutButtons(card: SlackMessage): SlackMessage {
-  return { text: card.text, blocks: card.blocks.filter((block) => !(block.type === 'actions' && block.block_id === APPROVAL_ACTIONS_BLOCK)) };
+  return {
+    text: card.text,
+    blocks: card.blocks.filter((block) => !(block.type === 'actions' && block.block_id === APPROVAL_ACTIONS_BLOCK)),
+  };
 }
 
 /** The saved card (no buttons) with its outcome underneath. */
 export function withOutcome(card: SlackMessage, outcome: { icon: string; line: string; text: string }): SlackMessage {
-  return { text: appendText(card.text.replace(/^Approval needed: /, '') as SlackText, `: ${outcome.text}`), blocks: [...withoutButtons(card).blocks, section(`${outcome.icon} ${outcome.line}`)] };
+  return {
+    text: appendText(card.text.replace(/^Approval needed: /, '') as SlackText, `: ${outcome.text}`),
+    blocks: [...withoutButtons(card).blocks, section(`${outcome.icon} ${outcome.line}`)],
+  };
 }
 
 export function deniedOutcome(user: string, atMs: number): { icon: string; line: string; text: string } {
-  return { icon: ':no_entry_sign:', line: `*Denied* by ${mention(user)} at ${slackTime(atMs)}. Nothing was run.`, text: `denied by ${user}` };
+  return {
+    icon: ':no_entry_sign:',
+    line: `*Denied* by ${mention(user)} at ${slackTime(atMs)}. Nothing was run.`,
+    text: `denied by ${user}`,
+  };
 }
 
 export function expiredOutcome(atMs: number, timeoutMinutes: number): { icon: string; line: string; text: string } {
   return {
     icon: ':hourglass:',
-    line: `*Expired* at ${slackTime(atMs)} (nobody decided within ${timeoutMinutes} min). Nothing was run; ask again if it is still needed.`,
+    line:
+      `*Expired* at ${slackTime(atMs)} (nobody decided within ` +
+      `${timeoutMinutes} min). Nothing was run; ask again if it is still ` +
+      `needed.`,
     text: 'expired',
   };
 }
 
-export function busyOutcome(user: string, atMs: number, running: { jobId: string; link?: string }): { icon: string; line: string; text: string } {
+export function busyOutcome(
+  user: string,
+  atMs: number,
+  running: { jobId: string; link?: string },
+): { icon: string; line: string; text: string } {
   const where = running.link ? link(running.link, 'the running operation') : `job ${inlineCode(running.jobId)}`;
   return {
     icon: ':no_entry_sign:',
-    line: `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: the cluster is busy with ${where}. Ask again once it ends.`,
+    line:
+      `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: ` +
+      `the cluster is busy with ${where}. Ask again once it ends.`,
     text: 'approved but not run: cluster busy',
   };
 }
 
-export function notQueuedOutcome(user: string, atMs: number, reason: string): { icon: string; line: string; text: string } {
+export function notQueuedOutcome(
+  user: string,
+  atMs: number,
+  reason: string,
+): { icon: string; line: string; text: string } {
   return {
     icon: ':warning:',
-    line: `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: it could not be queued (${escapeText(reason.slice(0, 300))}). Ask again.`,
+    line:
+      `*Approved* by ${mention(user)} at ${slackTime(atMs)} *but not run*: ` +
+      `it could not be queued (${escapeText(reason.slice(0, 300))}). Ask ` +
+      `again.`,
     text: 'approved but not run: could not be queued',
   };
 }
 
 /** The gates' verdict, one line per check. */
 export function gateBlocks(report: GateReport): Block[] {
-  const lines = [`*Safety gates* ${report.allowed ? '— all passed' : '— refused'}${report.readFrom ? ` (read from ${inlineCode(report.readFrom)})` : ''}`, ...report.checks.map(gateLine)];
+  const lines = [
+    `*Safety gates* ${report.allowed ? '— all passed' : '— refused'}` +
+      `${report.readFrom ? ` (read from ${inlineCode(report.readFrom)})` : ''}`,
+    ...report.checks.map(gateLine),
+  ];
   const blocks = sectionsOf(lines, 3);
-  if (report.wipes && report.wipes.length > 0) blocks.push(section(`:boom: *Wipes:* ${report.wipes.map(escapeText).join('; ')}`));
+  if (report.wipes && report.wipes.length > 0)
+    blocks.push(section(`:boom: *Wipes:* ${report.wipes.map(escapeText).join('; ')}`));
   return blocks;
 }
 
@@ -162,17 +225,26 @@ function planBlocks(entries: PlanEntry[], label: string, room: number): Block[] 
     blocks.push(section(`*Commands on ${escapeText(host)}*\n${codeBlock(script, 2700)}`));
   }
   if (blocks.length <= room) return blocks;
-  return [...blocks.slice(0, room), context(`… ${blocks.length - room} more hosts; \`/rabbit ${escapeText(label)} --dry-run\` lists them`)];
+  return [
+    ...blocks.slice(0, room),
+    context(`… ${blocks.length - room} more hosts; \`/rabbit ${escapeText(label)} --dry-run\` lists them`),
+  ];
 }
 
 /** `--dry-run` of a destructive operation: the commands and the gates, privately; nothing asked, nothing run. */
-export function buildDestructiveDryRun(request: DestructiveRequest, plan: PlanEntry[], report: GateReport): SlackMessage {
+export function buildDestructiveDryRun(
+  request: DestructiveRequest,
+  plan: PlanEntry[],
+  report: GateReport,
+): SlackMessage {
   const label = requestLabel(request);
   return {
     text: plainText(`Dry run of ${label}: ${plan.length} commands; gates ${report.allowed ? 'passed' : 'refused'}`),
     blocks: [
       header(`Dry run: ${label}`),
-      context('Nothing was changed and nobody was asked. Without --dry-run this posts an approval card for an approver.'),
+      context(
+        'Nothing was changed and nobody was asked. Without --dry-run this posts an approval card for an approver.',
+      ),
       section(describeEffect(request)),
       ...gateBlocks(report),
       ...planBlocks(plan, label, 40),
@@ -183,10 +255,19 @@ export function buildDestructiveDryRun(request: DestructiveRequest, plan: PlanEn
 /** The private answer when the gates refuse a request: each failed gate's reason and what would make it possible. */
 export function buildGateRefusal(request: DestructiveRequest, report: GateReport): SlackMessage {
   const failed = report.checks.filter((c) => !c.ok);
-  const lines = failed.map((c) => `• ${inlineCode(c.id)} ${escapeText(c.detail)}${c.remedy ? `\n    _to make it possible:_ ${escapeText(c.remedy)}` : ''}`);
+  const lines = failed.map(
+    (c) =>
+      `• ${inlineCode(c.id)} ${escapeText(c.detail)}` +
+      `${c.remedy ? `\n    _to make it possible:_ ${escapeText(c.remedy)}` : ''}`,
+  );
   return {
     text: plainText(`${requestLabel(request)} refused by the safety gates: ${failed.map((c) => c.detail).join('; ')}`),
-    blocks: [section(`:no_entry: *${escapeText(requestLabel(request))}* was refused by the safety gates; nothing was asked or run.`), ...sectionsOf(lines, 10)],
+    blocks: [
+      section(
+        `:no_entry: *${escapeText(requestLabel(request))}* was refused by the safety gates; nothing was asked or run.`,
+      ),
+      ...sectionsOf(lines, 10),
+    ],
   };
 }
 
@@ -204,16 +285,27 @@ export function buildClickRefusal(refusal: ApprovalClickRefusal): SlackMessage {
     case 'not_approver':
       return notice(
         'Sorry, deciding on a destructive operation needs the *approver* role.',
-        `Ask a warren admin to add \`approver\` to ${inlineCode(refusal.user)} under \`slack.users\`, or ask an approver to decide.`,
+        `Ask a warren admin to add \`approver\` to ${inlineCode(refusal.user)} ` +
+          `under \`slack.users\`, or ask an approver to decide.`,
       );
     case 'own_request':
-      return notice('You asked for this operation, so someone else must approve it.', 'Ask another approver. (Teams of one can set `slack.allowSelfApproval: true` in warren\'s config.)');
+      return notice(
+        'You asked for this operation, so someone else must approve it.',
+        "Ask another approver. (Teams of one can set `slack.allowSelfApproval: true` in warren's config.)",
+      );
     case 'unknown':
-      return notice('This approval request is unknown to warren.', 'Ask again with the `/rabbit` command if the operation is still needed.');
+      return notice(
+        'This approval request is unknown to warren.',
+        'Ask again with the `/rabbit` command if the operation is still needed.',
+      );
     case 'decided':
       return notice(
-        `This request was already ${refusal.state}${refusal.by ? ` by ${mention(refusal.by)}` : ''}${refusal.atMs === undefined ? '' : ` at ${slackTime(refusal.atMs)}`}.`,
-        refusal.state === 'approved' ? 'It runs once; follow it in the card\'s thread.' : 'Ask again with the `/rabbit` command if it is still needed.',
+        `This request was already ${refusal.state}` +
+          `${refusal.by ? ` by ${mention(refusal.by)}` : ''}` +
+          `${refusal.atMs === undefined ? '' : ` at ${slackTime(refusal.atMs)}`}.`,
+        refusal.state === 'approved'
+          ? "It runs once; follow it in the card's thread."
+          : 'Ask again with the `/rabbit` command if it is still needed.',
       );
     case 'expired':
       return notice(

@@ -17,16 +17,42 @@ const EVENT_ICON: Record<AuditEvent, string> = {
 /** `/rabbit audit [<cluster>]`: who did what, when, and how it ended; newest last, as the log reads. */
 export function buildAuditList(entries: StoredAuditEntry[], cluster?: string): SlackMessage {
   const scope = cluster ? ` for ${cluster}` : '';
-  if (entries.length === 0) return { text: plainText(`No audit entries${scope} yet.`), blocks: [section(`No audit entries${escapeText(scope)} yet.`)] };
+  if (entries.length === 0)
+    return {
+      text: plainText(`No audit entries${scope} yet.`),
+      blocks: [section(`No audit entries${escapeText(scope)} yet.`)],
+    };
   const lines = entries.map(({ entry }) => {
-    const target = [entry.operation, entry.cluster, entry.node].filter(Boolean).map((part) => escapeText(part ?? '')).join(' ');
-    const by = entry.actor.startsWith('cli:') ? `${inlineCode(entry.actor)} (CLI)` : entry.via === 'worker' ? `${mention(entry.actor)} (worker)` : mention(entry.actor);
+    const target = [entry.operation, entry.cluster, entry.node]
+      .filter(Boolean)
+      .map((part) => escapeText(part ?? ''))
+      .join(' ');
+    const by = entry.actor.startsWith('cli:')
+      ? `${inlineCode(entry.actor)} (CLI)`
+      : entry.via === 'worker'
+        ? `${mention(entry.actor)} (worker)`
+        : mention(entry.actor);
     const job = entry.jobId ? ` · job ${inlineCode(entry.jobId)}` : '';
     const detail = entry.detail ? ` — ${escapeText(entry.detail.slice(0, 300))}` : '';
-    return `${EVENT_ICON[entry.event]} ${slackTime(Date.parse(entry.at))} *${escapeText(entry.event)}* ${target} · by ${by}${job}${detail}`;
+    return (
+      `${EVENT_ICON[entry.event]} ${slackTime(Date.parse(entry.at))} *` +
+      `${escapeText(entry.event)}* ${target} · by ${by}${job}${detail}`
+    );
   });
   return {
-    text: plainText(entries.map(({ entry }) => `${entry.at} ${entry.event} ${entry.operation} ${entry.cluster}${entry.node ? ` ${entry.node}` : ''} by ${entry.actor}`).join('\n')),
-    blocks: [section(`*Audit log${escapeText(scope)}*`), ...sectionsOf(lines, 45), context(`the latest ${entries.length}, newest last`)],
+    text: plainText(
+      entries
+        .map(
+          ({ entry }) =>
+            `${entry.at} ${entry.event} ${entry.operation} ${entry.cluster}` +
+            `${entry.node ? ` ${entry.node}` : ''} by ${entry.actor}`,
+        )
+        .join('\n'),
+    ),
+    blocks: [
+      section(`*Audit log${escapeText(scope)}*`),
+      ...sectionsOf(lines, 45),
+      context(`the latest ${entries.length}, newest last`),
+    ],
   };
 }

@@ -27,12 +27,22 @@ const STATE_ICON: Record<string, string> = {
 
 /** `/rabbit jobs`: running operations first, then the most recent ones. */
 export function buildJobsList(entries: JobListEntry[], now: Date = new Date()): SlackMessage {
-  if (entries.length === 0) return { text: plainText('No operations yet.'), blocks: [section('No operations yet. `/rabbit cluster create &lt;cluster&gt;` starts one.')] };
+  if (entries.length === 0)
+    return {
+      text: plainText('No operations yet.'),
+      blocks: [section('No operations yet. `/rabbit cluster create &lt;cluster&gt;` starts one.')],
+    };
   const lines = entries.map((e) => {
     const when = e.requestedAt ? ` · ${ago(new Date(e.requestedAt), now)}` : '';
     const card = e.cardLink ? ` · ${link(e.cardLink, 'card')}` : '';
-    const reason = e.state === 'failed' && e.failedReason ? `\n    ${escapeText(e.failedReason.split('\n')[0].slice(0, 200))}` : '';
-    return `${STATE_ICON[e.state] ?? ':grey_question:'} *${escapeText(e.operation)} ${escapeText(e.cluster)}* — ${escapeText(e.state)} · by ${mention(e.requestedBy)}${when}${card}${reason}`;
+    const reason =
+      e.state === 'failed' && e.failedReason ? `\n    ${escapeText(e.failedReason.split('\n')[0].slice(0, 200))}` : '';
+    return (
+      `${STATE_ICON[e.state] ?? ':grey_question:'} *` +
+      `${escapeText(e.operation)} ${escapeText(e.cluster)}* — ` +
+      `${escapeText(e.state)} · by ${mention(e.requestedBy)}${when}${card}` +
+      `${reason}`
+    );
   });
   return {
     text: plainText(entries.map((e) => `${e.operation} ${e.cluster}: ${e.state}`).join('\n')),

@@ -40,7 +40,12 @@ export function plainFromMrkdwn(mrkdwn: string): SlackText {
     .split(/(<@[UW][A-Z0-9]+>)/)
     .map((part, i) => {
       if (i % 2 === 1) return part;
-      const plain = part.replace(/[*`]/g, '').replace(/<!date\^\d+\^[^|<>]*\|([^<>]*)>/g, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+      const plain = part
+        .replace(/[*`]/g, '')
+        .replace(/<!date\^\d+\^[^|<>]*\|([^<>]*)>/g, '$1')
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&');
       return escapeText(plain);
     })
     .join('') as SlackText;
@@ -92,9 +97,15 @@ export function context(text: string): Block {
   return { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(text, SECTION_TEXT_LIMIT) }] };
 }
 
-/** A header is plain text: Slack shows it as is, so only control characters are removed (and the three mrkdwn characters, which our names never hold). */
+/**
+ * A header is plain text: Slack shows it as is, so only control characters are removed (and the three mrkdwn
+ * characters, which our names never hold).
+ */
 export function header(text: string): Block {
-  return { type: 'header', text: { type: 'plain_text', text: truncate(withoutControls(text).replace(/[<>&]/g, '?'), 150), emoji: true } };
+  return {
+    type: 'header',
+    text: { type: 'plain_text', text: truncate(withoutControls(text).replace(/[<>&]/g, '?'), 150), emoji: true },
+  };
 }
 
 /** "850 ms", "12.3 s", "2 min 05 s". */
@@ -106,9 +117,14 @@ export function formatDuration(ms: number): string {
   return `${minutes} min ${String(seconds).padStart(2, '0')} s`;
 }
 
-/** A link Slack renders, only to an https address we made (a message's permalink); anything else is shown as escaped text. */
+/**
+ * A link Slack renders, only to an https address we made (a message's permalink); anything else is shown as escaped
+ * text.
+ */
 export function link(url: string, label: string): string {
-  return /^https:\/\/[A-Za-z0-9.-]+(?:\/[A-Za-z0-9._~%/-]*)?$/.test(url) ? `<${url}|${escapeText(label)}>` : `${escapeText(label)} (${escapeText(url)})`;
+  return /^https:\/\/[A-Za-z0-9.-]+(?:\/[A-Za-z0-9._~%/-]*)?$/.test(url)
+    ? `<${url}|${escapeText(label)}>`
+    : `${escapeText(label)} (${escapeText(url)})`;
 }
 
 /** A mention Slack renders as the user's name. */

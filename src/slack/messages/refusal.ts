@@ -15,16 +15,22 @@ export function buildRefusal(refusal: Refusal): SlackMessage {
     case 'channel':
       return notice(
         "Sorry, I don't take commands in this channel.",
-        `Ask a warren admin to add ${inlineCode(refusal.channel)} to \`slack.channels\` in warren's config, or use a channel that is listed there.`,
+        `Ask a warren admin to add ${inlineCode(refusal.channel)} to ` +
+          `\`slack.channels\` in warren's config, or use a channel that is ` +
+          `listed there.`,
       );
     case 'user':
       return notice(
         "Sorry, you're not allowed to use `/rabbit`.",
-        `Ask a warren admin to give your user id ${inlineCode(refusal.user)} a role (viewer, operator or approver) under \`slack.users\` in warren's config.`,
+        `Ask a warren admin to give your user id ${inlineCode(refusal.user)} a ` +
+          `role (viewer, operator or approver) under \`slack.users\` in warren's ` +
+          `config.`,
       );
     case 'role':
       return notice(
-        `Sorry, ${inlineCode(refusal.command)} needs the *${refusal.needs}* role; you have ${refusal.has.length > 0 ? refusal.has.map((r) => `*${r}*`).join(', ') : 'none'}.`,
+        `Sorry, ${inlineCode(refusal.command)} needs the *${refusal.needs}* ` +
+          `role; you have ` +
+          `${refusal.has.length > 0 ? refusal.has.map((r) => `*${r}*`).join(', ') : 'none'}.`,
         `Ask a warren admin to add \`${refusal.needs}\` to ${inlineCode(refusal.user)} under \`slack.users\`.`,
       );
   }
@@ -43,7 +49,13 @@ export function buildProblem(message: string, next: string): SlackMessage {
 export function problemAfterAck(error: unknown): SlackMessage {
   const slackError = (error as { data?: { error?: unknown } } | undefined)?.data?.error;
   if (slackError === 'not_in_channel' || slackError === 'channel_not_found') {
-    return buildProblem("I can't post in this channel, so nothing was started.", 'Invite me with /invite @warren, then try again.');
+    return buildProblem(
+      "I can't post in this channel, so nothing was started.",
+      'Invite me with /invite @warren, then try again.',
+    );
   }
-  return buildProblem(`Something went wrong: ${messageOf(error)}`, 'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.');
+  return buildProblem(
+    `Something went wrong: ${messageOf(error)}`,
+    'Nothing was queued unless a job card appeared. Try again; if it persists, check the bot log.',
+  );
 }

@@ -11,7 +11,11 @@ export function buildHelp(): SlackMessage {
   });
   return {
     text: plainText(helpLines('/rabbit').join('\n')),
-    blocks: [section('*warren* builds and checks RabbitMQ clusters from the inventory in its config.'), section(lines.join('\n')), context('Progress goes to the job card and its thread; failures come with the evidence and what to do next.')],
+    blocks: [
+      section('*warren* builds and checks RabbitMQ clusters from the inventory in its config.'),
+      section(lines.join('\n')),
+      context('Progress goes to the job card and its thread; failures come with the evidence and what to do next.'),
+    ],
   };
 }
 

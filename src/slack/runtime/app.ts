@@ -36,7 +36,11 @@ export function createSlackApp(options: SlackAppOptions): App {
   };
   const logger = boltLoggerFrom(options.logger);
   const receiverLogger = options.logger.child({ component: 'slack-receiver' });
-  const routes = { logger: receiverLogger, ...(options.health ? { health: options.health } : {}), ...(options.metrics ? { metrics: options.metrics.registry } : {}) };
+  const routes = {
+    logger: receiverLogger,
+    ...(options.health ? { health: options.health } : {}),
+    ...(options.metrics ? { metrics: options.metrics.registry } : {}),
+  };
   const common = { token: settings.botToken, logger, clientOptions, convoStore: false as const };
   // convoStore: no listener reads conversation state; without the store every request skips a middleware.
   const app =
@@ -47,7 +51,9 @@ export function createSlackApp(options: SlackAppOptions): App {
           ...common,
           socketMode: true,
           appToken: settings.appToken,
-          ...(settings.metricsPort === undefined ? {} : { customRoutes: observabilityRoutes(routes), installerOptions: { port: settings.metricsPort } }),
+          ...(settings.metricsPort === undefined
+            ? {}
+            : { customRoutes: observabilityRoutes(routes), installerOptions: { port: settings.metricsPort } }),
         })
       : new App({
           ...common,

@@ -6,7 +6,8 @@ import type { Logger } from '../../log/logger.js';
 export function boltLoggerFrom(logger: Logger): BoltLogger {
   let child = logger.child({ component: 'bolt' });
   let level: LogLevel = pinoToBolt(logger.level);
-  const line = (args: unknown[]): string => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
+  const line = (args: unknown[]): string =>
+    args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ');
   // Bolt logs at debug several times per request: format only what pino will write.
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>

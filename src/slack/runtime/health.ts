@@ -23,7 +23,9 @@ export async function botHealth(redis: Redis, prefix: string): Promise<HealthRep
     ),
   );
   // A Redis that does not answer cannot say whether workers live; asking again would only wait again.
-  const workers: Check = redisCheck.ok ? await checkWorkers(redis, prefix) : { ok: false, detail: 'not checked: Redis did not answer' };
+  const workers: Check = redisCheck.ok
+    ? await checkWorkers(redis, prefix)
+    : { ok: false, detail: 'not checked: Redis did not answer' };
   return { healthy: redisCheck.ok && workers.ok, checks: { redis: redisCheck, workers } };
 }
 
@@ -31,7 +33,13 @@ async function checkWorkers(redis: Redis, prefix: string): Promise<Check> {
   return within(
     REDIS_ANSWER_MS,
     findHeartbeat(redis, prefix).then(
-      (hit): Check => (hit ? { ok: true } : { ok: false, detail: `no worker heartbeat under ${prefix}:heartbeat:worker:* (start a worker with the same --prefix)` }),
+      (hit): Check =>
+        hit
+          ? { ok: true }
+          : {
+              ok: false,
+              detail: `no worker heartbeat under ${prefix}:heartbeat:worker:* (start a worker with the same --prefix)`,
+            },
       (error: unknown): Check => ({ ok: false, detail: messageOf(error) }),
     ),
   );

@@ -60,12 +60,18 @@ export function deliveryKey(body: Buffer): string {
  * invalid byte sequences to the same text, which would let two bodies share one signature (and
  * escape the delivery memory, which hashes the bytes).
  */
-export function checkSlackSignature(signingSecret: string, headers: IncomingHttpHeaders, body: Buffer, nowMs: number): string | undefined {
+export function checkSlackSignature(
+  signingSecret: string,
+  headers: IncomingHttpHeaders,
+  body: Buffer,
+  nowMs: number,
+): string | undefined {
   const signature = headers['x-slack-signature'];
   const timestamp = headers['x-slack-request-timestamp'];
   if (typeof signature !== 'string' || typeof timestamp !== 'string') return 'signature or timestamp header missing';
   if (!/^\d{1,12}$/.test(timestamp)) return 'timestamp header is not a number';
-  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_REQUEST_AGE_SEC) return 'request is more than five minutes old (or from the future)';
+  if (Math.abs(Math.floor(nowMs / 1000) - Number(timestamp)) > MAX_REQUEST_AGE_SEC)
+    return 'request is more than five minutes old (or from the future)';
   if (!signature.startsWith('v0=')) return 'unknown signature version';
   // Buffer.from(…, 'hex') would stop at the first non-hex pair and ignore what follows: check the form first.
   if (!SIGNATURE.test(signature)) return 'signature mismatch';
@@ -99,10 +105,17 @@ export function createSlackHttpReceiver(options: SlackHttpReceiverOptions): HTTP
     signatureVerification: false,
     endpoints: EVENTS_PATH,
     logger: boltLoggerFrom(logger),
-    customRoutes: observabilityRoutes({ logger, ...(options.health ? { health: options.health } : {}), ...(options.metrics ? { metrics: options.metrics } : {}) }),
+    customRoutes: observabilityRoutes({
+      logger,
+      ...(options.health ? { health: options.health } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    }),
     unhandledRequestTimeoutMillis: options.unackedAfterMs ?? UNACKED_AFTER_MS,
     unhandledRequestHandler: ({ request, response }) => {
-      logger.error({ path: request.url }, 'slack request not acknowledged within 3 seconds: a listener must call ack()');
+      logger.error(
+        { path: request.url },
+        'slack request not acknowledged within 3 seconds: a listener must call ack()',
+      );
       if (!response.headersSent) answer(response, 404);
     },
     processEventErrorHandler: ({ error, response }) => {
@@ -189,7 +202,13 @@ class DeliveryGate {
     }
     // Signed is not well-formed: `null`, a number or a list is no request of Slack's.
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      logger.warn({ code: 'slack.malformed_body', kind: parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed }, 'slack request body is not an object');
+      logger.warn(
+        {
+          code: 'slack.malformed_body',
+          kind: parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed,
+        },
+        'slack request body is not an object',
+      );
       return answer(res, 400);
     }
     // Bolt compares the whole header with the form's media type: give it the media type alone.
@@ -202,12 +221,22 @@ class DeliveryGate {
       (first) => {
         if (first) return this.handOn(req, res);
         // Acknowledged, so Slack stops retrying; acted on already (or being acted on) by its first delivery.
-        logger.info({ code: 'slack.duplicate_delivery', retryNum: req.headers['x-slack-retry-num'], retryReason: req.headers['x-slack-retry-reason'] }, 'slack request delivered again: acknowledged, not acted on');
+        logger.info(
+          {
+            code: 'slack.duplicate_delivery',
+            retryNum: req.headers['x-slack-retry-num'],
+            retryReason: req.headers['x-slack-retry-reason'],
+          },
+          'slack request delivered again: acknowledged, not acted on',
+        );
         answer(res, 200);
       },
       (error: unknown) => {
         // At most once is the promise: without Redis to tell, nothing is acted on (Slack may retry).
-        logger.error({ code: 'slack.delivery_unchecked', err: messageOf(error) }, 'slack request refused: Redis could not say whether it was delivered before');
+        logger.error(
+          { code: 'slack.delivery_unchecked', err: messageOf(error) },
+          'slack request refused: Redis could not say whether it was delivered before',
+        );
         if (!res.headersSent) answer(res, 503);
       },
     );

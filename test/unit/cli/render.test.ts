@@ -36,11 +36,16 @@ describe('renderPlan', () => {
     expect(heads.at(-1)).toBe('rabbit:verify');
     expect(new Set(heads).size).toBe(heads.length);
     const join = lines.indexOf('rabbit:join');
-    expect(lines.slice(join + 1, join + 3)).toEqual([expect.stringMatching(/^ {2}lab2 +rabbitmqctl -q stop_app <\/dev\/null$/), expect.stringMatching(/# when rabbit@lab2 is not yet a member/)]);
+    expect(lines.slice(join + 1, join + 3)).toEqual([
+      expect.stringMatching(/^ {2}lab2 +rabbitmqctl -q stop_app <\/dev\/null$/),
+      expect.stringMatching(/# when rabbit@lab2 is not yet a member/),
+    ]);
   });
 
   it('shows every command in full, with the host in front', () => {
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^ {2}lab3 +${CMD.joinSeed.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`)));
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^ {2}lab3 +${CMD.joinSeed.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`)),
+    );
   });
 });
 
@@ -52,7 +57,9 @@ describe('renderHealth', () => {
     expect(lines[0]).toBe('cluster demo: HEALTHY (read from lab1)');
     expect(lines.slice(1)).toHaveLength(3);
     for (const [i, line] of lines.slice(1).entries()) {
-      expect(line).toMatch(new RegExp(`^ {2}● +rabbit@lab${i + 1} +running +RabbitMQ 3\\.10\\.8 +Erlang 25\\.2\\.3 +no alarms$`));
+      expect(line).toMatch(
+        new RegExp(`^ {2}● +rabbit@lab${i + 1} +running +RabbitMQ 3\\.10\\.8 +Erlang 25\\.2\\.3 +no alarms$`),
+      );
     }
   });
 
@@ -87,16 +94,41 @@ describe('renderEvent', () => {
   });
 
   it('shows a host finishing with its mark, duration and detail', () => {
-    const line = renderEvent({ ...base, type: 'step', step: 'rabbit:join', host: 'lab2', state: 'done', durationMs: 2480, detail: 'joined rabbit@lab1' });
+    const line = renderEvent({
+      ...base,
+      type: 'step',
+      step: 'rabbit:join',
+      host: 'lab2',
+      state: 'done',
+      durationMs: 2480,
+      detail: 'joined rabbit@lab1',
+    });
 
     expect(line).toMatch(/^✓ +lab2 +2\.5s +joined rabbit@lab1$/);
   });
 
   it('shows a skipped step and a failed host with their marks', () => {
-    expect(renderEvent({ ...base, type: 'step', step: 'rabbit:install', state: 'skipped', durationMs: 3, detail: 'rabbitmq-server already installed on every node' })).toMatch(
-      /^– rabbit:install +0\.0s +rabbitmq-server already installed on every node$/,
-    );
-    expect(renderEvent({ ...base, type: 'step', step: 'rabbit:join', host: 'lab2', state: 'failed', durationMs: 900, detail: 'lab2 could not join rabbit@lab1' })).toMatch(/^✗ +lab2 +0\.9s +lab2 could not join rabbit@lab1$/);
+    expect(
+      renderEvent({
+        ...base,
+        type: 'step',
+        step: 'rabbit:install',
+        state: 'skipped',
+        durationMs: 3,
+        detail: 'rabbitmq-server already installed on every node',
+      }),
+    ).toMatch(/^– rabbit:install +0\.0s +rabbitmq-server already installed on every node$/);
+    expect(
+      renderEvent({
+        ...base,
+        type: 'step',
+        step: 'rabbit:join',
+        host: 'lab2',
+        state: 'failed',
+        durationMs: 900,
+        detail: 'lab2 could not join rabbit@lab1',
+      }),
+    ).toMatch(/^✗ +lab2 +0\.9s +lab2 could not join rabbit@lab1$/);
   });
 
   it('tells the operator what failed, where, the evidence and what to do next', () => {
@@ -111,7 +143,12 @@ describe('renderEvent', () => {
         retryable: true,
         host: 'lab2',
         step: 'rabbit:join',
-        evidence: { host: 'lab2', command: CMD.joinSeed, exitCode: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt') },
+        evidence: {
+          host: 'lab2',
+          command: CMD.joinSeed,
+          exitCode: 69,
+          stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt'),
+        },
         hint: 'Exit code 69 means the seed was unreachable or the cookies differ.',
       },
     };
@@ -128,9 +165,17 @@ describe('renderEvent', () => {
   });
 
   it('announces a retry with the reason', () => {
-    const text = renderEvent({ ...base, type: 'job', state: 'retrying', attempt: 1, error: { code: 'ssh.connection_lost', message: 'lost the SSH connection to lab3', retryable: true, host: 'lab3' } });
+    const text = renderEvent({
+      ...base,
+      type: 'job',
+      state: 'retrying',
+      attempt: 1,
+      error: { code: 'ssh.connection_lost', message: 'lost the SSH connection to lab3', retryable: true, host: 'lab3' },
+    });
 
-    expect(text).toBe('attempt 1 failed, will retry:\nssh.connection_lost: lost the SSH connection to lab3 (host lab3)');
+    expect(text).toBe(
+      'attempt 1 failed, will retry:\nssh.connection_lost: lost the SSH connection to lab3 (host lab3)',
+    );
   });
 
   it('ends a completed create with the health table, replication, warnings and the transport_url', () => {
@@ -150,15 +195,22 @@ describe('renderEvent', () => {
     expect(lines).toContain('cluster demo: HEALTHY (read from lab1)');
     expect(lines).toContain('replication: ha-all (policy ha-all: ^(?!amq\\.).* -> {"ha-mode":"all"})');
     expect(lines).toContain(`warning: ${MIRRORING_DEPRECATED}`);
-    expect(lines.at(-1)).toBe('oslo.messaging transport_url: rabbit://USER:PASS@10.213.0.11:5672,USER:PASS@10.213.0.12:5672,USER:PASS@10.213.0.13:5672/');
+    expect(lines.at(-1)).toBe(
+      'oslo.messaging transport_url: ' +
+        'rabbit://USER:PASS@10.213.0.11:5672,USER:PASS@10.213.0.12:5672,USER:PASS@10.213.0.13:5672/',
+    );
   });
 
   it('falls back to a plain line when the result is not a create result', () => {
-    expect(renderEvent({ ...base, type: 'job', state: 'completed', attempt: 0, result: { something: 'else' } })).toBe('✓ completed');
+    expect(renderEvent({ ...base, type: 'job', state: 'completed', attempt: 0, result: { something: 'else' } })).toBe(
+      '✓ completed',
+    );
   });
 
   it('shows the queued and started states', () => {
-    expect(renderEvent({ ...base, type: 'job', state: 'queued', attempt: 0 })).toBe('job 42 queued: cluster.create demo');
+    expect(renderEvent({ ...base, type: 'job', state: 'queued', attempt: 0 })).toBe(
+      'job 42 queued: cluster.create demo',
+    );
     expect(renderEvent({ ...base, type: 'job', state: 'started', attempt: 2 })).toBe('attempt 2 started');
   });
 });

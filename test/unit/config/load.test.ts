@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { loadConfig, nodeNameOf, parseConfig, resolveCluster, resolveConfigPath, shortHostnameOf } from '../../../src/config/load.js';
+import {
+  loadConfig,
+  nodeNameOf,
+  parseConfig,
+  resolveCluster,
+  resolveConfigPath,
+  shortHostnameOf,
+} from '../../../src/config/load.js';
 import { WarrenError } from '../../../src/errors.js';
 import { LAB_HOST_FINGERPRINTS, LAB_HOST_KEYS, labConfigInput } from '../../support/inventory.js';
 
@@ -22,7 +29,10 @@ function refusal(text: string): WarrenError {
 function badFields(input: unknown): string[] {
   const error = refusal(stringify(input));
   expect(error.code).toBe('config.invalid');
-  return error.message.split('\n').slice(1).map((line) => line.trim());
+  return error.message
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim());
 }
 
 /** The raw (unvalidated) config, loose enough to break on purpose. */
@@ -81,8 +91,23 @@ describe('parseConfig', () => {
       hostKey: LAB_HOST_KEYS[0],
       serviceManager: 'auto',
     });
-    expect(config.hosts[1]).toMatchObject({ port: 2222, user: 'deploy', privateKeyPassphraseEnv: 'WARREN_SSH_PASSPHRASE', hostKey: LAB_HOST_FINGERPRINTS[1], hostname: 'rabbit-b', serviceManager: 'systemd' });
-    expect(config.clusters[0]).toEqual({ name: 'demo', nodes: ['lab1', 'lab2'], seed: 'lab1', replication: 'ha-all', haPolicyPattern: '^ha\\.', liveCookieSwitch: true, packageVersion: '3.10.8-1.1+deb12u1' });
+    expect(config.hosts[1]).toMatchObject({
+      port: 2222,
+      user: 'deploy',
+      privateKeyPassphraseEnv: 'WARREN_SSH_PASSPHRASE',
+      hostKey: LAB_HOST_FINGERPRINTS[1],
+      hostname: 'rabbit-b',
+      serviceManager: 'systemd',
+    });
+    expect(config.clusters[0]).toEqual({
+      name: 'demo',
+      nodes: ['lab1', 'lab2'],
+      seed: 'lab1',
+      replication: 'ha-all',
+      haPolicyPattern: '^ha\\.',
+      liveCookieSwitch: true,
+      packageVersion: '3.10.8-1.1+deb12u1',
+    });
     expect(config.slack).toEqual({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 });
   });
 
@@ -94,36 +119,119 @@ describe('parseConfig', () => {
   });
 
   it.each([
-    ['a port out of range', (c: RawConfig) => (c.hosts[1].port = 70000), 'hosts[1].port: Too big: expected number to be <=65535'],
-    ['a port that is a string', (c: RawConfig) => (c.hosts[2].port = '22'), 'hosts[2].port: Invalid input: expected number, received string'],
-    ['a host key that is neither a key nor a fingerprint', (c: RawConfig) => (c.hosts[0].hostKey = 'AAAAC3NzaC1lZDI1NTE5'), 'hosts[0].hostKey: an OpenSSH public key'],
-    ['an MD5 fingerprint', (c: RawConfig) => (c.hosts[1].hostKey = 'MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48'), 'hosts[1].hostKey: an OpenSSH public key'],
-    ['a truncated SHA256 fingerprint', (c: RawConfig) => (c.hosts[1].hostKey = 'SHA256:jHIPI/ez9U79oYDHycuRO9l3L'), 'hosts[1].hostKey: an OpenSSH public key'],
-    ['a shell metacharacter in the address', (c: RawConfig) => (c.hosts[1].address = '10.213.0.12;reboot'), 'hosts[1].address: an IP address or DNS name'],
+    [
+      'a port out of range',
+      (c: RawConfig) => (c.hosts[1].port = 70000),
+      'hosts[1].port: Too big: expected number to be <=65535',
+    ],
+    [
+      'a port that is a string',
+      (c: RawConfig) => (c.hosts[2].port = '22'),
+      'hosts[2].port: Invalid input: expected number, received string',
+    ],
+    [
+      'a host key that is neither a key nor a fingerprint',
+      (c: RawConfig) => (c.hosts[0].hostKey = 'AAAAC3NzaC1lZDI1NTE5'),
+      'hosts[0].hostKey: an OpenSSH public key',
+    ],
+    [
+      'an MD5 fingerprint',
+      (c: RawConfig) => (c.hosts[1].hostKey = 'MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48'),
+      'hosts[1].hostKey: an OpenSSH public key',
+    ],
+    [
+      'a truncated SHA256 fingerprint',
+      (c: RawConfig) => (c.hosts[1].hostKey = 'SHA256:jHIPI/ez9U79oYDHycuRO9l3L'),
+      'hosts[1].hostKey: an OpenSSH public key',
+    ],
+    [
+      'a shell metacharacter in the address',
+      (c: RawConfig) => (c.hosts[1].address = '10.213.0.12;reboot'),
+      'hosts[1].address: an IP address or DNS name',
+    ],
     ['an upper-case user', (c: RawConfig) => (c.hosts[0].user = 'Root'), 'hosts[0].user: a Unix user name'],
     ['a hostile host name', (c: RawConfig) => (c.hosts[2].name = '$(reboot)'), 'hosts[2].name: letters, digits'],
-    ['a hostname with a dot', (c: RawConfig) => (c.hosts[0].hostname = 'lab1.example.org'), 'hosts[0].hostname: a short hostname'],
-    ['a lower-case env variable name', (c: RawConfig) => (c.hosts[0].privateKeyPassphraseEnv = 'my_pass'), 'hosts[0].privateKeyPassphraseEnv: an environment variable name'],
-    ['an unknown service manager', (c: RawConfig) => (c.hosts[0].serviceManager = 'openrc'), 'hosts[0].serviceManager: Invalid option'],
-    ['a missing privateKeyPath', (c: RawConfig) => delete c.hosts[1].privateKeyPath, 'hosts[1].privateKeyPath: Invalid input: expected string, received undefined'],
-    ['an unknown replication mode', (c: RawConfig) => (c.clusters[0].replication = 'mirror'), 'clusters[0].replication: Invalid option'],
-    ['a package version with a space', (c: RawConfig) => (c.clusters[0].packageVersion = '3.10.8 -y'), 'clusters[0].packageVersion: a Debian package version'],
+    [
+      'a hostname with a dot',
+      (c: RawConfig) => (c.hosts[0].hostname = 'lab1.example.org'),
+      'hosts[0].hostname: a short hostname',
+    ],
+    [
+      'a lower-case env variable name',
+      (c: RawConfig) => (c.hosts[0].privateKeyPassphraseEnv = 'my_pass'),
+      'hosts[0].privateKeyPassphraseEnv: an environment variable name',
+    ],
+    [
+      'an unknown service manager',
+      (c: RawConfig) => (c.hosts[0].serviceManager = 'openrc'),
+      'hosts[0].serviceManager: Invalid option',
+    ],
+    [
+      'a missing privateKeyPath',
+      (c: RawConfig) => delete c.hosts[1].privateKeyPath,
+      'hosts[1].privateKeyPath: Invalid input: expected string, received undefined',
+    ],
+    [
+      'an unknown replication mode',
+      (c: RawConfig) => (c.clusters[0].replication = 'mirror'),
+      'clusters[0].replication: Invalid option',
+    ],
+    [
+      'a package version with a space',
+      (c: RawConfig) => (c.clusters[0].packageVersion = '3.10.8 -y'),
+      'clusters[0].packageVersion: a Debian package version',
+    ],
     ['an empty node list', (c: RawConfig) => (c.clusters[0].nodes = []), 'clusters[0].nodes: Too small'],
-    ['a seed outside the cluster', (c: RawConfig) => (c.clusters[0] = { ...c.clusters[0], nodes: ['lab1', 'lab2'], seed: 'lab3' }), 'clusters[0].seed: seed "lab3" must be one of the cluster\'s nodes (lab1, lab2)'],
-    ['a node missing from the inventory', (c: RawConfig) => (nodesOf(c)[2] = 'lab9'), 'clusters[0].nodes[2]: unknown host "lab9": expected one of lab1, lab2, lab3'],
-    ['a node listed twice', (c: RawConfig) => (nodesOf(c)[2] = 'lab2'), 'clusters[0].nodes[2]: host "lab2" is listed twice'],
-    ['a duplicate host name', (c: RawConfig) => (c.hosts[2].name = 'lab1'), 'hosts[2].name: duplicate host name "lab1"'],
-    ['a duplicate cluster name', (c: RawConfig) => c.clusters.push({ ...c.clusters[0] }), 'clusters[1].name: duplicate cluster name "demo"'],
+    [
+      'a seed outside the cluster',
+      (c: RawConfig) => (c.clusters[0] = { ...c.clusters[0], nodes: ['lab1', 'lab2'], seed: 'lab3' }),
+      'clusters[0].seed: seed "lab3" must be one of the cluster\'s nodes (lab1, lab2)',
+    ],
+    [
+      'a node missing from the inventory',
+      (c: RawConfig) => (nodesOf(c)[2] = 'lab9'),
+      'clusters[0].nodes[2]: unknown host "lab9": expected one of lab1, lab2, lab3',
+    ],
+    [
+      'a node listed twice',
+      (c: RawConfig) => (nodesOf(c)[2] = 'lab2'),
+      'clusters[0].nodes[2]: host "lab2" is listed twice',
+    ],
+    [
+      'a duplicate host name',
+      (c: RawConfig) => (c.hosts[2].name = 'lab1'),
+      'hosts[2].name: duplicate host name "lab1"',
+    ],
+    [
+      'a duplicate cluster name',
+      (c: RawConfig) => c.clusters.push({ ...c.clusters[0] }),
+      'clusters[1].name: duplicate cluster name "demo"',
+    ],
     ['an unknown host field', (c: RawConfig) => (c.hosts[1].passwrd = 'x'), 'hosts[1]: Unrecognized key: "passwrd"'],
-    ['a passphrase written into the file', (c: RawConfig) => (c.hosts[0].privateKeyPassphrase = 'hunter2'), 'hosts[0]: Unrecognized key: "privateKeyPassphrase"'],
-    ['an unknown cluster field', (c: RawConfig) => (c.clusters[0].replicas = 3), 'clusters[0]: Unrecognized key: "replicas"'],
+    [
+      'a passphrase written into the file',
+      (c: RawConfig) => (c.hosts[0].privateKeyPassphrase = 'hunter2'),
+      'hosts[0]: Unrecognized key: "privateKeyPassphrase"',
+    ],
+    [
+      'an unknown cluster field',
+      (c: RawConfig) => (c.clusters[0].replicas = 3),
+      'clusters[0]: Unrecognized key: "replicas"',
+    ],
     ['an unknown top-level field', (c: RawConfig) => (c.token = 'xoxb-1'), '(top level): Unrecognized key: "token"'],
     ['an unknown ssh field', (c: RawConfig) => (c.ssh = { timeout: 5 }), 'ssh: Unrecognized key: "timeout"'],
-    ['a Slack channel that is not an id', (c: RawConfig) => (c.slack = { channels: ['#ops'] }), 'slack.channels[0]: a Slack channel id'],
+    [
+      'a Slack channel that is not an id',
+      (c: RawConfig) => (c.slack = { channels: ['#ops'] }),
+      'slack.channels[0]: a Slack channel id',
+    ],
   ])('names the exact path of %s', (_what, change, expected) => {
     const lines = badFields(labWith(change));
 
-    expect(lines.some((line) => line.startsWith(expected)), `refusal lines:\n${lines.join('\n')}`).toBe(true);
+    expect(
+      lines.some((line) => line.startsWith(expected)),
+      `refusal lines:\n${lines.join('\n')}`,
+    ).toBe(true);
   });
 
   it('lists every bad field of a file at once, one line each', () => {
@@ -187,7 +295,10 @@ describe('loadConfig', () => {
 
     const loading = loadConfig(file);
 
-    await expect(loading).rejects.toMatchObject({ code: 'config.not_found', hint: 'Pass --config <file> or set WARREN_CONFIG.' });
+    await expect(loading).rejects.toMatchObject({
+      code: 'config.not_found',
+      hint: 'Pass --config <file> or set WARREN_CONFIG.',
+    });
     await expect(loading).rejects.toThrow(`cannot read config ${file}: ENOENT`);
   });
 
@@ -220,13 +331,21 @@ describe('resolveCluster', () => {
   it('refuses an unknown cluster and lists the known ones', () => {
     const config = parseConfig(stringify(labConfigInput(3)));
 
-    expect(() => resolveCluster(config, 'prod')).toThrow(expect.objectContaining({ code: 'cluster.unknown', hint: 'Known clusters: demo.' }));
+    expect(() => resolveCluster(config, 'prod')).toThrow(
+      expect.objectContaining({ code: 'cluster.unknown', hint: 'Known clusters: demo.' }),
+    );
   });
 });
 
 describe('node names', () => {
   it('uses the first label of the inventory name, or hosts[].hostname when set', () => {
-    const config = parseConfig(stringify(labConfigInput(2, { seed: 'lab1.example.org' }, (i) => (i === 0 ? { name: 'lab1.example.org' } : { hostname: 'rabbit-b' }))));
+    const config = parseConfig(
+      stringify(
+        labConfigInput(2, { seed: 'lab1.example.org' }, (i) =>
+          i === 0 ? { name: 'lab1.example.org' } : { hostname: 'rabbit-b' },
+        ),
+      ),
+    );
 
     expect(config.hosts.map(shortHostnameOf)).toEqual(['lab1', 'rabbit-b']);
     expect(config.hosts.map(nodeNameOf)).toEqual(['rabbit@lab1', 'rabbit@rabbit-b']);

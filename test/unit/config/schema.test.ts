@@ -50,7 +50,9 @@ describe('SafeName', () => {
   it('says what a name may contain', () => {
     const result = SafeName.safeParse('$(reboot)');
 
-    expect(result.error?.issues[0]?.message).toBe('letters, digits, ".", "-" or "_", starting with a letter or digit, at most 63 characters');
+    expect(result.error?.issues[0]?.message).toBe(
+      'letters, digits, ".", "-" or "_", starting with a letter or digit, at most 63 characters',
+    );
   });
 });
 

@@ -3,11 +3,19 @@ import { SlackSettings } from '../../../src/config/schema.js';
 
 describe('slack approval settings', () => {
   it('default to no self-approval and a 15-minute timeout', () => {
-    expect(SlackSettings.parse({})).toEqual({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 });
+    expect(SlackSettings.parse({})).toEqual({
+      channels: [],
+      users: {},
+      allowSelfApproval: false,
+      approvalTimeoutMinutes: 15,
+    });
   });
 
   it('accept a team of one and timeouts from a minute to a day', () => {
-    expect(SlackSettings.parse({ allowSelfApproval: true, approvalTimeoutMinutes: 1 })).toMatchObject({ allowSelfApproval: true, approvalTimeoutMinutes: 1 });
+    expect(SlackSettings.parse({ allowSelfApproval: true, approvalTimeoutMinutes: 1 })).toMatchObject({
+      allowSelfApproval: true,
+      approvalTimeoutMinutes: 1,
+    });
     expect(SlackSettings.parse({ approvalTimeoutMinutes: 1440 }).approvalTimeoutMinutes).toBe(1440);
   });
 

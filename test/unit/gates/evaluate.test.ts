@@ -3,15 +3,29 @@ import { assertTarget, evaluateGates, refusalError } from '../../../src/gates/ev
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from '../../../src/gates/evaluate.js';
 import type { DestructiveOperation } from '../../../src/gates/schema.js';
 
-const node = (i: number, reach: NodeReach = 'running'): GateNode => ({ host: `lab${i}`, nodeName: `rabbit@lab${i}`, reach });
+const node = (i: number, reach: NodeReach = 'running'): GateNode => ({
+  host: `lab${i}`,
+  nodeName: `rabbit@lab${i}`,
+  reach,
+});
 
 /** A cluster of `count` members seen from lab1 (or the first running), with `stopped` not running. */
-function facts(operation: DestructiveOperation, count: number, options: { stopped?: number[]; target?: number; quorum?: QuorumVerdict; targetReach?: NodeReach } = {}): GateFacts {
+function facts(
+  operation: DestructiveOperation,
+  count: number,
+  options: { stopped?: number[]; target?: number; quorum?: QuorumVerdict; targetReach?: NodeReach } = {},
+): GateFacts {
   const stopped = new Set(options.stopped ?? []);
   const members = Array.from({ length: count }, (_, i) => node(i + 1, stopped.has(i + 1) ? 'app-stopped' : 'running'));
   const running = members.filter((m) => m.reach === 'running').map((m) => m.nodeName);
   const readFrom = members.find((m) => m.reach === 'running')?.host;
-  const targetNode = options.target === undefined ? undefined : { ...(members[options.target - 1] ?? node(options.target, 'running')), ...(options.targetReach ? { reach: options.targetReach } : {}) };
+  const targetNode =
+    options.target === undefined
+      ? undefined
+      : {
+          ...(members[options.target - 1] ?? node(options.target, 'running')),
+          ...(options.targetReach ? { reach: options.targetReach } : {}),
+        };
   return {
     operation,
     cluster: 'lab',
@@ -27,14 +41,22 @@ describe('gates for node.reset', () => {
   it('allows a reset of one of 3 running nodes', () => {
     const report = evaluateGates(facts('node.reset', 3, { target: 3, quorum: { critical: false } }), 'lab3');
     expect(report.allowed).toBe(true);
-    expect(report.checks.map((c) => c.id)).toEqual(['node.last_running_disk', 'cluster.minority', 'node.quorum_critical', 'node.reachable']);
+    expect(report.checks.map((c) => c.id)).toEqual([
+      'node.last_running_disk',
+      'cluster.minority',
+      'node.quorum_critical',
+      'node.reachable',
+    ]);
     expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe('2 of 3 node(s) stay running');
     expect(report.readFrom).toBe('lab1');
     expect(report.wipes).toEqual(['lab3: its membership of lab, and every queue, message, user and vhost it holds']);
   });
 
   it('refuses the last running disk node, with a remedy', () => {
-    const report = evaluateGates(facts('node.reset', 3, { stopped: [2, 3], target: 1, quorum: { critical: false } }), 'lab1');
+    const report = evaluateGates(
+      facts('node.reset', 3, { stopped: [2, 3], target: 1, quorum: { critical: false } }),
+      'lab1',
+    );
     expect(report.allowed).toBe(false);
     expect(failed(report)).toEqual(['node.last_running_disk', 'cluster.minority']);
     const last = report.checks.find((c) => c.id === 'node.last_running_disk');
@@ -43,15 +65,21 @@ describe('gates for node.reset', () => {
   });
 
   it('refuses a reset that leaves a minority running (members stay 3)', () => {
-    expect(failed(evaluateGates(facts('node.reset', 3, { stopped: [2], target: 3, quorum: { critical: false } })))).toEqual(['cluster.minority']);
+    expect(
+      failed(evaluateGates(facts('node.reset', 3, { stopped: [2], target: 3, quorum: { critical: false } }))),
+    ).toEqual(['cluster.minority']);
   });
 
   it('counts a reset target among the members after: 2 of 4 running is not a majority', () => {
-    expect(failed(evaluateGates(facts('node.reset', 4, { stopped: [2], target: 4, quorum: { critical: false } })))).toEqual(['cluster.minority']);
+    expect(
+      failed(evaluateGates(facts('node.reset', 4, { stopped: [2], target: 4, quorum: { critical: false } }))),
+    ).toEqual(['cluster.minority']);
   });
 
   it('refuses a quorum-critical target, naming the queues', () => {
-    const report = evaluateGates(facts('node.reset', 5, { target: 3, quorum: { critical: true, queues: ["queue 'qq1' in vhost '/'"] } }));
+    const report = evaluateGates(
+      facts('node.reset', 5, { target: 3, quorum: { critical: true, queues: ["queue 'qq1' in vhost '/'"] } }),
+    );
     expect(failed(report)).toEqual(['node.quorum_critical']);
     expect(report.checks.find((c) => c.id === 'node.quorum_critical')?.detail).toContain("queue 'qq1' in vhost '/'");
   });
@@ -91,7 +119,9 @@ describe('gates for node.remove', () => {
   });
 
   it('refuses when only half of the members left would run', () => {
-    expect(failed(evaluateGates(facts('node.remove', 3, { stopped: [2], target: 3, quorum: { critical: false } })))).toEqual(['cluster.minority']);
+    expect(
+      failed(evaluateGates(facts('node.remove', 3, { stopped: [2], target: 3, quorum: { critical: false } }))),
+    ).toEqual(['cluster.minority']);
   });
 
   it('allows removing a dead node, warning that it must be wiped before it returns', () => {
@@ -102,12 +132,16 @@ describe('gates for node.remove', () => {
       f.target = { ...f.members[2], quorum: 'not-asked' };
       const report = evaluateGates(f);
       expect(report.allowed).toBe(true);
-      expect(report.checks.find((c) => c.id === 'node.reachable')?.detail).toMatch(reach === 'unreachable' ? /forgotten on the survivors only.*inconsistent_cluster/ : /wiped offline/);
+      expect(report.checks.find((c) => c.id === 'node.reachable')?.detail).toMatch(
+        reach === 'unreachable' ? /forgotten on the survivors only.*inconsistent_cluster/ : /wiped offline/,
+      );
     }
   });
 
   it('refuses removing the last running disk node', () => {
-    expect(failed(evaluateGates(facts('node.remove', 2, { stopped: [2], target: 1, quorum: { critical: false } })))).toEqual(['node.last_running_disk', 'cluster.minority']);
+    expect(
+      failed(evaluateGates(facts('node.remove', 2, { stopped: [2], target: 1, quorum: { critical: false } }))),
+    ).toEqual(['node.last_running_disk', 'cluster.minority']);
   });
 });
 
@@ -122,17 +156,29 @@ describe('gates for node.add', () => {
 
   it('reports what the join would destroy, without refusing (the approval covers it)', () => {
     const f = facts('node.add', 3);
-    f.target = { host: 'lab4', nodeName: 'rabbit@lab4', reach: 'running', ownMembers: ['rabbit@lab4', 'rabbit@lab9'], queues: 3 };
+    f.target = {
+      host: 'lab4',
+      nodeName: 'rabbit@lab4',
+      reach: 'running',
+      ownMembers: ['rabbit@lab4', 'rabbit@lab9'],
+      queues: 3,
+    };
     const report = evaluateGates(f, 'lab4');
     expect(report.allowed).toBe(true);
-    expect(report.wipes).toEqual(['lab4 belongs to another cluster (rabbit@lab9): the join takes it out of it', 'lab4 holds 3 queue(s): the join deletes them']);
+    expect(report.wipes).toEqual([
+      'lab4 belongs to another cluster (rabbit@lab9): the join takes it out of it',
+      'lab4 holds 3 queue(s): the join deletes them',
+    ]);
   });
 
   it('refuses when the seed does not run or the host does not answer', () => {
     const f = facts('node.add', 3, { stopped: [1] });
     f.target = { host: 'lab4', nodeName: 'rabbit@lab4', reach: 'unreachable' };
     const report = evaluateGates(f, 'lab4');
-    expect(report.checks.filter((c) => !c.ok).map((c) => c.detail)).toEqual(['the seed rabbit@lab1 of lab is not running', 'lab4 is unreachable over SSH']);
+    expect(report.checks.filter((c) => !c.ok).map((c) => c.detail)).toEqual([
+      'the seed rabbit@lab1 of lab is not running',
+      'lab4 is unreachable over SSH',
+    ]);
   });
 });
 
@@ -170,16 +216,27 @@ describe('assertTarget', () => {
   });
 
   it('refuses with node.unknown and the valid names', () => {
-    expect(() => assertTarget('node.remove', 'lab', 'lab4', members, inventory)).toThrow(expect.objectContaining({ code: 'node.unknown', hint: 'Members of lab: lab1, lab2, lab3.' }));
-    expect(() => assertTarget('node.add', 'lab', 'lab2', members, inventory)).toThrow(expect.objectContaining({ code: 'node.unknown', hint: 'Hosts that could be added: lab4.' }));
-    expect(() => assertTarget('node.add', 'lab', 'lab7', members, inventory)).toThrow(expect.objectContaining({ code: 'node.unknown', message: 'lab7 is not an inventory host' }));
-    expect(() => assertTarget('node.reset', 'lab', undefined, members, inventory)).toThrow(expect.objectContaining({ code: 'node.unknown' }));
+    expect(() => assertTarget('node.remove', 'lab', 'lab4', members, inventory)).toThrow(
+      expect.objectContaining({ code: 'node.unknown', hint: 'Members of lab: lab1, lab2, lab3.' }),
+    );
+    expect(() => assertTarget('node.add', 'lab', 'lab2', members, inventory)).toThrow(
+      expect.objectContaining({ code: 'node.unknown', hint: 'Hosts that could be added: lab4.' }),
+    );
+    expect(() => assertTarget('node.add', 'lab', 'lab7', members, inventory)).toThrow(
+      expect.objectContaining({ code: 'node.unknown', message: 'lab7 is not an inventory host' }),
+    );
+    expect(() => assertTarget('node.reset', 'lab', undefined, members, inventory)).toThrow(
+      expect.objectContaining({ code: 'node.unknown' }),
+    );
   });
 });
 
 describe('refusalError', () => {
   it('is gate.refused, not retryable, with every failed check and every remedy', () => {
-    const report = evaluateGates(facts('node.reset', 3, { stopped: [2, 3], target: 1, quorum: { critical: false } }), 'lab1');
+    const report = evaluateGates(
+      facts('node.reset', 3, { stopped: [2, 3], target: 1, quorum: { critical: false } }),
+      'lab1',
+    );
     const error = refusalError(report);
     expect(error.code).toBe('gate.refused');
     expect(error.retryable).toBe(false);
@@ -189,47 +246,76 @@ describe('refusalError', () => {
   });
 });
 
-describe('gates under Khepri (4.3, or 4.0 with khepri_db): a membership change needs a majority running and reachable', () => {
-  /** 3 members on Khepri; `down` lists members whose VM is down (not in the view's running list). */
-  function khepri(operation: DestructiveOperation, down: number[], options: { target?: number; targetReach?: NodeReach; unreachable?: number[] } = {}): GateFacts {
-    const base = facts(operation, 3, { stopped: down, ...(options.target ? { target: options.target } : {}), ...(options.targetReach ? { targetReach: options.targetReach } : {}) });
-    const unreachable = new Set(options.unreachable ?? []);
-    const members = base.members.map((m, i) => (down.includes(i + 1) ? { ...m, reach: 'vm-down' as const } : unreachable.has(i + 1) ? { ...m, reach: 'unreachable' as const } : m));
-    return { ...base, members, store: 'khepri' };
-  }
-  const newHost: GateNode = { host: 'lab4', nodeName: 'rabbit@lab4', reach: 'running', ownMembers: ['rabbit@lab4'], queues: 0 };
+describe(
+  'gates under Khepri (4.3, or 4.0 with khepri_db): a membership change ' + 'needs a majority running and reachable',
+  () => {
+    /** 3 members on Khepri; `down` lists members whose VM is down (not in the view's running list). */
+    function khepri(
+      operation: DestructiveOperation,
+      down: number[],
+      options: { target?: number; targetReach?: NodeReach; unreachable?: number[] } = {},
+    ): GateFacts {
+      const base = facts(operation, 3, {
+        stopped: down,
+        ...(options.target ? { target: options.target } : {}),
+        ...(options.targetReach ? { targetReach: options.targetReach } : {}),
+      });
+      const unreachable = new Set(options.unreachable ?? []);
+      const members = base.members.map((m, i) =>
+        down.includes(i + 1)
+          ? { ...m, reach: 'vm-down' as const }
+          : unreachable.has(i + 1)
+            ? { ...m, reach: 'unreachable' as const }
+            : m,
+      );
+      return { ...base, members, store: 'khepri' };
+    }
+    const newHost: GateNode = {
+      host: 'lab4',
+      nodeName: 'rabbit@lab4',
+      reach: 'running',
+      ownMembers: ['rabbit@lab4'],
+      queues: 0,
+    };
 
-  it('refuses node add with 2 of 3 nodes stopped, before anything runs', () => {
-    const report = evaluateGates({ ...khepri('node.add', [2, 3]), target: newHost }, 'lab4');
-    expect(report.allowed).toBe(false);
-    expect(failed(report)).toEqual(['cluster.minority']);
-    expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe('only 1 of 3 node(s) run and answer: the metadata store (Khepri) has no majority to commit a membership change');
-  });
+    it('refuses node add with 2 of 3 nodes stopped, before anything runs', () => {
+      const report = evaluateGates({ ...khepri('node.add', [2, 3]), target: newHost }, 'lab4');
+      expect(report.allowed).toBe(false);
+      expect(failed(report)).toEqual(['cluster.minority']);
+      expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe(
+        'only 1 of 3 node(s) run and answer: the metadata store (Khepri) has no majority to commit a membership change',
+      );
+    });
 
-  it('allows node add with 2 of 3 running', () => {
-    const report = evaluateGates({ ...khepri('node.add', [3]), target: newHost }, 'lab4');
-    expect(report.allowed).toBe(true);
-    expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe('2 of 3 node(s) run and answer: a majority of the metadata store (Khepri)');
-  });
+    it('allows node add with 2 of 3 running', () => {
+      const report = evaluateGates({ ...khepri('node.add', [3]), target: newHost }, 'lab4');
+      expect(report.allowed).toBe(true);
+      expect(report.checks.find((c) => c.id === 'cluster.minority')?.detail).toBe(
+        '2 of 3 node(s) run and answer: a majority of the metadata store (Khepri)',
+      );
+    });
 
-  it('keeps Mnesia clusters as before: node add with only the seed running is allowed', () => {
-    expect(evaluateGates({ ...facts('node.add', 3, { stopped: [2, 3] }), target: newHost }, 'lab4').allowed).toBe(true);
-  });
+    it('keeps Mnesia clusters as before: node add with only the seed running is allowed', () => {
+      expect(evaluateGates({ ...facts('node.add', 3, { stopped: [2, 3] }), target: newHost }, 'lab4').allowed).toBe(
+        true,
+      );
+    });
 
-  it('refuses node remove of a stopped node with 2 of 3 stopped', () => {
-    const report = evaluateGates(khepri('node.remove', [2, 3], { target: 3, targetReach: 'vm-down' }), 'lab3');
-    expect(failed(report)).toEqual(['cluster.minority']);
-  });
+    it('refuses node remove of a stopped node with 2 of 3 stopped', () => {
+      const report = evaluateGates(khepri('node.remove', [2, 3], { target: 3, targetReach: 'vm-down' }), 'lab3');
+      expect(failed(report)).toEqual(['cluster.minority']);
+    });
 
-  it('does not count a node the view lists as running but that does not answer itself', () => {
-    // lab2 is in lab1's running_nodes, but SSH to it fails: only lab1 is known to run.
-    const f = khepri('node.reset', [], { target: 3, unreachable: [2] });
-    const report = evaluateGates({ ...f, target: { ...f.target!, quorum: { critical: false } } }, 'lab3');
-    expect(failed(report)).toEqual(['cluster.minority']);
-  });
+    it('does not count a node the view lists as running but that does not answer itself', () => {
+      // lab2 is in lab1's running_nodes, but SSH to it fails: only lab1 is known to run.
+      const f = khepri('node.reset', [], { target: 3, unreachable: [2] });
+      const report = evaluateGates({ ...f, target: { ...f.target!, quorum: { critical: false } } }, 'lab3');
+      expect(failed(report)).toEqual(['cluster.minority']);
+    });
 
-  it('refuses a teardown without a majority running and answering', () => {
-    const report = evaluateGates(khepri('cluster.teardown', [], { unreachable: [2, 3] }));
-    expect(failed(report)).toEqual(['node.reachable', 'cluster.minority']);
-  });
-});
+    it('refuses a teardown without a majority running and answering', () => {
+      const report = evaluateGates(khepri('cluster.teardown', [], { unreachable: [2, 3] }));
+      expect(failed(report)).toEqual(['node.reachable', 'cluster.minority']);
+    });
+  },
+);

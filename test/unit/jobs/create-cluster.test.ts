@@ -51,13 +51,34 @@ async function create(cluster: ResolvedCluster, lab: FakeRabbitLab, completedSte
 }
 
 describe('the cluster.create definition', () => {
-  it('orders the runbook: preflight, install, compatibility, membership gate, cookie, start, join, replication, quorum members, verify', () => {
-    expect(createCluster.steps.map((s) => s.id)).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:compatibility', 'rabbit:membership', 'rabbit:cookie', 'rabbit:start', 'rabbit:join', 'rabbit:replication', 'rabbit:quorum-members', 'rabbit:verify']);
-    // The read-only steps run on every attempt, and start (which recovers a node left with its app
-    // stopped); the ones that change a node otherwise are checkpointed.
-    expect([...createCluster.alwaysRun].sort()).toEqual(['rabbit:compatibility', 'rabbit:membership', 'rabbit:preflight', 'rabbit:start', 'rabbit:verify']);
-    expect(operations['cluster.create']).toBe(createCluster);
-  });
+  it(
+    'orders the runbook: preflight, install, compatibility, membership ' +
+      'gate, cookie, start, join, replication, quorum members, verify',
+    () => {
+      expect(createCluster.steps.map((s) => s.id)).toEqual([
+        'rabbit:preflight',
+        'rabbit:install',
+        'rabbit:compatibility',
+        'rabbit:membership',
+        'rabbit:cookie',
+        'rabbit:start',
+        'rabbit:join',
+        'rabbit:replication',
+        'rabbit:quorum-members',
+        'rabbit:verify',
+      ]);
+      // The read-only steps run on every attempt, and start (which recovers a node left with its app
+      // stopped); the ones that change a node otherwise are checkpointed.
+      expect([...createCluster.alwaysRun].sort()).toEqual([
+        'rabbit:compatibility',
+        'rabbit:membership',
+        'rabbit:preflight',
+        'rabbit:start',
+        'rabbit:verify',
+      ]);
+      expect(operations['cluster.create']).toBe(createCluster);
+    },
+  );
 
   it('builds a 3.x result: ha-all with the deprecation warning, a transport_url with placeholders', () => {
     const cluster = labCluster(3);
@@ -88,7 +109,11 @@ describe('the cluster.create definition', () => {
   it('builds a 4.x result: quorum, no warning', () => {
     const cluster = labCluster(3);
 
-    const result = createCluster.buildResult({ cluster, facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }), steps: [{ id: 'rabbit:verify', state: 'done', output: HEALTHY }] });
+    const result = createCluster.buildResult({
+      cluster,
+      facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }),
+      steps: [{ id: 'rabbit:verify', state: 'done', output: HEALTHY }],
+    });
 
     expect(result.replication.mode).toBe('quorum');
     expect(result.warnings).toEqual([]);
@@ -149,7 +174,9 @@ describe('cluster.create against simulated Debian nodes', () => {
 
     const { result, shells, reports } = await create(cluster, lab);
 
-    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d|set_policy|apt-get/)).toEqual([]);
+    expect(
+      shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d|set_policy|apt-get/),
+    ).toEqual([]);
     expect([...lab.nodes.values()].map((n) => n.starts)).toEqual(startsBefore);
     expect(result.steps.map((s) => [s.id, s.state])).toEqual([
       ['rabbit:preflight', 'done'],
@@ -176,7 +203,9 @@ describe('cluster.create against simulated Debian nodes', () => {
     const { result, shells } = await create(cluster, lab);
 
     expect(result.health.headline).toBe('healthy');
-    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d/)).toEqual([`lab3: ${CMD.sysvStart}`]);
+    expect(shells.matching(/shutdown|stop_app|join_cluster|start_app|rabbitmq-server start|base64 -d/)).toEqual([
+      `lab3: ${CMD.sysvStart}`,
+    ]);
     expect([...lab.nodes.values()].map((n) => n.starts)).toEqual(startsBefore);
     expect(result.steps.find((s) => s.id === 'rabbit:start')).toMatchObject({ state: 'done' });
     expect(result.steps.find((s) => s.id === 'rabbit:join')).toMatchObject({ state: 'skipped' });
@@ -189,7 +218,9 @@ describe('cluster.create against simulated Debian nodes', () => {
     const { result, shells } = await create(cluster, lab);
 
     expect(result.health.headline).toBe('healthy');
-    expect(shells.commandsOn('lab3').filter((c) => /apt-get|shutdown|base64 -d|rabbitmq-server start|join_cluster/.test(c))).toEqual([
+    expect(
+      shells.commandsOn('lab3').filter((c) => /apt-get|shutdown|base64 -d|rabbitmq-server start|join_cluster/.test(c)),
+    ).toEqual([
       CMD.aptInstall,
       CMD.shutdown,
       CMD.writeCookie(cookieSha256(cookieFor('lab1'))),
@@ -206,8 +237,17 @@ describe('cluster.create against simulated Debian nodes', () => {
 
     const { shells, reports } = await create(cluster, lab, afterCookie);
 
-    expect(afterCookie).toEqual(['rabbit:preflight', 'rabbit:install', 'rabbit:compatibility', 'rabbit:membership', 'rabbit:cookie']);
-    expect(reports.filter((r) => r.detail === 'finished by an earlier attempt').map((r) => r.step)).toEqual(['rabbit:install', 'rabbit:cookie']);
+    expect(afterCookie).toEqual([
+      'rabbit:preflight',
+      'rabbit:install',
+      'rabbit:compatibility',
+      'rabbit:membership',
+      'rabbit:cookie',
+    ]);
+    expect(reports.filter((r) => r.detail === 'finished by an earlier attempt').map((r) => r.step)).toEqual([
+      'rabbit:install',
+      'rabbit:cookie',
+    ]);
     expect(shells.matching(/^sha256sum|^dpkg-query|^DEBIAN_FRONTEND/)).toEqual([]);
   });
 
@@ -231,7 +271,11 @@ describe('cluster.create against simulated Debian nodes', () => {
 
     const run = create(cluster, lab);
 
-    await expect(run).rejects.toMatchObject({ code: 'preflight.unresolvable_peer', step: 'rabbit:preflight', host: 'lab2' });
+    await expect(run).rejects.toMatchObject({
+      code: 'preflight.unresolvable_peer',
+      step: 'rabbit:preflight',
+      host: 'lab2',
+    });
     expect([...lab.nodes.values()].map((n) => [n.vm, n.starts, n.members.length])).toEqual([
       [true, 0, 1],
       [true, 0, 1],

@@ -22,22 +22,41 @@ const demo = resolveCluster(config, 'demo');
 const host = (name: string) => config.hosts.find((h) => h.name === name)!;
 
 /** Commands that change a node (everything else only reads). */
-const CHANGES = /stop_app|-q reset|start_app|forget_cluster_node|shutdown|rm -rf|join_cluster|base64 -d|service rabbitmq-server start|set_policy/;
+const CHANGES =
+  /stop_app|-q reset|start_app|forget_cluster_node|shutdown|rm -rf|join_cluster|base64 -d|service rabbitmq-server start|set_policy/;
 
 const RESET = 'rabbitmqctl -q reset </dev/null';
 const forget = (node: string) => `rabbitmqctl -q forget_cluster_node ${node} </dev/null`;
-const QUORUM = 'if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; then exit 69; fi; rabbitmq-diagnostics -q check_if_node_is_quorum_critical --formatter json </dev/null';
-const WIPE = (node: string) => `if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: refusing to delete its data under it" >&2; exit 70; fi; runuser -u rabbitmq -- rm -rf -- /var/lib/rabbitmq/mnesia/${node} /var/lib/rabbitmq/mnesia/${node}-feature_flags`;
+const QUORUM =
+  'if command -v pgrep >/dev/null && ! pgrep -x beam.smp >/dev/null; ' +
+  'then exit 69; fi; rabbitmq-diagnostics -q ' +
+  'check_if_node_is_quorum_critical --formatter json </dev/null';
+const WIPE = (node: string) =>
+  `if pgrep -x beam.smp >/dev/null 2>&1; then echo "an Erlang VM runs: ` +
+  `refusing to delete its data under it" >&2; exit 70; fi; runuser -u ` +
+  `rabbitmq -- rm -rf -- /var/lib/rabbitmq/mnesia/${node} ` +
+  `/var/lib/rabbitmq/mnesia/${node}-feature_flags`;
 
 /** A formed demo cluster (lab1..3, ha-all policy in place) plus lab4 as a fresh standalone node. */
 function formedLab(setups: Record<string, NodeSetup> = {}): FakeRabbitLab {
   const members = demo.hosts.map((h) => `rabbit@${h.name}`);
   const policies = [{ name: 'ha-all', pattern: '^(?!amq\\.).*', definition: { 'ha-mode': 'all' } }];
   const base: NodeSetup = { members, cookie: cookieFor('lab1'), policies };
-  return new FakeRabbitLab(config.hosts, { lab1: { ...base, ...setups.lab1 }, lab2: { ...base, ...setups.lab2 }, lab3: { ...base, ...setups.lab3 }, lab4: { ...setups.lab4 } });
+  return new FakeRabbitLab(config.hosts, {
+    lab1: { ...base, ...setups.lab1 },
+    lab2: { ...base, ...setups.lab2 },
+    lab3: { ...base, ...setups.lab3 },
+    lab4: { ...setups.lab4 },
+  });
 }
 
-async function run(definition: OperationDefinition<MaintenanceResult>, cluster: ResolvedCluster, lab: FakeRabbitLab, target: string | undefined, options: { completedSteps?: string[]; refuse?: Map<string, WarrenError>; membership?: MemoryMembership } = {}) {
+async function run(
+  definition: OperationDefinition<MaintenanceResult>,
+  cluster: ResolvedCluster,
+  lab: FakeRabbitLab,
+  target: string | undefined,
+  options: { completedSteps?: string[]; refuse?: Map<string, WarrenError>; membership?: MemoryMembership } = {},
+) {
   const shells = new RecordingShells(config.hosts, lab.respond, options.refuse);
   const membership = options.membership ?? new MemoryMembership();
   const result = await runOperation({
@@ -55,7 +74,13 @@ async function run(definition: OperationDefinition<MaintenanceResult>, cluster: 
   return { result, shells, membership, changes: shells.matching(CHANGES) };
 }
 
-async function refused(definition: OperationDefinition<MaintenanceResult>, cluster: ResolvedCluster, lab: FakeRabbitLab, target: string | undefined, options: { refuse?: Map<string, WarrenError> } = {}) {
+async function refused(
+  definition: OperationDefinition<MaintenanceResult>,
+  cluster: ResolvedCluster,
+  lab: FakeRabbitLab,
+  target: string | undefined,
+  options: { refuse?: Map<string, WarrenError> } = {},
+) {
   const shells = new RecordingShells(config.hosts, lab.respond, options.refuse);
   const error = await runOperation({
     definition,
@@ -137,7 +162,12 @@ describe('node.remove', () => {
   it('stops the node, a peer forgets it, it is recorded removed, reset and left stopped', async () => {
     const lab = formedLab();
     const { result, changes, membership } = await run(nodeRemove, demo, lab, 'lab3');
-    expect(changes).toEqual([`lab3: ${CMD.stopApp}`, `lab1: ${forget('rabbit@lab3')}`, `lab3: ${RESET}`, `lab3: ${CMD.shutdown}`]);
+    expect(changes).toEqual([
+      `lab3: ${CMD.stopApp}`,
+      `lab1: ${forget('rabbit@lab3')}`,
+      `lab3: ${RESET}`,
+      `lab3: ${CMD.shutdown}`,
+    ]);
     expect(membership.calls).toEqual(['removed lab3']);
     expect(lab.node('lab1').members).toEqual(['rabbit@lab1', 'rabbit@lab2']);
     expect(lab.node('lab3').members).toEqual(['rabbit@lab3']);
@@ -152,7 +182,12 @@ describe('node.remove', () => {
     await run(nodeRemove, demo, lab, 'lab3');
     const again = await run(nodeRemove, demo, lab, 'lab3', { completedSteps: ['rabbit:safety-gates'] });
     expect(again.changes).toEqual([]);
-    expect(again.shells.matching(/data directory|mnesia/)).toEqual([`lab3: runuser -u rabbitmq -- sh -c 'if [ -d /var/lib/rabbitmq/mnesia/rabbit@lab3 ] && [ -n "$(ls -A /var/lib/rabbitmq/mnesia/rabbit@lab3 2>/dev/null)" ]; then echo data; else echo blank; fi'`]);
+    expect(again.shells.matching(/data directory|mnesia/)).toEqual([
+      `lab3: runuser -u rabbitmq -- sh -c 'if [ -d ` +
+        `/var/lib/rabbitmq/mnesia/rabbit@lab3 ] && [ -n "$(ls -A ` +
+        `/var/lib/rabbitmq/mnesia/rabbit@lab3 2>/dev/null)" ]; then echo data; ` +
+        `else echo blank; fi'`,
+    ]);
   });
 
   it('removes a node whose RabbitMQ is down: forgotten, then its data wiped offline', async () => {
@@ -167,10 +202,17 @@ describe('node.remove', () => {
   it('removes an unreachable node on the survivors only, warning that it must be wiped before it returns', async () => {
     const lab = formedLab();
     lab.node('lab3').app = false;
-    const refuse = new Map([['lab3', new WarrenError('ssh.connect_timeout', 'connecting to lab3 timed out', { host: 'lab3', retryable: true })]]);
+    const refuse = new Map([
+      [
+        'lab3',
+        new WarrenError('ssh.connect_timeout', 'connecting to lab3 timed out', { host: 'lab3', retryable: true }),
+      ],
+    ]);
     const { changes, result } = await run(nodeRemove, demo, lab, 'lab3', { refuse });
     expect(changes).toEqual([`lab1: ${forget('rabbit@lab3')}`]);
-    expect(result.warnings).toEqual([expect.stringMatching(/lab3 did not answer: it was forgotten on the survivors only.*inconsistent_cluster/)]);
+    expect(result.warnings).toEqual([
+      expect.stringMatching(/lab3 did not answer: it was forgotten on the survivors only.*inconsistent_cluster/),
+    ]);
   });
 
   it('refuses when the survivors would not be a majority', async () => {
@@ -189,7 +231,12 @@ describe('node.add', () => {
     const lab = formedLab();
     const { result, changes, membership } = await run(nodeAdd, withLab4, lab, 'lab4');
     // The seed's cookie goes to lab4 live (it is standalone and empty), then one join.
-    expect(changes).toEqual([`lab4: ${CMD.switchCookieLive(cookieSha256(cookieFor('lab1')))}`, `lab4: ${CMD.stopApp}`, `lab4: ${CMD.joinSeed}`, `lab4: ${CMD.startApp}`]);
+    expect(changes).toEqual([
+      `lab4: ${CMD.switchCookieLive(cookieSha256(cookieFor('lab1')))}`,
+      `lab4: ${CMD.stopApp}`,
+      `lab4: ${CMD.joinSeed}`,
+      `lab4: ${CMD.startApp}`,
+    ]);
     expect(membership.calls).toEqual(['added lab4']);
     expect(lab.node('lab1').members).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3', 'rabbit@lab4']);
     expect(result.health?.nodes.filter((n) => n.running)).toHaveLength(4);
@@ -208,7 +255,9 @@ describe('cluster.teardown', () => {
   it('resets every node, joiners first and the seed last, and clears the membership changes', async () => {
     const lab = formedLab();
     const { changes, membership, result } = await run(clusterTeardown, demo, lab, undefined);
-    expect(changes).toEqual(['lab2', 'lab3', 'lab1'].flatMap((h) => [`${h}: ${CMD.stopApp}`, `${h}: ${RESET}`, `${h}: ${CMD.startApp}`]));
+    expect(changes).toEqual(
+      ['lab2', 'lab3', 'lab1'].flatMap((h) => [`${h}: ${CMD.stopApp}`, `${h}: ${RESET}`, `${h}: ${CMD.startApp}`]),
+    );
     for (const h of ['lab1', 'lab2', 'lab3']) expect(lab.node(h).members).toEqual([`rabbit@${h}`]);
     expect(membership.calls).toEqual(['cleared']);
     expect(result.health).toBeUndefined();
@@ -236,7 +285,10 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
   const LAB3 = ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3'];
   const withQueues = (members: string[]) => {
     const lab = formedLab();
-    lab.quorumQueues.push({ vhost: '/', name: 'qq1', members: [...members], home: 'rabbit@lab1' }, { vhost: '/', name: 'qq2', members: [...members], home: 'rabbit@lab1' });
+    lab.quorumQueues.push(
+      { vhost: '/', name: 'qq1', members: [...members], home: 'rabbit@lab1' },
+      { vhost: '/', name: 'qq2', members: [...members], home: 'rabbit@lab1' },
+    );
     return lab;
   };
   const membersOf = (lab: FakeRabbitLab) => lab.quorumQueues.map((q) => [q.name, [...q.members].sort()]);
@@ -244,7 +296,10 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
   it('node reset shrinks the reset node away from every quorum queue on a survivor', async () => {
     const lab = withQueues(LAB3);
     const { shells } = await run(nodeReset, demo, lab, 'lab3');
-    expect(membersOf(lab)).toEqual([['qq1', ['rabbit@lab1', 'rabbit@lab2']], ['qq2', ['rabbit@lab1', 'rabbit@lab2']]]);
+    expect(membersOf(lab)).toEqual([
+      ['qq1', ['rabbit@lab1', 'rabbit@lab2']],
+      ['qq2', ['rabbit@lab1', 'rabbit@lab2']],
+    ]);
     expect(shells.matching(/rabbitmq-queues/)).toEqual([`lab1: ${CMD.shrink('rabbit@lab3')}`]);
   });
 
@@ -252,7 +307,10 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
     const lab = withQueues(LAB3);
     const cluster = resolveCluster(config, 'demo', { added: ['lab4'], removed: [] });
     const { result, shells } = await run(nodeAdd, cluster, lab, 'lab4');
-    expect(membersOf(lab)).toEqual([['qq1', [...LAB3, 'rabbit@lab4']], ['qq2', [...LAB3, 'rabbit@lab4']]]);
+    expect(membersOf(lab)).toEqual([
+      ['qq1', [...LAB3, 'rabbit@lab4']],
+      ['qq2', [...LAB3, 'rabbit@lab4']],
+    ]);
     expect(shells.matching(/rabbitmq-queues/)).toEqual([`lab1: ${CMD.grow('rabbit@lab4')}`]);
     expect(result.steps.find((s) => s.id === 'rabbit:quorum-members')?.state).toBe('done');
   });
@@ -260,7 +318,10 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
   it('node remove leaves no replica on the removed node (the forget takes them); verify finds none', async () => {
     const lab = withQueues(LAB3);
     const { result } = await run(nodeRemove, demo, lab, 'lab3');
-    expect(membersOf(lab)).toEqual([['qq1', ['rabbit@lab1', 'rabbit@lab2']], ['qq2', ['rabbit@lab1', 'rabbit@lab2']]]);
+    expect(membersOf(lab)).toEqual([
+      ['qq1', ['rabbit@lab1', 'rabbit@lab2']],
+      ['qq2', ['rabbit@lab1', 'rabbit@lab2']],
+    ]);
     expect(result.steps.find((s) => s.id === 'rabbit:quorum-members')?.state).toBe('skipped');
   });
 
@@ -286,23 +347,39 @@ describe('quorum queue members follow the membership (3.8+: here the 3.10-shaped
       () => undefined,
       (e: unknown) => e as WarrenError,
     );
-    expect(error).toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue qq1 in vhost / keeps a replica on rabbit@lab3 (not a cluster node)') as unknown });
+    expect(error).toMatchObject({
+      code: 'verify.failed',
+      retryable: true,
+      message: expect.stringContaining(
+        'quorum queue qq1 in vhost / keeps a replica on rabbit@lab3 (not a cluster node)',
+      ) as unknown,
+    });
   });
 });
 
 describe('under Khepri (4.3-shaped lab): each leave counts once a majority of the nodes left confirms it', () => {
   const KHEPRI = '4.3.6-1';
-  const khepriLab = () => formedLab({ lab1: { packageVersion: KHEPRI }, lab2: { packageVersion: KHEPRI }, lab3: { packageVersion: KHEPRI } });
+  const khepriLab = () =>
+    formedLab({ lab1: { packageVersion: KHEPRI }, lab2: { packageVersion: KHEPRI }, lab3: { packageVersion: KHEPRI } });
 
-  it('teardown asks the metadata store after each reset, on the nodes still clustered, and not after the seed', async () => {
-    const { shells } = await run(clusterTeardown, demo, khepriLab(), undefined);
-    const order = shells.matching(/metadata_store_status|-q reset/).map((l) => l.replace(CMD.metadataStoreStatus, 'metadata').replace(RESET, 'reset'));
-    expect(order).toEqual(['lab2: reset', 'lab1: metadata', 'lab3: reset', 'lab1: metadata', 'lab1: reset']);
-  });
+  it(
+    'teardown asks the metadata store after each reset, on the nodes still ' + 'clustered, and not after the seed',
+    async () => {
+      const { shells } = await run(clusterTeardown, demo, khepriLab(), undefined);
+      const order = shells
+        .matching(/metadata_store_status|-q reset/)
+        .map((l) => l.replace(CMD.metadataStoreStatus, 'metadata').replace(RESET, 'reset'));
+      expect(order).toEqual(['lab2: reset', 'lab1: metadata', 'lab3: reset', 'lab1: metadata', 'lab1: reset']);
+    },
+  );
 
   it('node reset is confirmed from a survivor before the step counts, then verified again', async () => {
     const { shells, result } = await run(nodeReset, demo, khepriLab(), 'lab3');
-    expect(shells.matching(/metadata_store_status|-q reset/).map((l) => l.split(':')[0])).toEqual(['lab3', 'lab1', 'lab1']);
+    expect(shells.matching(/metadata_store_status|-q reset/).map((l) => l.split(':')[0])).toEqual([
+      'lab3',
+      'lab1',
+      'lab1',
+    ]);
     expect(result.health?.headline).toBe('healthy');
   });
 });

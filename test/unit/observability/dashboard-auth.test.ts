@@ -65,7 +65,12 @@ describe('assertDashboardCredentials', () => {
   });
 
   it('refuses to start without both credentials, with config.invalid and what to set', () => {
-    for (const credentials of [{}, { username: 'ops' }, { password: 'long enough password' }, { username: '', password: 'long enough password' }]) {
+    for (const credentials of [
+      {},
+      { username: 'ops' },
+      { password: 'long enough password' },
+      { username: '', password: 'long enough password' },
+    ]) {
       const error = thrown(() => assertDashboardCredentials(credentials));
       expect(error.code).toBe('config.invalid');
       expect(error.hint).toMatch(/WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD/);
@@ -80,13 +85,17 @@ describe('assertDashboardCredentials', () => {
   });
 
   it('refuses a user name with a colon, which Basic auth could never match', () => {
-    expect(thrown(() => assertDashboardCredentials({ username: 'o:ps', password: 'long enough password' })).code).toBe('config.invalid');
+    expect(thrown(() => assertDashboardCredentials({ username: 'o:ps', password: 'long enough password' })).code).toBe(
+      'config.invalid',
+    );
   });
 });
 
 describe('dashboardCredentialsFromEnv', () => {
   it('reads WARREN_DASHBOARD_USER and WARREN_DASHBOARD_PASSWORD and nothing else', () => {
-    expect(dashboardCredentialsFromEnv({ WARREN_DASHBOARD_USER: 'ops', WARREN_DASHBOARD_PASSWORD: 'pw', PASSWORD: 'other' })).toEqual({ username: 'ops', password: 'pw' });
+    expect(
+      dashboardCredentialsFromEnv({ WARREN_DASHBOARD_USER: 'ops', WARREN_DASHBOARD_PASSWORD: 'pw', PASSWORD: 'other' }),
+    ).toEqual({ username: 'ops', password: 'pw' });
     expect(dashboardCredentialsFromEnv({})).toEqual({ username: undefined, password: undefined });
   });
 });

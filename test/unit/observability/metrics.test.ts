@@ -9,7 +9,14 @@ describe('metrics from progress events and remote commands', () => {
     const base = { jobId: 'j1', operation: 'cluster.create' as const, cluster: 'lab', at };
     observeEvent(metrics, { ...base, type: 'job', state: 'started', attempt: 1 });
     observeEvent(metrics, { ...base, type: 'step', step: 'rabbit:join', state: 'running' });
-    observeEvent(metrics, { ...base, type: 'step', step: 'rabbit:join', host: 'lab2', state: 'done', durationMs: 2500 });
+    observeEvent(metrics, {
+      ...base,
+      type: 'step',
+      step: 'rabbit:join',
+      host: 'lab2',
+      state: 'done',
+      durationMs: 2500,
+    });
     observeEvent(metrics, { ...base, type: 'step', step: 'rabbit:join', state: 'done', durationMs: 5000 });
     observeEvent(metrics, { ...base, type: 'job', state: 'retrying', attempt: 1 });
     observeEvent(metrics, { ...base, type: 'job', state: 'completed', attempt: 2 });
@@ -18,8 +25,12 @@ describe('metrics from progress events and remote commands', () => {
     expect(text).toContain('warren_jobs_total{operation="cluster.create",outcome="completed"} 1');
     expect(text).toContain('warren_jobs_total{operation="cluster.create",outcome="retrying"} 1');
     expect(text).not.toContain('outcome="started"');
-    expect(text).toContain('warren_step_duration_seconds_count{operation="cluster.create",step="rabbit:join",state="done"} 1');
-    expect(text).toContain('warren_step_duration_seconds_sum{operation="cluster.create",step="rabbit:join",state="done"} 5');
+    expect(text).toContain(
+      'warren_step_duration_seconds_count{operation="cluster.create",step="rabbit:join",state="done"} 1',
+    );
+    expect(text).toContain(
+      'warren_step_duration_seconds_sum{operation="cluster.create",step="rabbit:join",state="done"} 5',
+    );
   });
 
   it('times commands by outcome and counts failures by exit code', async () => {

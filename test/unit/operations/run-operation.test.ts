@@ -14,7 +14,11 @@ import { RecordingShells, scripted } from '../../support/recording-shells.js';
 import { MemoryMembership, silentLogger } from '../../support/step-context.js';
 
 /** A fake step: logs its run into `log` and does what `work` says. */
-function fakeStep(id: string, log: string[], work: (ctx: StepContext) => Promise<StepOutcome | undefined> = () => Promise.resolve({ detail: `${id} done` })): DeclaredStep {
+function fakeStep(
+  id: string,
+  log: string[],
+  work: (ctx: StepContext) => Promise<StepOutcome | undefined> = () => Promise.resolve({ detail: `${id} done` }),
+): DeclaredStep {
   return {
     id,
     title: `Fake ${id}`,
@@ -28,11 +32,22 @@ function fakeStep(id: string, log: string[], work: (ctx: StepContext) => Promise
 }
 
 function definition(steps: DeclaredStep[], alwaysRun: string[] = []): OperationDefinition<OperationOutcome> {
-  return { operation: 'cluster.create', title: 'Fake operation', steps, alwaysRun: new Set(alwaysRun), buildResult: (outcome) => outcome };
+  return {
+    operation: 'cluster.create',
+    title: 'Fake operation',
+    steps,
+    alwaysRun: new Set(alwaysRun),
+    buildResult: (outcome) => outcome,
+  };
 }
 
 /** Runs an operation with recording report and checkpoint callbacks; both append to `log`. */
-function run(def: OperationDefinition<OperationOutcome>, log: string[], completedSteps: string[] = [], job: { shells?: Shells; signal?: AbortSignal } = {}) {
+function run(
+  def: OperationDefinition<OperationOutcome>,
+  log: string[],
+  completedSteps: string[] = [],
+  job: { shells?: Shells; signal?: AbortSignal } = {},
+) {
   const reports: StepReport[] = [];
   const checkpoints: string[][] = [];
   const cluster = labCluster(3);
@@ -66,7 +81,14 @@ describe('runOperation', () => {
     const { result, checkpoints } = run(def, log);
     await result;
 
-    expect(log).toEqual(['run rabbit:a', 'checkpoint rabbit:a', 'run rabbit:b', 'checkpoint rabbit:a,rabbit:b', 'run rabbit:c', 'checkpoint rabbit:a,rabbit:b,rabbit:c']);
+    expect(log).toEqual([
+      'run rabbit:a',
+      'checkpoint rabbit:a',
+      'run rabbit:b',
+      'checkpoint rabbit:a,rabbit:b',
+      'run rabbit:c',
+      'checkpoint rabbit:a,rabbit:b,rabbit:c',
+    ]);
     expect(checkpoints).toEqual([['rabbit:a'], ['rabbit:a', 'rabbit:b'], ['rabbit:a', 'rabbit:b', 'rabbit:c']]);
   });
 
@@ -94,18 +116,41 @@ describe('runOperation', () => {
     const outcome = await result;
 
     expect(checkpoints).toEqual([['rabbit:a']]);
-    expect(outcome.steps).toEqual([{ id: 'rabbit:a', state: 'skipped', durationMs: expect.any(Number) as unknown, detail: 'rabbit:a had nothing to do' }]);
+    expect(outcome.steps).toEqual([
+      {
+        id: 'rabbit:a',
+        state: 'skipped',
+        durationMs: expect.any(Number) as unknown,
+        detail: 'rabbit:a had nothing to do',
+      },
+    ]);
   });
 
   it('skips on a second attempt what the first finished, except the always-run steps', async () => {
     const log: string[] = [];
-    const def = definition([fakeStep('rabbit:preflight', log), fakeStep('rabbit:b', log), fakeStep('rabbit:c', log), fakeStep('rabbit:verify', log)], ['rabbit:preflight', 'rabbit:verify']);
+    const def = definition(
+      [
+        fakeStep('rabbit:preflight', log),
+        fakeStep('rabbit:b', log),
+        fakeStep('rabbit:c', log),
+        fakeStep('rabbit:verify', log),
+      ],
+      ['rabbit:preflight', 'rabbit:verify'],
+    );
 
     const { result, reports, checkpoints } = run(def, log, ['rabbit:preflight', 'rabbit:b']);
     const outcome = await result;
 
-    expect(log.filter((l) => l.startsWith('run'))).toEqual(['run rabbit:preflight', 'run rabbit:c', 'run rabbit:verify']);
-    expect(reports.find((r) => r.step === 'rabbit:b')).toEqual({ step: 'rabbit:b', state: 'skipped', detail: 'finished by an earlier attempt' });
+    expect(log.filter((l) => l.startsWith('run'))).toEqual([
+      'run rabbit:preflight',
+      'run rabbit:c',
+      'run rabbit:verify',
+    ]);
+    expect(reports.find((r) => r.step === 'rabbit:b')).toEqual({
+      step: 'rabbit:b',
+      state: 'skipped',
+      detail: 'finished by an earlier attempt',
+    });
     expect(checkpoints.at(-1)).toEqual(['rabbit:preflight', 'rabbit:b', 'rabbit:c', 'rabbit:verify']);
     expect(outcome.steps.map((s) => [s.id, s.state])).toEqual([
       ['rabbit:preflight', 'done'],
@@ -120,20 +165,37 @@ describe('runOperation', () => {
     const failure = new WarrenError('join.failed', 'lab2 could not join rabbit@lab1', {
       host: 'lab2',
       retryable: true,
-      evidence: { host: 'lab2', command: 'rabbitmqctl -q join_cluster rabbit@lab1 </dev/null', exitCode: 69, stderr: 'Erlang distribution failed' },
+      evidence: {
+        host: 'lab2',
+        command: 'rabbitmqctl -q join_cluster rabbit@lab1 </dev/null',
+        exitCode: 69,
+        stderr: 'Erlang distribution failed',
+      },
     });
-    const def = definition([fakeStep('rabbit:a', log), fakeStep('rabbit:join', log, () => Promise.reject(failure)), fakeStep('rabbit:c', log)]);
+    const def = definition([
+      fakeStep('rabbit:a', log),
+      fakeStep('rabbit:join', log, () => Promise.reject(failure)),
+      fakeStep('rabbit:c', log),
+    ]);
 
     const { result, reports, checkpoints } = run(def, log);
 
-    await expect(result).rejects.toSatisfy((error: unknown) => error instanceof WarrenError && error.code === 'join.failed' && error.step === 'rabbit:join');
+    await expect(result).rejects.toSatisfy(
+      (error: unknown) => error instanceof WarrenError && error.code === 'join.failed' && error.step === 'rabbit:join',
+    );
     expect(log.filter((l) => l.startsWith('run'))).toEqual(['run rabbit:a', 'run rabbit:join']);
     expect(checkpoints).toEqual([['rabbit:a']]);
     const failed = reports.at(-1);
     // The step's own failure event has no host; the host is in the error.
     expect(failed).toMatchObject({ step: 'rabbit:join', state: 'failed', detail: 'lab2 could not join rabbit@lab1' });
     expect(failed?.host).toBeUndefined();
-    expect(failed?.error).toMatchObject({ code: 'join.failed', step: 'rabbit:join', host: 'lab2', retryable: true, evidence: { exitCode: 69 } });
+    expect(failed?.error).toMatchObject({
+      code: 'join.failed',
+      step: 'rabbit:join',
+      host: 'lab2',
+      retryable: true,
+      evidence: { exitCode: 69 },
+    });
   });
 
   it('turns a plain network error into a retryable WarrenError of the step', async () => {
@@ -142,22 +204,35 @@ describe('runOperation', () => {
 
     const { result, reports } = run(def, log);
 
-    await expect(result).rejects.toMatchObject({ code: 'ssh.connection_lost', retryable: true, step: 'rabbit:a', message: 'read ECONNRESET' });
+    await expect(result).rejects.toMatchObject({
+      code: 'ssh.connection_lost',
+      retryable: true,
+      step: 'rabbit:a',
+      message: 'read ECONNRESET',
+    });
     expect(reports.at(-1)?.error).toMatchObject({ code: 'ssh.connection_lost', step: 'rabbit:a' });
   });
 
-  it("calls Redis's closed connection in a step (its progress report) redis.unreachable, retryable, not an SSH loss", async () => {
-    const log: string[] = [];
-    const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new Error('Connection is closed.')))]);
+  it(
+    "calls Redis's closed connection in a step (its progress report) " +
+      'redis.unreachable, retryable, not an SSH loss',
+    async () => {
+      const log: string[] = [];
+      const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new Error('Connection is closed.')))]);
 
-    const { result } = run(def, log);
+      const { result } = run(def, log);
 
-    await expect(result).rejects.toMatchObject({ code: 'redis.unreachable', retryable: true, step: 'rabbit:a' });
-  });
+      await expect(result).rejects.toMatchObject({ code: 'redis.unreachable', retryable: true, step: 'rabbit:a' });
+    },
+  );
 
   it('turns any other unexpected error into a non-retryable internal one', async () => {
     const log: string[] = [];
-    const def = definition([fakeStep('rabbit:a', log, () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")))]);
+    const def = definition([
+      fakeStep('rabbit:a', log, () =>
+        Promise.reject(new TypeError("Cannot read properties of undefined (reading 'x')")),
+      ),
+    ]);
 
     const { result } = run(def, log);
 
@@ -183,10 +258,17 @@ describe('runOperation', () => {
     const log: string[] = [];
     const def = definition([
       fakeStep('rabbit:a', log, (ctx) => {
-        ctx.facts.set('lab1', { host: 'lab1', nodeName: 'rabbit@lab1', serviceManager: 'sysv', rabbitmqVersion: '3.10.8' });
+        ctx.facts.set('lab1', {
+          host: 'lab1',
+          nodeName: 'rabbit@lab1',
+          serviceManager: 'sysv',
+          rabbitmqVersion: '3.10.8',
+        });
         return Promise.resolve({ detail: 'learned', output: { seen: 1 } });
       }),
-      fakeStep('rabbit:b', log, (ctx) => Promise.resolve({ detail: `saw ${ctx.facts.get('lab1')?.rabbitmqVersion ?? 'nothing'}` })),
+      fakeStep('rabbit:b', log, (ctx) =>
+        Promise.resolve({ detail: `saw ${ctx.facts.get('lab1')?.rabbitmqVersion ?? 'nothing'}` }),
+      ),
     ]);
 
     const { result } = run(def, log);
@@ -202,7 +284,9 @@ describe('runOperation', () => {
 
   describe('typed outputs', () => {
     const Counted = z.object({ count: z.number().int() });
-    /** A declared step whose run returns `output` as it is given (cast: the test plays a step that lies about its type). */
+    /**
+     * A declared step whose run returns `output` as it is given (cast: the test plays a step that lies about its type).
+     */
     function countingStep(output: unknown): DeclaredStep<z.infer<typeof Counted>> {
       return declareStep<'work', z.infer<typeof Counted>>({
         id: 'rabbit:count',
@@ -228,13 +312,21 @@ describe('runOperation', () => {
     it('fails the step, as an unexpected error, when its output does not match its schema', async () => {
       const { result, reports } = run(definition([countingStep({ count: 'three' })]), []);
 
-      await expect(result).rejects.toMatchObject({ retryable: false, step: 'rabbit:count', message: expect.stringContaining('rabbit:count returned an output its schema refuses: count:') as unknown });
+      await expect(result).rejects.toMatchObject({
+        retryable: false,
+        step: 'rabbit:count',
+        message: expect.stringContaining('rabbit:count returned an output its schema refuses: count:') as unknown,
+      });
       expect(reports.at(-1)).toMatchObject({ step: 'rabbit:count', state: 'failed' });
     });
 
     it('parses an output read back from an untyped record (a checkpoint from Redis) with the schema', () => {
       const step = countingStep(undefined);
-      const outcome: OperationOutcome = { cluster: labCluster(3), facts: new Map(), steps: [{ id: step.id, state: 'done', output: { count: 'x' } }] };
+      const outcome: OperationOutcome = {
+        cluster: labCluster(3),
+        facts: new Map(),
+        steps: [{ id: step.id, state: 'done', output: { count: 'x' } }],
+      };
 
       expect(() => outputOf(outcome, step)).toThrow();
       expect(outputOf({ ...outcome, steps: [] }, step)).toBeUndefined();
@@ -255,7 +347,11 @@ describe('runOperation', () => {
 
       const { result, reports } = run(def, log, [], { signal: controller.signal });
 
-      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', retryable: false, message: 'the job was cancelled: cancelled by U0OPS; step rabbit:b was not started' });
+      await expect(result).rejects.toMatchObject({
+        code: 'job.cancelled',
+        retryable: false,
+        message: 'the job was cancelled: cancelled by U0OPS; step rabbit:b was not started',
+      });
       expect(log).toEqual(['run rabbit:a', 'checkpoint rabbit:a']);
       expect(reports.map((r) => `${r.step} ${r.state}`)).toEqual(['rabbit:a running', 'rabbit:a done']);
     });
@@ -284,9 +380,17 @@ describe('runOperation', () => {
 
       const { result, reports } = run(def, log, [], { shells, signal: controller.signal });
 
-      await expect(result).rejects.toMatchObject({ code: 'job.cancelled', step: 'rabbit:two-commands', message: 'the job was cancelled; rabbitmqctl on lab1 was not started' });
+      await expect(result).rejects.toMatchObject({
+        code: 'job.cancelled',
+        step: 'rabbit:two-commands',
+        message: 'the job was cancelled; rabbitmqctl on lab1 was not started',
+      });
       expect(shells.commands).toEqual([{ host: 'lab1', command: 'rabbitmqctl -q stop_app </dev/null' }]);
-      expect(reports.at(-1)).toMatchObject({ step: 'rabbit:two-commands', state: 'failed', error: { code: 'job.cancelled' } });
+      expect(reports.at(-1)).toMatchObject({
+        step: 'rabbit:two-commands',
+        state: 'failed',
+        error: { code: 'job.cancelled' },
+      });
     });
 
     it('ends as cancelled even when a step turned the refusal into another failure', async () => {

@@ -42,34 +42,37 @@ describe('compose.yaml', () => {
     expect(worker?.environment?.WARREN_METRICS_PORT).toBe('9464');
   });
 
-  it('runs the read-only dashboard only on request, with the CLI command, on loopback, login from the environment', async () => {
-    const compose = parse(await readFile('compose.yaml', 'utf8')) as { services: Record<string, Service> };
-    const { bot, dashboard } = compose.services;
-    const [name, ...args] = dashboard?.command ?? [];
+  it(
+    'runs the read-only dashboard only on request, with the CLI command, ' + 'on loopback, login from the environment',
+    async () => {
+      const compose = parse(await readFile('compose.yaml', 'utf8')) as { services: Record<string, Service> };
+      const { bot, dashboard } = compose.services;
+      const [name, ...args] = dashboard?.command ?? [];
 
-    // A profile keeps plain `docker compose up` from starting it: off by default.
-    expect(dashboard?.profiles).toEqual(['dashboard']);
-    expect(dashboard?.image).toBe(bot?.image);
-    expect(dashboard?.environment?.REDIS_URL).toBe('redis://redis:6379');
-    expect(dashboard?.environment?.REDIS_PASSWORD).toBe('${REDIS_PASSWORD:-}');
+      // A profile keeps plain `docker compose up` from starting it: off by default.
+      expect(dashboard?.profiles).toEqual(['dashboard']);
+      expect(dashboard?.image).toBe(bot?.image);
+      expect(dashboard?.environment?.REDIS_URL).toBe('redis://redis:6379');
+      expect(dashboard?.environment?.REDIS_PASSWORD).toBe('${REDIS_PASSWORD:-}');
 
-    // The arguments are ones the dashboard command accepts, and nothing else (no credentials in argv).
-    const command = addDashboardCommand(new Command('warren'), () => undefined);
-    expect(name).toBe(command.name());
-    expect(buildProgram(() => undefined).commands.map((c) => c.name())).toContain(name);
-    const parsed = command.parseOptions(args);
-    expect(parsed).toEqual({ operands: [], unknown: [] });
-    const options = command.opts<{ host: string; port: string }>();
-    expect(options.host).toBe('0.0.0.0');
+      // The arguments are ones the dashboard command accepts, and nothing else (no credentials in argv).
+      const command = addDashboardCommand(new Command('warren'), () => undefined);
+      expect(name).toBe(command.name());
+      expect(buildProgram(() => undefined).commands.map((c) => c.name())).toContain(name);
+      const parsed = command.parseOptions(args);
+      expect(parsed).toEqual({ operands: [], unknown: [] });
+      const options = command.opts<{ host: string; port: string }>();
+      expect(options.host).toBe('0.0.0.0');
 
-    // Published on the host's loopback only, to the port the command listens on.
-    expect(dashboard?.ports).toEqual([`127.0.0.1:${options.port}:${options.port}`]);
-    expect(dashboard?.healthcheck?.test?.join(' ')).toContain(`127.0.0.1:${options.port}/`);
+      // Published on the host's loopback only, to the port the command listens on.
+      expect(dashboard?.ports).toEqual([`127.0.0.1:${options.port}:${options.port}`]);
+      expect(dashboard?.healthcheck?.test?.join(' ')).toContain(`127.0.0.1:${options.port}/`);
 
-    // Credentials come from the operator's environment (.env), never written into the file.
-    expect(dashboard?.environment?.WARREN_DASHBOARD_USER).toBe('${WARREN_DASHBOARD_USER:-}');
-    expect(dashboard?.environment?.WARREN_DASHBOARD_PASSWORD).toBe('${WARREN_DASHBOARD_PASSWORD:-}');
-    // It needs neither the inventory nor the SSH key.
-    expect(dashboard?.volumes).toBeUndefined();
-  });
+      // Credentials come from the operator's environment (.env), never written into the file.
+      expect(dashboard?.environment?.WARREN_DASHBOARD_USER).toBe('${WARREN_DASHBOARD_USER:-}');
+      expect(dashboard?.environment?.WARREN_DASHBOARD_PASSWORD).toBe('${WARREN_DASHBOARD_PASSWORD:-}');
+      // It needs neither the inventory nor the SSH key.
+      expect(dashboard?.volumes).toBeUndefined();
+    },
+  );
 });

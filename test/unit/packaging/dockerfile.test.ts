@@ -6,7 +6,10 @@ import { buildProgram } from '../../../src/cli/main.js';
 describe('Dockerfile', () => {
   it('runs the same entry point as package.json, with a command the CLI knows, as a non-root user', async () => {
     const dockerfile = await readFile('Dockerfile', 'utf8');
-    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+    const pkg = JSON.parse(await readFile('package.json', 'utf8')) as {
+      bin: Record<string, string>;
+      scripts: Record<string, string>;
+    };
 
     const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
     expect(entrypoint[0]).toBe('node');

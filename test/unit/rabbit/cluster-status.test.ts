@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { WarrenError } from '../../../src/errors.js';
-import { ClusterHealth, evaluateHealth, parseClusterStatus, partitionsOf, unreachableHealth } from '../../../src/rabbit/cluster-status.js';
+import {
+  ClusterHealth,
+  evaluateHealth,
+  parseClusterStatus,
+  partitionsOf,
+  unreachableHealth,
+} from '../../../src/rabbit/cluster-status.js';
 import { fixture, fixtureJson } from '../../support/fixtures.js';
 
 /** The lab's three nodes as the config names them: node name -> inventory host. */
@@ -37,7 +43,9 @@ describe('parseClusterStatus on real RabbitMQ 3.10.8 output', () => {
   });
 
   it('refuses the error text a stopped node prints instead of JSON', () => {
-    const error = thrownBy(() => parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt'), 'lab3'));
+    const error = thrownBy(() =>
+      parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt'), 'lab3'),
+    );
 
     expect(error.code).toBe('status.unparseable');
     expect(error.host).toBe('lab3');
@@ -72,13 +80,19 @@ describe('parseClusterStatus on shapes other versions print', () => {
 
   // RabbitMQ 4.1.0–4.1.3 print running_nodes as one concatenated string (rabbitmq-server#14398).
   it('reads the concatenated running_nodes of RabbitMQ 4.1.0–4.1.3 as the member names it holds', () => {
-    const status = parseClusterStatus(fixture('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'), 'lab1');
+    const status = parseClusterStatus(
+      fixture('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'),
+      'lab1',
+    );
 
     expect([...status.running_nodes].sort()).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
   });
 
   it('leaves a member out of the concatenated running_nodes when its name is not in the string', () => {
-    const sample = { ...fixtureJson('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'), running_nodes: 'rabbit@lab2rabbit@lab1' };
+    const sample = {
+      ...fixtureJson('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'),
+      running_nodes: 'rabbit@lab2rabbit@lab1',
+    };
 
     const status = parseClusterStatus(JSON.stringify(sample), 'lab1');
 
@@ -89,7 +103,10 @@ describe('parseClusterStatus on shapes other versions print', () => {
   });
 
   it('reads an empty concatenated running_nodes as no node running', () => {
-    const sample = { ...fixtureJson('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'), running_nodes: '' };
+    const sample = {
+      ...fixtureJson('rabbitmq-4.x/cluster_status.4.1.2-running-nodes-as-string.json'),
+      running_nodes: '',
+    };
 
     expect(parseClusterStatus(JSON.stringify(sample), 'lab1').running_nodes).toEqual([]);
   });
@@ -97,7 +114,12 @@ describe('parseClusterStatus on shapes other versions print', () => {
   // Known gap: the split looks for each member's name anywhere in the string, so a stopped member
   // whose name is a prefix of a running one's (rabbit@lab1 in "rabbit@lab10") reads as running.
   it('does not read a stopped member as running because its name is a prefix of a running one', () => {
-    const sample = { disk_nodes: ['rabbit@lab1', 'rabbit@lab10'], running_nodes: 'rabbit@lab10', alarms: [], partitions: {} };
+    const sample = {
+      disk_nodes: ['rabbit@lab1', 'rabbit@lab10'],
+      running_nodes: 'rabbit@lab10',
+      alarms: [],
+      partitions: {},
+    };
 
     expect(parseClusterStatus(JSON.stringify(sample), 'lab10').running_nodes).toEqual(['rabbit@lab10']);
   });
@@ -121,9 +143,21 @@ describe('parseClusterStatus on garbage', () => {
     ['JSON null', 'null', '(top)'],
     ['an object without disk_nodes', '{"running_nodes":[]}', 'disk_nodes'],
     ['running_nodes as a number', JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: 3 }), 'running_nodes'],
-    ['running_nodes as an object', JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: { 'rabbit@lab1': true } }), 'running_nodes'],
-    ['a node name without @', JSON.stringify({ disk_nodes: ['lab1'], running_nodes: [] }), 'disk_nodes.0: a node name such as rabbit@host'],
-    ['partitions as a non-empty list', JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: ['rabbit@lab1'], partitions: ['rabbit@lab2'] }), 'partitions'],
+    [
+      'running_nodes as an object',
+      JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: { 'rabbit@lab1': true } }),
+      'running_nodes',
+    ],
+    [
+      'a node name without @',
+      JSON.stringify({ disk_nodes: ['lab1'], running_nodes: [] }),
+      'disk_nodes.0: a node name such as rabbit@host',
+    ],
+    [
+      'partitions as a non-empty list',
+      JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: ['rabbit@lab1'], partitions: ['rabbit@lab2'] }),
+      'partitions',
+    ],
   ])('refuses %s, naming the field', (_what, text, field) => {
     const error = thrownBy(() => parseClusterStatus(text, 'lab2'));
 
@@ -142,9 +176,36 @@ describe('evaluateHealth', () => {
     expect(health.readFrom).toBe('lab1');
     expect(health.expected).toEqual(['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3']);
     expect(health.nodes).toEqual([
-      { node: 'rabbit@lab1', host: 'lab1', running: true, rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3', alarms: [], maintenance: 'not under maintenance', partitionedFrom: [] },
-      { node: 'rabbit@lab2', host: 'lab2', running: true, rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3', alarms: [], maintenance: 'not under maintenance', partitionedFrom: [] },
-      { node: 'rabbit@lab3', host: 'lab3', running: true, rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3', alarms: [], maintenance: 'not under maintenance', partitionedFrom: [] },
+      {
+        node: 'rabbit@lab1',
+        host: 'lab1',
+        running: true,
+        rabbitmqVersion: '3.10.8',
+        erlangVersion: '25.2.3',
+        alarms: [],
+        maintenance: 'not under maintenance',
+        partitionedFrom: [],
+      },
+      {
+        node: 'rabbit@lab2',
+        host: 'lab2',
+        running: true,
+        rabbitmqVersion: '3.10.8',
+        erlangVersion: '25.2.3',
+        alarms: [],
+        maintenance: 'not under maintenance',
+        partitionedFrom: [],
+      },
+      {
+        node: 'rabbit@lab3',
+        host: 'lab3',
+        running: true,
+        rabbitmqVersion: '3.10.8',
+        erlangVersion: '25.2.3',
+        alarms: [],
+        maintenance: 'not under maintenance',
+        partitionedFrom: [],
+      },
     ]);
   });
 
@@ -160,19 +221,34 @@ describe('evaluateHealth', () => {
 
     expect(health.headline).toBe('degraded');
     expect(health.problems).toEqual(['rabbit@lab3 is stopped']);
-    expect(health.nodes.find((n) => n.node === 'rabbit@lab3')).toEqual({ node: 'rabbit@lab3', host: 'lab3', running: false, alarms: [], partitionedFrom: [] });
+    expect(health.nodes.find((n) => n.node === 'rabbit@lab3')).toEqual({
+      node: 'rabbit@lab3',
+      host: 'lab3',
+      running: false,
+      alarms: [],
+      partitionedFrom: [],
+    });
   });
 
   it('calls the partitioned cluster partitioned, from the majority side', () => {
     const health = healthOf(fixture('rabbitmq-3.10/cluster_status.partitioned.lab1-view.json'));
 
     expect(health.headline).toBe('partitioned');
-    expect(health.problems).toEqual(['rabbit@lab3 is stopped', 'rabbit@lab1 is partitioned from rabbit@lab3', 'rabbit@lab2 is partitioned from rabbit@lab3']);
+    expect(health.problems).toEqual([
+      'rabbit@lab3 is stopped',
+      'rabbit@lab1 is partitioned from rabbit@lab3',
+      'rabbit@lab2 is partitioned from rabbit@lab3',
+    ]);
     expect(health.nodes.find((n) => n.node === 'rabbit@lab1')?.partitionedFrom).toEqual(['rabbit@lab3']);
   });
 
   it('calls the partitioned cluster partitioned, from the isolated node', () => {
-    const health = evaluateHealth('demo', parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.partitioned.lab3-view.json'), 'lab3'), LAB, 'lab3');
+    const health = evaluateHealth(
+      'demo',
+      parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.partitioned.lab3-view.json'), 'lab3'),
+      LAB,
+      'lab3',
+    );
 
     expect(health.headline).toBe('partitioned');
     expect(health.readFrom).toBe('lab3');
@@ -196,7 +272,10 @@ describe('evaluateHealth', () => {
 
   it('calls a cluster with a resource alarm degraded, naming the node', () => {
     // The alarm shape is the one the 4.x CLI's alarm_map/1 prints: type, resource, node.
-    const sample = { ...fixtureJson('rabbitmq-3.10/cluster_status.clean.json'), alarms: [{ type: 'resource_limit', resource: 'memory', node: 'rabbit@lab2' }] };
+    const sample = {
+      ...fixtureJson('rabbitmq-3.10/cluster_status.clean.json'),
+      alarms: [{ type: 'resource_limit', resource: 'memory', node: 'rabbit@lab2' }],
+    };
 
     const health = healthOf(JSON.stringify(sample));
 
@@ -229,13 +308,20 @@ describe('evaluateHealth', () => {
       ...sample,
       disk_nodes: ['rabbit@lab1', 'rabbit@lab2'],
       ram_nodes: ['rabbit@lab3'],
-      maintenance_status: { 'rabbit@lab1': 'not under maintenance', 'rabbit@lab2': 'marked for maintenance', 'rabbit@lab3': 'not under maintenance' },
+      maintenance_status: {
+        'rabbit@lab1': 'not under maintenance',
+        'rabbit@lab2': 'marked for maintenance',
+        'rabbit@lab3': 'not under maintenance',
+      },
     };
 
     const health = healthOf(JSON.stringify(status));
 
     expect(health.headline).toBe('degraded');
-    expect(health.problems).toEqual(['rabbit@lab3 is a RAM node (expected disk nodes)', 'rabbit@lab2 is marked for maintenance']);
+    expect(health.problems).toEqual([
+      'rabbit@lab3 is a RAM node (expected disk nodes)',
+      'rabbit@lab2 is marked for maintenance',
+    ]);
   });
 });
 
@@ -257,9 +343,21 @@ describe('ClusterHealth, one schema for what is computed and what is parsed back
   it('keeps every field evaluateHealth and unreachableHealth produce, a partial reading included', () => {
     const readings = [
       healthOf(fixture('rabbitmq-3.10/cluster_status.clean.json')),
-      evaluateHealth('demo', parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.partitioned.lab3-view.json'), 'lab3'), LAB, 'lab3'),
+      evaluateHealth(
+        'demo',
+        parseClusterStatus(fixture('rabbitmq-3.10/cluster_status.partitioned.lab3-view.json'), 'lab3'),
+        LAB,
+        'lab3',
+      ),
       unreachableHealth('demo', LAB, ['lab1: connection refused']),
-      { ...unreachableHealth('demo', LAB, []), headline: 'degraded' as const, nodes: [{ node: 'rabbit@lab1', host: 'lab1', running: false, alarms: [], partitionedFrom: [], answering: false }], partial: { missing: 'cluster_status', silent: ['lab1'] } },
+      {
+        ...unreachableHealth('demo', LAB, []),
+        headline: 'degraded' as const,
+        nodes: [
+          { node: 'rabbit@lab1', host: 'lab1', running: false, alarms: [], partitionedFrom: [], answering: false },
+        ],
+        partial: { missing: 'cluster_status', silent: ['lab1'] },
+      },
     ];
     for (const reading of readings) expect(ClusterHealth.parse(reading)).toEqual(reading);
   });

@@ -52,7 +52,10 @@ describe('command builders', () => {
   });
 
   it('keeps a hostile policy pattern one argument', () => {
-    const text = commands.setHaPolicyCommand(HOSTILE_PATTERN).text.replace(/^rabbitmqctl -q set_policy /, 'set -- ').replace(' </dev/null', '; printf "%s\\n" "$#" "$2"');
+    const text = commands
+      .setHaPolicyCommand(HOSTILE_PATTERN)
+      .text.replace(/^rabbitmqctl -q set_policy /, 'set -- ')
+      .replace(' </dev/null', '; printf "%s\\n" "$#" "$2"');
 
     const output = execFileSync('sh', ['-c', text]).toString();
 
@@ -61,7 +64,9 @@ describe('command builders', () => {
 
   it('pins the package with = and the version as given', () => {
     expect(commands.aptInstallCommand('3.10.8-1.1+deb12u1').text).toBe(
-      'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -o Dpkg::Options::=--force-confold install -y -q --no-install-recommends rabbitmq-server=3.10.8-1.1+deb12u1',
+      'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -o ' +
+        'Dpkg::Options::=--force-confold install -y -q --no-install-recommends ' +
+        'rabbitmq-server=3.10.8-1.1+deb12u1',
     );
   });
 
@@ -76,7 +81,10 @@ describe('command builders', () => {
 
 describe('the preflight probe on a real shell', () => {
   it('prints what parseProbe reads, on this machine', () => {
-    const stdout = execFileSync('sh', ['-c', commands.probeHostCommand(['localhost', 'no-such-host.invalid']).text]).toString();
+    const stdout = execFileSync('sh', [
+      '-c',
+      commands.probeHostCommand(['localhost', 'no-such-host.invalid']).text,
+    ]).toString();
 
     const probe = parseProbe(stdout);
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureFlags, flagsNotEnabled, impliedMetadataStore, metadataStoreOf } from '../../../src/rabbit/feature-flags.js';
+import {
+  FeatureFlags,
+  flagsNotEnabled,
+  impliedMetadataStore,
+  metadataStoreOf,
+} from '../../../src/rabbit/feature-flags.js';
 import { fixture } from '../../support/fixtures.js';
 
 const flagsOf = (path: string) => FeatureFlags.parse(JSON.parse(fixture(path)));

@@ -3,7 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { isWarrenError, messageOf } from '../../../src/errors.js';
-import { evaluateHealth, parseClusterStatus, parseJsonOutput, splitByKnownNames } from '../../../src/rabbit/cluster-status.js';
+import {
+  evaluateHealth,
+  parseClusterStatus,
+  parseJsonOutput,
+  splitByKnownNames,
+} from '../../../src/rabbit/cluster-status.js';
 import { isMissingFromLists } from '../../../src/steps/install.js';
 import { Policies } from '../../../src/steps/replication.js';
 import { installedVersionOf, parseProbe } from '../../../src/steps/preflight.js';
@@ -30,13 +35,35 @@ function fastest(work: () => unknown, runs = 3): number {
   return best;
 }
 
-
 function pick<T>(next: () => number, items: readonly T[]): T {
   return items[Math.floor(next() * items.length)];
 }
 
 function randomText(next: () => number, max: number): string {
-  const alphabet = ['r', '@', 'a', 'b', 'l', '1', '{', '}', '[', ']', '"', ',', ':', '\\', ' ', '\n', '\u001b', '<', '&', 'é', '\ud800', '\u{1F407}'];
+  const alphabet = [
+    'r',
+    '@',
+    'a',
+    'b',
+    'l',
+    '1',
+    '{',
+    '}',
+    '[',
+    ']',
+    '"',
+    ',',
+    ':',
+    '\\',
+    ' ',
+    '\n',
+    '\u001b',
+    '<',
+    '&',
+    'é',
+    '\ud800',
+    '\u{1F407}',
+  ];
   let text = '';
   const length = Math.floor(next() * max);
   for (let i = 0; i < length; i++) text += pick(next, alphabet);
@@ -57,7 +84,10 @@ describe('splitting concatenated running_nodes', () => {
       const started = performance.now();
       const result = splitByKnownNames(${JSON.stringify('r@a'.repeat(30) + 'r@b')}, ${JSON.stringify(OVERLAPPING)});
       process.stdout.write(JSON.stringify({ result: result ?? null, ms: performance.now() - started }));`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], { encoding: 'utf8', timeout: 20_000 });
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '--eval', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
 
     expect(child.signal, 'the split was still running after 20 s').toBeNull();
     const answer = JSON.parse(child.stdout) as { result: string[] | null; ms: number };
@@ -66,7 +96,10 @@ describe('splitting concatenated running_nodes', () => {
   });
 
   it('keeps the exact split: every character belongs to one name, longest names first', () => {
-    expect(splitByKnownNames('rabbit@lab10rabbit@lab1', ['rabbit@lab1', 'rabbit@lab10'])).toEqual(['rabbit@lab10', 'rabbit@lab1']);
+    expect(splitByKnownNames('rabbit@lab10rabbit@lab1', ['rabbit@lab1', 'rabbit@lab10'])).toEqual([
+      'rabbit@lab10',
+      'rabbit@lab1',
+    ]);
     expect(splitByKnownNames('r@ar@ar@ar@a', OVERLAPPING)).toEqual(['r@ar@ar@a', 'r@a']);
     expect(splitByKnownNames('rabbit@lab1x', ['rabbit@lab1'])).toBeUndefined();
     expect(splitByKnownNames('', ['rabbit@lab1'])).toEqual([]);
@@ -85,9 +118,15 @@ describe('splitting concatenated running_nodes', () => {
       return undefined;
     };
     for (let i = 0; i < 2000; i++) {
-      const names = Array.from({ length: 1 + Math.floor(next() * 4) }, () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(next, ['a', 'b', '@'])).join(''));
-      const text = Array.from({ length: Math.floor(next() * 8) }, () => (next() < 0.9 ? pick(next, names) : pick(next, ['a', 'b', '@', 'x']))).join('');
-      expect(splitByKnownNames(text, names), `${JSON.stringify(text)} by ${JSON.stringify(names)}`).toEqual(bruteForce(text, names));
+      const names = Array.from({ length: 1 + Math.floor(next() * 4) }, () =>
+        Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(next, ['a', 'b', '@'])).join(''),
+      );
+      const text = Array.from({ length: Math.floor(next() * 8) }, () =>
+        next() < 0.9 ? pick(next, names) : pick(next, ['a', 'b', '@', 'x']),
+      ).join('');
+      expect(splitByKnownNames(text, names), `${JSON.stringify(text)} by ${JSON.stringify(names)}`).toEqual(
+        bruteForce(text, names),
+      );
     }
   });
 
@@ -117,7 +156,8 @@ describe('parseClusterStatus on hostile output', () => {
     const small = concatenatedStatus(4_000);
     const large = concatenatedStatus(32_000);
     expect(large.length).toBeGreaterThan(1024 * 1024);
-    const health = (json: string) => evaluateHealth('big', parseClusterStatus(json, 'lab1'), new Map([['rabbit@node-0', 'node-0']]), 'lab1');
+    const health = (json: string) =>
+      evaluateHealth('big', parseClusterStatus(json, 'lab1'), new Map([['rabbit@node-0', 'node-0']]), 'lab1');
 
     expect(health(large).nodes.filter((n) => n.running)).toHaveLength(32_000);
     const smallMs = fastest(() => health(small));
@@ -159,18 +199,31 @@ describe('parseClusterStatus on hostile output', () => {
   it('refuses a node name longer than an Erlang atom can be', () => {
     const long = `rabbit@${'a'.repeat(300)}`;
 
-    expect(() => parseClusterStatus(JSON.stringify({ disk_nodes: [long], running_nodes: [long] }), 'lab1')).toThrow(/unexpected shape/);
+    expect(() => parseClusterStatus(JSON.stringify({ disk_nodes: [long], running_nodes: [long] }), 'lab1')).toThrow(
+      /unexpected shape/,
+    );
   });
 
   it('fuzz: random and crafted outputs parse or are refused as status.unparseable, quickly', () => {
     const next = seededRandom(2026);
     const started = performance.now();
     for (let i = 0; i < 3000; i++) {
-      const names = Array.from({ length: Math.floor(next() * 6) }, () => (next() < 0.5 ? pick(next, OVERLAPPING) : `${randomText(next, 6)}@${randomText(next, 6)}`));
-      const running = next() < 0.5 ? Array.from({ length: Math.floor(next() * 40) }, () => pick(next, names.length ? names : ['x'])).join('') + (next() < 0.3 ? 'r@b' : '') : names;
+      const names = Array.from({ length: Math.floor(next() * 6) }, () =>
+        next() < 0.5 ? pick(next, OVERLAPPING) : `${randomText(next, 6)}@${randomText(next, 6)}`,
+      );
+      const running =
+        next() < 0.5
+          ? Array.from({ length: Math.floor(next() * 40) }, () => pick(next, names.length ? names : ['x'])).join('') +
+            (next() < 0.3 ? 'r@b' : '')
+          : names;
       const candidates = [
         randomText(next, 200),
-        JSON.stringify({ disk_nodes: names, running_nodes: running, alarms: next() < 0.5 ? [randomText(next, 20)] : [{ node: pick(next, names.length ? names : ['x']) }], partitions: next() < 0.5 ? [] : { [randomText(next, 8)]: names } }),
+        JSON.stringify({
+          disk_nodes: names,
+          running_nodes: running,
+          alarms: next() < 0.5 ? [randomText(next, 20)] : [{ node: pick(next, names.length ? names : ['x']) }],
+          partitions: next() < 0.5 ? [] : { [randomText(next, 8)]: names },
+        }),
         JSON.stringify({ disk_nodes: randomText(next, 20), running_nodes: next() < 0.5 ? null : 7 }),
       ];
       const text = pick(next, candidates);
@@ -192,7 +245,9 @@ describe('list_queues and other remote output', () => {
   it('fuzz: random and crafted list_queues outputs parse or are refused as status.unparseable', () => {
     const next = seededRandom(7);
     for (let i = 0; i < 3000; i++) {
-      const queues = Array.from({ length: Math.floor(next() * 20) }, () => (next() < 0.8 ? { name: randomText(next, 30) } : { name: Math.floor(next() * 10) }));
+      const queues = Array.from({ length: Math.floor(next() * 20) }, () =>
+        next() < 0.8 ? { name: randomText(next, 30) } : { name: Math.floor(next() * 10) },
+      );
       const text = next() < 0.5 ? JSON.stringify(queues) : randomText(next, 300);
       try {
         expect(parseJsonOutput(Queues, text, 'lab1', 'list_queues').length).toBe(queues.length);
@@ -206,17 +261,30 @@ describe('list_queues and other remote output', () => {
   it('refuses a policy definition that is not JSON as status.unparseable, not a SyntaxError', () => {
     let thrown: unknown;
     try {
-      parseJsonOutput(Policies, JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{not json' }]), 'lab1', 'list_policies');
+      parseJsonOutput(
+        Policies,
+        JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{not json' }]),
+        'lab1',
+        'list_policies',
+      );
     } catch (error) {
       thrown = error;
     }
 
     expect(isWarrenError(thrown) && thrown.code).toBe('status.unparseable');
-    expect(parseJsonOutput(Policies, JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{"ha-mode":"all"}' }]), 'lab1', 'list_policies')[0].definition).toEqual({ 'ha-mode': 'all' });
+    expect(
+      parseJsonOutput(
+        Policies,
+        JSON.stringify([{ name: 'ha-all', pattern: '.*', definition: '{"ha-mode":"all"}' }]),
+        'lab1',
+        'list_policies',
+      )[0].definition,
+    ).toEqual({ 'ha-mode': 'all' });
   });
 
   it('parses a 1 MB list_queues in time linear in its size', () => {
-    const listing = (count: number) => JSON.stringify(Array.from({ length: count }, (_, i) => ({ name: `queue-${i}-<!channel>` })));
+    const listing = (count: number) =>
+      JSON.stringify(Array.from({ length: count }, (_, i) => ({ name: `queue-${i}-<!channel>` })));
     const small = listing(4_000);
     const large = listing(32_000);
     expect(large.length).toBeGreaterThan(1024 * 1024);
@@ -240,7 +308,11 @@ describe('list_queues and other remote output', () => {
   });
 
   it('keeps a bounded probe however much a host prints: values cut to 255 characters, at most 1000 peers', () => {
-    const probe = parseProbe(`hostname=${'h'.repeat(100_000)}\ninit=systemd\nrabbitmq=\nerlang=\n${'unresolved=peer\n'.repeat(50_000)}resolves=${'p'.repeat(10_000)}\n`, 'lab1');
+    const probe = parseProbe(
+      `hostname=${'h'.repeat(100_000)}\ninit=systemd\nrabbitmq=\nerlang=\n` +
+        `${'unresolved=peer\n'.repeat(50_000)}resolves=${'p'.repeat(10_000)}\n`,
+      'lab1',
+    );
 
     expect(probe.hostname).toHaveLength(255);
     expect(probe.unresolved).toHaveLength(1000);
@@ -248,7 +320,10 @@ describe('list_queues and other remote output', () => {
   });
 
   it('reads the preflight probe, dpkg-query and versions of 1 MB in time linear in its size', () => {
-    const probe = (bytes: number) => `hostname=lab1\ninit=systemd\nrabbitmq=install ok installed|3.10.8-1\nerlang=1:25.2+dfsg-1\n${'resolves=lab2\n'.repeat(Math.floor(bytes / 14))}`;
+    const probe = (bytes: number) =>
+      `hostname=lab1\ninit=systemd\nrabbitmq=install ok ` +
+      `installed|3.10.8-1\nerlang=1:25.2+dfsg-1\n` +
+      `${'resolves=lab2\n'.repeat(Math.floor(bytes / 14))}`;
     const everything = (bytes: number) => {
       const parsed = parseProbe(probe(bytes), 'lab1');
       installedVersionOf(`install ok installed|${'1-'.repeat(bytes / 2)}`);

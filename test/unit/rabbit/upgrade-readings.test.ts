@@ -104,8 +104,14 @@ describe('deprecated features and mirroring policies (real 3.10.8, 4.0.5, 4.3.6 
           /list_policies --formatter json --vhost openstack/,
           {
             code: 0,
-            stdout:
-              '[{"vhost":"openstack","name":"ha-os","pattern":"^(?!amq\\\\.).*","definition":"{\\"ha-mode\\":\\"all\\",\\"ha-sync-mode\\":\\"automatic\\"}"}]',
+            stdout: JSON.stringify([
+              {
+                vhost: 'openstack',
+                name: 'ha-os',
+                pattern: '^(?!amq\\.).*',
+                definition: JSON.stringify({ 'ha-mode': 'all', 'ha-sync-mode': 'automatic' }),
+              },
+            ]),
           },
         ],
       ]),

@@ -22,35 +22,46 @@ const approval = (fields: Partial<Approval> = {}): Approval => ({
 });
 
 describe('releaseApprovedRequest', () => {
-  it('queues under the approval\'s own job id, with the approval as authorization and its card as the origin', async () => {
-    const ports = recordingPorts();
-    const result = await releaseApprovedRequest(ports, approval(), 'U0APPROVER');
-    expect(result).toMatchObject({ status: 'queued', jobId: approvalJobId(approval().id) });
-    expect(ports.calls).toEqual([
-      {
-        port: 'enqueue',
-        jobId: 'approval-0f0e0d0c-0b0a-4000-8000-000000000001',
-        request: {
-          operation: 'node.add',
-          cluster: 'rmq-lab',
-          node: 'mq4',
-          options: { allowWipe: true },
-          origin: { kind: 'slack', user: 'U0OPERATOR', channel: 'C0OPS', cardTs: '1700000000.000100' },
-          authorization: { kind: 'approval', approvalId: '0f0e0d0c-0b0a-4000-8000-000000000001', approvedBy: 'U0APPROVER' },
-          requestedAt: '2026-11-25T10:00:00.000Z',
+  it(
+    "queues under the approval's own job id, with the approval as " + 'authorization and its card as the origin',
+    async () => {
+      const ports = recordingPorts();
+      const result = await releaseApprovedRequest(ports, approval(), 'U0APPROVER');
+      expect(result).toMatchObject({ status: 'queued', jobId: approvalJobId(approval().id) });
+      expect(ports.calls).toEqual([
+        {
+          port: 'enqueue',
+          jobId: 'approval-0f0e0d0c-0b0a-4000-8000-000000000001',
+          request: {
+            operation: 'node.add',
+            cluster: 'rmq-lab',
+            node: 'mq4',
+            options: { allowWipe: true },
+            origin: { kind: 'slack', user: 'U0OPERATOR', channel: 'C0OPS', cardTs: '1700000000.000100' },
+            authorization: {
+              kind: 'approval',
+              approvalId: '0f0e0d0c-0b0a-4000-8000-000000000001',
+              approvedBy: 'U0APPROVER',
+            },
+            requestedAt: '2026-11-25T10:00:00.000Z',
+          },
         },
-      },
-    ]);
-  });
+      ]);
+    },
+  );
 
-  it('a reset does not allow a wipe; busy is the enqueue\'s answer', async () => {
+  it("a reset does not allow a wipe; busy is the enqueue's answer", async () => {
     const ports = recordingPorts({ busyAtEnqueue: 'job-7' });
-    expect(await releaseApprovedRequest(ports, approval({ operation: 'node.reset', node: 'mq3' }), 'U0APPROVER')).toEqual({ status: 'busy', jobId: 'job-7' });
+    expect(
+      await releaseApprovedRequest(ports, approval({ operation: 'node.reset', node: 'mq3' }), 'U0APPROVER'),
+    ).toEqual({ status: 'busy', jobId: 'job-7' });
     expect(ports.calls[0]).toMatchObject({ request: { options: { allowWipe: false } } });
   });
 
   it('invalid job data throws the ZodError the release turns into "approved but not queued"', async () => {
     const ports = recordingPorts();
-    await expect(releaseApprovedRequest(ports, approval({ node: undefined }), 'U0APPROVER')).rejects.toBeInstanceOf(ZodError);
+    await expect(releaseApprovedRequest(ports, approval({ node: undefined }), 'U0APPROVER')).rejects.toBeInstanceOf(
+      ZodError,
+    );
   });
 });

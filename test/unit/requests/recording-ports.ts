@@ -29,14 +29,20 @@ export interface RecordingPortsOptions {
 export const NOW = Date.parse('2026-11-25T10:00:00.000Z');
 
 /** Ports that record what was asked and answer as told: the cheapest faithful stand-in for Redis, the queue and SSH. */
-export function recordingPorts(options: RecordingPortsOptions = {}): RequestPorts & { calls: PortCall[]; audits: () => AuditEntry[] } {
+export function recordingPorts(
+  options: RecordingPortsOptions = {},
+): RequestPorts & { calls: PortCall[]; audits: () => AuditEntry[] } {
   const calls: PortCall[] = [];
   return {
     calls,
     audits: () => calls.flatMap((c) => (c.port === 'appendAudit' ? [c.entry] : [])),
     plan: (operation, cluster, node) => {
       calls.push({ port: 'plan', operation, cluster, node });
-      return Promise.resolve(options.plan ?? [{ step: 'rabbit:reset-node', host: node ?? 'mq1', command: 'rabbitmqctl -q reset </dev/null' }]);
+      return Promise.resolve(
+        options.plan ?? [
+          { step: 'rabbit:reset-node', host: node ?? 'mq1', command: 'rabbitmqctl -q reset </dev/null' },
+        ],
+      );
     },
     checkGates: (request) => {
       calls.push({ port: 'checkGates', request });
@@ -53,7 +59,9 @@ export function recordingPorts(options: RecordingPortsOptions = {}): RequestPort
     enqueue: (request, enqueueOptions) => {
       calls.push({ port: 'enqueue', request, jobId: enqueueOptions?.jobId });
       const holder = options.running ?? options.busyAtEnqueue;
-      const result: EnqueueResult = holder ? { status: 'busy', jobId: holder } : { status: 'queued', jobId: enqueueOptions?.jobId ?? 'job-1', data: JobData.parse(request) };
+      const result: EnqueueResult = holder
+        ? { status: 'busy', jobId: holder }
+        : { status: 'queued', jobId: enqueueOptions?.jobId ?? 'job-1', data: JobData.parse(request) };
       return Promise.resolve(result);
     },
     runningOperation: (cluster) => {
@@ -68,4 +76,5 @@ export function recordingPorts(options: RecordingPortsOptions = {}): RequestPort
   };
 }
 
-export const nodeUnknown = (): WarrenError => new WarrenError('node.unknown', 'mq9 is not a member of rmq-lab', { hint: 'Members of rmq-lab: mq1, mq2, mq3.' });
+export const nodeUnknown = (): WarrenError =>
+  new WarrenError('node.unknown', 'mq9 is not a member of rmq-lab', { hint: 'Members of rmq-lab: mq1, mq2, mq3.' });

@@ -64,34 +64,37 @@ describe('AfterAck', () => {
     expect(lines.join('')).toContain('"err":"boom"');
   });
 
-  it('starts no follow-up while the receiver has a request unanswered, and starts them once all are answered', async () => {
-    const server = new EventEmitter();
-    const queue = new AfterAck(pino({ level: 'silent' }), { maxDeferMs: 60_000 });
-    queue.watch(server);
-    const first = new EventEmitter();
-    const second = new EventEmitter();
-    server.emit('request', {}, first);
-    server.emit('request', {}, second);
-    const started: string[] = [];
-    queue.run('slack', () => {
-      started.push('card');
-      return Promise.resolve();
-    });
-    queue.run('ssh', () => {
-      started.push('status');
-      return Promise.resolve();
-    });
-    await new Promise((r) => setTimeout(r, 5));
-    expect(started).toEqual([]);
+  it(
+    'starts no follow-up while the receiver has a request unanswered, and ' + 'starts them once all are answered',
+    async () => {
+      const server = new EventEmitter();
+      const queue = new AfterAck(pino({ level: 'silent' }), { maxDeferMs: 60_000 });
+      queue.watch(server);
+      const first = new EventEmitter();
+      const second = new EventEmitter();
+      server.emit('request', {}, first);
+      server.emit('request', {}, second);
+      const started: string[] = [];
+      queue.run('slack', () => {
+        started.push('card');
+        return Promise.resolve();
+      });
+      queue.run('ssh', () => {
+        started.push('status');
+        return Promise.resolve();
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      expect(started).toEqual([]);
 
-    first.emit('close');
-    await new Promise((r) => setTimeout(r, 5));
-    expect(started).toEqual([]);
+      first.emit('close');
+      await new Promise((r) => setTimeout(r, 5));
+      expect(started).toEqual([]);
 
-    second.emit('close');
-    await queue.idle();
-    expect(started).toEqual(['card', 'status']);
-  });
+      second.emit('close');
+      await queue.idle();
+      expect(started).toEqual(['card', 'status']);
+    },
+  );
 
   it('starts a deferred follow-up after maxDeferMs even if requests keep coming', async () => {
     const server = new EventEmitter();

@@ -5,8 +5,16 @@ import type { JobView } from '../../../src/slack/job-view.js';
 import { repliesForEvent } from '../../../src/slack/reply-plan.js';
 
 const base = { jobId: 'j1', operation: 'cluster.create' as const, cluster: 'rmq-lab', at: '2026-01-01T00:00:00.000Z' };
-const job = (state: 'queued' | 'started' | 'retrying' | 'completed' | 'failed', attempt: number, extra: object = {}): ProgressEvent => ({ ...base, type: 'job', state, attempt, ...extra });
-const step = (id: string, state: 'pending' | 'running' | 'done' | 'skipped' | 'failed', extra: object = {}): ProgressEvent => ({ ...base, type: 'step', step: id, state, ...extra });
+const job = (
+  state: 'queued' | 'started' | 'retrying' | 'completed' | 'failed',
+  attempt: number,
+  extra: object = {},
+): ProgressEvent => ({ ...base, type: 'job', state, attempt, ...extra });
+const step = (
+  id: string,
+  state: 'pending' | 'running' | 'done' | 'skipped' | 'failed',
+  extra: object = {},
+): ProgressEvent => ({ ...base, type: 'step', step: id, state, ...extra });
 const STEPS = [
   { id: 'a', title: 'Step A' },
   { id: 'b', title: 'Step B' },
@@ -40,17 +48,37 @@ describe('applyEvent', () => {
   });
 
   it('tracks each host within a step and marks the step running when a host starts', () => {
-    const view = fold([job('started', 1, { steps: STEPS }), step('a', 'running', { host: 'mq1' }), step('a', 'done', { host: 'mq1', durationMs: 5, detail: 'ok' })]);
-    expect(view.steps[0]).toMatchObject({ state: 'running', hosts: [{ host: 'mq1', state: 'done', durationMs: 5, detail: 'ok' }] });
+    const view = fold([
+      job('started', 1, { steps: STEPS }),
+      step('a', 'running', { host: 'mq1' }),
+      step('a', 'done', { host: 'mq1', durationMs: 5, detail: 'ok' }),
+    ]);
+    expect(view.steps[0]).toMatchObject({
+      state: 'running',
+      hosts: [{ host: 'mq1', state: 'done', durationMs: 5, detail: 'ok' }],
+    });
   });
 
-  it('treats a failure that names its host as the step\'s failure', () => {
-    const view = fold([job('started', 1, { steps: STEPS }), step('b', 'running'), step('b', 'failed', { host: 'mq2', error, durationMs: 10 })]);
-    expect(view.steps[1]).toMatchObject({ state: 'failed', reported: true, error, hosts: [{ host: 'mq2', state: 'failed' }] });
+  it("treats a failure that names its host as the step's failure", () => {
+    const view = fold([
+      job('started', 1, { steps: STEPS }),
+      step('b', 'running'),
+      step('b', 'failed', { host: 'mq2', error, durationMs: 10 }),
+    ]);
+    expect(view.steps[1]).toMatchObject({
+      state: 'failed',
+      reported: true,
+      error,
+      hosts: [{ host: 'mq2', state: 'failed' }],
+    });
   });
 
   it('never leaves a step running once the job has ended', () => {
-    const failed = fold([job('started', 1, { steps: STEPS }), step('a', 'running'), job('failed', 1, { error: { ...error, step: 'a' } })]);
+    const failed = fold([
+      job('started', 1, { steps: STEPS }),
+      step('a', 'running'),
+      job('failed', 1, { error: { ...error, step: 'a' } }),
+    ]);
     expect(isJobEnded(failed)).toBe(true);
     expect(failed.steps.map((s) => s.state)).toEqual(['failed', 'pending']);
     const completed = fold([job('started', 1, { steps: STEPS }), step('a', 'running'), job('completed', 1)]);
@@ -81,7 +109,15 @@ describe('applyEvent', () => {
       ['mq1', 'done', 2],
       ['mq2', 'failed', undefined],
     ]);
-    const unreached = fold([job('started', 1, { steps: STEPS }), step('a', 'running'), step('a', 'done', { host: 'mq1' }), step('a', 'done'), job('retrying', 1, { error }), job('started', 2, { steps: STEPS }), step('a', 'running')]);
+    const unreached = fold([
+      job('started', 1, { steps: STEPS }),
+      step('a', 'running'),
+      step('a', 'done', { host: 'mq1' }),
+      step('a', 'done'),
+      job('retrying', 1, { error }),
+      job('started', 2, { steps: STEPS }),
+      step('a', 'running'),
+    ]);
     expect(unreached.steps[0].hosts).toEqual([]);
   });
 
@@ -123,7 +159,13 @@ describe('repliesForEvent', () => {
   });
 
   it('says nothing for a plain done step or a skipped one (the card shows them)', () => {
-    expect(replyKeys([job('started', 1, { steps: STEPS }), step('a', 'done'), step('b', 'skipped', { detail: 'finished by an earlier attempt' })])).toEqual([]);
+    expect(
+      replyKeys([
+        job('started', 1, { steps: STEPS }),
+        step('a', 'done'),
+        step('b', 'skipped', { detail: 'finished by an earlier attempt' }),
+      ]),
+    ).toEqual([]);
   });
 
   it('gives a retried failure a new key per attempt, and a done step one key whatever the attempt', () => {
@@ -150,12 +192,19 @@ describe('repliesForEvent', () => {
       transportUrl: 'rabbit://USER:PASS@h1:5672/',
       steps: [],
     };
-    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result })])).toEqual(['job:transport', 'job:status']);
+    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result })])).toEqual([
+      'job:transport',
+      'job:status',
+    ]);
     // A result of another shape still closes the thread with something readable.
-    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result: { odd: true } })])).toEqual(['job:status']);
+    expect(replyKeys([job('started', 1, { steps: STEPS }), job('completed', 1, { result: { odd: true } })])).toEqual([
+      'job:status',
+    ]);
   });
 
   it('flushes host output of a step that never reported its own end when the job ends', () => {
-    expect(replyKeys([job('started', 1, { steps: STEPS }), step('a', 'done', { host: 'mq1' }), job('completed', 1)])).toEqual(['step:a:finished', 'job:status']);
+    expect(
+      replyKeys([job('started', 1, { steps: STEPS }), step('a', 'done', { host: 'mq1' }), job('completed', 1)]),
+    ).toEqual(['step:a:finished', 'job:status']);
   });
 });

@@ -11,7 +11,9 @@ const manifest = parse(readFileSync(new URL('../../../slack-manifest.yaml', impo
 
 describe('slack-manifest.yaml', () => {
   it('declares the slash command the bot listens to, unescaped as the parser expects', () => {
-    expect(manifest.features.slash_commands).toEqual([expect.objectContaining({ command: SLASH_COMMAND, should_escape: false })]);
+    expect(manifest.features.slash_commands).toEqual([
+      expect.objectContaining({ command: SLASH_COMMAND, should_escape: false }),
+    ]);
   });
 
   it('asks for exactly the scopes the bot uses, with interactivity and Socket Mode on', () => {

@@ -14,7 +14,7 @@ describe('TokenBucket', () => {
     expect(bucket.tryTake()).toBe(0);
   });
 
-  it('keeps any minute under Slack\'s Tier 3 (about 50 a minute per method) with the default budget', () => {
+  it("keeps any minute under Slack's Tier 3 (about 50 a minute per method) with the default budget", () => {
     let now = 0;
     const bucket = new TokenBucket(DEFAULT_SLACK_BUDGET, () => now);
     let calls = 0;

@@ -8,7 +8,11 @@ describe('job cancellation', () => {
 
     const error = jobCancelled(controller.signal, 'rabbitmqctl on lab2');
 
-    expect(error).toMatchObject({ code: 'job.cancelled', retryable: false, message: 'the job was cancelled: asked by U0OPS; rabbitmqctl on lab2 was not started' });
+    expect(error).toMatchObject({
+      code: 'job.cancelled',
+      retryable: false,
+      message: 'the job was cancelled: asked by U0OPS; rabbitmqctl on lab2 was not started',
+    });
   });
 
   it('does not throw while the signal is not aborted, nor without a signal', () => {
@@ -22,7 +26,10 @@ describe('job cancellation', () => {
     const pause = pauseUnlessCancelled(controller.signal, 60_000, 'polling');
     setTimeout(() => controller.abort(), 20);
 
-    await expect(pause).rejects.toMatchObject({ code: 'job.cancelled', message: 'the job was cancelled; polling was not started' });
+    await expect(pause).rejects.toMatchObject({
+      code: 'job.cancelled',
+      message: 'the job was cancelled; polling was not started',
+    });
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 

@@ -20,9 +20,22 @@ const keys: Record<string, GeneratedKey> = {};
 
 function generate(name: string, type: string, bits?: number): GeneratedKey {
   const file = path.join(dir, name);
-  execFileSync('ssh-keygen', ['-q', '-t', type, ...(bits ? ['-b', String(bits)] : []), '-N', '', '-C', `root@${name}`, '-f', file]);
+  execFileSync('ssh-keygen', [
+    '-q',
+    '-t',
+    type,
+    ...(bits ? ['-b', String(bits)] : []),
+    '-N',
+    '',
+    '-C',
+    `root@${name}`,
+    '-f',
+    file,
+  ]);
   const line = readFileSync(`${file}.pub`, 'utf8').trim();
-  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${file}.pub`]).toString().split(' ')[1];
+  const fingerprint = execFileSync('ssh-keygen', ['-lf', `${file}.pub`])
+    .toString()
+    .split(' ')[1];
   return { line, blob: Buffer.from(line.split(' ')[1], 'base64'), fingerprint };
 }
 
@@ -83,7 +96,7 @@ describe('matchesPinnedKey', () => {
 });
 
 describe('hostKeyAlgorithmsFor', () => {
-  it('offers only the pinned key\'s algorithm, so the host presents that key and not its ed25519 one', () => {
+  it("offers only the pinned key's algorithm, so the host presents that key and not its ed25519 one", () => {
     expect(hostKeyAlgorithmsFor(keys.lab1.line)).toEqual(['ssh-ed25519']);
     expect(hostKeyAlgorithmsFor(keys.ecdsa.line)).toEqual(['ecdsa-sha2-nistp256']);
     expect(hostKeyAlgorithmsFor(keys.ecdsa384.line)).toEqual(['ecdsa-sha2-nistp384']);
@@ -95,13 +108,23 @@ describe('hostKeyAlgorithmsFor', () => {
   });
 
   it('goes by the key blob, not the label in front of it', () => {
-    expect(hostKeyAlgorithmsFor(`ssh-ed25519 ${keys.rsa.line.split(' ')[1]}`)).toEqual(['rsa-sha2-512', 'rsa-sha2-256']);
+    expect(hostKeyAlgorithmsFor(`ssh-ed25519 ${keys.rsa.line.split(' ')[1]}`)).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+    ]);
   });
 
   it('offers every modern algorithm for a fingerprint pin (its type is unknown), ssh-rsa and DSA never', () => {
     const offered = hostKeyAlgorithmsFor(keys.rsa.fingerprint);
 
-    expect(offered).toEqual(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256']);
+    expect(offered).toEqual([
+      'ssh-ed25519',
+      'ecdsa-sha2-nistp256',
+      'ecdsa-sha2-nistp384',
+      'ecdsa-sha2-nistp521',
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+    ]);
   });
 });
 

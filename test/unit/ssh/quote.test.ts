@@ -7,7 +7,8 @@ import { ShellCommand, commandName, quote, sh } from '../../../src/ssh/quote.js'
 
 /** Every printable ASCII character and then some, in a fixed pseudo-random order: 10 000 of them. */
 function longHostileString(): string {
-  const alphabet = `${Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('')}\n\t\r\u00e9\u65e5\u{1F407}`;
+  const printable = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
+  const alphabet = `${printable}\n\t\r\u00e9\u65e5\u{1F407}`;
   const chars = [...alphabet];
   let seed = 7;
   let out = '';
@@ -73,7 +74,10 @@ afterAll(() => {
 
 /** Runs a command line with the real /bin/sh and returns its stdout bytes. */
 function runSh(commandLine: string): Buffer {
-  return execFileSync('sh', ['-c', commandLine], { cwd, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } });
+  return execFileSync('sh', ['-c', commandLine], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' },
+  });
 }
 
 describe('quote', () => {
@@ -144,7 +148,11 @@ describe('commandName', () => {
 
   it.each([
     ['a plain command', sh`rabbitmqctl -q stop_app </dev/null`, 'rabbitmqctl'],
-    ['an environment assignment first', sh`DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server`, 'apt-get'],
+    [
+      'an environment assignment first',
+      sh`DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server`,
+      'apt-get',
+    ],
     ['a guard in shell keywords', sh`if ! pgrep -x beam.smp; then exit 69; fi`, 'pgrep'],
     ['a loop', sh`until rabbitmqctl -q await_startup; do sleep 1; done`, 'rabbitmqctl'],
     ['a subshell', sh`(cd /tmp && tar xf x.tar)`, 'cd'],

@@ -5,7 +5,7 @@ import { labCluster } from '../../support/inventory.js';
 import { RecordingShells, scripted } from '../../support/recording-shells.js';
 
 // The recording fake stands in for SSH in every step test: these prove it fails the way the real shell does.
-describe('RecordingShells (the step tests\' stand-in for SSH)', () => {
+describe("RecordingShells (the step tests' stand-in for SSH)", () => {
   const { hosts } = labCluster(2);
 
   it('records host, exact command text and stdin, in order', async () => {
@@ -22,7 +22,10 @@ describe('RecordingShells (the step tests\' stand-in for SSH)', () => {
   });
 
   it('fails a non-zero exit with command.failed and redacted evidence, as judgeResult does for SSH', async () => {
-    const shells = new RecordingShells(hosts, scripted([['lab1', /./, { code: 64, stderr: 'bad SECRETSECRET', stdout: '' }]]));
+    const shells = new RecordingShells(
+      hosts,
+      scripted([['lab1', /./, { code: 64, stderr: 'bad SECRETSECRET', stdout: '' }]]),
+    );
     shells.redactor.add('SECRETSECRET');
 
     const run = (await shells.shell('lab1')).run(sh`rabbitmqctl -q join_cluster rabbit@lab2 </dev/null`);
@@ -30,14 +33,21 @@ describe('RecordingShells (the step tests\' stand-in for SSH)', () => {
     await expect(run).rejects.toMatchObject({
       code: 'command.failed',
       retryable: false,
-      evidence: { host: 'lab1', command: 'rabbitmqctl -q join_cluster rabbit@lab2 </dev/null', exitCode: 64, stderr: 'bad [redacted]' },
+      evidence: {
+        host: 'lab1',
+        command: 'rabbitmqctl -q join_cluster rabbit@lab2 </dev/null',
+        exitCode: 64,
+        stderr: 'bad [redacted]',
+      },
     });
   });
 
   it('accepts the exit codes a caller declares as answers', async () => {
     const shells = new RecordingShells(hosts, scripted([['lab1', /./, { code: 69 }]]));
 
-    const result = await (await shells.shell('lab1')).run(sh`rabbitmqctl -q shutdown </dev/null`, { okExitCodes: [69] });
+    const result = await (
+      await shells.shell('lab1')
+    ).run(sh`rabbitmqctl -q shutdown </dev/null`, { okExitCodes: [69] });
 
     expect(result.code).toBe(69);
   });

@@ -42,6 +42,8 @@ describe('Redactor, every encoding', () => {
     redactor.add('QWERTYUIOPASDFGHJKLZ');
     redactor.add('UVdFUlRZVUlPUEFTREZHSEpLTFo=');
 
-    expect(redactor.redact('a QWERTYUIOPASDFGHJKLZ b QWERTYUIOPASDFGHJKLZ c UVdFUlRZVUlPUEFTREZHSEpLTFo=')).toBe('a [redacted] b [redacted] c [redacted]');
+    expect(redactor.redact('a QWERTYUIOPASDFGHJKLZ b QWERTYUIOPASDFGHJKLZ c UVdFUlRZVUlPUEFTREZHSEpLTFo=')).toBe(
+      'a [redacted] b [redacted] c [redacted]',
+    );
   });
 });

@@ -1,7 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { WarrenError } from '../../../src/errors.js';
-import { clusterStatusCommand, serviceStartCommand, waitRunningCommand, writeCookieCommand } from '../../../src/rabbit/commands.js';
+import {
+  clusterStatusCommand,
+  serviceStartCommand,
+  waitRunningCommand,
+  writeCookieCommand,
+} from '../../../src/rabbit/commands.js';
 import { sh } from '../../../src/ssh/quote.js';
 import { Redactor } from '../../../src/ssh/redact.js';
 import { SshSessionPool, judgeResult, wrapRemoteCommand } from '../../../src/ssh/session.js';
@@ -95,7 +100,15 @@ describe('judgeResult', () => {
   it('fails any other exit code with the evidence', () => {
     const stderr = fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt');
 
-    const error = judged(() => judgeResult('lab2', command, result(69, stderr, 'Clustering node rabbit@lab2 with rabbit@lab1\n'), options, new Redactor()));
+    const error = judged(() =>
+      judgeResult(
+        'lab2',
+        command,
+        result(69, stderr, 'Clustering node rabbit@lab2 with rabbit@lab1\n'),
+        options,
+        new Redactor(),
+      ),
+    );
 
     expect(error.code).toBe('command.failed');
     expect(error.message).toBe('rabbitmqctl failed on lab2 with exit code 69');
@@ -141,15 +154,27 @@ describe('judgeResult', () => {
   it('names the program, not the environment assignment before it', () => {
     const apt = sh`DEBIAN_FRONTEND=noninteractive apt-get install -y rabbitmq-server`;
 
-    const error = judged(() => judgeResult('lab1', apt, result(100, fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt')), options, new Redactor()));
+    const error = judged(() =>
+      judgeResult(
+        'lab1',
+        apt,
+        result(100, fixture('debian-12/apt-get-install.unable-to-locate.exit100.stderr.txt')),
+        options,
+        new Redactor(),
+      ),
+    );
 
     expect(error.message).toBe('apt-get failed on lab1 with exit code 100');
   });
 
   it('names a guarded cluster_status by what it runs, not by the shell keyword in front', () => {
-    const stderr = "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n";
+    const stderr =
+      "Error: this command requires the 'rabbit' app to be running on the " +
+      "target node. Start it with 'rabbitmqctl start_app'.\n";
 
-    const error = judged(() => judgeResult('lab3', clusterStatusCommand(), result(64, stderr), options, new Redactor()));
+    const error = judged(() =>
+      judgeResult('lab3', clusterStatusCommand(), result(64, stderr), options, new Redactor()),
+    );
 
     expect(clusterStatusCommand().text.startsWith('if ')).toBe(true);
     expect(error.message).toBe('rabbitmqctl cluster_status failed on lab3 with exit code 64');
@@ -172,7 +197,15 @@ describe('judgeResult', () => {
     const redactor = new Redactor();
     redactor.add('QWERTYUIOPASDFGHJKLZ');
 
-    const error = judged(() => judgeResult('lab1', command, result(1, 'cookie QWERTYUIOPASDFGHJKLZ rejected', 'QWERTYUIOPASDFGHJKLZ'), options, redactor));
+    const error = judged(() =>
+      judgeResult(
+        'lab1',
+        command,
+        result(1, 'cookie QWERTYUIOPASDFGHJKLZ rejected', 'QWERTYUIOPASDFGHJKLZ'),
+        options,
+        redactor,
+      ),
+    );
 
     expect(error.evidence?.stderr).toBe('cookie [redacted] rejected');
     expect(error.evidence?.stdout).toBe('[redacted]');
@@ -192,9 +225,16 @@ describe('SshSessionPool of a cancelled job', () => {
   it('opens no connection once the job is cancelled', async () => {
     const controller = new AbortController();
     controller.abort('operator');
-    const pool = new SshSessionPool(labCluster(1).hosts, { connectTimeoutMs: 1000, commandTimeoutMs: 1000 }, { signal: controller.signal });
+    const pool = new SshSessionPool(
+      labCluster(1).hosts,
+      { connectTimeoutMs: 1000, commandTimeoutMs: 1000 },
+      { signal: controller.signal },
+    );
 
-    await expect(pool.shell('lab1')).rejects.toMatchObject({ code: 'job.cancelled', message: 'the job was cancelled: operator; connecting to lab1 was not started' });
+    await expect(pool.shell('lab1')).rejects.toMatchObject({
+      code: 'job.cancelled',
+      message: 'the job was cancelled: operator; connecting to lab1 was not started',
+    });
     await pool.close();
   });
 });

@@ -66,10 +66,15 @@ describe('resolveCluster with membership changes', () => {
   });
 
   it('refuses a cluster with no nodes left', () => {
-    expect(() => resolveCluster(config, 'demo', { added: [], removed: ['lab1', 'lab2', 'lab3'] })).toThrow(/no nodes left/);
+    expect(() => resolveCluster(config, 'demo', { added: [], removed: ['lab1', 'lab2', 'lab3'] })).toThrow(
+      /no nodes left/,
+    );
   });
 
   it('withAdded puts a host in and takes it out of the removed', () => {
-    expect(withAdded({ added: ['lab4'], removed: ['lab5', 'lab3'] }, 'lab5')).toEqual({ added: ['lab4', 'lab5'], removed: ['lab3'] });
+    expect(withAdded({ added: ['lab4'], removed: ['lab5', 'lab3'] }, 'lab5')).toEqual({
+      added: ['lab4', 'lab5'],
+      removed: ['lab3'],
+    });
   });
 });

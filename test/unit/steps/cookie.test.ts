@@ -24,8 +24,12 @@ function setUp(setups: Record<string, NodeSetup>, clusterFields: Record<string, 
 }
 
 describe('rabbit:cookie', () => {
-  it('stops and rewrites only the node whose cookie differs from the seed\'s', async () => {
-    const { shells, ctx } = setUp({ lab1: { cookie: SEED_COOKIE }, lab2: { cookie: SEED_COOKIE }, lab3: { cookie: cookieFor('lab3') } });
+  it("stops and rewrites only the node whose cookie differs from the seed's", async () => {
+    const { shells, ctx } = setUp({
+      lab1: { cookie: SEED_COOKIE },
+      lab2: { cookie: SEED_COOKIE },
+      lab3: { cookie: cookieFor('lab3') },
+    });
 
     const outcome = await declareStep(cookie).execute(ctx);
 
@@ -44,8 +48,16 @@ describe('rabbit:cookie', () => {
     const withStdin = shells.commands.filter((c) => c.stdin !== undefined);
     expect(withStdin).toEqual([
       // The hash in the command is of the exact bytes, trailing newline included.
-      { host: 'lab2', command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)), stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
-      { host: 'lab3', command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)), stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64') },
+      {
+        host: 'lab2',
+        command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)),
+        stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64'),
+      },
+      {
+        host: 'lab3',
+        command: CMD.writeCookie(cookieSha256(`${SEED_COOKIE}\n`)),
+        stdin: Buffer.from(`${SEED_COOKIE}\n`).toString('base64'),
+      },
     ]);
     expect(lab.node('lab2').cookie).toBe(`${SEED_COOKIE}\n`);
     expect(lab.node('lab3').cookie).toBe(`${SEED_COOKIE}\n`);
@@ -85,13 +97,21 @@ describe('rabbit:cookie', () => {
     expect(JSON.stringify({ outcome, reports })).not.toContain(Buffer.from(SEED_COOKIE).toString('base64'));
   });
 
-  it('does nothing but read the seed\'s cookie and compare hashes when every node has it', async () => {
-    const { shells, ctx } = setUp({ lab1: { cookie: SEED_COOKIE }, lab2: { cookie: SEED_COOKIE }, lab3: { cookie: SEED_COOKIE } });
+  it("does nothing but read the seed's cookie and compare hashes when every node has it", async () => {
+    const { shells, ctx } = setUp({
+      lab1: { cookie: SEED_COOKIE },
+      lab2: { cookie: SEED_COOKIE },
+      lab3: { cookie: SEED_COOKIE },
+    });
 
     const outcome = await declareStep(cookie).execute(ctx);
 
     expect(outcome).toBeUndefined();
-    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([`lab1: ${READ}`, `lab2: ${HASH}`, `lab3: ${HASH}`]);
+    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([
+      `lab1: ${READ}`,
+      `lab2: ${HASH}`,
+      `lab3: ${HASH}`,
+    ]);
   });
 
   it('gives a cookie to a node that has none yet', async () => {
@@ -132,8 +152,16 @@ describe('rabbit:cookie', () => {
     expect(shells.commands.find((c) => c.command === LIVE)?.stdin).toBe(Buffer.from(SEED_COOKIE).toString('base64'));
     expect(shells.commandsOn('lab3')).toEqual([HASH, SHUTDOWN, WRITE]);
     expect(outcome?.detail).toBe('lab2 switched live; lab3 stopped and given the cookie');
-    expect(reports.find((r) => r.host === 'lab2' && r.state === 'done')?.detail).toBe("switched to the seed's cookie live (no restart: the join comes next)");
-    expect(lab.node('lab2')).toMatchObject({ vm: true, app: true, cookie: SEED_COOKIE, vmCookie: SEED_COOKIE, starts: 0 });
+    expect(reports.find((r) => r.host === 'lab2' && r.state === 'done')?.detail).toBe(
+      "switched to the seed's cookie live (no restart: the join comes next)",
+    );
+    expect(lab.node('lab2')).toMatchObject({
+      vm: true,
+      app: true,
+      cookie: SEED_COOKIE,
+      vmCookie: SEED_COOKIE,
+      starts: 0,
+    });
   });
 
   it('restarts members and nodes it knows nothing about instead of switching them live', async () => {
@@ -187,21 +215,32 @@ describe('rabbit:cookie', () => {
     const shells = new RecordingShells(cluster.hosts, lab.respond);
     const shell = await shells.shell('lab2');
     const { writeCookieCommand } = await import('../../../src/rabbit/commands.js');
-    await expect(shell.run(writeCookieCommand(cookieSha256(SEED_COOKIE)), { stdin: '' })).rejects.toMatchObject({ code: 'command.failed', retryable: true });
+    await expect(shell.run(writeCookieCommand(cookieSha256(SEED_COOKIE)), { stdin: '' })).rejects.toMatchObject({
+      code: 'command.failed',
+      retryable: true,
+    });
     expect(lab.node('lab2').cookie).toBe(before);
   });
 
-  it.each(['x', 'SHORTCOOKIE', 'NINETEENLETTERSXXXX', `${'A'.repeat(19)}\n`])('refuses a seed cookie shorter than 20 characters (%j) before copying it anywhere, and still redacts it', async (short) => {
-    const { lab, shells, ctx } = setUp({ lab1: { cookie: short } });
-    const before = lab.node('lab2').cookie;
+  it.each(['x', 'SHORTCOOKIE', 'NINETEENLETTERSXXXX', `${'A'.repeat(19)}\n`])(
+    'refuses a seed cookie shorter than 20 characters (%j) before copying it anywhere, and still redacts it',
+    async (short) => {
+      const { lab, shells, ctx } = setUp({ lab1: { cookie: short } });
+      const before = lab.node('lab2').cookie;
 
-    const error = await declareStep(cookie).execute(ctx).then(() => undefined, (e: unknown) => e);
+      const error = await declareStep(cookie)
+        .execute(ctx)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
 
-    expect(error).toMatchObject({ code: 'cookie.too_short', host: 'lab1', retryable: false });
-    expect(shells.matching(/base64 -d|shutdown/)).toEqual([]);
-    expect(lab.node('lab2').cookie).toBe(before);
-    expect(shells.redactor.redact(`it was ${short.trim()}`)).toBe('it was [redacted]');
-  });
+      expect(error).toMatchObject({ code: 'cookie.too_short', host: 'lab1', retryable: false });
+      expect(shells.matching(/base64 -d|shutdown/)).toEqual([]);
+      expect(lab.node('lab2').cookie).toBe(before);
+      expect(shells.redactor.redact(`it was ${short.trim()}`)).toBe('it was [redacted]');
+    },
+  );
 
   it('takes a seed cookie of exactly 20 characters', async () => {
     const { lab, ctx } = setUp({ lab1: { cookie: 'ABCDEFGHIJKLMNOPQRST' } });
@@ -211,14 +250,19 @@ describe('rabbit:cookie', () => {
     expect(lab.node('lab2').cookie).toBe('ABCDEFGHIJKLMNOPQRST');
   });
 
-  it('stops a VM whose cookie file was rewritten under it (shutdown refused, exit 69) with signals before writing, so no second VM starts beside it', async () => {
-    const { lab, shells, ctx } = setUp({});
-    // Someone rewrote lab2's cookie file under its running VM: the CLI is locked out.
-    lab.node('lab2').cookie = cookieFor('rewritten');
+  it(
+    'stops a VM whose cookie file was rewritten under it (shutdown ' +
+      'refused, exit 69) with signals before writing, so no second VM starts ' +
+      'beside it',
+    async () => {
+      const { lab, shells, ctx } = setUp({});
+      // Someone rewrote lab2's cookie file under its running VM: the CLI is locked out.
+      lab.node('lab2').cookie = cookieFor('rewritten');
 
-    await declareStep(cookie).execute(ctx);
+      await declareStep(cookie).execute(ctx);
 
-    expect(shells.commandsOn('lab2')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
-    expect(lab.node('lab2')).toMatchObject({ vm: false, stoppedWithoutCli: 1, cookie: SEED_COOKIE });
-  });
+      expect(shells.commandsOn('lab2')).toEqual([HASH, SHUTDOWN, CMD.stopVm, WRITE]);
+      expect(lab.node('lab2')).toMatchObject({ vm: false, stoppedWithoutCli: 1, cookie: SEED_COOKIE });
+    },
+  );
 });

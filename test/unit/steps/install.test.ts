@@ -53,11 +53,18 @@ describe('rabbit:install', () => {
 
   it('installs the pinned version when one is set', async () => {
     const cluster = labCluster(3, { packageVersion: DEBIAN_12_RABBITMQ });
-    const { shells, ctx } = setUp({ lab1: { packageVersion: null }, lab3: { packageVersion: null } }, ['lab1', 'lab3'], cluster);
+    const { shells, ctx } = setUp(
+      { lab1: { packageVersion: null }, lab3: { packageVersion: null } },
+      ['lab1', 'lab3'],
+      cluster,
+    );
 
     await declareStep(install).execute(ctx);
 
-    expect(shells.matching(/apt-get/).sort()).toEqual([`lab1: ${APT_INSTALL}=${DEBIAN_12_RABBITMQ}`, `lab3: ${APT_INSTALL}=${DEBIAN_12_RABBITMQ}`]);
+    expect(shells.matching(/apt-get/).sort()).toEqual([
+      `lab1: ${APT_INSTALL}=${DEBIAN_12_RABBITMQ}`,
+      `lab3: ${APT_INSTALL}=${DEBIAN_12_RABBITMQ}`,
+    ]);
   });
 
   it('refuses, before any command, a node that has another version than the pinned one', async () => {
@@ -89,8 +96,15 @@ describe('rabbit:install', () => {
 
     const run = declareStep(install).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'command.failed', evidence: { exitCode: 100, stderr: "E: Version '3.10.8-1.1+deb12u2' for 'rabbitmq-server' was not found\n" } });
-    expect(shells.commandsOn('lab1')).toEqual([`${APT_INSTALL}=3.10.8-1.1+deb12u2`, APT_UPDATE, `${APT_INSTALL}=3.10.8-1.1+deb12u2`]);
+    await expect(run).rejects.toMatchObject({
+      code: 'command.failed',
+      evidence: { exitCode: 100, stderr: "E: Version '3.10.8-1.1+deb12u2' for 'rabbitmq-server' was not found\n" },
+    });
+    expect(shells.commandsOn('lab1')).toEqual([
+      `${APT_INSTALL}=3.10.8-1.1+deb12u2`,
+      APT_UPDATE,
+      `${APT_INSTALL}=3.10.8-1.1+deb12u2`,
+    ]);
   });
 
   it('does not retry an apt failure an update cannot fix', async () => {
@@ -101,7 +115,12 @@ describe('rabbit:install', () => {
 
     const run = declareStep(install).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'command.failed', retryable: false, host: 'lab1', evidence: { stderr: lockHeld } });
+    await expect(run).rejects.toMatchObject({
+      code: 'command.failed',
+      retryable: false,
+      host: 'lab1',
+      evidence: { stderr: lockHeld },
+    });
     expect(shells.commandsOn('lab1')).toEqual([APT_INSTALL]);
   });
 

@@ -23,7 +23,12 @@ const SHARED_COOKIE: NodeSetup = { cookie: cookieFor('lab1') };
 
 function setUp(setups: Record<string, NodeSetup>, job: Partial<JobOptions> = {}) {
   const cluster = labCluster(3);
-  const lab = new FakeRabbitLab(cluster.hosts, { lab1: SHARED_COOKIE, lab2: SHARED_COOKIE, lab3: SHARED_COOKIE, ...setups });
+  const lab = new FakeRabbitLab(cluster.hosts, {
+    lab1: SHARED_COOKIE,
+    lab2: SHARED_COOKIE,
+    lab3: SHARED_COOKIE,
+    ...setups,
+  });
   const shells = new RecordingShells(cluster.hosts, lab.respond);
   const { ctx, reports } = stepContext(cluster, shells, { facts: labFacts(cluster), job });
   return { lab, shells, ctx, reports };
@@ -70,12 +75,19 @@ describe('rabbit:join', () => {
     const outcome = await declareStep(join).execute(ctx);
 
     expect(outcome).toBeUndefined();
-    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([`lab1: ${STATUS}`, `lab2: ${STATUS}`, `lab3: ${STATUS}`]);
+    expect(shells.commands.map((c) => `${c.host}: ${c.command}`).sort()).toEqual([
+      `lab1: ${STATUS}`,
+      `lab2: ${STATUS}`,
+      `lab3: ${STATUS}`,
+    ]);
   });
 
   it('joins only the node that is missing', async () => {
     const pair = ['rabbit@lab1', 'rabbit@lab2'];
-    const { shells, ctx } = setUp({ lab1: { ...SHARED_COOKIE, members: pair }, lab2: { ...SHARED_COOKIE, members: pair } });
+    const { shells, ctx } = setUp({
+      lab1: { ...SHARED_COOKIE, members: pair },
+      lab2: { ...SHARED_COOKIE, members: pair },
+    });
 
     await declareStep(join).execute(ctx);
 
@@ -85,29 +97,34 @@ describe('rabbit:join', () => {
   // A worker that died between stop_app and start_app leaves the VM up and the app stopped; 3.10.8's
   // cluster_status refuses such a node with exit 64. The join check starts the app, then judges it.
   // The seed's view was read while the app was stopped, so the member is joined again (exit 0).
-  it('brings back a member whose app is stopped with start_app and, with the seed seeing it again, does not rejoin it', async () => {
-    const cluster = labCluster(3);
-    const lab = FakeRabbitLab.formed(cluster.hosts);
-    lab.node('lab3').app = false;
-    const shells = new RecordingShells(cluster.hosts, lab.respond);
-    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
+  it(
+    'brings back a member whose app is stopped with start_app and, with ' +
+      'the seed seeing it again, does not rejoin it',
+    async () => {
+      const cluster = labCluster(3);
+      const lab = FakeRabbitLab.formed(cluster.hosts);
+      lab.node('lab3').app = false;
+      const shells = new RecordingShells(cluster.hosts, lab.respond);
+      const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    const outcome = await declareStep(join).execute(ctx);
+      const outcome = await declareStep(join).execute(ctx);
 
-    expect(outcome).toBeUndefined();
-    expect(shells.commandsOn('lab3')).toEqual([STATUS, START_APP, STATUS]);
-    expect(shells.commandsOn('lab3')).not.toContain(VHOSTS);
-    expect(shells.matching(/stop_app|join_cluster/)).toEqual([]);
-    expect(lab.node('lab3').app).toBe(true);
-    expect(lab.node('lab3').starts).toBe(0);
-    for (const node of lab.nodes.values()) expect([...node.members].sort()).toEqual(LAB);
-  });
+      expect(outcome).toBeUndefined();
+      expect(shells.commandsOn('lab3')).toEqual([STATUS, START_APP, STATUS]);
+      expect(shells.commandsOn('lab3')).not.toContain(VHOSTS);
+      expect(shells.matching(/stop_app|join_cluster/)).toEqual([]);
+      expect(lab.node('lab3').app).toBe(true);
+      expect(lab.node('lab3').starts).toBe(0);
+      for (const node of lab.nodes.values()) expect([...node.members].sort()).toEqual(LAB);
+    },
+  );
 
   it('skips a member whose stopped app it started when the seed already lists it as running', async () => {
     const cluster = labCluster(3);
     const lab = FakeRabbitLab.formed(cluster.hosts);
     lab.node('lab3').app = false;
-    // The seed answers as it would once lab3's app is back (lab3 running); lab3 itself still refuses with exit 64 first.
+    // The seed answers as it would once lab3's app is back (lab3 running); lab3 itself still refuses with exit 64
+    // first.
     const seedView = JSON.stringify({ disk_nodes: LAB, running_nodes: LAB, alarms: [], partitions: {} });
     const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
       host === 'lab1' && command === STATUS ? { code: 0, stdout: seedView } : lab.respond(host, command, stdin),
@@ -143,18 +160,39 @@ describe('rabbit:join', () => {
 
   it('fails as unreachable when start_app does not bring the app back', async () => {
     const cluster = labCluster(2);
-    const appStopped = { code: 64, stderr: "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n" };
+    const appStopped = {
+      code: 64,
+      stderr:
+        "Error: this command requires the 'rabbit' app to be running on the " +
+        "target node. Start it with 'rabbitmqctl start_app'.\n",
+    };
     const shells = new RecordingShells(
       cluster.hosts,
       scripted([
-        ['lab1', /cluster_status/, { code: 0, stdout: JSON.stringify({ disk_nodes: ['rabbit@lab1'], running_nodes: ['rabbit@lab1'], alarms: [], partitions: {} }) }],
+        [
+          'lab1',
+          /cluster_status/,
+          {
+            code: 0,
+            stdout: JSON.stringify({
+              disk_nodes: ['rabbit@lab1'],
+              running_nodes: ['rabbit@lab1'],
+              alarms: [],
+              partitions: {},
+            }),
+          },
+        ],
         ['lab2', /cluster_status/, appStopped],
         ['lab2', /start_app/, { code: 0 }],
       ]),
     );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab2', retryable: true });
+    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({
+      code: 'status.unreachable',
+      host: 'lab2',
+      retryable: true,
+    });
     expect(shells.commandsOn('lab2')).toEqual([STATUS, START_APP, STATUS]);
   });
 
@@ -173,18 +211,31 @@ describe('rabbit:join', () => {
   });
 
   it('refuses a node that holds queues, counting them', async () => {
-    const { shells, ctx } = setUp({ lab2: { ...SHARED_COOKIE, vhosts: { '/': undefined, billing: undefined }, queues: { '/': ['orders'], billing: ['invoices', 'refunds'] } } });
+    const { shells, ctx } = setUp({
+      lab2: {
+        ...SHARED_COOKIE,
+        vhosts: { '/': undefined, billing: undefined },
+        queues: { '/': ['orders'], billing: ['invoices', 'refunds'] },
+      },
+    });
 
     const run = declareStep(join).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'join.would_wipe', host: 'lab2', message: 'lab2 holds 3 queue(s); joining would delete them' });
+    await expect(run).rejects.toMatchObject({
+      code: 'join.would_wipe',
+      host: 'lab2',
+      message: 'lab2 holds 3 queue(s); joining would delete them',
+    });
     expect(shells.commandsOn('lab2')).toEqual([STATUS, VHOSTS, QUEUES, CMD.listQueues('billing')]);
     expect(shells.matching(MEMBERSHIP)).toEqual([]);
   });
 
   it('joins such nodes when the job allows the wipe, without counting queues', async () => {
     const { lab, shells, ctx } = setUp(
-      { lab2: { ...SHARED_COOKIE, queues: { '/': ['orders'] } }, lab3: { ...SHARED_COOKIE, members: ['rabbit@lab3', 'rabbit@other1'] } },
+      {
+        lab2: { ...SHARED_COOKIE, queues: { '/': ['orders'] } },
+        lab3: { ...SHARED_COOKIE, members: ['rabbit@lab3', 'rabbit@other1'] },
+      },
       { allowWipe: true },
     );
 
@@ -205,23 +256,32 @@ describe('rabbit:join', () => {
       host: 'lab2',
       retryable: true,
       message: 'lab2 could not join rabbit@lab1',
-      evidence: { command: JOIN, exitCode: 69, stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt') },
+      evidence: {
+        command: JOIN,
+        exitCode: 69,
+        stderr: fixture('rabbitmq-3.10/join_cluster.cookie-mismatch.exit69.txt'),
+      },
     });
     expect(shells.matching(MEMBERSHIP)).toEqual([`lab2: ${STOP_APP}`, `lab2: ${JOIN}`, `lab2: ${START_APP}`]);
     expect(lab.node('lab2').app).toBe(true);
   });
 
-  it('reports a seed the node cannot resolve with rabbitmqctl\'s own diagnosis', async () => {
+  it("reports a seed the node cannot resolve with rabbitmqctl's own diagnosis", async () => {
     const { ctx } = setUp({ lab3: { ...SHARED_COOKIE, unresolved: ['lab1'] } });
 
     const run = declareStep(join).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'join.failed', host: 'lab3', evidence: { stderr: expect.stringContaining('nxdomain') as unknown } });
+    await expect(run).rejects.toMatchObject({
+      code: 'join.failed',
+      host: 'lab3',
+      evidence: { stderr: expect.stringContaining('nxdomain') as unknown },
+    });
   });
 
   it('still fails with join.failed when the start_app after a failed join fails too', async () => {
     const cluster = labCluster(2);
-    const alone = (node: string) => JSON.stringify({ disk_nodes: [node], running_nodes: [node], alarms: [], partitions: {} });
+    const alone = (node: string) =>
+      JSON.stringify({ disk_nodes: [node], running_nodes: [node], alarms: [], partitions: {} });
     const shells = new RecordingShells(
       cluster.hosts,
       scripted([
@@ -230,20 +290,29 @@ describe('rabbit:join', () => {
         ['lab2', /list_vhosts/, { code: 0, stdout: '[{"name":"/"}]' }],
         ['lab2', /list_queues/, { code: 0, stdout: '[]' }],
         ['lab2', /stop_app/, { code: 0 }],
-        ['lab2', /join_cluster/, { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.unresolvable-seed.exit69.txt') }],
+        [
+          'lab2',
+          /join_cluster/,
+          { code: 69, stderr: fixture('rabbitmq-3.10/join_cluster.unresolvable-seed.exit69.txt') },
+        ],
         ['lab2', /start_app/, { code: 69, stderr: 'Error: unable to perform an operation on node' }],
       ]),
     );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({ code: 'join.failed', evidence: { command: JOIN } });
+    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({
+      code: 'join.failed',
+      evidence: { command: JOIN },
+    });
     expect(shells.commandsOn('lab2').slice(-3)).toEqual([STOP_APP, JOIN, START_APP]);
   });
 
   it('does not touch the next node after a failed join', async () => {
     const { shells, ctx } = setUp({ lab2: { cookie: cookieFor('lab2') } });
 
-    await declareStep(join).execute(ctx).catch(() => undefined);
+    await declareStep(join)
+      .execute(ctx)
+      .catch(() => undefined);
 
     expect(shells.matching(MEMBERSHIP).filter((l) => l.startsWith('lab3'))).toEqual([]);
   });
@@ -278,7 +347,11 @@ describe('rabbit:join', () => {
   it('fails as unreachable when a node the gate could not ask is still down', async () => {
     const { ctx } = setUp({ lab3: { ...SHARED_COOKIE, running: false } });
 
-    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab3', retryable: true });
+    await expect(declareStep(join).execute(ctx)).rejects.toMatchObject({
+      code: 'status.unreachable',
+      host: 'lab3',
+      retryable: true,
+    });
   });
 
   it('fails with status.unparseable when a node prints no JSON', async () => {

@@ -48,7 +48,10 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
     expect(shells.commands.map((c) => c.command)).toEqual([CMD.clusterStatus, CMD.clusterStatus, CMD.clusterStatus]);
     expect(outcome?.detail).toBe('lab2: member; lab3: member');
     expect(ctx.facts.get('lab2')?.membership).toBe('member');
-    expect(reports.filter((r) => r.state === 'done').map((r) => r.detail)).toEqual(['already a member', 'already a member']);
+    expect(reports.filter((r) => r.state === 'done').map((r) => r.detail)).toEqual([
+      'already a member',
+      'already a member',
+    ]);
   });
 
   it('refuses a node of another cluster before anything is written anywhere', async () => {
@@ -68,12 +71,19 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
   it('refuses a standalone node that holds queues', async () => {
     const { shells, ctx } = setUp({ lab3: { queues: { '/': ['orders', 'invoices'] } } });
 
-    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({ code: 'join.would_wipe', host: 'lab3', message: 'lab3 holds 2 queue(s); joining would delete them' });
+    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({
+      code: 'join.would_wipe',
+      host: 'lab3',
+      message: 'lab3 holds 2 queue(s); joining would delete them',
+    });
     expect(shells.matching(WRITES)).toEqual([]);
   });
 
   it('lets the job allow the wipe, without counting queues', async () => {
-    const { shells, ctx } = setUp({ lab2: { members: ['rabbit@lab2', 'rabbit@billing1'] }, lab3: { queues: { '/': ['orders'] } } }, { allowWipe: true });
+    const { shells, ctx } = setUp(
+      { lab2: { members: ['rabbit@lab2', 'rabbit@billing1'] }, lab3: { queues: { '/': ['orders'] } } },
+      { allowWipe: true },
+    );
 
     await declareStep(membership).execute(ctx);
 
@@ -127,7 +137,11 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
   it('names a failing guarded cluster_status by its command, not by the "if" in front', async () => {
     const cluster = labCluster(3);
     const lab = new FakeRabbitLab(cluster.hosts);
-    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab2' && command === CMD.clusterStatus ? { code: 70, stderr: 'Error: internal software error\n' } : lab.respond(host, command, stdin)));
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
+      host === 'lab2' && command === CMD.clusterStatus
+        ? { code: 70, stderr: 'Error: internal software error\n' }
+        : lab.respond(host, command, stdin),
+    );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
     await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({
@@ -140,10 +154,18 @@ describe('rabbit:membership (the gate before any node is touched)', () => {
   it('fails with status.unparseable, naming the host, when list_vhosts prints no JSON', async () => {
     const cluster = labCluster(3);
     const lab = new FakeRabbitLab(cluster.hosts);
-    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab3' && command === CMD.listVhosts ? { code: 0, stdout: 'Listing vhosts ...\n/\n' } : lab.respond(host, command, stdin)));
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
+      host === 'lab3' && command === CMD.listVhosts
+        ? { code: 0, stdout: 'Listing vhosts ...\n/\n' }
+        : lab.respond(host, command, stdin),
+    );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab3', message: expect.stringMatching(/^list_vhosts on lab3 did not print JSON/) as unknown });
+    await expect(declareStep(membership).execute(ctx)).rejects.toMatchObject({
+      code: 'status.unparseable',
+      host: 'lab3',
+      message: expect.stringMatching(/^list_vhosts on lab3 did not print JSON/) as unknown,
+    });
   });
 
   it('never changes a node', async () => {

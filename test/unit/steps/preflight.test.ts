@@ -11,7 +11,11 @@ import { stepContext } from '../../support/step-context.js';
 
 const PROBE = CMD.probe;
 
-function setUp(setups: Record<string, NodeSetup> = {}, cluster = labCluster(3), refuse = new Map<string, WarrenError>()) {
+function setUp(
+  setups: Record<string, NodeSetup> = {},
+  cluster = labCluster(3),
+  refuse = new Map<string, WarrenError>(),
+) {
   const lab = new FakeRabbitLab(cluster.hosts, setups);
   const shells = new RecordingShells(cluster.hosts, lab.respond, refuse);
   const { ctx, reports } = stepContext(cluster, shells);
@@ -29,12 +33,19 @@ describe('rabbit:preflight', () => {
     expect(shells.commandsOn('lab3')).toEqual([PROBE('lab1 lab2')]);
   });
 
-  it('records each node\'s facts for the later steps', async () => {
+  it("records each node's facts for the later steps", async () => {
     const { ctx } = setUp({ lab2: { init: 'systemd' }, lab3: { packageVersion: null } });
 
     const outcome = await declareStep(preflight).execute(ctx);
 
-    expect(ctx.facts.get('lab1')).toEqual({ host: 'lab1', nodeName: 'rabbit@lab1', serviceManager: 'sysv', packageVersion: '3.10.8-1.1+deb12u1', rabbitmqVersion: '3.10.8', erlangVersion: '25.2.3' });
+    expect(ctx.facts.get('lab1')).toEqual({
+      host: 'lab1',
+      nodeName: 'rabbit@lab1',
+      serviceManager: 'sysv',
+      packageVersion: '3.10.8-1.1+deb12u1',
+      rabbitmqVersion: '3.10.8',
+      erlangVersion: '25.2.3',
+    });
     expect(ctx.facts.get('lab2')).toMatchObject({ serviceManager: 'systemd' });
     expect(ctx.facts.get('lab3')).toEqual({ host: 'lab3', nodeName: 'rabbit@lab3', serviceManager: 'sysv' });
     expect(outcome?.detail).toBe('3 nodes reachable, RabbitMQ 3.10.8');
@@ -81,9 +92,15 @@ describe('rabbit:preflight', () => {
       code: 'preflight.nodename_mismatch',
       host: 'lab2',
       retryable: false,
-      message: "lab2's RabbitMQ is named rabbit@localhost by /etc/rabbitmq/rabbitmq-env.conf, but its node name must be rabbit@lab2",
+      message:
+        "lab2's RabbitMQ is named rabbit@localhost by " +
+        '/etc/rabbitmq/rabbitmq-env.conf, but its node name must be rabbit@lab2',
     });
-    await expect(run).rejects.toMatchObject({ hint: expect.stringContaining('Remove the NODENAME (or RABBITMQ_NODENAME) line from /etc/rabbitmq/rabbitmq-env.conf on lab2') as unknown });
+    await expect(run).rejects.toMatchObject({
+      hint: expect.stringContaining(
+        'Remove the NODENAME (or RABBITMQ_NODENAME) line from /etc/rabbitmq/rabbitmq-env.conf on lab2',
+      ) as unknown,
+    });
   });
 
   it('completes a NODENAME without a host with the short hostname, and accepts one that matches', async () => {
@@ -97,7 +114,10 @@ describe('rabbit:preflight', () => {
   it('refuses a bare NODENAME that is not rabbit', async () => {
     const { ctx } = setUp({ lab3: { envNodeName: 'hare' } });
 
-    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({ code: 'preflight.nodename_mismatch', message: expect.stringContaining('named hare@lab3') as unknown });
+    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({
+      code: 'preflight.nodename_mismatch',
+      message: expect.stringContaining('named hare@lab3') as unknown,
+    });
   });
 
   it('accepts a hostname that differs from the inventory name when the config says so', async () => {
@@ -115,20 +135,37 @@ describe('rabbit:preflight', () => {
 
     const run = declareStep(preflight).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'preflight.unresolvable_peer', host: 'lab3', message: 'lab3 cannot resolve lab1' });
+    await expect(run).rejects.toMatchObject({
+      code: 'preflight.unresolvable_peer',
+      host: 'lab3',
+      message: 'lab3 cannot resolve lab1',
+    });
   });
 
   it('reports the failing host as failed and lets the others finish', async () => {
     const { ctx, reports } = setUp({ lab3: { unresolved: ['lab1', 'lab2'] } });
 
-    await declareStep(preflight).execute(ctx).catch(() => undefined);
+    await declareStep(preflight)
+      .execute(ctx)
+      .catch(() => undefined);
 
-    expect(reports.find((r) => r.host === 'lab3' && r.state === 'failed')?.detail).toBe('lab3 cannot resolve lab1, lab2');
-    expect(reports.filter((r) => r.state === 'done').map((r) => r.host).sort()).toEqual(['lab1', 'lab2']);
+    expect(reports.find((r) => r.host === 'lab3' && r.state === 'failed')?.detail).toBe(
+      'lab3 cannot resolve lab1, lab2',
+    );
+    expect(
+      reports
+        .filter((r) => r.state === 'done')
+        .map((r) => r.host)
+        .sort(),
+    ).toEqual(['lab1', 'lab2']);
   });
 
   it('runs no command anywhere when one host presents an unknown key', async () => {
-    const refused = new WarrenError('ssh.host_key_mismatch', 'lab3 (10.213.0.13:22) presented host key SHA256:xyz, which is not the key pinned in the config', { host: 'lab3' });
+    const refused = new WarrenError(
+      'ssh.host_key_mismatch',
+      'lab3 (10.213.0.13:22) presented host key SHA256:xyz, which is not the key pinned in the config',
+      { host: 'lab3' },
+    );
     const { shells, ctx } = setUp({}, labCluster(3), new Map([['lab3', refused]]));
 
     const run = declareStep(preflight).execute(ctx);
@@ -152,26 +189,50 @@ describe('parseProbe', () => {
     }
 
     expect(thrown).toBeInstanceOf(WarrenError);
-    expect(thrown).toMatchObject({ code: 'status.unparseable', host: 'lab2', hint: expect.stringContaining('lab2') as unknown });
-    expect((thrown as WarrenError).message).toMatch(/^the preflight probe on lab2 printed something unexpected \(missing .*\)$/);
+    expect(thrown).toMatchObject({
+      code: 'status.unparseable',
+      host: 'lab2',
+      hint: expect.stringContaining('lab2') as unknown,
+    });
+    expect((thrown as WarrenError).message).toMatch(
+      /^the preflight probe on lab2 printed something unexpected \(missing .*\)$/,
+    );
     expect((thrown as WarrenError).message).toContain(missing);
   });
 
   it('fails the preflight of a host whose probe prints garbage, naming that host', async () => {
     const cluster = labCluster(3);
     const lab = new FakeRabbitLab(cluster.hosts);
-    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (host === 'lab3' ? { code: 0, stdout: 'Welcome to lab3!\n' } : lab.respond(host, command, stdin)));
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
+      host === 'lab3' ? { code: 0, stdout: 'Welcome to lab3!\n' } : lab.respond(host, command, stdin),
+    );
     const { ctx, reports } = stepContext(cluster, shells);
 
-    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab3' });
-    expect(reports.find((r) => r.host === 'lab3' && r.state === 'failed')?.detail).toMatch(/^the preflight probe on lab3 printed something unexpected/);
+    await expect(declareStep(preflight).execute(ctx)).rejects.toMatchObject({
+      code: 'status.unparseable',
+      host: 'lab3',
+    });
+    expect(reports.find((r) => r.host === 'lab3' && r.state === 'failed')?.detail).toMatch(
+      /^the preflight probe on lab3 printed something unexpected/,
+    );
   });
 
-
   it('collects repeated resolves/unresolved keys and keeps "=" inside values', () => {
-    const probe = parseProbe('hostname=lab1\ninit=systemd\nrabbitmq=install ok installed|3.10.8-1\nerlang=\nresolves=lab2\nunresolved=lab3\nresolves=lab4\nnoise without equals\n');
+    const probe = parseProbe(
+      'hostname=lab1\ninit=systemd\nrabbitmq=install ok ' +
+        'installed|3.10.8-1\nerlang=\nresolves=lab2\nunresolved=lab3\nresolves=lab4\nnoise ' +
+        'without equals\n',
+    );
 
-    expect(probe).toEqual({ hostname: 'lab1', init: 'systemd', rabbitmq: 'install ok installed|3.10.8-1', erlang: '', nodename: '', resolves: ['lab2', 'lab4'], unresolved: ['lab3'] });
+    expect(probe).toEqual({
+      hostname: 'lab1',
+      init: 'systemd',
+      rabbitmq: 'install ok installed|3.10.8-1',
+      erlang: '',
+      nodename: '',
+      resolves: ['lab2', 'lab4'],
+      unresolved: ['lab3'],
+    });
   });
 });
 

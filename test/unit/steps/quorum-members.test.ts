@@ -38,15 +38,30 @@ describe('rabbit:quorum-members after a reset (4.3.6: shrink refuses a node that
     const shells = lab1Answering({
       [CMD.clusterStatus]: ok(fixture('rabbitmq-4.3/cluster_status.after-member-reset.json')),
       [CMD.listVhosts]: VHOSTS,
-      [CMD.listQueueMembers('/')]: [ok(fixture('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json')), ok(without('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json', 'rabbit@t4n2'))],
-      [CMD.listQueueMembers('qv')]: [ok(fixture('rabbitmq-4.3/list_queues.after-member-reset.qv-vhost.json')), ok(without('rabbitmq-4.3/list_queues.after-member-reset.qv-vhost.json', 'rabbit@t4n2'))],
-      [CMD.shrink('rabbit@t4n2')]: { code: 69, stdout: 'Shrinking queues on rabbit@t4n2...\n', stderr: fixture('rabbitmq-4.3/rabbitmq-queues-shrink.reset-node.exit69.stderr.txt').replace('t4n3', 't4n2') },
-      [CMD.deleteMember('/', 'dq1', 'rabbit@t4n2')]: ok(fixture('rabbitmq-4.3/rabbitmq-queues-delete_member.exit0.txt')),
+      [CMD.listQueueMembers('/')]: [
+        ok(fixture('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json')),
+        ok(without('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json', 'rabbit@t4n2')),
+      ],
+      [CMD.listQueueMembers('qv')]: [
+        ok(fixture('rabbitmq-4.3/list_queues.after-member-reset.qv-vhost.json')),
+        ok(without('rabbitmq-4.3/list_queues.after-member-reset.qv-vhost.json', 'rabbit@t4n2')),
+      ],
+      [CMD.shrink('rabbit@t4n2')]: {
+        code: 69,
+        stdout: 'Shrinking queues on rabbit@t4n2...\n',
+        stderr: fixture('rabbitmq-4.3/rabbitmq-queues-shrink.reset-node.exit69.stderr.txt').replace('t4n3', 't4n2'),
+      },
+      [CMD.deleteMember('/', 'dq1', 'rabbit@t4n2')]: ok(
+        fixture('rabbitmq-4.3/rabbitmq-queues-delete_member.exit0.txt'),
+      ),
       [CMD.deleteMember('/', 'qq-admin', 'rabbit@t4n2')]: ok(),
       [CMD.deleteMember('/', 'qq1', 'rabbit@t4n2')]: ok(),
       [CMD.deleteMember('qv', 'dq2', 'rabbit@t4n2')]: ok(),
     });
-    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster, { rabbitmqVersion: '4.3.6' }), target: cluster.hosts[1] });
+    const { ctx } = stepContext(cluster, shells, {
+      facts: labFacts(cluster, { rabbitmqVersion: '4.3.6' }),
+      target: cluster.hosts[1],
+    });
 
     const outcome = await declareStep(quorumMembers('survivors')).execute(ctx);
 
@@ -68,10 +83,16 @@ describe('rabbit:quorum-members after a reset (4.3.6: shrink refuses a node that
     const shells = lab1Answering({
       [CMD.clusterStatus]: ok(fixture('rabbitmq-4.3/cluster_status.after-member-reset.json')),
       [CMD.listVhosts]: ok('[{"name":"/"}]'),
-      [CMD.listQueueMembers('/')]: [ok(stale), ok(without('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json', 'rabbit@t4n2'))],
+      [CMD.listQueueMembers('/')]: [
+        ok(stale),
+        ok(without('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json', 'rabbit@t4n2')),
+      ],
       [CMD.shrink('rabbit@t4n2')]: ok(),
     });
-    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }), target: cluster.hosts[1] });
+    const { ctx } = stepContext(cluster, shells, {
+      facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }),
+      target: cluster.hosts[1],
+    });
 
     await declareStep(quorumMembers('survivors')).execute(ctx);
 
@@ -86,7 +107,10 @@ describe('rabbit:quorum-members after a reset (4.3.6: shrink refuses a node that
       [CMD.listQueueMembers('/')]: stale,
       [CMD.shrink('rabbit@t4n2')]: ok(),
     });
-    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }), target: cluster.hosts[1] });
+    const { ctx } = stepContext(cluster, shells, {
+      facts: labFacts(cluster, { rabbitmqVersion: '4.0.5' }),
+      target: cluster.hosts[1],
+    });
 
     await expect(declareStep(quorumMembers('survivors')).execute(ctx)).rejects.toMatchObject({
       code: 'verify.failed',
@@ -101,8 +125,14 @@ describe('rabbit:quorum-members after a join (create, node add)', () => {
     const shells = lab1Answering({
       [CMD.clusterStatus]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
       [CMD.listVhosts]: VHOSTS,
-      [CMD.listQueueMembers('/')]: [ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.default-vhost.json')), ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json'))],
-      [CMD.listQueueMembers('qv')]: [ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.qv-vhost.json')), ok(fixture('rabbitmq-4.3/list_queues.after-grow.qv-vhost.json'))],
+      [CMD.listQueueMembers('/')]: [
+        ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.default-vhost.json')),
+        ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json')),
+      ],
+      [CMD.listQueueMembers('qv')]: [
+        ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.qv-vhost.json')),
+        ok(fixture('rabbitmq-4.3/list_queues.after-grow.qv-vhost.json')),
+      ],
       [CMD.grow('rabbit@t4n3')]: ok(),
     });
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster, { rabbitmqVersion: '4.3.6' }) });
@@ -134,9 +164,24 @@ describe('rabbit:quorum-members after a join (create, node add)', () => {
   });
 
   it('plans the reads and the grows (create) or the shrink and its fallback (reset, remove)', () => {
-    const grow = quorumMembers('cluster').plan(cluster).map((p) => `${p.host}: ${p.command}`);
-    expect(grow).toEqual([`lab1: ${CMD.clusterStatus}`, `lab1: ${CMD.listVhosts}`, `lab1: ${CMD.listQueueMembers("'<vhost>'")}`, ...['t4n1', 't4n2', 't4n3'].map((h) => `lab1: ${CMD.grow(`rabbit@${h}`)}`)]);
-    const shrink = quorumMembers('survivors').plan(cluster, cluster.hosts[0]).map((p) => `${p.host}: ${p.command}`);
-    expect(shrink).toEqual([`lab2: ${CMD.clusterStatus}`, `lab2: ${CMD.listVhosts}`, `lab2: ${CMD.listQueueMembers("'<vhost>'")}`, `lab2: ${CMD.shrink('rabbit@t4n1')}`, `lab2: ${CMD.deleteMember("'<vhost>'", "'<queue>'", 'rabbit@t4n1')}`]);
+    const grow = quorumMembers('cluster')
+      .plan(cluster)
+      .map((p) => `${p.host}: ${p.command}`);
+    expect(grow).toEqual([
+      `lab1: ${CMD.clusterStatus}`,
+      `lab1: ${CMD.listVhosts}`,
+      `lab1: ${CMD.listQueueMembers("'<vhost>'")}`,
+      ...['t4n1', 't4n2', 't4n3'].map((h) => `lab1: ${CMD.grow(`rabbit@${h}`)}`),
+    ]);
+    const shrink = quorumMembers('survivors')
+      .plan(cluster, cluster.hosts[0])
+      .map((p) => `${p.host}: ${p.command}`);
+    expect(shrink).toEqual([
+      `lab2: ${CMD.clusterStatus}`,
+      `lab2: ${CMD.listVhosts}`,
+      `lab2: ${CMD.listQueueMembers("'<vhost>'")}`,
+      `lab2: ${CMD.shrink('rabbit@t4n1')}`,
+      `lab2: ${CMD.deleteMember("'<vhost>'", "'<queue>'", 'rabbit@t4n1')}`,
+    ]);
   });
 });

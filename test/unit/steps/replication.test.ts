@@ -67,7 +67,9 @@ describe('rabbit:replication on 3.x', () => {
   });
 
   it('sets the policy again when an ha-all policy does something else', async () => {
-    const { shells, ctx } = setUp({ node: { policies: [{ ...RUNBOOK_POLICY, definition: { 'ha-mode': 'exactly', 'ha-params': 2 } }] } });
+    const { shells, ctx } = setUp({
+      node: { policies: [{ ...RUNBOOK_POLICY, definition: { 'ha-mode': 'exactly', 'ha-params': 2 } }] },
+    });
 
     await declareStep(replication).execute(ctx);
 
@@ -79,23 +81,39 @@ describe('rabbit:replication on 3.x', () => {
 
     await declareStep(replication).execute(ctx);
 
-    expect(shells.commandsOn('lab1')[1]).toBe(`rabbitmqctl -q set_policy ha-all '^(orders|it'\\''s)\\..*$' '{"ha-mode":"all"}' </dev/null`);
+    expect(shells.commandsOn('lab1')[1]).toBe(
+      `rabbitmqctl -q set_policy ha-all '^(orders|it'\\''s)\\..*$' '{"ha-mode":"all"}' </dev/null`,
+    );
     expect(lab.node('lab1').policies[0]?.pattern).toBe("^(orders|it's)\\..*$");
   });
 
   it.each([
-    ['text instead of JSON', 'Listing policies for vhost "/" ...\n', /^list_policies on lab1 did not print JSON: Listing policies/],
+    [
+      'text instead of JSON',
+      'Listing policies for vhost "/" ...\n',
+      /^list_policies on lab1 did not print JSON: Listing policies/,
+    ],
     ['JSON of another shape', '{"policies":[]}', /^list_policies on lab1 has an unexpected shape: \(top\): /],
-    ['a policy without a name', '[{"vhost":"/","pattern":".*","definition":{}}]', /^list_policies on lab1 has an unexpected shape: .*0\.name/],
+    [
+      'a policy without a name',
+      '[{"vhost":"/","pattern":".*","definition":{}}]',
+      /^list_policies on lab1 has an unexpected shape: .*0\.name/,
+    ],
   ])('fails with status.unparseable, naming the seed, when list_policies prints %s', async (_what, stdout, message) => {
     const cluster = labCluster(3);
     const lab = FakeRabbitLab.formed(cluster.hosts);
-    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) => (command === LIST_POLICIES ? { code: 0, stdout } : lab.respond(host, command, stdin)));
+    const shells = new RecordingShells(cluster.hosts, (host, command, stdin) =>
+      command === LIST_POLICIES ? { code: 0, stdout } : lab.respond(host, command, stdin),
+    );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
     const run = declareStep(replication).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'status.unparseable', host: 'lab1', message: expect.stringMatching(message) as unknown });
+    await expect(run).rejects.toMatchObject({
+      code: 'status.unparseable',
+      host: 'lab1',
+      message: expect.stringMatching(message) as unknown,
+    });
     expect(shells.matching(/set_policy/)).toEqual([]);
   });
 
@@ -104,7 +122,10 @@ describe('rabbit:replication on 3.x', () => {
 
     const run = declareStep(replication).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'replication.unsupported', message: 'RabbitMQ 3.10.8 cannot make quorum the default queue type (needs 3.11 or later)' });
+    await expect(run).rejects.toMatchObject({
+      code: 'replication.unsupported',
+      message: 'RabbitMQ 3.10.8 cannot make quorum the default queue type (needs 3.11 or later)',
+    });
     expect(shells.commands).toEqual([]);
   });
 
@@ -120,7 +141,10 @@ describe('rabbit:replication on 3.x', () => {
 
 describe('rabbit:replication on 4.x', () => {
   it('makes quorum the default queue type of every vhost that is not quorum yet', async () => {
-    const { lab, shells, ctx } = setUp({ version: '4.0.5', node: { vhosts: { '/': 'classic', billing: 'quorum', 'open stack': undefined } } });
+    const { lab, shells, ctx } = setUp({
+      version: '4.0.5',
+      node: { vhosts: { '/': 'classic', billing: 'quorum', 'open stack': undefined } },
+    });
 
     const outcome = await declareStep(replication).execute(ctx);
 
@@ -145,7 +169,10 @@ describe('rabbit:replication on 4.x', () => {
   it('refuses ha-all, which 4.x rejects, before any command', async () => {
     const { shells, ctx } = setUp({ version: '4.0.5', replication: 'ha-all' });
 
-    await expect(declareStep(replication).execute(ctx)).rejects.toMatchObject({ code: 'replication.unsupported', message: 'RabbitMQ 4.0.5 rejects classic mirroring (ha-mode)' });
+    await expect(declareStep(replication).execute(ctx)).rejects.toMatchObject({
+      code: 'replication.unsupported',
+      message: 'RabbitMQ 4.0.5 rejects classic mirroring (ha-mode)',
+    });
     expect(shells.commands).toEqual([]);
   });
 });

@@ -12,7 +12,10 @@ import type { NodeFacts } from '../../../src/steps/step.js';
 const CHECK = CMD.checkRunning;
 const WAIT = CMD.waitRunning;
 
-function setUp(setups: Record<string, NodeSetup>, facts?: (cluster: ReturnType<typeof labCluster>) => Map<string, NodeFacts>) {
+function setUp(
+  setups: Record<string, NodeSetup>,
+  facts?: (cluster: ReturnType<typeof labCluster>) => Map<string, NodeFacts>,
+) {
   const cluster = labCluster(3);
   const lab = new FakeRabbitLab(cluster.hosts, setups);
   const shells = new RecordingShells(cluster.hosts, lab.respond);
@@ -92,7 +95,12 @@ describe('rabbit:start', () => {
 
     const run = declareStep(start).execute(ctx);
 
-    await expect(run).rejects.toMatchObject({ code: 'command.failed', host: 'lab1', retryable: true, evidence: { exitCode: 75, stderr: 'rabbit did not start within 150 s\n' } });
+    await expect(run).rejects.toMatchObject({
+      code: 'command.failed',
+      host: 'lab1',
+      retryable: true,
+      evidence: { exitCode: 75, stderr: 'rabbit did not start within 150 s\n' },
+    });
   });
 
   it('starts only the app of a node whose VM runs with its app stopped, without restarting it', async () => {
@@ -137,22 +145,38 @@ describe('rabbit:start', () => {
 
   it('fails on an unexpected check_running exit instead of guessing', async () => {
     const cluster = labCluster(1);
-    const shells = new RecordingShells(cluster.hosts, scripted([['lab1', /rabbitmq-diagnostics -q check_running/, { code: 126, stderr: 'permission denied' }]]));
+    const shells = new RecordingShells(
+      cluster.hosts,
+      scripted([['lab1', /rabbitmq-diagnostics -q check_running/, { code: 126, stderr: 'permission denied' }]]),
+    );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    await expect(declareStep(start).execute(ctx)).rejects.toMatchObject({ code: 'command.failed', evidence: { exitCode: 126 } });
+    await expect(declareStep(start).execute(ctx)).rejects.toMatchObject({
+      code: 'command.failed',
+      evidence: { exitCode: 126 },
+    });
     expect(shells.commandsOn('lab1')).toEqual([CHECK]);
   });
 
-  it('recovers the stale-cookie trap: a VM that runs but refuses the CLI is stopped with signals and started with the file\'s cookie', async () => {
-    const { lab, shells, ctx } = setUp({});
-    lab.node('lab3').cookie = 'REWRITTENUNDERTHEVMXX';
+  it(
+    'recovers the stale-cookie trap: a VM that runs but refuses the CLI is ' +
+      "stopped with signals and started with the file's cookie",
+    async () => {
+      const { lab, shells, ctx } = setUp({});
+      lab.node('lab3').cookie = 'REWRITTENUNDERTHEVMXX';
 
-    await declareStep(start).execute(ctx);
+      await declareStep(start).execute(ctx);
 
-    expect(shells.commandsOn('lab3')).toEqual([CHECK, CMD.sysvStart, WAIT]);
-    expect(lab.node('lab3')).toMatchObject({ vm: true, app: true, vmCookie: 'REWRITTENUNDERTHEVMXX', stoppedWithoutCli: 1, starts: 1 });
-  });
+      expect(shells.commandsOn('lab3')).toEqual([CHECK, CMD.sysvStart, WAIT]);
+      expect(lab.node('lab3')).toMatchObject({
+        vm: true,
+        app: true,
+        vmCookie: 'REWRITTENUNDERTHEVMXX',
+        stoppedWithoutCli: 1,
+        starts: 1,
+      });
+    },
+  );
 
   it('fails for good when the service start outlives its deadline, after stopping the VM it left behind', async () => {
     const cluster = labCluster(1);
@@ -166,9 +190,19 @@ describe('rabbit:start', () => {
     );
     const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster) });
 
-    const error = await declareStep(start).execute(ctx).then(() => undefined, (e: unknown) => e);
+    const error = await declareStep(start)
+      .execute(ctx)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
 
-    expect(error).toMatchObject({ code: 'start.timeout', host: 'lab1', retryable: false, message: 'RabbitMQ did not start on lab1 within 180 s; the VM it left was stopped' });
+    expect(error).toMatchObject({
+      code: 'start.timeout',
+      host: 'lab1',
+      retryable: false,
+      message: 'RabbitMQ did not start on lab1 within 180 s; the VM it left was stopped',
+    });
     expect(shells.commandsOn('lab1').at(-1)).toBe(CMD.stopVm);
     expect(JSON.stringify(error)).not.toContain('will retry');
   });

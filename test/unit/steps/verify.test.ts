@@ -45,27 +45,40 @@ describe('rabbit:verify', () => {
     expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
   });
 
-  it('stops polling a cluster that has not settled as soon as the job is cancelled, without another cluster_status', async () => {
-    const cluster = labCluster(3);
-    const controller = new AbortController();
-    const shells = new RecordingShells(cluster.hosts, (host, command) => {
-      if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
-      return LAB3_STOPPED;
-    }, new Map(), { signal: controller.signal });
-    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster), signal: controller.signal });
-    setTimeout(() => controller.abort('operator'), 1500);
-    const started = performance.now();
+  it(
+    'stops polling a cluster that has not settled as soon as the job is ' + 'cancelled, without another cluster_status',
+    async () => {
+      const cluster = labCluster(3);
+      const controller = new AbortController();
+      const shells = new RecordingShells(
+        cluster.hosts,
+        (host, command) => {
+          if (host !== 'lab1' || command !== STATUS) throw new Error(`unexpected ${host}: ${command}`);
+          return LAB3_STOPPED;
+        },
+        new Map(),
+        { signal: controller.signal },
+      );
+      const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster), signal: controller.signal });
+      setTimeout(() => controller.abort('operator'), 1500);
+      const started = performance.now();
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'job.cancelled', message: "the job was cancelled: operator; reading demo's cluster_status again was not started" });
+      await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({
+        code: 'job.cancelled',
+        message: "the job was cancelled: operator; reading demo's cluster_status again was not started",
+      });
 
-    expect(performance.now() - started).toBeLessThan(5_000);
-    expect(shells.commandsOn('lab1')).toEqual([STATUS, STATUS]);
-  });
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(shells.commandsOn('lab1')).toEqual([STATUS, STATUS]);
+    },
+  );
 
   it('passes the 4.x-shaped status as well', async () => {
     const { ctx } = seedAnswering({ code: 0, stdout: fixture('rabbitmq-4.x/cluster_status.4.0-shaped.json') });
 
-    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
+    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({
+      detail: '3 running disk nodes, no alarms, no partitions',
+    });
   });
 
   describe('with a node that settles late', () => {
@@ -104,33 +117,69 @@ describe('rabbit:verify', () => {
 
   it('fails on a partitioned cluster, with the partition in the message', async () => {
     vi.useFakeTimers();
-    const { ctx } = seedAnswering({ code: 0, stdout: fixture('rabbitmq-3.10/cluster_status.partitioned.lab1-view.json') });
+    const { ctx } = seedAnswering({
+      code: 0,
+      stdout: fixture('rabbitmq-3.10/cluster_status.partitioned.lab1-view.json'),
+    });
 
     const running = declareStep(verify).execute(ctx);
-    const failed = expect(running).rejects.toMatchObject({ code: 'verify.failed', message: expect.stringMatching(/^cluster demo is partitioned: .*rabbit@lab1 is partitioned from rabbit@lab3/) as unknown });
+    const failed = expect(running).rejects.toMatchObject({
+      code: 'verify.failed',
+      message: expect.stringMatching(
+        /^cluster demo is partitioned: .*rabbit@lab1 is partitioned from rabbit@lab3/,
+      ) as unknown,
+    });
     await vi.advanceTimersByTimeAsync(61_000);
 
     await failed;
   });
 
   it('fails at once, as unreachable, when RabbitMQ is not running on the seed', async () => {
-    const { shells, ctx } = seedAnswering({ code: 69, stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt') });
+    const { shells, ctx } = seedAnswering({
+      code: 69,
+      stderr: fixture('rabbitmq-3.10/cluster_status.on-stopped-node.exit69.txt'),
+    });
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1 (no Erlang VM)' });
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({
+      code: 'status.unreachable',
+      host: 'lab1',
+      retryable: true,
+      message: 'RabbitMQ is not running on lab1 (no Erlang VM)',
+    });
     expect(shells.commands).toHaveLength(1);
   });
 
-  it('fails at once, as unreachable, when the seed runs its VM with the app stopped (cluster_status exits 64)', async () => {
-    const { shells, ctx } = seedAnswering({ code: 64, stderr: "Error: this command requires the 'rabbit' app to be running on the target node. Start it with 'rabbitmqctl start_app'.\n" });
+  it(
+    'fails at once, as unreachable, when the seed runs its VM with the app ' + 'stopped (cluster_status exits 64)',
+    async () => {
+      const { shells, ctx } = seedAnswering({
+        code: 64,
+        stderr:
+          "Error: this command requires the 'rabbit' app to be running on the " +
+          "target node. Start it with 'rabbitmqctl start_app'.\n",
+      });
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'status.unreachable', host: 'lab1', retryable: true, message: 'RabbitMQ is not running on lab1 (app stopped)' });
-    expect(shells.commands).toHaveLength(1);
-  });
+      await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({
+        code: 'status.unreachable',
+        host: 'lab1',
+        retryable: true,
+        message: 'RabbitMQ is not running on lab1 (app stopped)',
+      });
+      expect(shells.commands).toHaveLength(1);
+    },
+  );
 
   it('fails at once on any other cluster_status failure, with the evidence', async () => {
-    const { ctx } = seedAnswering({ code: 70, stderr: 'Error: timed out while waiting for a response from rabbit@lab1.' });
+    const { ctx } = seedAnswering({
+      code: 70,
+      stderr: 'Error: timed out while waiting for a response from rabbit@lab1.',
+    });
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'command.failed', host: 'lab1', evidence: { exitCode: 70 } });
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({
+      code: 'command.failed',
+      host: 'lab1',
+      evidence: { exitCode: 70 },
+    });
   });
 });
 
@@ -171,17 +220,22 @@ describe('rabbit:verify on 4.3.6 (Khepri)', () => {
     return { shells, ctx: stepContext(t4, shells, { facts: labFacts(t4, { rabbitmqVersion: '4.3.6' }) }).ctx };
   }
 
-  it('passes a formed cluster once the metadata store confirms the members and every quorum queue is on every node', async () => {
-    const { shells, ctx } = khepriSeed({
-      [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
-      [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
-      [CMD.listVhosts]: ok('[{"name":"/"}]'),
-      [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json')),
-    });
+  it(
+    'passes a formed cluster once the metadata store confirms the members ' + 'and every quorum queue is on every node',
+    async () => {
+      const { shells, ctx } = khepriSeed({
+        [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+        [CMD.metadataStoreStatus]: ok(fixture('rabbitmq-4.3/metadata_store_status.3nodes.json')),
+        [CMD.listVhosts]: ok('[{"name":"/"}]'),
+        [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-grow.default-vhost.json')),
+      });
 
-    await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({ detail: '3 running disk nodes, no alarms, no partitions' });
-    expect(shells.commandsOn('lab1')).toEqual([STATUS, CMD.metadataStoreStatus, ...QUORUM_READ]);
-  });
+      await expect(declareStep(verify).execute(ctx)).resolves.toMatchObject({
+        detail: '3 running disk nodes, no alarms, no partitions',
+      });
+      expect(shells.commandsOn('lab1')).toEqual([STATUS, CMD.metadataStoreStatus, ...QUORUM_READ]);
+    },
+  );
 
   it('fails, naming the queues, when a node that joined has no replicas', async () => {
     const { ctx } = khepriSeed({
@@ -191,16 +245,29 @@ describe('rabbit:verify on 4.3.6 (Khepri)', () => {
       [CMD.listQueueMembers('/')]: ok(fixture('rabbitmq-4.3/list_queues.after-rejoin-before-grow.default-vhost.json')),
     });
 
-    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({ code: 'verify.failed', retryable: true, message: expect.stringContaining('quorum queue dq1 in vhost / has no replica on rabbit@t4n3') as unknown });
+    await expect(declareStep(verify).execute(ctx)).rejects.toMatchObject({
+      code: 'verify.failed',
+      retryable: true,
+      message: expect.stringContaining('quorum queue dq1 in vhost / has no replica on rabbit@t4n3') as unknown,
+    });
   });
 
-  it('catches a forgotten node that started again as a standalone cluster by membership, whatever its exit codes said', async () => {
-    vi.useFakeTimers();
-    const { ctx } = khepriSeed({ [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.t4n1-after-forgotten-node-started.json')) });
+  it(
+    'catches a forgotten node that started again as a standalone cluster ' +
+      'by membership, whatever its exit codes said',
+    async () => {
+      vi.useFakeTimers();
+      const { ctx } = khepriSeed({
+        [STATUS]: ok(fixture('rabbitmq-4.3/cluster_status.t4n1-after-forgotten-node-started.json')),
+      });
 
-    const running = declareStep(verify).execute(ctx);
-    const failed = expect(running).rejects.toMatchObject({ code: 'verify.failed', message: 'cluster demo is degraded: rabbit@t4n3 is not a member of the cluster' });
-    await vi.advanceTimersByTimeAsync(61_000);
-    await failed;
-  });
+      const running = declareStep(verify).execute(ctx);
+      const failed = expect(running).rejects.toMatchObject({
+        code: 'verify.failed',
+        message: 'cluster demo is degraded: rabbit@t4n3 is not a member of the cluster',
+      });
+      await vi.advanceTimersByTimeAsync(61_000);
+      await failed;
+    },
+  );
 });

@@ -5,7 +5,7 @@ import type { BotDeps, SlackRequest } from '../../deps.js';
 import { decideApproval } from '../../handlers/approval-decision.js';
 import { buildClickRefusal } from '../../messages/approval-card.js';
 import { problemAfterAck } from '../../messages/refusal.js';
-import { BlockActionPayload } from '../../payloads.js';
+import { parseBlockAction } from '../../payloads.js';
 import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
 
 /**
@@ -19,14 +19,14 @@ export function approvalClick(deps: BotDeps, decision: ApprovalDecision) {
     const reply: SlackRequest['reply'] = async (message) => {
       await respond({ response_type: 'ephemeral', replace_original: false, ...message });
     };
-    const payload = BlockActionPayload.safeParse(body);
-    if (!payload.success) {
-      deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
-      return;
-    }
-    const { user: { id: user }, channel: { id: channel } } = payload.data;
-    const teamDomain = payload.data.team?.domain;
-    const approvalId = ApprovalId.safeParse(payload.data.actions[0].value);
+    const payload = parseBlockAction(body, deps.logger);
+    if (!payload) return;
+    const {
+      user: { id: user },
+      channel: { id: channel },
+    } = payload;
+    const teamDomain = payload.team?.domain;
+    const approvalId = ApprovalId.safeParse(payload.actions[0].value);
     deps.afterAck.run('slack', async () => {
       const log = deps.logger.child({ user, channel, decision, via: 'button' });
       try {
@@ -34,7 +34,12 @@ export function approvalClick(deps: BotDeps, decision: ApprovalDecision) {
           await reply(buildClickRefusal({ reason: 'unknown' }));
           return;
         }
-        await decideApproval(deps, { user, channel, ...(teamDomain ? { teamDomain } : {}), reply, approvalId: approvalId.data }, decision, log);
+        await decideApproval(
+          deps,
+          { user, channel, ...(teamDomain ? { teamDomain } : {}), reply, approvalId: approvalId.data },
+          decision,
+          log,
+        );
       } catch (error) {
         log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'approval decision failed after ack');
         await reply(problemAfterAck(error)).catch(() => undefined);

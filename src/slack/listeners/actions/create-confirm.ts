@@ -6,7 +6,7 @@ import type { BotDeps, SlackRequest } from '../../deps.js';
 import { startClusterCreate } from '../../handlers/cluster-create.js';
 import { buildProblem, buildRefusal, problemAfterAck } from '../../messages/refusal.js';
 import { buildUsageError } from '../../messages/usage.js';
-import { BlockActionPayload } from '../../payloads.js';
+import { parseBlockAction } from '../../payloads.js';
 import { logRefusal } from '../log-refusal.js';
 import { plainText } from '../../messages/mrkdwn.js';
 import { messageOf, stackOf, toWarrenError } from '../../../errors.js';
@@ -21,22 +21,33 @@ export function createConfirmAction(deps: BotDeps) {
     const reply: SlackRequest['reply'] = async (message) => {
       await respond({ response_type: 'ephemeral', ...message });
     };
-    const payload = BlockActionPayload.safeParse(body);
-    if (!payload.success) {
-      deps.logger.warn({ issues: payload.error.issues.map((i) => i.path.join('.')) }, 'block action payload rejected');
-      return;
-    }
-    const { user: { id: user }, channel: { id: channel } } = payload.data;
+    const payload = parseBlockAction(body, deps.logger);
+    if (!payload) return;
+    const {
+      user: { id: user },
+      channel: { id: channel },
+    } = payload;
     const access = authorizeRequest(deps.config.slack, { user, channel });
     if (!access.ok) {
       await reply(buildRefusal(access.refusal));
       logRefusal(deps.logger, { user, channel, command: 'button: cluster create', reason: access.refusal.reason });
       return;
     }
-    const command = ClusterCreateCommand.safeParse({ name: 'cluster.create', cluster: payload.data.actions[0].value, dryRun: false });
+    const command = ClusterCreateCommand.safeParse({
+      name: 'cluster.create',
+      cluster: payload.actions[0].value,
+      dryRun: false,
+    });
     const unknown = command.success ? checkClusterKnown(command.data, deps.config) : undefined;
     if (!command.success || unknown) {
-      await reply(unknown ? buildUsageError(unknown) : buildProblem('That button does not name a cluster.', 'Run `/rabbit cluster create <cluster> --dry-run` again.'));
+      await reply(
+        unknown
+          ? buildUsageError(unknown)
+          : buildProblem(
+              'That button does not name a cluster.',
+              'Run `/rabbit cluster create <cluster> --dry-run` again.',
+            ),
+      );
       return;
     }
     const refusal = authorizeCommand(access.roles, command.data, user);
@@ -46,12 +57,15 @@ export function createConfirmAction(deps: BotDeps) {
       return;
     }
     const cluster = command.data.cluster;
-    const teamDomain = payload.data.team?.domain;
+    const teamDomain = payload.team?.domain;
     deps.afterAck.run('slack', async () => {
       const log = deps.logger.child({ user, channel, command: commandLabel(command.data), via: 'button' });
       const request: SlackRequest = { user, channel, ...(teamDomain ? { teamDomain } : {}), reply };
       try {
-        await reply({ replace_original: true, text: plainText(`Creating ${cluster}: follow the job card in the channel.`) });
+        await reply({
+          replace_original: true,
+          text: plainText(`Creating ${cluster}: follow the job card in the channel.`),
+        });
         await startClusterCreate(deps, request, cluster, log);
       } catch (error) {
         log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'create from button failed');

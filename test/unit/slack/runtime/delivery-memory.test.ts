@@ -38,6 +38,9 @@ describe('batchedFirstDelivery', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
     const down = batchedFirstDelivery(() => Promise.reject(new Error('Connection is closed.')));
     const both = await Promise.allSettled([down('x', 600), down('y', 600)]);
-    expect(both.map((r) => (r.status === 'rejected' ? messageOf(r.reason) : 'ok'))).toEqual(['Connection is closed.', 'Connection is closed.']);
+    expect(both.map((r) => (r.status === 'rejected' ? messageOf(r.reason) : 'ok'))).toEqual([
+      'Connection is closed.',
+      'Connection is closed.',
+    ]);
   });
 });
