@@ -135,3 +135,27 @@ describe('readUpgradeFacts: every node asked itself, the cluster-wide questions 
     ]);
   });
 });
+
+describe('readUpgradeFacts on a memory alarm (real 3.10.8, 4.0.5, 4.3.6 cluster_status)', () => {
+  const single = labCluster(1);
+  it.each([
+    ['3.10', 'upg1', '3.10.8'],
+    ['4.0', 'upg2', '4.0.5'],
+    ['4.3', 'upg3', '4.3.6'],
+  ])("%s: the alarm is the node's and blocks the upgrade", async (series, captured, version) => {
+    const status = fixture(`rabbitmq-${series}/cluster_status.memory-alarm.json`).replaceAll(captured, 'lab1');
+    const shells = new RecordingShells(
+      single.hosts,
+      scripted([
+        ['lab1', /cluster_status/, ok(status)],
+        ['lab1', /list_feature_flags/, ok('[]')],
+        ['lab1', /list_deprecated_features --used/, ok('[]')],
+        ['lab1', /list_vhosts/, ok('[{"name":"/"}]')],
+        ['lab1', /list_policies|list_queues/, ok('[]')],
+      ]),
+    );
+    const report = await readUpgradeFacts(shells, single);
+    expect(report.nodes[0]).toMatchObject({ rabbitmqVersion: version, alarms: ['memory'] });
+    expect(report.verdict.blockers.map((b) => b.what)).toEqual(['alarms: rabbit@lab1 (memory)']);
+  });
+});
