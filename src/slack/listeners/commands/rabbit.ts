@@ -70,7 +70,10 @@ export function rabbitCommand(deps: BotDeps) {
     const teamDomain = payload.data.team_domain;
     // Status and the safety gates read the nodes over SSH: their own lane keeps cards from waiting on them.
     deps.afterAck.run(rabbit.name === 'status' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack', async () => {
-      const log = deps.logger.child({ user, channel, command: commandLabel(rabbit) });
+      const fields = { user, channel, command: commandLabel(rabbit) };
+      // help has nothing to do after its ack: its one line needs no child logger (the same line either way).
+      if (rabbit.name === 'help') return void deps.logger.info(fields, 'slack command accepted');
+      const log = deps.logger.child(fields);
       log.info('slack command accepted');
       const request: SlackRequest = {
         user,
