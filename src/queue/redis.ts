@@ -234,7 +234,13 @@ export function connectRedis(
       : new Redis(settings.url, common);
   // What the connection emits (refused, reset, timed out) may come back as a command's or BullMQ's
   // rejection: marked, it is redis.unreachable there, not an SSH connection lost.
-  redis.on('error', markRedisConnectionError);
+  redis.on('error', (error: Error) => {
+    markRedisConnectionError(error);
+    // A listener of ours silences ioredis's own default, which printed why it cannot connect (a
+    // wrong password, no Sentinel): where nobody else listens, say it as ioredis did.
+    if (redis.listenerCount('error') === 1)
+      console.error('[ioredis] Unhandled error event:', error.stack ?? error.message);
+  });
   if (settings.waitReplicas > 0) {
     const entry: Durability = {
       replicas: settings.waitReplicas,

@@ -3,8 +3,18 @@ import type { UsageError } from '../../commands/schema.js';
 import type { SlackMessage } from './mrkdwn.js';
 import { context, escapeText, inlineCode, plainText, section } from './mrkdwn.js';
 
-/** `/rabbit help`. */
+let help: SlackMessage | undefined;
+
+/**
+ * `/rabbit help`. The same for every request (it comes from the table of operations), so it is built
+ * once: building it per request cost more CPU than the rest of the listener before its ack.
+ */
 export function buildHelp(): SlackMessage {
+  help ??= renderHelp();
+  return help;
+}
+
+function renderHelp(): SlackMessage {
   const lines = helpLines('/rabbit').map((line) => {
     const [usage, what] = line.split(' — ');
     return `• ${inlineCode(usage)} — ${escapeText(what ?? '')}`;

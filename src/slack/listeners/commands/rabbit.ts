@@ -69,28 +69,30 @@ export function rabbitCommand(deps: BotDeps) {
     const rabbit = parsed.command;
     const isOperator = hasRole(access.roles, 'operator');
     const teamDomain = payload.data.team_domain;
-    // Status and the safety gates read the nodes over SSH: their own lane keeps cards from waiting on them.
-    deps.afterAck.run(
-      rabbit.name === 'status' || rabbit.name === 'upgrade-check' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack',
-      async () => {
-        const log = deps.logger.child({ user, channel, command: commandLabel(rabbit) });
-        log.info('slack command accepted');
-        const request: SlackRequest = {
-          user,
-          channel,
-          ...(teamDomain ? { teamDomain } : {}),
-          reply: async (message) => {
-            await respond({ response_type: 'ephemeral', ...message });
-          },
-        };
-        try {
-          await followUp(deps, request, rabbit, isOperator, log);
-        } catch (error) {
-          log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'slack command failed after ack');
-          await request.reply(problemAfterAck(error)).catch(() => undefined);
-        }
-      },
-    );
+    // Status, upgrade-check and the safety gates read the nodes over SSH: their own lane keeps cards from
+    // waiting on them.
+    const readsNodes = rabbit.name === 'status' || rabbit.name === 'upgrade-check' || isDestructiveCommand(rabbit);
+    deps.afterAck.run(readsNodes ? 'ssh' : 'slack', async () => {
+      const fields = { user, channel, command: commandLabel(rabbit) };
+      // help has nothing to do after its ack: its one line needs no child logger (the same line either way).
+      if (rabbit.name === 'help') return void deps.logger.info(fields, 'slack command accepted');
+      const log = deps.logger.child(fields);
+      log.info('slack command accepted');
+      const request: SlackRequest = {
+        user,
+        channel,
+        ...(teamDomain ? { teamDomain } : {}),
+        reply: async (message) => {
+          await respond({ response_type: 'ephemeral', ...message });
+        },
+      };
+      try {
+        await followUp(deps, request, rabbit, isOperator, log);
+      } catch (error) {
+        log.error({ err: messageOf(error), ...stackOf(toWarrenError(error)) }, 'slack command failed after ack');
+        await request.reply(problemAfterAck(error)).catch(() => undefined);
+      }
+    });
   };
 }
 
