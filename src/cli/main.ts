@@ -25,13 +25,15 @@ import { planOperation } from '../plan.js';
 import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-status.js';
 import { addDashboardCommand } from './dashboard-command.js';
 import { terminalJson, terminalText } from '../untrusted-text.js';
-import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan } from './render.js';
+import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan, renderUpgradeReport } from './render.js';
 import { parseCommand } from '../commands/parse.js';
 import { commandsOf, describeFor } from '../commands/operations.js';
 import type { CommandName, RabbitCommand, UsageError } from '../commands/schema.js';
 import { planClusterCreate, requestClusterCreate } from '../requests/cluster-create.js';
 import { requestDestructive } from '../requests/destructive.js';
 import type { RequestPorts } from '../requests/ports.js';
+import { requestUpgradeCheck } from '../requests/upgrade-check.js';
+import { readUpgradeReadiness } from '../status/read-upgrade-readiness.js';
 import { operations } from '../../jobs/index.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
@@ -334,6 +336,38 @@ async function showStatus(
   return health.headline === 'healthy' ? EXIT.ok : EXIT.failed;
 }
 
+/** `upgrade-check <cluster> [--to <version>]`: the read-only report; exit 0 when ready, 1 when not, 2 for bad usage. */
+async function showUpgradeCheck(
+  program: Command,
+  clusterName: string,
+  options: { to?: string; json?: boolean },
+): Promise<number> {
+  const command = parsedCommand([
+    'upgrade-check',
+    clusterName,
+    ...(options.to === undefined ? [] : ['--to', options.to]),
+  ]);
+  if ('code' in command) return refuseUsage(command);
+  if (command.name !== 'upgrade-check') return EXIT.usage;
+  const config = await configFrom(program);
+  const membership = await membershipOf(program, clusterName);
+  const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const result = await requestUpgradeCheck(
+    {
+      readUpgradeReadiness: (cluster, target) =>
+        readUpgradeReadiness(config, cluster, { logger, membership, ...(target === undefined ? {} : { target }) }),
+    },
+    { cluster: command.cluster, ...(command.to === undefined ? {} : { to: command.to }) },
+  );
+  if (result.kind === 'unreadable') {
+    err(describeError(result.error.toJSON()));
+    return exitCodeOf(result.error);
+  }
+  if (options.json) outJson(result.report);
+  else out(renderUpgradeReport(result.report));
+  return result.report.verdict.ready ? EXIT.ok : EXIT.failed;
+}
+
 /**
  * `status` without a cluster, as in Slack: every configured cluster read side by side, one line each; exit 0 if all
  * are healthy.
@@ -462,6 +496,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .command([...(rest.length > 0 ? rest : [first]), ...spec.args.map(commanderArgument)].join(' '))
       .description(describeFor(spec, 'cli'));
     if (spec.dryRun) command.option('--dry-run', "show the commands (and the gates' verdict) and change nothing");
+    for (const option of spec.options ?? []) command.option(option.flag, option.summary);
     defineCliCommand(program, command, spec.name, run);
   }
 
@@ -529,6 +564,13 @@ function defineCliCommand(
         .option('--json', 'print the parsed status as JSON')
         .action((cluster: string | undefined, options: { json?: boolean }) =>
           run(() => showStatus(program, cluster, options))(),
+        );
+      return;
+    case 'upgrade-check':
+      command
+        .option('--json', 'print the report as JSON')
+        .action((cluster: string, options: { to?: string; json?: boolean }) =>
+          run(() => showUpgradeCheck(program, cluster, options))(),
         );
       return;
     case 'help':

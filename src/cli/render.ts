@@ -1,4 +1,5 @@
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { UpgradeReport } from '../status/read-upgrade-readiness.js';
 import type { ProgressEvent } from '../operations/progress.js';
 import { ClusterCreateResult, MaintenanceResult } from '../operations/schema.js';
 import type { StoredAuditEntry } from '../audit/schema.js';
@@ -165,4 +166,45 @@ export function renderAudit(entries: readonly StoredAuditEntry[]): string {
     )
     .join('\n');
   return terminalText(text);
+}
+
+/** The upgrade-readiness report for a terminal: verdict and path, a line per node, each blocker with what to do. */
+export function renderUpgradeReport(report: UpgradeReport): string {
+  const { verdict } = report;
+  const toward = verdict.to ? ` for ${verdict.to}` : '';
+  const head =
+    `cluster ${report.cluster}: ${verdict.ready ? 'READY' : 'NOT READY'}` +
+    `${toward} (` +
+    `${verdict.path === 'blue-green' ? 'blue/green' : verdict.path})`;
+  const nodes = report.nodes.map((n) => {
+    if (n.unreadable !== undefined) return `  ○ ${n.node.padEnd(22)} not read: ${n.unreadable}`;
+    const deprecated =
+      n.deprecatedInUse === 'unsupported'
+        ? 'deprecated features: n/a before 3.13'
+        : n.deprecatedInUse.length > 0
+          ? `deprecated in use: ${n.deprecatedInUse.join(', ')}`
+          : 'no deprecated features in use';
+    return [
+      '  ●',
+      n.node.padEnd(22),
+      `RabbitMQ ${n.rabbitmqVersion ?? '?'}`.padEnd(16),
+      `Erlang ${n.erlangVersion ?? '?'}`.padEnd(14),
+      n.flagsNotEnabled.length > 0 ? `flags not enabled: ${n.flagsNotEnabled.join(', ')}` : 'all stable flags enabled',
+      deprecated,
+      n.alarms.length > 0 ? `alarms: ${n.alarms.join(', ')}` : 'no alarms',
+    ].join('  ');
+  });
+  const policies =
+    report.mirroringPolicies.length > 0
+      ? report.mirroringPolicies.map((p) => `${p.name} (vhost ${p.vhost})`).join(', ')
+      : 'none';
+  const lines = [
+    head,
+    `  path: ${verdict.summary}`,
+    ...nodes,
+    `  mirroring policies: ${policies}; under-replicated quorum queues: ${report.underReplicated.length}`,
+    ...verdict.blockers.flatMap((b) => [`  ✗ ${b.what}`, `      what to do: ${b.fix}`]),
+    ...verdict.warnings.map((w) => `  ! ${w}`),
+  ];
+  return terminalText(lines.join('\n'));
 }

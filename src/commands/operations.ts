@@ -16,6 +16,8 @@ export interface CommandSpec {
   args: string[];
   /** Takes --dry-run: show the commands (and for a destructive command, the gates' verdict), change nothing. */
   dryRun: boolean;
+  /** Options that take a value, in usage notation (`--to <version>`), each with what it means. */
+  options?: { flag: string; summary: string }[];
   summary: string;
   /** What this front end adds to the summary: how the command is allowed there. */
   notes?: Partial<Record<FrontEnd, string>>;
@@ -82,6 +84,20 @@ export const COMMANDS: readonly CommandSpec[] = [
     dryRun: false,
     summary: 'the latest requests, approvals, refusals and results',
   },
+  {
+    name: 'upgrade-check',
+    words: 'upgrade-check',
+    args: ['<cluster>'],
+    dryRun: false,
+    options: [
+      { flag: '--to <version>', summary: 'the version or series to judge the path to (default: the next series)' },
+    ],
+    summary:
+      "can the cluster be upgraded: each node's RabbitMQ and Erlang, feature " +
+      'flags not enabled, deprecated features in use, mirroring policies, ' +
+      'under-replicated quorum queues, alarms, and the path to --to ' +
+      '(read-only)',
+  },
 ];
 
 /** The row of one command. */
@@ -98,7 +114,12 @@ export function commandsOf(front: FrontEnd): CommandSpec[] {
 
 /** `node reset <cluster> <host> [--dry-run]`: the words and arguments as usage shows them. */
 export function synopsis(spec: CommandSpec): string {
-  return [spec.words, ...spec.args, ...(spec.dryRun ? ['[--dry-run]'] : [])].join(' ');
+  return [
+    spec.words,
+    ...spec.args,
+    ...(spec.options ?? []).map((o) => `[${o.flag}]`),
+    ...(spec.dryRun ? ['[--dry-run]'] : []),
+  ].join(' ');
 }
 
 /** What the command does, as `front` says it. */

@@ -1,13 +1,13 @@
 import type { WarrenConfig } from '../config/schema.js';
 import { USAGE, allUsage } from './help.js';
-import { RabbitCommand } from './schema.js';
+import { RabbitCommand, UpgradeTarget } from './schema.js';
 import type { CommandName, ParseResult, UsageError, UsageErrorCode } from './schema.js';
 
 /** Longer than any real command; anything past it is pasted text, not a command. */
 export const MAX_COMMAND_LENGTH = 200;
 
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
-const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit'] as const;
+const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check'] as const;
 const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
 const CLUSTER_ACTIONS = ['create', 'teardown'] as const;
 
@@ -54,6 +54,8 @@ export function parseCommand(text: string): ParseResult {
       return rest.length === 0 ? ok({ name: 'jobs' }) : unexpected('jobs', rest[0]);
     case 'audit':
       return parseAudit(rest);
+    case 'upgrade-check':
+      return parseUpgradeCheck(rest);
     default:
       return fail('usage.unknown_command', `unknown command "${verb}"${suggestionFor(verb.toLowerCase())}`, allUsage());
   }
@@ -143,6 +145,41 @@ function parseAudit(args: string[]): ParseResult {
   return validated(positional.length === 0 ? { name: 'audit' } : { name: 'audit', cluster: positional[0] });
 }
 
+/** `upgrade-check <cluster> [--to <version>]`: the option's value is the token after it. */
+function parseUpgradeCheck(args: string[]): ParseResult {
+  const usage = [USAGE['upgrade-check']];
+  const positional: string[] = [];
+  let to: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const token = args[i];
+    if (!token.startsWith('-')) {
+      positional.push(token);
+      continue;
+    }
+    if (token.toLowerCase() !== '--to')
+      return fail(
+        'usage.unknown_option',
+        `unknown option "${token}" for upgrade-check (options: --to <version>)`,
+        usage,
+      );
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('-'))
+      return fail('usage.missing_argument', '--to needs a version, such as 4.0 or 4.0.5', usage);
+    if (to !== undefined) return fail('usage.unexpected_argument', '--to is given twice', usage);
+    if (!UpgradeTarget.safeParse(value).success)
+      return fail(
+        'usage.bad_version',
+        `"${value}" is not a version: name a series such as 4.0 or a release such as 4.0.5`,
+        usage,
+      );
+    to = value;
+    i++;
+  }
+  if (positional.length === 0) return fail('usage.missing_argument', 'upgrade-check needs a cluster name', usage);
+  if (positional.length > 1) return unexpected('upgrade-check', positional[1]);
+  return validated({ name: 'upgrade-check', cluster: positional[0], ...(to === undefined ? {} : { to }) });
+}
+
 function parseStatus(args: string[]): ParseResult {
   const { positional, flags } = splitArgs(args);
   if (flags.length > 0)
@@ -152,7 +189,13 @@ function parseStatus(args: string[]): ParseResult {
 }
 
 /** The zod check at the boundary: cluster and host names must be SafeNames, whatever the tokenizer let through. */
-function validated(candidate: { name: CommandName; cluster?: string; host?: string; dryRun?: boolean }): ParseResult {
+function validated(candidate: {
+  name: CommandName;
+  cluster?: string;
+  host?: string;
+  dryRun?: boolean;
+  to?: string;
+}): ParseResult {
   const result = RabbitCommand.safeParse(candidate);
   if (result.success) return ok(result.data);
   const issue = result.error.issues[0];

@@ -44,6 +44,14 @@ export const ClusterTeardownCommand = z
 /** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
 export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
 
+/** A `--to` version: a release series (`4.0`) or a release (`4.0.5`). */
+export const UpgradeTarget = z.string().regex(/^\d{1,3}\.\d{1,3}(?:\.\d{1,6})?$/, 'a version such as 4.0 or 4.0.5');
+
+/** `/rabbit upgrade-check <cluster> [--to <version>]`: the read-only upgrade-readiness report card. */
+export const UpgradeCheckCommand = z
+  .object({ name: z.literal('upgrade-check'), cluster: SafeName, to: UpgradeTarget.optional() })
+  .strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
   HelpCommand,
@@ -55,12 +63,14 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   NodeAddCommand,
   ClusterTeardownCommand,
   AuditCommand,
+  UpgradeCheckCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
 export type ClusterCreateCommand = z.infer<typeof ClusterCreateCommand>;
 export type StatusCommand = z.infer<typeof StatusCommand>;
 export type AuditCommand = z.infer<typeof AuditCommand>;
+export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
 
 /** The commands that destroy data: requested in chat, run only once another person approves. */
 export type DestructiveCommand = Extract<
@@ -88,6 +98,7 @@ export type UsageErrorCode =
   | 'usage.unexpected_argument'
   | 'usage.unknown_option'
   | 'usage.bad_name'
+  | 'usage.bad_version'
   | 'usage.unknown_cluster'
   | 'usage.unknown_host';
 

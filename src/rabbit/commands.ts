@@ -216,6 +216,16 @@ export function listPoliciesCommand(vhost = '/'): ShellCommand {
   return sh`rabbitmqctl -q list_policies --formatter json --vhost ${vhost} </dev/null`;
 }
 
+/**
+ * The deprecated features the node sees in use (3.13 and later; exit 64 "not found" before).
+ * Measured on 4.0.5 and 4.3.6: `[]` on a fresh node, JSON on stdout.
+ */
+export function deprecatedFeaturesUsedCommand(): ShellCommand {
+  return sh`${NO_VM_EXITS_69} rabbitmq-diagnostics -q list_deprecated_features --used --formatter json </dev/null`.named(
+    'rabbitmq-diagnostics list_deprecated_features --used',
+  );
+}
+
 export const HA_POLICY_NAME = 'ha-all';
 export const HA_POLICY_DEFINITION = '{"ha-mode":"all"}';
 

@@ -5,12 +5,17 @@ import { parseClusterStatus, parseJsonOutput } from './cluster-status.js';
 import type { ClusterStatus } from './cluster-status.js';
 import {
   clusterStatusCommand,
+  deprecatedFeaturesUsedCommand,
   featureFlagsCommand,
+  listPoliciesCommand,
   listQueuesCommand,
   listVhostsCommand,
   quorumCriticalCommand,
 } from './commands.js';
+import { DeprecatedFeatures, hasDeprecatedFeatures } from './deprecated-features.js';
 import { FeatureFlags } from './feature-flags.js';
+import { Policies, mirroringPolicies } from './policies.js';
+import type { MirroringPolicy } from './policies.js';
 import { compareVersions } from './version.js';
 
 /**
@@ -138,4 +143,52 @@ export async function readQuorumVerdict(
   return parsed.result === 'error'
     ? { critical: true, queues: (parsed.queues ?? []).map((q) => q.readable_name ?? q.name) }
     : { critical: false };
+}
+
+/**
+ * The names of the deprecated features the node sees in use; 'unsupported' before 3.13 (no such
+ * command: 3.10.8 exits 64 "not found"), undefined when RabbitMQ does not run there (exit 69).
+ */
+export async function readDeprecatedFeaturesInUse(
+  shells: Shells,
+  host: Host,
+  version: string | undefined,
+  options: { timeoutMs?: number } = {},
+): Promise<string[] | 'unsupported' | undefined> {
+  if (!hasDeprecatedFeatures(version)) return 'unsupported';
+  const shell = await shells.shell(host.name);
+  const result = await shell.run(deprecatedFeaturesUsedCommand(), {
+    okExitCodes: [64, 69],
+    timeoutMs: options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+  });
+  if (result.code === 69) return undefined;
+  // 64 is also "app stopped": only the CLI's own "not found" means the version lacks it
+  if (result.code === 64) {
+    if (/Command 'list_deprecated_features' not found/.test(result.stderr.slice(0, 2_000))) return 'unsupported';
+    return undefined;
+  }
+  return parseJsonOutput(DeprecatedFeatures, result.stdout, host.name, 'list_deprecated_features')
+    .map((f) => f.name)
+    .sort();
+}
+
+/** Every policy that mirrors classic queues (`ha-mode`), across the node's vhosts (`list_policies` per vhost). */
+export async function readMirroringPolicies(
+  shells: Shells,
+  host: Host,
+  options: { timeoutMs?: number } = {},
+): Promise<MirroringPolicy[]> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const shell = await shells.shell(host.name);
+  const found: MirroringPolicy[] = [];
+  for (const vhost of await listVhosts(shells, host, { timeoutMs })) {
+    const policies = parseJsonOutput(
+      Policies,
+      (await shell.run(listPoliciesCommand(vhost), { timeoutMs })).stdout,
+      host.name,
+      'list_policies',
+    );
+    found.push(...mirroringPolicies(vhost, policies));
+  }
+  return found;
 }

@@ -61,6 +61,8 @@ export function commandLabel(command: RabbitCommand): string {
     case 'status':
     case 'audit':
       return command.cluster ? `${command.name} ${command.cluster}` : command.name;
+    case 'upgrade-check':
+      return `upgrade-check ${command.cluster}${command.to ? ` --to ${command.to}` : ''}`;
     default:
       return command.name;
   }

@@ -9,6 +9,7 @@ import type { BotMetrics } from '../observability/metrics.js';
 import type { OperationsQueue } from '../queue/queue.js';
 import type { OperationName } from '../operations/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
+import type { UpgradeReport } from '../status/read-upgrade-readiness.js';
 import type { AfterAck } from './after-ack.js';
 import type { Block, SlackText } from './messages/mrkdwn.js';
 import type { PlanEntry } from './messages/plan.js';
@@ -22,6 +23,13 @@ export type ReadClusterStatus = (
   /** `onEarly`: what is known when the reading is held up (see ReadStatusOptions). */
   options?: { logger?: Logger; onEarly?: (health: ClusterHealth) => void },
 ) => Promise<ClusterHealth>;
+
+/** Reads a cluster's upgrade readiness over SSH (src/status/read-upgrade-readiness.ts in production). */
+export type ReadUpgradeReadiness = (
+  config: WarrenConfig,
+  cluster: string,
+  options?: { logger?: Logger; target?: string },
+) => Promise<UpgradeReport>;
 
 /** The dry run's commands per host (src/plan.ts in production); `node` for the node.* operations. */
 export type PlanOperation = (
@@ -45,6 +53,7 @@ export interface BotDeps {
   /** Slash commands by outcome; Web API retries are counted on the client itself. */
   metrics: BotMetrics;
   readClusterStatus: ReadClusterStatus;
+  readUpgradeReadiness: ReadUpgradeReadiness;
   planOperation: PlanOperation;
   /** Judges a destructive request before an approver is asked (src/gates/check.ts in production). */
   checkSafetyGates: CheckSafetyGates;

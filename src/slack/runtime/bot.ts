@@ -14,11 +14,12 @@ import { planOperation } from '../../plan.js';
 import type { OperationsQueue } from '../../queue/queue.js';
 import { MembershipStore } from '../../state/membership.js';
 import { readClusterStatus } from '../../status/read-cluster-status.js';
+import { readUpgradeReadiness } from '../../status/read-upgrade-readiness.js';
 import { AfterAck } from '../after-ack.js';
 import { createSlackApp } from './app.js';
 import { batchedFirstDelivery } from './delivery-memory.js';
 import { ApprovalSweeper } from '../approval-sweeper.js';
-import type { BotDeps, PlanOperation, ReadClusterStatus } from '../deps.js';
+import type { BotDeps, PlanOperation, ReadClusterStatus, ReadUpgradeReadiness } from '../deps.js';
 import { slackSettingsFromEnv } from './env.js';
 import { botHealth } from './health.js';
 import { registerListeners } from '../listeners/index.js';
@@ -45,6 +46,7 @@ export interface BotOptions {
   now?: () => number;
   /** Seams for tests and the demo; production uses the real ones. */
   readClusterStatus?: ReadClusterStatus;
+  readUpgradeReadiness?: ReadUpgradeReadiness;
   planOperation?: PlanOperation;
   retryConfig?: webApi.RetryOptions;
   rateBudget?: RateBudget;
@@ -116,6 +118,10 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       options.readClusterStatus ??
       (async (config, cluster, readOptions) =>
         readClusterStatus(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
+    readUpgradeReadiness:
+      options.readUpgradeReadiness ??
+      (async (config, cluster, readOptions) =>
+        readUpgradeReadiness(config, cluster, { ...readOptions, membership: await membership.read(cluster) })),
     planOperation:
       options.planOperation ??
       (async (config, operation, cluster, node) =>

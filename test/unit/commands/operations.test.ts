@@ -36,6 +36,8 @@ describe('the grammar table', () => {
         expect(command, spec.words).toBeDefined();
         expect(command!.args).toEqual(spec.args);
         expect(command!.options.includes('--dry-run')).toBe(spec.dryRun);
+        for (const option of spec.options ?? [])
+          expect(command!.options, spec.words).toContain(option.flag.split(' ')[0]);
         expect(command!.description).toBe(describeFor(spec, 'cli'));
       }
     },
@@ -50,7 +52,8 @@ describe('the grammar table', () => {
       const text = synopsis(spec)
         .replace(/\[<cluster>\]|<cluster>/, 'rmq-lab')
         .replace('<host>', 'mq3')
-        .replace('[--dry-run]', '--dry-run');
+        .replace('[--dry-run]', '--dry-run')
+        .replace('[--to <version>]', '--to 4.0');
       const parsed = parseCommand(text);
       expect(parsed.ok && parsed.command.name, text).toBe(spec.name);
       expect(USAGE[spec.name].startsWith(synopsis(spec))).toBe(true);

@@ -188,6 +188,7 @@ describe('helpLines', () => {
       '/rabbit node add <cluster> <host> [--dry-run]',
       '/rabbit cluster teardown <cluster> [--dry-run]',
       '/rabbit audit [<cluster>]',
+      '/rabbit upgrade-check <cluster> [--to <version>]',
     ]);
   });
 });

@@ -10,6 +10,7 @@ import { replyWithAudit } from '../../handlers/audit.js';
 import { requestDestructiveOperation } from '../../handlers/destructive-request.js';
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
+import { postUpgradeCheck } from '../../handlers/upgrade-check.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
 import { plainText } from '../../messages/mrkdwn.js';
 import type { CommandOutcome } from '../../../observability/metrics.js';
@@ -68,8 +69,10 @@ export function rabbitCommand(deps: BotDeps) {
     const rabbit = parsed.command;
     const isOperator = hasRole(access.roles, 'operator');
     const teamDomain = payload.data.team_domain;
-    // Status and the safety gates read the nodes over SSH: their own lane keeps cards from waiting on them.
-    deps.afterAck.run(rabbit.name === 'status' || isDestructiveCommand(rabbit) ? 'ssh' : 'slack', async () => {
+    // Status, upgrade-check and the safety gates read the nodes over SSH: their own lane keeps cards from
+    // waiting on them.
+    const readsNodes = rabbit.name === 'status' || rabbit.name === 'upgrade-check' || isDestructiveCommand(rabbit);
+    deps.afterAck.run(readsNodes ? 'ssh' : 'slack', async () => {
       const fields = { user, channel, command: commandLabel(rabbit) };
       // help has nothing to do after its ack: its one line needs no child logger (the same line either way).
       if (rabbit.name === 'help') return void deps.logger.info(fields, 'slack command accepted');
@@ -115,6 +118,8 @@ async function followUp(
         : startClusterCreate(deps, request, command.cluster, log);
     case 'audit':
       return replyWithAudit(deps, request, command.cluster);
+    case 'upgrade-check':
+      return postUpgradeCheck(deps, request, command, log);
     case 'node.reset':
     case 'node.remove':
     case 'node.add':
@@ -138,6 +143,13 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
           command.cluster
             ? `Reading the status of ${command.cluster} from its nodes…`
             : 'Reading the status of every cluster…',
+        ),
+      };
+    case 'upgrade-check':
+      return {
+        response_type: 'ephemeral',
+        text: plainText(
+          `Reading every node of ${command.cluster} for an upgrade check${command.to ? ` to ${command.to}` : ''}…`,
         ),
       };
     case 'node.reset':
