@@ -331,7 +331,16 @@ boot_host() {   # start host I's PID 1 in the background; netns and files must e
       ip netns exec "$h" unshare --uts --ipc --mount --propagation private --pid --fork --mount-proc \
         --kill-child=SIGKILL "$INIT" "$h" "$d" </dev/null >>"$d/init.log" 2>&1
   ) &
-  echo $! > "$STATE/$h.pid"
+  local pid=$!
+  echo "$pid" > "$STATE/$h.pid"
+  # Until the subshell has exec'd, its command line is lab.sh's, and host_pid (which checks for
+  # host-init.sh there, against PID reuse) would call a host that is still booting dead. On a
+  # loaded machine that window outlasted the first ssh try of wait_sshd (CI: "lab3: host died
+  # while booting", with no init.log yet). Wait for the exec, or for the subshell to end.
+  until grep -qaF -- "$INIT" "/proc/$pid/cmdline" 2>/dev/null; do
+    alive "$pid" || break
+    sleep 0.01
+  done
 }
 
 wait_sshd() {   # $1 = index, $2 = deadline (SECONDS): until `ssh root@host true` works
