@@ -189,6 +189,8 @@ describe('helpLines', () => {
       '/rabbit cluster teardown <cluster> [--dry-run]',
       '/rabbit audit [<cluster>]',
       '/rabbit upgrade-check <cluster> [--to <version>]',
+      '/rabbit cluster migrate-to-quorum <cluster> [--dry-run]',
+      '/rabbit cluster delete-classic-queues <cluster> [--dry-run]',
     ]);
   });
 });
