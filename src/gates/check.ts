@@ -76,7 +76,11 @@ export async function readGateFacts(
   if (isMigrationOperation(request.operation)) {
     if (viewStatus)
       facts.migration = buildMigrationPlan(
-        await readMigrationFacts(shells, order[viewIndex], request.cluster, viewStatus),
+        await readMigrationFacts(shells, order[viewIndex], request.cluster, viewStatus, {
+          // a delete judges queues only
+          policies: request.operation === 'cluster.migrate-to-quorum',
+          queues: true,
+        }),
       );
     return facts;
   }

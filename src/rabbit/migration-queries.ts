@@ -37,39 +37,43 @@ export async function readVhostQueues(shells: Shells, host: Host, vhost: string)
   return parseJsonOutput(QueueRows, result.stdout, host.name, 'list_queues');
 }
 
-/** Every vhost with its default queue type, policies and queues, read from one running member. */
+/** Every vhost's name and default queue type (`list_vhosts name default_queue_type`). */
+export async function readVhostDefaults(shells: Shells, host: Host): Promise<VhostRows> {
+  const shell = await shells.shell(host.name);
+  const result = await shell.run(listVhostDefaultsCommand(), { timeoutMs: TIMEOUT_MS });
+  return parseJsonOutput(VhostRows, result.stdout, host.name, 'list_vhosts');
+}
+
+/** One vhost's policies. */
+export async function readVhostPolicies(shells: Shells, host: Host, vhost: string): Promise<Policies> {
+  const shell = await shells.shell(host.name);
+  const result = await shell.run(listVhostPoliciesCommand(vhost), { timeoutMs: TIMEOUT_MS });
+  return parseJsonOutput(Policies, result.stdout, host.name, 'list_policies');
+}
+
+/**
+ * Every vhost with its default queue type, and what `read` asks of each: its policies, its queues (each a rabbitmqctl
+ * call, an Erlang VM start on the node: a step asks only what it judges).
+ */
 export async function readMigrationFacts(
   shells: Shells,
   host: Host,
   cluster: string,
   status: ClusterStatus,
+  read: { policies: boolean; queues: boolean } = { policies: true, queues: true },
 ): Promise<MigrationFacts> {
   const rabbitmqVersion = lowestVersion(status);
   if (rabbitmqVersion === undefined)
     throw new WarrenError('status.unparseable', `cluster_status on ${host.name} names no RabbitMQ version`, {
       host: host.name,
     });
-  const shell = await shells.shell(host.name);
-  const vhostRows = parseJsonOutput(
-    VhostRows,
-    (await shell.run(listVhostDefaultsCommand(), { timeoutMs: TIMEOUT_MS })).stdout,
-    host.name,
-    'list_vhosts',
-  );
   const vhosts: VhostFacts[] = [];
-  for (const row of vhostRows) {
-    const policies = parseJsonOutput(
-      Policies,
-      (await shell.run(listVhostPoliciesCommand(row.name), { timeoutMs: TIMEOUT_MS })).stdout,
-      host.name,
-      'list_policies',
-    );
-    const queues = await readVhostQueues(shells, host, row.name);
+  for (const row of await readVhostDefaults(shells, host)) {
     vhosts.push({
       name: row.name,
       ...(row.default_queue_type === undefined ? {} : { defaultQueueType: row.default_queue_type }),
-      policies,
-      queues,
+      policies: read.policies ? await readVhostPolicies(shells, host, row.name) : [],
+      queues: read.queues ? await readVhostQueues(shells, host, row.name) : [],
     });
   }
   return { cluster, readFrom: host.name, rabbitmqVersion, vhosts };

@@ -259,23 +259,33 @@ export function deletableQueues(plan: MigrationPlan): {
   };
 }
 
+/**
+ * `rabbitmqctl -q ARGS` run as the rabbitmq account. Measured on 3.10.8, 4.0.5 and 4.3.6: Debian's
+ * rabbitmq-script-wrapper, run as root, passes its arguments to `su -c "…"` inside double quotes with only `"`
+ * escaped, so a `$` or a backquote in a queue or vhost name is expanded by a second shell (`a$b` is not found; a name
+ * such as `$(…)` would run as rabbitmq). Run as rabbitmq, the wrapper passes "$@" untouched: every argument arrives as
+ * quote() sent it.
+ */
+function rabbitmqctl(args: readonly string[], label: string): ShellCommand {
+  return sh`runuser -u rabbitmq -- rabbitmqctl -q ${args} </dev/null`.named(`rabbitmqctl ${label}`);
+}
+
 /** `list_vhosts name default_queue_type` (3.10.8 prints it; "undefined" when unset). */
 export function listVhostDefaultsCommand(): ShellCommand {
-  return sh`rabbitmqctl -q list_vhosts --formatter json name default_queue_type </dev/null`;
+  return rabbitmqctl(['list_vhosts', '--formatter', 'json', 'name', 'default_queue_type'], 'list_vhosts');
 }
 
 /** The vhost's queues with what the plan shows (`--vhost=V`: a vhost name starting with "-" is no option). */
 export function listVhostQueuesCommand(vhost: string): ShellCommand {
-  return sh`rabbitmqctl -q list_queues --formatter json ${`--vhost=${vhost}`} name type messages consumers </dev/null`.named(
-    'rabbitmqctl list_queues',
+  return rabbitmqctl(
+    ['list_queues', '--formatter', 'json', `--vhost=${vhost}`, 'name', 'type', 'messages', 'consumers'],
+    'list_queues',
   );
 }
 
 /** `list_policies` of one vhost. */
 export function listVhostPoliciesCommand(vhost: string): ShellCommand {
-  return sh`rabbitmqctl -q list_policies --formatter json ${`--vhost=${vhost}`} </dev/null`.named(
-    'rabbitmqctl list_policies',
-  );
+  return rabbitmqctl(['list_policies', '--formatter', 'json', `--vhost=${vhost}`], 'list_policies');
 }
 
 /** Exit 69 of clear_policy: "Parameter does not exist" (3.10.8, 4.3.6): already cleared. */
@@ -283,13 +293,23 @@ export const POLICY_ABSENT_EXIT = 69;
 
 /** Removes a policy (`--`: a name starting with "-" is no option). */
 export function clearPolicyCommand(vhost: string, name: string): ShellCommand {
-  return sh`rabbitmqctl -q clear_policy ${`--vhost=${vhost}`} -- ${name} </dev/null`.named('rabbitmqctl clear_policy');
+  return rabbitmqctl(['clear_policy', `--vhost=${vhost}`, '--', name], 'clear_policy');
 }
 
 /** Sets a policy again, as it was but for its mirroring keys. */
 export function rewritePolicyCommand(change: Extract<PolicyChange, { kind: 'rewrite' }>): ShellCommand {
-  return sh`rabbitmqctl -q set_policy ${`--vhost=${change.vhost}`} ${`--priority=${change.priority}`} ${`--apply-to=${change.applyTo}`} -- ${change.name} ${change.pattern} ${JSON.stringify(change.definition)} </dev/null`.named(
-    'rabbitmqctl set_policy',
+  return rabbitmqctl(
+    [
+      'set_policy',
+      `--vhost=${change.vhost}`,
+      `--priority=${change.priority}`,
+      `--apply-to=${change.applyTo}`,
+      '--',
+      change.name,
+      change.pattern,
+      JSON.stringify(change.definition),
+    ],
+    'set_policy',
   );
 }
 
@@ -307,8 +327,9 @@ export function erlangBinary(text: string): string {
  */
 export function setVhostQuorumDefaultCommand(vhost: string, rabbitmqVersion: string): ShellCommand {
   if (compareVersions(rabbitmqVersion, '3.11') >= 0)
-    return sh`rabbitmqctl -q update_vhost_metadata --default-queue-type quorum -- ${vhost} </dev/null`.named(
-      'rabbitmqctl update_vhost_metadata',
+    return rabbitmqctl(
+      ['update_vhost_metadata', '--default-queue-type', 'quorum', '--', vhost],
+      'update_vhost_metadata',
     );
   if (!canSetDefaultQueueType(rabbitmqVersion))
     throw new WarrenError(
@@ -321,7 +342,7 @@ export function setVhostQuorumDefaultCommand(vhost: string, rabbitmqVersion: str
   const expression =
     `case rabbit_misc:execute_mnesia_transaction(fun() -> rabbit_vhost:update_metadata(${erlangBinary(vhost)}, ` +
     `fun(M) -> M#{default_queue_type => <<"quorum">>} end) end) of {aborted, R} -> erlang:error(R); _ -> ok end.`;
-  return sh`rabbitmqctl -q eval ${expression} </dev/null`.named('rabbitmqctl eval rabbit_vhost:update_metadata');
+  return rabbitmqctl(['eval', expression], 'eval rabbit_vhost:update_metadata');
 }
 
 /**
@@ -330,7 +351,5 @@ export function setVhostQuorumDefaultCommand(vhost: string, rabbitmqVersion: str
  * caller reads the queues again to say which.
  */
 export function deleteQueueCommand(queue: ShownQueue): ShellCommand {
-  return sh`rabbitmqctl -q delete_queue ${`--vhost=${queue.vhost}`} --if-unused -- ${queue.name} </dev/null`.named(
-    'rabbitmqctl delete_queue',
-  );
+  return rabbitmqctl(['delete_queue', `--vhost=${queue.vhost}`, '--if-unused', '--', queue.name], 'delete_queue');
 }

@@ -26,8 +26,8 @@ import type { Step, StepContext } from './step.js';
  * again in its check, so a resumed job does only what is still to do.
  */
 
-/** The plan as the cluster is now, read from the seed. */
-async function readPlan(ctx: StepContext): Promise<MigrationPlan> {
+/** The plan as the cluster is now, read from the seed: only what `read` asks (each read is a rabbitmqctl call). */
+async function readPlan(ctx: StepContext, read: { policies: boolean; queues: boolean }): Promise<MigrationPlan> {
   const seed = ctx.cluster.seed;
   const status = await readNodeStatus(ctx.shells, seed);
   if (typeof status === 'string')
@@ -35,7 +35,7 @@ async function readPlan(ctx: StepContext): Promise<MigrationPlan> {
       host: seed.name,
       hint: `Start it (warren status ${ctx.cluster.cluster.name}), then run the migration again.`,
     });
-  return buildMigrationPlan(await readMigrationFacts(ctx.shells, seed, ctx.cluster.cluster.name, status));
+  return buildMigrationPlan(await readMigrationFacts(ctx.shells, seed, ctx.cluster.cluster.name, status, read));
 }
 
 const readCommands = (step: string, host: string) => [
@@ -63,14 +63,23 @@ export const removeMirroringPolicies: Step<PolicyChange> = {
       {
         step: this.id,
         host,
-        command: 'rabbitmqctl -q set_policy --vhost=<vhost> --priority=<p> --apply-to=<a> -- <policy> <pattern> <rest>',
+        command: rewritePolicyCommand({
+          kind: 'rewrite',
+          vhost: '<vhost>',
+          name: '<policy>',
+          pattern: '<pattern>',
+          removed: [],
+          priority: 0,
+          applyTo: '<apply-to>',
+          definition: { '<key>': '<value without ha-*>' },
+        }).text,
         when: 'for each policy that holds ha-* keys and others (set again without the ha-* keys)',
       },
     ];
   },
 
   async check(ctx) {
-    return (await readPlan(ctx)).vhosts.flatMap((v) => v.policies);
+    return (await readPlan(ctx, { policies: true, queues: false })).vhosts.flatMap((v) => v.policies);
   },
 
   async run(ctx, pending) {
@@ -114,7 +123,7 @@ export const quorumDefaultQueueType: Step<{ vhost: string; version: string }> = 
   },
 
   async check(ctx) {
-    const plan = await readPlan(ctx);
+    const plan = await readPlan(ctx, { policies: false, queues: false });
     return plan.vhosts.filter((v) => v.setDefault).map((v) => ({ vhost: v.vhost, version: plan.rabbitmqVersion }));
   },
 
@@ -155,7 +164,7 @@ export const listRemainingClassicQueues: Step<'read', RemainingQueues> = {
   },
 
   async run(ctx) {
-    const plan = await readPlan(ctx);
+    const plan = await readPlan(ctx, { policies: false, queues: true });
     const queues = plan.vhosts.flatMap((v) => v.classicQueues);
     const warnings =
       queues.length === 0
@@ -178,7 +187,7 @@ export const listRemainingClassicQueues: Step<'read', RemainingQueues> = {
 export const DeletedQueues = z.object({
   deleted: z.array(ShownQueue),
   kept: z.array(z.object({ queue: ShownQueue, why: z.string() })),
-  /** Classic queues that were not shown (they appeared since): never deleted. */
+  /** Classic queues that were not shown (appeared since, or had consumers then): never deleted. */
   appeared: z.array(ShownQueue),
   warnings: z.array(z.string()),
 });
@@ -260,7 +269,10 @@ export const deleteClassicQueues: Step<Verdict, DeletedQueues> = {
       else deleted.push(v.queue);
     }
     const shownKeys = new Set(shown.map(queueKey));
-    const appeared = [...after.values()].filter((q) => !shownKeys.has(queueKey(q)));
+    // not shown: appeared since, or had consumers when the request was judged
+    const appeared = [...after.values()]
+      .filter((q) => !shownKeys.has(queueKey(q)))
+      .sort((a, b) => (queueKey(a) < queueKey(b) ? -1 : 1));
     const warnings = [
       ...kept.map((k) => `kept ${describeQueue(k.queue)}: ${k.why}`),
       ...(appeared.length > 0
