@@ -3,6 +3,8 @@ import { createCluster } from './create-cluster.js';
 import { nodeAdd } from './node-add.js';
 import { nodeRemove } from './node-remove.js';
 import { nodeReset } from './node-reset.js';
+import { deleteClassicQueuesOperation } from './delete-classic-queues.js';
+import { migrateToQuorum } from './migrate-to-quorum.js';
 import type { OperationRegistry } from '../src/operations/operation.js';
 
 /** Every operation this build can run, by name (see OperationRegistry: partial on purpose). */
@@ -12,4 +14,6 @@ export const operations: OperationRegistry = {
   'node.remove': nodeRemove,
   'node.add': nodeAdd,
   'cluster.teardown': clusterTeardown,
+  'cluster.migrate-to-quorum': migrateToQuorum,
+  'cluster.delete-classic-queues': deleteClassicQueuesOperation,
 };

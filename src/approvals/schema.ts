@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SafeName } from '../config/schema.js';
 import { DESTRUCTIVE_OPERATIONS } from '../gates/schema.js';
+import { MAX_DELETE_QUEUES, ShownQueue } from '../rabbit/quorum-migration.js';
 
 /** Where an approval stands; only `pending` may change, and only once. */
 export const ApprovalState = z.enum(['pending', 'approved', 'denied', 'expired']);
@@ -52,12 +53,29 @@ export const Approval = z.object({
       }
     })
     .pipe(SavedCard),
+  /** delete-classic-queues: the queues the card showed, the only ones the released job may delete (JSON). */
+  classicQueues: z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'classicQueues is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(ShownQueue).max(MAX_DELETE_QUEUES))
+    .optional(),
 });
 export type Approval = z.infer<typeof Approval>;
 
 /** What the requester's side knows when it saves a new approval. */
-export type NewApproval = Omit<Approval, 'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'usedBy' | 'card'> & {
+export type NewApproval = Omit<
+  Approval,
+  'state' | 'decidedBy' | 'decidedAt' | 'jobId' | 'usedBy' | 'card' | 'classicQueues'
+> & {
   card: { text: string; blocks: object[] };
+  classicQueues?: ShownQueue[];
 };
 
 /**

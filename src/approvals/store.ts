@@ -159,6 +159,7 @@ export class ApprovalStore {
       card: JSON.stringify(approval.card),
       ...(approval.node === undefined ? {} : { node: approval.node }),
       ...(approval.teamDomain === undefined ? {} : { teamDomain: approval.teamDomain }),
+      ...(approval.classicQueues === undefined ? {} : { classicQueues: JSON.stringify(approval.classicQueues) }),
     };
     // Validate what we are about to write, exactly as it will be read back.
     const checked = Approval.parse(fields);

@@ -25,7 +25,15 @@ import { planOperation } from '../plan.js';
 import { STATUS_DEADLINE_MS, readClusterStatus } from '../status/read-cluster-status.js';
 import { addDashboardCommand } from './dashboard-command.js';
 import { terminalJson, terminalText } from '../untrusted-text.js';
-import { renderAudit, renderEvent, renderGates, renderHealth, renderPlan, renderUpgradeReport } from './render.js';
+import {
+  renderAudit,
+  renderEvent,
+  renderGates,
+  renderHealth,
+  renderMigration,
+  renderPlan,
+  renderUpgradeReport,
+} from './render.js';
 import { parseCommand } from '../commands/parse.js';
 import { commandsOf, describeFor } from '../commands/operations.js';
 import type { CommandName, RabbitCommand, UsageError } from '../commands/schema.js';
@@ -261,6 +269,7 @@ async function destructive(
         out(renderPlan(clusterName, result.plan, what));
         out('');
         out(renderGates(result.report));
+        if (result.report.migration) out(`\n${renderMigration(result.report)}`);
         if (options.dryRun) return EXIT.ok;
         out('');
         out(
@@ -280,6 +289,8 @@ async function destructive(
         err(busyLine(clusterName, result.jobId));
         return EXIT.busy;
       case 'queued':
+        // What the job acts on (for a delete: exactly the queues it may delete) is shown before it runs.
+        if (result.report?.migration) out(`${renderGates(result.report)}\n\n${renderMigration(result.report)}\n`);
         return reportQueued(prefix, result.jobId, options.follow, started);
       case 'needs-approval':
         // Only Slack asks for approvals; the CLI never passes that mode.
@@ -539,8 +550,10 @@ function defineCliCommand(
       );
       return;
     case 'cluster.teardown':
+    case 'cluster.migrate-to-quorum':
+    case 'cluster.delete-classic-queues':
       follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
-        run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))(),
+        run(() => destructive(program, name, cluster, undefined, options))(),
       );
       return;
     case 'node.reset':

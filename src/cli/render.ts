@@ -208,3 +208,50 @@ export function renderUpgradeReport(report: UpgradeReport): string {
   ];
   return terminalText(lines.join('\n'));
 }
+
+/**
+ * The quorum migration as read: per vhost its default queue type, the mirroring policies and what becomes of them,
+ * its classic queues; then the oslo.messaging settings the services need, with the versions each needs.
+ */
+export function renderMigration(report: GateReport): string {
+  const plan = report.migration;
+  if (!plan) return '';
+  const lines = [`migration plan of ${plan.cluster} (RabbitMQ ${plan.rabbitmqVersion}, read from ${plan.readFrom}):`];
+  for (const v of plan.vhosts) {
+    lines.push(
+      `  vhost ${JSON.stringify(v.vhost)}: default queue type ${v.defaultQueueType}` +
+        (v.setDefault ? ' -> quorum' : ' (already quorum)'),
+    );
+    for (const p of v.policies)
+      lines.push(
+        `    policy ${JSON.stringify(p.name)} (pattern ${JSON.stringify(p.pattern)}): ` +
+          (p.kind === 'clear' ? 'cleared' : `set again without ${p.removed.join(', ')}`),
+      );
+    const shown = v.classicQueues.slice(0, 50);
+    if (v.classicQueues.length > 0) lines.push(`    ${v.classicQueues.length} classic queue(s):`);
+    for (const q of shown)
+      lines.push(
+        `      ${JSON.stringify(q.name)}  ${q.messages} message(s)` +
+          (q.consumers > 0 ? `, ${q.consumers} consumer(s)` : ''),
+      );
+    if (v.classicQueues.length > shown.length) lines.push(`      … and ${v.classicQueues.length - shown.length} more`);
+  }
+  if (report.operation === 'cluster.migrate-to-quorum') {
+    lines.push('', 'oslo.messaging, [oslo_messaging_rabbit] of every OpenStack service (then restart the services):');
+    for (const s of plan.oslo)
+      lines.push(
+        `  ${s.supported ? '✓' : '✗'} ${`${s.option} = ${s.value}`.padEnd(36)} oslo.messaging ${s.osloMessaging}, ` +
+          `RabbitMQ ${s.rabbitmq}+: ${s.why}`,
+      );
+  }
+  if (report.operation === 'cluster.delete-classic-queues') {
+    const queues = report.classicQueues ?? [];
+    lines.push(
+      '',
+      `deletes exactly these ${queues.length} queue(s) (a queue that changes before the job reaches it is kept):`,
+    );
+    for (const q of queues)
+      lines.push(`  ${JSON.stringify(q.vhost)} ${JSON.stringify(q.name)}  ${q.messages} message(s)`);
+  }
+  return terminalText(lines.join('\n'));
+}

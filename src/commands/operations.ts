@@ -98,6 +98,27 @@ export const COMMANDS: readonly CommandSpec[] = [
       'under-replicated quorum queues, alarms, and the path to --to ' +
       '(read-only)',
   },
+  {
+    name: 'cluster.migrate-to-quorum',
+    words: 'cluster migrate-to-quorum',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary:
+      'move off classic mirrored queues: remove the mirroring (ha-mode) policies, make quorum the default queue ' +
+      'type of every vhost, list the classic queues that remain and the oslo.messaging settings the services need ' +
+      '(--dry-run: the plan only)',
+    notes: APPROVER_FIRST,
+  },
+  {
+    name: 'cluster.delete-classic-queues',
+    words: 'cluster delete-classic-queues',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary:
+      'delete the classic queues without consumers, exactly those shown with their message counts (stop the ' +
+      'consumers first; a queue that changed since is kept)',
+    notes: APPROVER_FIRST,
+  },
 ];
 
 /** The row of one command. */

@@ -52,6 +52,16 @@ export const UpgradeCheckCommand = z
   .object({ name: z.literal('upgrade-check'), cluster: SafeName, to: UpgradeTarget.optional() })
   .strict();
 
+/** `/rabbit cluster migrate-to-quorum <cluster> [--dry-run]`: mirroring policies off, quorum the vhosts' default. */
+export const ClusterMigrateToQuorumCommand = z
+  .object({ name: z.literal('cluster.migrate-to-quorum'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
+/** `/rabbit cluster delete-classic-queues <cluster> [--dry-run]`: the classic queues shown, deleted. */
+export const ClusterDeleteClassicQueuesCommand = z
+  .object({ name: z.literal('cluster.delete-classic-queues'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
   HelpCommand,
@@ -64,6 +74,8 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   ClusterTeardownCommand,
   AuditCommand,
   UpgradeCheckCommand,
+  ClusterMigrateToQuorumCommand,
+  ClusterDeleteClassicQueuesCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -75,16 +87,26 @@ export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
 /** The commands that destroy data: requested in chat, run only once another person approves. */
 export type DestructiveCommand = Extract<
   RabbitCommand,
-  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }
+  {
+    name:
+      | 'node.reset'
+      | 'node.remove'
+      | 'node.add'
+      | 'cluster.teardown'
+      | 'cluster.migrate-to-quorum'
+      | 'cluster.delete-classic-queues';
+  }
 >;
 
-/** True for node reset/remove/add and cluster teardown. */
+/** True for node reset/remove/add, cluster teardown, migrate-to-quorum and delete-classic-queues. */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
   return (
     command.name === 'node.reset' ||
     command.name === 'node.remove' ||
     command.name === 'node.add' ||
-    command.name === 'cluster.teardown'
+    command.name === 'cluster.teardown' ||
+    command.name === 'cluster.migrate-to-quorum' ||
+    command.name === 'cluster.delete-classic-queues'
   );
 }
 

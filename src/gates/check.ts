@@ -6,6 +6,9 @@ import type { Logger } from '../log/logger.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { countQueues, membersOf, readNodeStatus, readQuorumVerdict } from '../rabbit/queries.js';
+import { readMigrationFacts } from '../rabbit/migration-queries.js';
+import { buildMigrationPlan } from '../rabbit/quorum-migration.js';
+import { isMigrationOperation } from './migration.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { Shells } from '../ssh/session.js';
 import { NO_OVERRIDES } from '../state/membership.js';
@@ -68,6 +71,17 @@ export async function readGateFacts(
   };
   if (request.operation === 'cluster.teardown') {
     if (viewStatus) facts.clusterQueues = await countQueues(shells, order[viewIndex]);
+    return facts;
+  }
+  if (isMigrationOperation(request.operation)) {
+    if (viewStatus)
+      facts.migration = buildMigrationPlan(
+        await readMigrationFacts(shells, order[viewIndex], request.cluster, viewStatus, {
+          // a delete judges queues only
+          policies: request.operation === 'cluster.migrate-to-quorum',
+          queues: true,
+        }),
+      );
     return facts;
   }
   if (!target) return facts;

@@ -3,6 +3,8 @@ import type { DestructiveOperation } from './schema.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import type { QuorumVerdict } from '../rabbit/queries.js';
 import type { GateCheck, GateReport } from './schema.js';
+import { isMigrationOperation, judgeMigration } from './migration.js';
+import type { MigrationPlan, ShownQueue } from '../rabbit/quorum-migration.js';
 
 /**
  * How one node answered, as the gates read it: its RabbitMQ app runs; its Erlang VM runs with the
@@ -38,6 +40,8 @@ export interface GateFacts {
   clusterQueues?: number;
   /** The node acted on (reset/remove: a member; add: the joining host). */
   target?: GateNode & { quorum?: QuorumVerdict };
+  /** migrate-to-quorum, delete-classic-queues: the plan read from the view's node. */
+  migration?: MigrationPlan;
 }
 
 /**
@@ -51,7 +55,7 @@ export function assertTarget(
   members: readonly string[],
   inventory: readonly string[],
 ): void {
-  if (operation === 'cluster.teardown') return;
+  if (operation === 'cluster.teardown' || isMigrationOperation(operation)) return;
   if (node === undefined)
     throw new WarrenError('node.unknown', `${operation} needs the node it acts on`, {
       hint: `Name one of: ${members.join(', ')}.`,
@@ -302,8 +306,10 @@ function judgeTeardown(facts: GateFacts): { checks: GateCheck[]; wipes: string[]
 
 /** Judges a request from what was read; pure, so every rule is tested without a node. */
 export function evaluateGates(facts: GateFacts, node?: string): GateReport {
-  let judged: { checks: GateCheck[]; wipes: string[] };
+  let judged: { checks: GateCheck[]; wipes: string[]; classicQueues?: ShownQueue[] };
   if (facts.operation === 'cluster.teardown') judged = judgeTeardown(facts);
+  else if (isMigrationOperation(facts.operation))
+    judged = judgeMigration(facts.operation, facts.cluster, facts.members, facts.migration);
   else if (!facts.target) throw new WarrenError('node.unknown', `${facts.operation} needs the node it acts on`);
   else if (facts.operation === 'node.add') judged = judgeAdd(facts, facts.target);
   else judged = judgeNodeLeaving(facts, facts.target);
@@ -315,6 +321,8 @@ export function evaluateGates(facts: GateFacts, node?: string): GateReport {
     checks: judged.checks,
     ...(facts.view ? { readFrom: facts.view.readFrom } : {}),
     wipes: judged.wipes,
+    ...(facts.migration ? { migration: facts.migration } : {}),
+    ...(judged.classicQueues ? { classicQueues: judged.classicQueues } : {}),
   };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MigrationPlan, ShownQueue } from '../rabbit/quorum-migration.js';
 import type { WarrenConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { MembershipOverrides } from '../state/membership.js';
@@ -8,7 +9,14 @@ import type { MembershipOverrides } from '../state/membership.js';
  * they run only after a second person approves; from the CLI only with --yes. All are audited.
  * The gates below judge exactly these, so the list is theirs; the operations' names build on it.
  */
-export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 'cluster.teardown'] as const;
+export const DESTRUCTIVE_OPERATIONS = [
+  'node.reset',
+  'node.remove',
+  'node.add',
+  'cluster.teardown',
+  'cluster.migrate-to-quorum',
+  'cluster.delete-classic-queues',
+] as const;
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
@@ -19,6 +27,10 @@ export const GateId = z.enum([
   'node.quorum_critical',
   'node.reachable',
   'join.wipes_data',
+  /** migrate-to-quorum: the version can make quorum the vhosts' default queue type (3.10 and later). */
+  'migration.supported',
+  /** delete-classic-queues: classic queues without consumers to delete (one with consumers is left out). */
+  'queues.deletable',
 ]);
 export type GateId = z.infer<typeof GateId>;
 
@@ -47,6 +59,10 @@ export const GateReport = z.object({
   /** The node the cluster's state was read from. */
   readFrom: z.string().optional(),
   wipes: z.array(z.string()).optional(),
+  /** migrate-to-quorum and delete-classic-queues: the migration plan as read (policies, vhosts, classic queues). */
+  migration: MigrationPlan.optional(),
+  /** delete-classic-queues: exactly the queues the request shows, and the job may delete. */
+  classicQueues: z.array(ShownQueue).optional(),
 });
 export type GateReport = z.infer<typeof GateReport>;
 

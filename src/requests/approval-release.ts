@@ -27,7 +27,7 @@ export async function releaseApprovedRequest(
       operation: approval.operation,
       cluster: approval.cluster,
       ...(approval.node ? { node: approval.node } : {}),
-      options: jobOptionsFor(approval.operation),
+      options: jobOptionsFor(approval.operation, approval),
       origin: { kind: 'slack', user: approval.requester, channel: approval.channel, cardTs: approval.cardTs },
       authorization: { kind: 'approval', approvalId: approval.id, approvedBy },
       requestedAt: new Date(approval.createdAt).toISOString(),

@@ -4,6 +4,7 @@ import type { GateReport } from '../gates/schema.js';
 import type { DestructiveOperation } from '../gates/schema.js';
 import type { JobData } from '../operations/schema.js';
 import type { PlannedCommand } from '../steps/step.js';
+import type { ShownQueue } from '../rabbit/quorum-migration.js';
 import { buildAuditEntry } from '../audit/build-entry.js';
 import { actorOf } from './ports.js';
 import type { RequestPorts, Requester } from './ports.js';
@@ -39,15 +40,21 @@ export type DestructiveResult =
   | { kind: 'unchecked'; error: WarrenError }
   /** The approval card is out: the request waits for an approver. */
   | { kind: 'needs-approval'; approvalId: string; plan: PlannedCommand[]; report: GateReport }
-  /** Queued (`run-now`): the job to follow. */
-  | { kind: 'queued'; jobId: string; data: JobData };
+  /** Queued (`run-now`): the job to follow, and the gates' report it was queued on (what the terminal shows). */
+  | { kind: 'queued'; jobId: string; data: JobData; report?: GateReport };
 
 /**
  * Job options by operation: an approved or --yes node add allows the wipe the gates reported (the card or the terminal
- * showed it).
+ * showed it); a delete of classic queues names exactly the queues shown (none when it was shown none).
  */
-export function jobOptionsFor(operation: DestructiveOperation): { allowWipe: boolean } {
-  return { allowWipe: operation === 'node.add' };
+export function jobOptionsFor(
+  operation: DestructiveOperation,
+  shown: { classicQueues?: ShownQueue[] | undefined } = {},
+): { allowWipe: boolean; classicQueues?: ShownQueue[] } {
+  return {
+    allowWipe: operation === 'node.add',
+    ...(operation === 'cluster.delete-classic-queues' ? { classicQueues: shown.classicQueues ?? [] } : {}),
+  };
 }
 
 /**
@@ -110,7 +117,7 @@ export async function requestDestructive(
     operation: request.operation,
     cluster: request.cluster,
     ...(request.node ? { node: request.node } : {}),
-    options: jobOptionsFor(request.operation),
+    options: jobOptionsFor(request.operation, report),
     origin: { kind: 'cli', user },
     authorization: { kind: 'cli-yes', user },
     requestedAt: new Date(ports.now()).toISOString(),
@@ -119,7 +126,7 @@ export async function requestDestructive(
     await audit('refused', `cluster busy: job ${queued.jobId}`, { jobId: queued.jobId });
     return { kind: 'busy', jobId: queued.jobId };
   }
-  return { kind: 'queued', jobId: queued.jobId, data: queued.data };
+  return { kind: 'queued', jobId: queued.jobId, data: queued.data, report };
 }
 
 /**

@@ -25,7 +25,11 @@ export function destructiveRequestOf(
   config: Pick<WarrenConfig, 'clusters'>,
   command: DestructiveCommand,
 ): DestructiveRequest {
-  if (command.name === 'cluster.teardown') {
+  if (
+    command.name === 'cluster.teardown' ||
+    command.name === 'cluster.migrate-to-quorum' ||
+    command.name === 'cluster.delete-classic-queues'
+  ) {
     const nodes = config.clusters.find((c) => c.name === command.cluster)?.nodes ?? [];
     return { operation: command.name, cluster: command.cluster, nodes };
   }
@@ -136,6 +140,7 @@ async function postApprovalCard(
     expiresAt,
     timeoutMinutes,
     card: withoutButtons(card),
+    ...(report.classicQueues ? { classicQueues: report.classicQueues } : {}),
   });
   log.info({ approvalId, cardTs: posted.ts, expiresAt: new Date(expiresAt).toISOString() }, 'approval requested');
   return approvalId;

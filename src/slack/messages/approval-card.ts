@@ -16,6 +16,7 @@ import {
   sectionsOf,
 } from './mrkdwn.js';
 import type { PlanEntry } from './plan.js';
+import { migrationBlocks } from './migration-blocks.js';
 
 /** The approval card's buttons (listeners/actions registers one listener for each). */
 export const APPROVE_ACTION = 'approval_approve';
@@ -65,6 +66,17 @@ export function describeEffect(request: DestructiveRequest): string {
         `Reset every node of ${cluster} (` +
         `${request.nodes.map(inlineCode).join(', ')}): the cluster ceases to ` +
         `exist and every node's queues, messages and users are wiped.`
+      );
+    case 'cluster.migrate-to-quorum':
+      return (
+        `Remove the classic mirroring policies (ha-mode) of ${cluster} and make quorum the default queue type of ` +
+        `every vhost: queues declared from now on without a type are quorum queues. Classic queues stay (listed ` +
+        `below); deleting them is a separate request.`
+      );
+    case 'cluster.delete-classic-queues':
+      return (
+        `Delete exactly the classic queues of ${cluster} listed below, with their messages. A queue that gets a ` +
+        `consumer or more messages before the job reaches it, or one not listed, is kept and named in the result.`
       );
   }
 }
@@ -204,6 +216,7 @@ export function gateBlocks(report: GateReport): Block[] {
     ...report.checks.map(gateLine),
   ];
   const blocks = sectionsOf(lines, 3);
+  if (report.migration) return [...blocks, ...migrationBlocks(report)];
   if (report.wipes && report.wipes.length > 0)
     blocks.push(section(`:boom: *Wipes:* ${report.wipes.map(escapeText).join('; ')}`));
   return blocks;

@@ -27,6 +27,11 @@ describe('parseCommand', () => {
     ['Node ADD --dry-run rmq-lab mq4', { name: 'node.add', cluster: 'rmq-lab', host: 'mq4', dryRun: true }],
     ['cluster teardown rmq-lab', { name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: false }],
     ['cluster teardown rmq-lab --dry-run', { name: 'cluster.teardown', cluster: 'rmq-lab', dryRun: true }],
+    ['cluster migrate-to-quorum rmq-lab', { name: 'cluster.migrate-to-quorum', cluster: 'rmq-lab', dryRun: false }],
+    [
+      'cluster delete-classic-queues rmq-lab --dry-run',
+      { name: 'cluster.delete-classic-queues', cluster: 'rmq-lab', dryRun: true },
+    ],
     ['audit', { name: 'audit' }],
     ['audit rmq-lab', { name: 'audit', cluster: 'rmq-lab' }],
   ])('parses %j', (text, command) => {
@@ -70,6 +75,12 @@ describe('parseCommand', () => {
     ['cluster teardown', 'usage.missing_argument', 'cluster teardown needs a cluster name'],
     ['cluster teardown rmq-lab --force', 'usage.unknown_option', 'unknown option "--force" for cluster teardown'],
     ['cluster teardown a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['cluster migrate-to-quorum', 'usage.missing_argument', 'cluster migrate-to-quorum needs a cluster name'],
+    [
+      'cluster delete-classic-queues rmq-lab --yes',
+      'usage.unknown_option',
+      'unknown option "--yes" for cluster delete-classic-queues',
+    ],
     ['audit a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
     ['audit --all', 'usage.unknown_option', 'unknown option "--all" for audit'],
     ['reset rmq-lab mq3', 'usage.unknown_command', 'did you mean "node reset"?'],
@@ -189,6 +200,8 @@ describe('helpLines', () => {
       '/rabbit cluster teardown <cluster> [--dry-run]',
       '/rabbit audit [<cluster>]',
       '/rabbit upgrade-check <cluster> [--to <version>]',
+      '/rabbit cluster migrate-to-quorum <cluster> [--dry-run]',
+      '/rabbit cluster delete-classic-queues <cluster> [--dry-run]',
     ]);
   });
 });

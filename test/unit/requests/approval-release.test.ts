@@ -64,4 +64,20 @@ describe('releaseApprovedRequest', () => {
       ZodError,
     );
   });
+
+  it('a delete of classic queues carries exactly the queues its card showed; without them, none', async () => {
+    const shown = [{ vhost: '/', name: 'q1', messages: 3, consumers: 0 }];
+    const ports = recordingPorts();
+    const base = { operation: 'cluster.delete-classic-queues' as const, node: undefined };
+    await releaseApprovedRequest(ports, approval({ ...base, classicQueues: shown }), 'U0APPROVER');
+    await releaseApprovedRequest(
+      ports,
+      approval({ ...base, id: '0f0e0d0c-0b0a-4000-8000-000000000002' }),
+      'U0APPROVER',
+    );
+    expect(ports.calls.map((c) => (c as { request: { options: unknown } }).request.options)).toEqual([
+      { allowWipe: false, classicQueues: shown },
+      { allowWipe: false, classicQueues: [] },
+    ]);
+  });
 });

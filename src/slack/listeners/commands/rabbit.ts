@@ -124,6 +124,8 @@ async function followUp(
     case 'node.remove':
     case 'node.add':
     case 'cluster.teardown':
+    case 'cluster.migrate-to-quorum':
+    case 'cluster.delete-classic-queues':
       return requestDestructiveOperation(deps, request, command, log);
   }
 }
@@ -156,6 +158,8 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     case 'node.remove':
     case 'node.add':
     case 'cluster.teardown':
+    case 'cluster.migrate-to-quorum':
+    case 'cluster.delete-classic-queues':
       return {
         response_type: 'ephemeral',
         text: plainText(
