@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { WarrenError } from '../errors.js';
 import { sh } from '../ssh/quote.js';
 import type { ShellCommand } from '../ssh/quote.js';
+import { AS_RABBITMQ } from './commands.js';
 import type { Policies } from './policies.js';
 import { compareVersions } from './version.js';
 
@@ -259,15 +260,9 @@ export function deletableQueues(plan: MigrationPlan): {
   };
 }
 
-/**
- * `rabbitmqctl -q ARGS` run as the rabbitmq account. Measured on 3.10.8, 4.0.5 and 4.3.6: Debian's
- * rabbitmq-script-wrapper, run as root, passes its arguments to `su -c "…"` inside double quotes with only `"`
- * escaped, so a `$` or a backquote in a queue or vhost name is expanded by a second shell (`a$b` is not found; a name
- * such as `$(…)` would run as rabbitmq). Run as rabbitmq, the wrapper passes "$@" untouched: every argument arrives as
- * quote() sent it.
- */
+/** `rabbitmqctl -q ARGS` as the rabbitmq account (AS_RABBITMQ: vhost and queue names come from the node). */
 function rabbitmqctl(args: readonly string[], label: string): ShellCommand {
-  return sh`runuser -u rabbitmq -- rabbitmqctl -q ${args} </dev/null`.named(`rabbitmqctl ${label}`);
+  return sh`${AS_RABBITMQ} rabbitmqctl -q ${args} </dev/null`.named(`rabbitmqctl ${label}`);
 }
 
 /** `list_vhosts name default_queue_type` (3.10.8 prints it; "undefined" when unset). */

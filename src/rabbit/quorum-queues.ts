@@ -5,6 +5,7 @@ import type { ShellCommand } from '../ssh/quote.js';
 import type { Host } from '../config/schema.js';
 import type { Shells } from '../ssh/session.js';
 import { parseJsonOutput } from './cluster-status.js';
+import { AS_RABBITMQ } from './commands.js';
 import { listVhosts } from './queries.js';
 
 /**
@@ -30,10 +31,10 @@ export function listQueueMembersCommand(
   columns: 'members' | 'members-online' = 'members',
 ): ShellCommand {
   return columns === 'members'
-    ? sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`.named(
+    ? sh`${AS_RABBITMQ} rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`.named(
         'rabbitmqctl list_queues name type members',
       )
-    : sh`rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named(
+    : sh`${AS_RABBITMQ} rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members online </dev/null`.named(
         'rabbitmqctl list_queues members',
       );
 }
@@ -48,7 +49,7 @@ export function shrinkQueuesCommand(nodeName: string): ShellCommand {
 
 /** Removes one queue's replica on the node: what does the shrink's work on 4.3.6 (exit 0 for a node reset away). */
 export function deleteQueueMemberCommand(vhost: string, queue: string, nodeName: string): ShellCommand {
-  return sh`rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${nodeName} </dev/null`;
+  return sh`${AS_RABBITMQ} rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${nodeName} </dev/null`;
 }
 
 /**

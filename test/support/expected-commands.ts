@@ -100,20 +100,20 @@ export const CMD = {
     `rabbitmq -- rm -f -- "$tmp"; exit $rc; }; }`,
   clusterStatus: `${NO_VM_GUARD} rabbitmqctl cluster_status --formatter json </dev/null`,
   listVhosts: 'rabbitmqctl -q list_vhosts --formatter json name </dev/null',
-  listQueues: (vhost: string): string => `rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`,
+  listQueues: (vhost: string): string => `runuser -u rabbitmq -- rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`,
   stopApp: 'rabbitmqctl -q stop_app </dev/null',
   joinSeed: 'rabbitmqctl -q join_cluster rabbit@lab1 </dev/null',
   startApp: 'rabbitmqctl -q start_app </dev/null',
-  listPolicies: 'rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
+  listPolicies: 'runuser -u rabbitmq -- rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
   setRunbookPolicy: `rabbitmqctl -q set_policy ha-all '^(?!amq\\.).*' '{"ha-mode":"all"}' </dev/null`,
   listVhostQueueTypes: 'rabbitmqctl -q list_vhosts --formatter json name default_queue_type </dev/null',
   setDefaultQuorum: (vhost: string): string =>
-    `rabbitmqctl -q update_vhost_metadata ${vhost} --default-queue-type quorum </dev/null`,
+    `runuser -u rabbitmq -- rabbitmqctl -q update_vhost_metadata ${vhost} --default-queue-type quorum </dev/null`,
   metadataStoreStatus: 'rabbitmq-diagnostics -q metadata_store_status --formatter json </dev/null',
   listQueueMembers: (vhost: string): string =>
-    `rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`,
+    `runuser -u rabbitmq -- rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name type members </dev/null`,
   shrink: (node: string): string => `rabbitmq-queues -q shrink ${node} </dev/null`,
   deleteMember: (vhost: string, queue: string, node: string): string =>
-    `rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${node} </dev/null`,
+    `runuser -u rabbitmq -- rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${node} </dev/null`,
   grow: (node: string): string => `rabbitmq-queues -q grow ${node} all </dev/null`,
 } as const;

@@ -156,6 +156,7 @@ const NO_VM_GUARD = /^if command -v pgrep >\/dev\/null && ! pgrep -x beam\.smp >
  * Group 1 is the ping, 2 the command for a live VM, 3 the service start.
  */
 const AS_RABBITMQ = 'runuser -u rabbitmq -- sh -c ';
+const RUN_AS_RABBITMQ = 'runuser -u rabbitmq -- ';
 
 /** warren's stop of a VM that refuses the CLI: signals to the rabbitmq account's beam.smp. */
 const STOP_VM_PREFIX =
@@ -256,6 +257,10 @@ export class FakeRabbitLab {
       const [script, ...rest] = shellWords(command.slice(AS_RABBITMQ.length));
       if (script !== undefined && rest.length === 0) return this.answer(node, script, stdin);
     }
+    // A RabbitMQ CLI given names read from a node runs as the rabbitmq account (AS_RABBITMQ in
+    // src/rabbit/commands.ts): it answers as it would for root.
+    if (command.startsWith(RUN_AS_RABBITMQ) && !command.startsWith(AS_RABBITMQ))
+      return this.answer(node, command.slice(RUN_AS_RABBITMQ.length), stdin);
     if (command.startsWith(STOP_VM_PREFIX)) {
       // Stops the VM whatever its cookie (signals, not the CLI), then runs what follows `&&`, if anything.
       const end = command.indexOf(STOP_VM_END) + STOP_VM_END.length;

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import * as commands from '../../../src/rabbit/commands.js';
+import { deleteQueueMemberCommand, listQueueMembersCommand } from '../../../src/rabbit/quorum-queues.js';
 import { wrapRemoteCommand } from '../../../src/ssh/session.js';
 import { parseProbe } from '../../../src/steps/preflight.js';
 import { fixture } from '../../support/fixtures.js';
@@ -62,6 +63,27 @@ describe('command builders', () => {
     expect(output).toBe(`3\n${HOSTILE_PATTERN}\n`);
   });
 
+  it('runs every CLI that carries a vhost or queue name from a node as rabbitmq, so the wrapper cannot re-expand it', () => {
+    const hostile = '$(touch /tmp/warren-pwned)`id`';
+    const carrying = [
+      commands.listQueuesCommand(hostile),
+      commands.listPoliciesCommand(hostile),
+      commands.setDefaultQueueTypeCommand(hostile, 'quorum'),
+      listQueueMembersCommand(hostile),
+      listQueueMembersCommand(hostile, 'members-online'),
+      deleteQueueMemberCommand(hostile, hostile, 'rabbit@lab1'),
+    ];
+    for (const command of carrying) {
+      expect(command.text.startsWith('runuser -u rabbitmq -- rabbitmq'), command.text).toBe(true);
+      // The name reaches the CLI as one word, exactly as given (the wrapper passes "$@" as the rabbitmq user).
+      const words = execFileSync('sh', [
+        '-c',
+        command.text.replace(/^runuser -u rabbitmq -- /, 'printf "%s\\n" ').replace(' </dev/null', ''),
+      ]).toString();
+      expect(words.split('\n')).toContain(hostile);
+    }
+  });
+
   it('pins the package with = and the version as given', () => {
     expect(commands.aptInstallCommand('3.10.8-1.1+deb12u1').text).toBe(
       'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 -o ' +
@@ -71,7 +93,7 @@ describe('command builders', () => {
   });
 
   it('gives every rabbitmqctl / rabbitmq-diagnostics run /dev/null as stdin (they swallow it otherwise)', () => {
-    const cli = /(?:^|; |until )rabbitmq(?:ctl|-diagnostics) /g;
+    const cli = /(?:^|; |until |-- )rabbitmq(?:ctl|-diagnostics) /g;
     const texts = BUILT.map(([, c]) => c.text).filter((t) => t.match(cli) !== null);
 
     expect(texts.length).toBeGreaterThan(10);

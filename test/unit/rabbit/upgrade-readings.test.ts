@@ -121,8 +121,8 @@ describe('deprecated features and mirroring policies (real 3.10.8, 4.0.5, 4.3.6 
       { vhost: 'openstack', name: 'ha-os', pattern: '^(?!amq\\.).*', haMode: 'all' },
     ]);
     expect(shells.matching(/list_policies/)).toEqual([
-      'lab1: rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
-      'lab1: rabbitmqctl -q list_policies --formatter json --vhost openstack </dev/null',
+      'lab1: runuser -u rabbitmq -- rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
+      'lab1: runuser -u rabbitmq -- rabbitmqctl -q list_policies --formatter json --vhost openstack </dev/null',
     ]);
   });
 });

@@ -131,7 +131,7 @@ describe('readUpgradeFacts: every node asked itself, the cluster-wide questions 
     expect(report.nodes[0].unreadable).toBe('cluster_status on lab1 did not print JSON');
     expect(report.verdict.ready).toBe(false);
     expect(shells.matching(/list_policies/)).toEqual([
-      'lab2: rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
+      'lab2: runuser -u rabbitmq -- rabbitmqctl -q list_policies --formatter json --vhost / </dev/null',
     ]);
   });
 });
