@@ -1,5 +1,6 @@
 import { clusterTeardown } from './cluster-teardown.js';
 import { createCluster } from './create-cluster.js';
+import { featureFlagsEnable } from './feature-flags-enable.js';
 import { nodeAdd } from './node-add.js';
 import { nodeRemove } from './node-remove.js';
 import { nodeReset } from './node-reset.js';
@@ -12,4 +13,5 @@ export const operations: OperationRegistry = {
   'node.remove': nodeRemove,
   'node.add': nodeAdd,
   'cluster.teardown': clusterTeardown,
+  'feature-flags.enable': featureFlagsEnable,
 };

@@ -52,6 +52,11 @@ export const UpgradeCheckCommand = z
   .object({ name: z.literal('upgrade-check'), cluster: SafeName, to: UpgradeTarget.optional() })
   .strict();
 
+/** `/rabbit feature-flags enable <cluster> [--dry-run]`: every stable feature flag not yet enabled. */
+export const FeatureFlagsEnableCommand = z
+  .object({ name: z.literal('feature-flags.enable'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
   HelpCommand,
@@ -64,6 +69,7 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   ClusterTeardownCommand,
   AuditCommand,
   UpgradeCheckCommand,
+  FeatureFlagsEnableCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -75,16 +81,17 @@ export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
 /** The commands that destroy data: requested in chat, run only once another person approves. */
 export type DestructiveCommand = Extract<
   RabbitCommand,
-  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }
+  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' | 'feature-flags.enable' }
 >;
 
-/** True for node reset/remove/add and cluster teardown. */
+/** True for node reset/remove/add, cluster teardown and feature-flags enable (approved the same way). */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
   return (
     command.name === 'node.reset' ||
     command.name === 'node.remove' ||
     command.name === 'node.add' ||
-    command.name === 'cluster.teardown'
+    command.name === 'cluster.teardown' ||
+    command.name === 'feature-flags.enable'
   );
 }
 

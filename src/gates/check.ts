@@ -5,7 +5,8 @@ import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
-import { countQueues, membersOf, readNodeStatus, readQuorumVerdict } from '../rabbit/queries.js';
+import { flagsToEnable } from '../rabbit/feature-flags.js';
+import { countQueues, membersOf, readFeatureFlags, readNodeStatus, readQuorumVerdict } from '../rabbit/queries.js';
 import { SshSessionPool } from '../ssh/session.js';
 import type { Shells } from '../ssh/session.js';
 import { NO_OVERRIDES } from '../state/membership.js';
@@ -68,6 +69,11 @@ export async function readGateFacts(
   };
   if (request.operation === 'cluster.teardown') {
     if (viewStatus) facts.clusterQueues = await countQueues(shells, order[viewIndex]);
+    return facts;
+  }
+  if (request.operation === 'feature-flags.enable') {
+    const flags = viewStatus ? await readFeatureFlags(shells, order[viewIndex], { timeoutMs: 90_000 }) : undefined;
+    if (flags) facts.flagsToEnable = flagsToEnable(flags);
     return facts;
   }
   if (!target) return facts;

@@ -8,7 +8,14 @@ import type { MembershipOverrides } from '../state/membership.js';
  * they run only after a second person approves; from the CLI only with --yes. All are audited.
  * The gates below judge exactly these, so the list is theirs; the operations' names build on it.
  */
-export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 'cluster.teardown'] as const;
+export const DESTRUCTIVE_OPERATIONS = [
+  'node.reset',
+  'node.remove',
+  'node.add',
+  'cluster.teardown',
+  // not destructive, but irreversible (a flag cannot be disabled again): approved the same way
+  'feature-flags.enable',
+] as const;
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
@@ -19,6 +26,7 @@ export const GateId = z.enum([
   'node.quorum_critical',
   'node.reachable',
   'join.wipes_data',
+  'flags.to_enable',
 ]);
 export type GateId = z.infer<typeof GateId>;
 

@@ -116,4 +116,7 @@ export const CMD = {
   deleteMember: (vhost: string, queue: string, node: string): string =>
     `rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${node} </dev/null`,
   grow: (node: string): string => `rabbitmq-queues -q grow ${node} all </dev/null`,
+  listFeatureFlags: `${NO_VM_GUARD} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`,
+  enableAllFeatureFlags: 'rabbitmqctl -q enable_feature_flag all </dev/null',
+  enableFeatureFlag: (flag: string): string => `rabbitmqctl -q enable_feature_flag ${flag} </dev/null`,
 } as const;

@@ -66,6 +66,12 @@ export function describeEffect(request: DestructiveRequest): string {
         `${request.nodes.map(inlineCode).join(', ')}): the cluster ceases to ` +
         `exist and every node's queues, messages and users are wiped.`
       );
+    case 'feature-flags.enable':
+      return (
+        `Enable every stable feature flag of ${cluster} not yet enabled, on all its nodes (` +
+        `${request.nodes.map(inlineCode).join(', ')}) at once. No data is touched, but a flag ` +
+        `cannot be disabled again: nodes of an older RabbitMQ can no longer join ${cluster}.`
+      );
   }
 }
 
