@@ -1,5 +1,6 @@
 import { clusterTeardown } from './cluster-teardown.js';
 import { createCluster } from './create-cluster.js';
+import { featureFlagsEnable } from './feature-flags-enable.js';
 import { nodeAdd } from './node-add.js';
 import { nodeRemove } from './node-remove.js';
 import { nodeReset } from './node-reset.js';
@@ -16,4 +17,5 @@ export const operations: OperationRegistry = {
   'cluster.teardown': clusterTeardown,
   'cluster.migrate-to-quorum': migrateToQuorum,
   'cluster.delete-classic-queues': deleteClassicQueuesOperation,
+  'feature-flags.enable': featureFlagsEnable,
 };

@@ -57,6 +57,8 @@ export type WarrenErrorCode =
   | 'forget.failed'
   /** A membership change ran but a majority of the metadata store (Khepri) has not confirmed it yet. */
   | 'membership.unconfirmed'
+  /** `feature-flags enable` ran, yet the node still lists some of the flags disabled. */
+  | 'flags.not_enabled'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
   | 'job.lost'
   /** A port warren was told to listen on (PORT, WARREN_METRICS_PORT, the dashboard's) is taken, or not allowed. */

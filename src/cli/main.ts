@@ -273,7 +273,8 @@ async function destructive(
         if (options.dryRun) return EXIT.ok;
         out('');
         out(
-          `${what} destroys data and was not run. Ask for it in Slack (/rabbit ` +
+          `${what} ${operation === 'feature-flags.enable' ? 'cannot be undone' : 'destroys data'} and was not run. ` +
+            `Ask for it in Slack (/rabbit ` +
             `${what}) to get a second person's approval,`,
         );
         out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
@@ -493,6 +494,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const groupDescriptions: Record<string, string> = {
     cluster: 'cluster operations',
     node: 'node operations (destructive: each needs --yes here, or an approval in Slack)',
+    'feature-flags': 'feature flags (enable cannot be undone: it needs --yes here, or an approval in Slack)',
   };
   for (const spec of commandsOf('cli')) {
     const [first, ...rest] = spec.words.split(' ');
@@ -554,6 +556,11 @@ function defineCliCommand(
     case 'cluster.delete-classic-queues':
       follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
         run(() => destructive(program, name, cluster, undefined, options))(),
+      );
+      return;
+    case 'feature-flags.enable':
+      follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
+        run(() => destructive(program, 'feature-flags.enable', cluster, undefined, options))(),
       );
       return;
     case 'node.reset':

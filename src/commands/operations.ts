@@ -119,6 +119,16 @@ export const COMMANDS: readonly CommandSpec[] = [
       'consumers first; a queue that changed since is kept)',
     notes: APPROVER_FIRST,
   },
+  {
+    name: 'feature-flags.enable',
+    words: 'feature-flags enable',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary:
+      'enable every stable feature flag not yet enabled (an upgrade needs them; a flag cannot be disabled again; ' +
+      'every node must run; --dry-run: the flags it would enable)',
+    notes: APPROVER_FIRST,
+  },
 ];
 
 /** The row of one command. */

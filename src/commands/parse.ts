@@ -7,7 +7,7 @@ import type { CommandName, ParseResult, UsageError, UsageErrorCode } from './sch
 export const MAX_COMMAND_LENGTH = 200;
 
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
-const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check'] as const;
+const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check', 'feature-flags'] as const;
 const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
 const CLUSTER_ACTIONS = ['create', 'teardown', 'migrate-to-quorum', 'delete-classic-queues'] as const;
 
@@ -56,6 +56,8 @@ export function parseCommand(text: string): ParseResult {
       return parseAudit(rest);
     case 'upgrade-check':
       return parseUpgradeCheck(rest);
+    case 'feature-flags':
+      return parseFeatureFlags(rest);
     default:
       return fail('usage.unknown_command', `unknown command "${verb}"${suggestionFor(verb.toLowerCase())}`, allUsage());
   }
@@ -182,6 +184,28 @@ function parseUpgradeCheck(args: string[]): ParseResult {
   if (positional.length === 0) return fail('usage.missing_argument', 'upgrade-check needs a cluster name', usage);
   if (positional.length > 1) return unexpected('upgrade-check', positional[1]);
   return validated({ name: 'upgrade-check', cluster: positional[0], ...(to === undefined ? {} : { to }) });
+}
+
+/** `feature-flags enable <cluster> [--dry-run]`. */
+function parseFeatureFlags(args: string[]): ParseResult {
+  const usage = [USAGE['feature-flags.enable']];
+  const [sub, ...rest] = args;
+  if (sub === undefined)
+    return fail('usage.missing_argument', '"feature-flags" needs a subcommand: feature-flags enable <cluster>', usage);
+  if (sub.toLowerCase() !== 'enable')
+    return fail('usage.unknown_command', `unknown subcommand "feature-flags ${sub}"`, usage);
+  const { positional, flags } = splitArgs(rest);
+  const unknownFlag = flags.find((f) => f !== '--dry-run');
+  if (unknownFlag !== undefined)
+    return fail(
+      'usage.unknown_option',
+      `unknown option "${unknownFlag}" for feature-flags enable (options: --dry-run)`,
+      usage,
+    );
+  if (positional.length === 0)
+    return fail('usage.missing_argument', 'feature-flags enable needs a cluster name', usage);
+  if (positional.length > 1) return unexpected('feature-flags.enable', positional[1]);
+  return validated({ name: 'feature-flags.enable', cluster: positional[0], dryRun: flags.includes('--dry-run') });
 }
 
 function parseStatus(args: string[]): ParseResult {

@@ -62,6 +62,11 @@ export const ClusterDeleteClassicQueuesCommand = z
   .object({ name: z.literal('cluster.delete-classic-queues'), cluster: SafeName, dryRun: z.boolean() })
   .strict();
 
+/** `/rabbit feature-flags enable <cluster> [--dry-run]`: every stable feature flag not yet enabled. */
+export const FeatureFlagsEnableCommand = z
+  .object({ name: z.literal('feature-flags.enable'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
   HelpCommand,
@@ -76,6 +81,7 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   UpgradeCheckCommand,
   ClusterMigrateToQuorumCommand,
   ClusterDeleteClassicQueuesCommand,
+  FeatureFlagsEnableCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -94,11 +100,12 @@ export type DestructiveCommand = Extract<
       | 'node.add'
       | 'cluster.teardown'
       | 'cluster.migrate-to-quorum'
-      | 'cluster.delete-classic-queues';
+      | 'cluster.delete-classic-queues'
+      | 'feature-flags.enable';
   }
 >;
 
-/** True for node reset/remove/add, cluster teardown, migrate-to-quorum and delete-classic-queues. */
+/** True for node reset/remove/add, cluster teardown, migrate-to-quorum, delete-classic-queues, feature-flags enable. */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
   return (
     command.name === 'node.reset' ||
@@ -106,7 +113,8 @@ export function isDestructiveCommand(command: RabbitCommand): command is Destruc
     command.name === 'node.add' ||
     command.name === 'cluster.teardown' ||
     command.name === 'cluster.migrate-to-quorum' ||
-    command.name === 'cluster.delete-classic-queues'
+    command.name === 'cluster.delete-classic-queues' ||
+    command.name === 'feature-flags.enable'
   );
 }
 

@@ -5,7 +5,8 @@ import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
-import { countQueues, membersOf, readNodeStatus, readQuorumVerdict } from '../rabbit/queries.js';
+import { flagsToEnable } from '../rabbit/feature-flags.js';
+import { countQueues, membersOf, readFeatureFlags, readNodeStatus, readQuorumVerdict } from '../rabbit/queries.js';
 import { readMigrationFacts } from '../rabbit/migration-queries.js';
 import { buildMigrationPlan } from '../rabbit/quorum-migration.js';
 import { isMigrationOperation } from './migration.js';
@@ -82,6 +83,11 @@ export async function readGateFacts(
           queues: true,
         }),
       );
+    return facts;
+  }
+  if (request.operation === 'feature-flags.enable') {
+    const flags = viewStatus ? await readFeatureFlags(shells, order[viewIndex], { timeoutMs: 90_000 }) : undefined;
+    if (flags) facts.flagsToEnable = flagsToEnable(flags);
     return facts;
   }
   if (!target) return facts;

@@ -38,6 +38,8 @@ export interface GateFacts {
   store?: MetadataStore;
   /** Queues of the whole cluster (list_queues on a running member lists every node's), when counted. */
   clusterQueues?: number;
+  /** feature-flags.enable: the stable flags disabled, as the view's node lists them (undefined: not read). */
+  flagsToEnable?: string[];
   /** The node acted on (reset/remove: a member; add: the joining host). */
   target?: GateNode & { quorum?: QuorumVerdict };
   /** migrate-to-quorum, delete-classic-queues: the plan read from the view's node. */
@@ -55,7 +57,8 @@ export function assertTarget(
   members: readonly string[],
   inventory: readonly string[],
 ): void {
-  if (operation === 'cluster.teardown' || isMigrationOperation(operation)) return;
+  if (operation === 'cluster.teardown' || operation === 'feature-flags.enable' || isMigrationOperation(operation))
+    return;
   if (node === undefined)
     throw new WarrenError('node.unknown', `${operation} needs the node it acts on`, {
       hint: `Name one of: ${members.join(', ')}.`,
@@ -304,12 +307,52 @@ function judgeTeardown(facts: GateFacts): { checks: GateCheck[]; wipes: string[]
   return { checks, wipes };
 }
 
+/**
+ * feature-flags.enable: a flag is enabled on every node at once, so every member must run its app
+ * (RabbitMQ refuses, or waits, with a node missing); the flags it would enable are the report's.
+ */
+function judgeFeatureFlags(facts: GateFacts): { checks: GateCheck[]; wipes: string[] } {
+  const notRunning = facts.members.filter((m) => m.reach !== 'running');
+  const flags = facts.flagsToEnable;
+  const reach: Record<NodeReach, string> = {
+    running: 'running',
+    'app-stopped': 'app stopped',
+    'vm-down': 'RabbitMQ down',
+    unreachable: 'unreachable',
+  };
+  const checks: GateCheck[] = [
+    notRunning.length === 0
+      ? pass('node.reachable', `all ${facts.members.length} node(s) run RabbitMQ`)
+      : refuse(
+          'node.reachable',
+          `${notRunning.map((m) => `${m.host} (${reach[m.reach]})`).join(', ')}: a feature flag is enabled on ` +
+            `every node at once and cannot be enabled with a node missing`,
+          `Start RabbitMQ on ${notRunning.map((m) => m.host).join(', ')} (warren status ${facts.cluster}), ` +
+            `or take the node out with node remove, then ask again.`,
+        ),
+    flags === undefined
+      ? refuse(
+          'flags.to_enable',
+          'the feature flags could not be read: no member answered',
+          `Check that the nodes of ${facts.cluster} answer (warren status ${facts.cluster}), then ask again.`,
+        )
+      : pass(
+          'flags.to_enable',
+          flags.length === 0
+            ? 'every stable feature flag is already enabled: nothing to enable'
+            : `would enable ${flags.length} stable feature flag(s): ${flags.join(', ')}`,
+        ),
+  ];
+  return { checks, wipes: [] };
+}
+
 /** Judges a request from what was read; pure, so every rule is tested without a node. */
 export function evaluateGates(facts: GateFacts, node?: string): GateReport {
   let judged: { checks: GateCheck[]; wipes: string[]; classicQueues?: ShownQueue[] };
   if (facts.operation === 'cluster.teardown') judged = judgeTeardown(facts);
   else if (isMigrationOperation(facts.operation))
     judged = judgeMigration(facts.operation, facts.cluster, facts.members, facts.migration);
+  else if (facts.operation === 'feature-flags.enable') judged = judgeFeatureFlags(facts);
   else if (!facts.target) throw new WarrenError('node.unknown', `${facts.operation} needs the node it acts on`);
   else if (facts.operation === 'node.add') judged = judgeAdd(facts, facts.target);
   else judged = judgeNodeLeaving(facts, facts.target);

@@ -16,6 +16,8 @@ export const DESTRUCTIVE_OPERATIONS = [
   'cluster.teardown',
   'cluster.migrate-to-quorum',
   'cluster.delete-classic-queues',
+  // not destructive, but irreversible (a flag cannot be disabled again): approved the same way
+  'feature-flags.enable',
 ] as const;
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
@@ -31,6 +33,7 @@ export const GateId = z.enum([
   'migration.supported',
   /** delete-classic-queues: classic queues without consumers to delete (one with consumers is left out). */
   'queues.deletable',
+  'flags.to_enable',
 ]);
 export type GateId = z.infer<typeof GateId>;
 

@@ -59,6 +59,7 @@ function declaredOutput(step: DeclaredStep, output: unknown): unknown {
 export async function runOperation<Result>(input: RunOperationInput<Result>): Promise<Result> {
   const { definition, logger } = input;
   const facts = new Map<string, NodeFacts>();
+  const found = new Map<string, unknown>();
   const completed = new Set(input.completedSteps);
   const records: StepRecord[] = [];
   const signal = input.signal ?? new AbortController().signal;
@@ -76,6 +77,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       membership: input.membership,
       shells: input.shells,
       facts,
+      found,
       options: input.options,
       logger: logger.child({ step: step.id }),
       signal,

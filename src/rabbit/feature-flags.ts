@@ -37,3 +37,25 @@ export function impliedMetadataStore(rabbitmqVersion: string): MetadataStore | u
 export function metadataStoreName(store: MetadataStore): string {
   return store === 'khepri' ? 'Khepri' : 'Mnesia';
 }
+
+/**
+ * The flags `feature-flags enable` turns on: stable and disabled, by name. Required flags are
+ * always on; experimental ones (khepri_db on 4.0) stay opt-in; `unavailable` ones (a node of a
+ * mixed cluster lacks them) cannot be enabled.
+ */
+export function flagsToEnable(flags: FeatureFlags): string[] {
+  return flags
+    .filter((f) => f.state === 'disabled' && (f.stability ?? 'stable') === 'stable')
+    .map((f) => f.name)
+    .sort();
+}
+
+/**
+ * Whether the CLI takes `enable_feature_flag all`: checked on 3.10.8, 4.0.5 and 4.3.6. Older or
+ * unknown versions enable the flags one by one.
+ */
+export function enablesAllAtOnce(rabbitmqVersion: string | undefined): boolean {
+  if (rabbitmqVersion === undefined) return false;
+  const [major = 0, minor = 0] = rabbitmqVersion.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  return major > 3 || (major === 3 && minor >= 10);
+}

@@ -53,6 +53,7 @@ export function commandLabel(command: RabbitCommand): string {
     case 'cluster.teardown':
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
+    case 'feature-flags.enable':
       return `${command.name.replace('.', ' ')} ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
     case 'node.reset':
     case 'node.remove':

@@ -119,6 +119,8 @@ async function stopFully(ctx: StepContext, host: Host): Promise<void> {
 interface PendingCookie {
   host: Host;
   how: 'live' | 'restart';
+  /** The seed's cookie as check read it a moment ago (in memory only, redacted): run does not read it again. */
+  seed: SeedCookie;
 }
 
 /**
@@ -195,15 +197,16 @@ export const cookie: Step<PendingCookie> = {
   },
 
   async check(ctx) {
-    const { sha256: seedHash } = await seedCookie(ctx);
+    const seed = await seedCookie(ctx);
     const hashes = await onEveryHost(ctx.cluster.joiners, async (host) => ({
       host,
       hash: await cookieHash(ctx, host),
     }));
     return hashes
-      .filter((h) => h.hash !== seedHash)
+      .filter((h) => h.hash !== seed.sha256)
       .map(({ host }) => ({
         host,
+        seed,
         how:
           ctx.cluster.cluster.liveCookieSwitch && ctx.facts.get(host.name)?.membership === 'joinable'
             ? 'live'
@@ -212,7 +215,8 @@ export const cookie: Step<PendingCookie> = {
   },
 
   async run(ctx, pending) {
-    const { base64: cookieBase64 } = await seedCookie(ctx);
+    // check read the seed's cookie just before, in this execution, and the job holds the cluster: it is current
+    const cookieBase64 = pending[0].seed.base64;
     await onEveryHost(
       pending.map((p) => p.host),
       (host, i) =>

@@ -16,6 +16,7 @@ import {
 } from '../rabbit/quorum-queues.js';
 import type { MemberDrift } from '../rabbit/quorum-queues.js';
 import { membersOf, readNodeStatus } from '../rabbit/queries.js';
+import { z } from 'zod';
 import { timedOnHost } from './step.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
 
@@ -24,6 +25,17 @@ import type { PlannedCommand, Step, StepContext } from './step.js';
  * (reset, remove).
  */
 export type QuorumScope = 'cluster' | 'survivors';
+
+/**
+ * What the step leaves for verify: every quorum queue's members, read on `reader`, were exactly `nodes` when it
+ * finished (nothing to change, or changed and read again). verify, run right after in the same attempt, need not
+ * read them again.
+ */
+export const QuorumMembersSettled = z.object({ reader: z.string(), nodes: z.array(z.string()) });
+export type QuorumMembersSettled = z.infer<typeof QuorumMembersSettled>;
+export const QUORUM_MEMBERS_STEP_ID = 'rabbit:quorum-members';
+/** foundBy's handle on what the step settled. */
+export const settledQuorumMembers = { id: QUORUM_MEMBERS_STEP_ID, schema: QuorumMembersSettled };
 
 type PendingMembers =
   | { kind: 'shrink'; reader: Host; node: string; queues: { vhost: string; name: string }[] }
@@ -87,7 +99,7 @@ async function shrinkAway(ctx: StepContext, item: Extract<PendingMembers, { kind
  */
 export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
   return {
-    id: 'rabbit:quorum-members',
+    id: QUORUM_MEMBERS_STEP_ID,
     title:
       scope === 'cluster' ? 'Quorum queues: a replica on every node' : 'Quorum queues: replicas only on the nodes left',
     skippedDetail: 'every quorum queue has a replica on exactly the cluster nodes',
@@ -148,7 +160,11 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
           },
         );
       const queues = await readQuorumMembers(ctx.shells, found.host);
-      return pendingFor(found.host, found.status, memberDrift(queues, quorumNodes(hosts, found.status)));
+      const nodes = quorumNodes(hosts, found.status);
+      const drift = memberDrift(queues, nodes);
+      // settled only without any drift: one warren leaves alone (a replica on a member it does not count) is verify's
+      if (drift.length === 0) ctx.found?.set(this.id, { reader: found.host.name, nodes });
+      return pendingFor(found.host, found.status, drift);
     },
 
     async run(ctx, pending) {
@@ -174,6 +190,11 @@ export function quorumMembers(scope: QuorumScope): Step<PendingMembers> {
           await readQuorumMembers(ctx.shells, reader),
           quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status),
         );
+        if (left.length === 0)
+          ctx.found?.set(this.id, {
+            reader: reader.name,
+            nodes: quorumNodes(intendedHosts(ctx.cluster, scope, ctx.target), status),
+          });
         if (left.length > 0) {
           throw new WarrenError(
             'verify.failed',

@@ -2,7 +2,7 @@ import { membersForGates, readGateFacts } from '../gates/check.js';
 import { assertTarget, evaluateGates, refusalError } from '../gates/evaluate.js';
 import { GateReport } from '../gates/schema.js';
 import type { DestructiveOperation } from '../gates/schema.js';
-import { clusterStatusCommand, quorumCriticalCommand } from '../rabbit/commands.js';
+import { clusterStatusCommand, featureFlagsCommand, quorumCriticalCommand } from '../rabbit/commands.js';
 import type { Step } from './step.js';
 
 /**
@@ -34,6 +34,16 @@ export function safetyGates(operation: DestructiveOperation): Step<'judge', Gate
           : []),
         ...(target && operation === 'node.add'
           ? [{ step: this.id, host: target.name, command: clusterStatusCommand().text }]
+          : []),
+        ...(operation === 'feature-flags.enable'
+          ? [
+              {
+                step: this.id,
+                host: cluster.seed.name,
+                command: featureFlagsCommand().text,
+                when: 'on the first node that answers (the seed first)',
+              },
+            ]
           : []),
       ];
     },

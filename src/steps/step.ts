@@ -55,6 +55,11 @@ export interface StepContext {
   readonly membership: MembershipRecorder;
   readonly shells: Shells;
   readonly facts: Map<string, NodeFacts>;
+  /**
+   * What steps of this attempt found, by the id of the step that found it (each writes only its own, checked or done):
+   * a later step reads it back through `foundBy` instead of asking the node again. Absent in contexts without a runner.
+   */
+  readonly found?: Map<string, unknown>;
   readonly options: JobOptions;
   readonly logger: Logger;
   /**
@@ -109,6 +114,14 @@ export interface Step<Pending = unknown, Output = never> {
   run(ctx: StepContext, pending: Pending[]): Promise<StepOutcome<Output>>;
   /** Detail for a skipped step. */
   readonly skippedDetail: string;
+}
+
+/** What `step` found earlier in this attempt, read through its schema; undefined when it found nothing this attempt. */
+export function foundBy<T>(ctx: Pick<StepContext, 'found'>, step: { id: string; schema: z.ZodType<T> }): T | undefined {
+  const value = ctx.found?.get(step.id);
+  if (value === undefined) return undefined;
+  const parsed = step.schema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** Runs `work` on every host at once and waits for all; the first failure wins after all have settled. */

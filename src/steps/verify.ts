@@ -15,6 +15,8 @@ import {
 } from '../rabbit/quorum-queues.js';
 import { pauseUnlessCancelled } from '../ssh/cancellation.js';
 import { confirmMembership } from './confirm-membership.js';
+import { settledQuorumMembers } from './quorum-members.js';
+import { foundBy } from './step.js';
 import { clusterStatusOf } from './membership.js';
 import type { PlannedCommand, Step, StepContext } from './step.js';
 
@@ -72,6 +74,9 @@ export async function verifyBeyondStatus(
     )
   )
     return;
+  // quorum-members read (or made) exactly these members on this node a moment ago, in this attempt: not read twice
+  const settled = foundBy(ctx, settledQuorumMembers);
+  if (settled?.reader === request.reader.name && sameMembers(settled.nodes, request.nodes)) return;
   const drift = memberDrift(await readQuorumMembers(ctx.shells, request.reader), request.nodes);
   if (drift.length > 0) {
     throw new WarrenError(
@@ -87,6 +92,10 @@ export async function verifyBeyondStatus(
       },
     );
   }
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 }
 
 /** What verifyBeyondStatus may run on the node it reads from, for dry runs. */

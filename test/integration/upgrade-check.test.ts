@@ -1,7 +1,8 @@
 /**
  * `warren upgrade-check` on real RabbitMQ 3.10.8, 4.0.5 and 4.3.6 nodes: one lab of six hosts
  * (two per release, lab `upc`), three 2-node clusters made by warren's own create, the report read
- * through the CLI (dist/) and the Slack card built from it. Needs root; the release trees are built
+ * through the CLI (dist/) and the Slack card built from it; then `warren feature-flags enable --yes` through the
+ * harness's real worker, after which the card lists no flag. Needs root; the release trees are built
  * first if missing. Run: flock /tmp/warren-labtest.lock npx vitest run test/integration/upgrade-check.test.ts
  */
 import { execFile } from 'node:child_process';
@@ -180,4 +181,82 @@ describe('upgrade-check on 3.10.8, 4.0.5 and 4.3.6 clusters (lab upc)', () => {
     },
     120_000,
   );
+
+  /** The worker's own record of the enable commands it sent (every remote command is observed). */
+  const enablesSentTo = (hosts: readonly number[]): string[] =>
+    harness.commands
+      .filter((c) => /enable_feature_flag/.test(c.command) && hosts.some((i) => c.host === `${NAME}${i}`))
+      .map((c) => `${c.host}: ${c.command}`);
+
+  // the two clusters side by side: their hosts, jobs and the commands asserted are their own
+  it.concurrent.each(['upc40', 'upc43'] as const)(
+    '%s: on 4.x it lists the flags not enabled, and after `feature-flags enable` none (CLI --yes, real worker)',
+    async (cluster) => {
+      const { hosts } = CLUSTERS[cluster];
+      const flag = LEFT_OFF[cluster];
+      expect((await report(cluster)).report.nodes[0].flagsNotEnabled).toEqual([flag]);
+
+      const dry = await warren('feature-flags', 'enable', cluster, '--dry-run');
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(/gates: ALLOWED/);
+      expect(dry.stdout).toContain(`would enable 1 stable feature flag(s): ${flag}`);
+      expect(enablesSentTo(hosts)).toEqual([]);
+
+      const started = Date.now();
+      const enabled = await warren('feature-flags', 'enable', cluster, '--yes');
+      expect(enabled.code, enabled.stderr + enabled.stdout).toBe(0);
+      expect(enabled.stdout).toContain(`✓ ${cluster}: enabled 1 feature flag(s): ${flag}`);
+      console.log(`feature-flags enable ${cluster}: ${Date.now() - started} ms`);
+      expect(enablesSentTo(hosts)).toEqual([`${NAME}${hosts[0]}: rabbitmqctl -q enable_feature_flag all </dev/null`]);
+      // every node says so itself, and the report card shows none
+      for (const i of hosts) expect(await ownFlagsNotEnabled(i)).toEqual([]);
+      const { code, report: after } = await report(cluster);
+      expect(after.nodes.map((n) => n.flagsNotEnabled)).toEqual(hosts.map(() => []));
+      expect(after.verdict.blockers).toEqual([]);
+      // 4.0 is ready for 4.1 now; 4.3 has no next series warren knows, so no path is judged ready
+      expect([code, after.verdict.path, after.verdict.ready]).toEqual(
+        cluster === 'upc40' ? [0, 'rolling', true] : [1, 'none', false],
+      );
+      const card = buildUpgradeCard(after)
+        .blocks.map((b) => JSON.stringify(b))
+        .join('\n');
+      expect(card).not.toContain('feature flags not enabled');
+
+      // idempotent: nothing left to enable, no command sent
+      const again = await warren('feature-flags', 'enable', cluster, '--yes');
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain(`✓ ${cluster}: nothing to enable, every stable feature flag was already enabled`);
+      expect(enablesSentTo(hosts)).toHaveLength(1);
+    },
+    120_000,
+  );
+
+  it('3.10.8: nothing to enable on a fresh cluster; with a node down it is refused, naming the node', async () => {
+    const { hosts } = CLUSTERS.upc310;
+    const fresh = await warren('feature-flags', 'enable', 'upc310', '--yes');
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).toContain('✓ upc310: nothing to enable, every stable feature flag was already enabled');
+
+    const down = await lab.exec(hosts[1], 'rabbitmqctl -q shutdown </dev/null', { timeoutMs: 60_000 });
+    expect(down.code, down.stderr).toBe(0);
+    try {
+      const refused = await warren('feature-flags', 'enable', 'upc310', '--yes');
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/gates: REFUSED/);
+      expect(refused.stdout).toContain(
+        `${NAME}${hosts[1]} (RabbitMQ down): a feature flag is enabled on every node at once and cannot be enabled ` +
+          'with a node missing',
+      );
+      expect(refused.stdout).toContain(`to make it possible: Start RabbitMQ on ${NAME}${hosts[1]}`);
+      expect(refused.stderr).toContain('feature-flags enable upc310 refused by the safety gates');
+    } finally {
+      const up = await lab.exec(
+        hosts[1],
+        'service rabbitmq-server start </dev/null >/dev/null && rabbitmqctl -q await_startup --timeout 60 </dev/null',
+        { timeoutMs: 120_000 },
+      );
+      expect(up.code, up.stderr).toBe(0);
+    }
+    expect(enablesSentTo(hosts)).toEqual([]);
+  }, 180_000);
 });

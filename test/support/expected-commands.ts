@@ -100,7 +100,8 @@ export const CMD = {
     `rabbitmq -- rm -f -- "$tmp"; exit $rc; }; }`,
   clusterStatus: `${NO_VM_GUARD} rabbitmqctl cluster_status --formatter json </dev/null`,
   listVhosts: 'rabbitmqctl -q list_vhosts --formatter json name </dev/null',
-  listQueues: (vhost: string): string => `runuser -u rabbitmq -- rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`,
+  listQueues: (vhost: string): string =>
+    `runuser -u rabbitmq -- rabbitmqctl -q list_queues --formatter json --vhost ${vhost} name </dev/null`,
   stopApp: 'rabbitmqctl -q stop_app </dev/null',
   joinSeed: 'rabbitmqctl -q join_cluster rabbit@lab1 </dev/null',
   startApp: 'rabbitmqctl -q start_app </dev/null',
@@ -116,4 +117,7 @@ export const CMD = {
   deleteMember: (vhost: string, queue: string, node: string): string =>
     `runuser -u rabbitmq -- rabbitmq-queues -q delete_member --vhost ${vhost} ${queue} ${node} </dev/null`,
   grow: (node: string): string => `rabbitmq-queues -q grow ${node} all </dev/null`,
+  listFeatureFlags: `${NO_VM_GUARD} rabbitmqctl -q list_feature_flags --formatter json name state stability </dev/null`,
+  enableAllFeatureFlags: 'rabbitmqctl -q enable_feature_flag all </dev/null',
+  enableFeatureFlag: (flag: string): string => `rabbitmqctl -q enable_feature_flag ${flag} </dev/null`,
 } as const;

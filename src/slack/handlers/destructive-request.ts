@@ -27,6 +27,7 @@ export function destructiveRequestOf(
 ): DestructiveRequest {
   if (
     command.name === 'cluster.teardown' ||
+    command.name === 'feature-flags.enable' ||
     command.name === 'cluster.migrate-to-quorum' ||
     command.name === 'cluster.delete-classic-queues'
   ) {

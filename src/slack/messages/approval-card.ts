@@ -78,6 +78,12 @@ export function describeEffect(request: DestructiveRequest): string {
         `Delete exactly the classic queues of ${cluster} listed below, with their messages. A queue that gets a ` +
         `consumer or more messages before the job reaches it, or one not listed, is kept and named in the result.`
       );
+    case 'feature-flags.enable':
+      return (
+        `Enable every stable feature flag of ${cluster} not yet enabled, on all its nodes (` +
+        `${request.nodes.map(inlineCode).join(', ')}) at once. No data is touched, but a flag ` +
+        `cannot be disabled again: nodes of an older RabbitMQ can no longer join ${cluster}.`
+      );
   }
 }
 

@@ -34,6 +34,8 @@ describe('parseCommand', () => {
     ],
     ['audit', { name: 'audit' }],
     ['audit rmq-lab', { name: 'audit', cluster: 'rmq-lab' }],
+    ['feature-flags enable rmq-lab', { name: 'feature-flags.enable', cluster: 'rmq-lab', dryRun: false }],
+    ['Feature-Flags ENABLE rmq-lab --dry-run', { name: 'feature-flags.enable', cluster: 'rmq-lab', dryRun: true }],
   ])('parses %j', (text, command) => {
     expect(parseCommand(text)).toEqual({ ok: true, command });
   });
@@ -86,6 +88,13 @@ describe('parseCommand', () => {
     ['reset rmq-lab mq3', 'usage.unknown_command', 'did you mean "node reset"?'],
     ['teardown rmq-lab', 'usage.unknown_command', 'did you mean "cluster teardown"?'],
     ['audti', 'usage.unknown_command', 'did you mean "audit"?'],
+    ['feature-flags', 'usage.missing_argument', '"feature-flags" needs a subcommand: feature-flags enable <cluster>'],
+    ['feature-flags disable rmq-lab', 'usage.unknown_command', 'unknown subcommand "feature-flags disable"'],
+    ['feature-flags enable', 'usage.missing_argument', 'feature-flags enable needs a cluster name'],
+    ['feature-flags enable rmq-lab --all', 'usage.unknown_option', 'unknown option "--all" for feature-flags enable'],
+    ['feature-flags enable a b', 'usage.unexpected_argument', 'unexpected argument "b"'],
+    ['feature-flags enable .rmq', 'usage.bad_name', '".rmq" is not a cluster name'],
+    ['feature-flag enable rmq-lab', 'usage.unknown_command', 'did you mean "feature-flags"?'],
   ])('refuses %j with %s', (text, code, message) => {
     const error = errorOf(text);
     expect(error.code).toBe(code);
@@ -202,6 +211,7 @@ describe('helpLines', () => {
       '/rabbit upgrade-check <cluster> [--to <version>]',
       '/rabbit cluster migrate-to-quorum <cluster> [--dry-run]',
       '/rabbit cluster delete-classic-queues <cluster> [--dry-run]',
+      '/rabbit feature-flags enable <cluster> [--dry-run]',
     ]);
   });
 });

@@ -319,3 +319,39 @@ describe(
     });
   },
 );
+
+describe('gates for feature-flags.enable', () => {
+  it('allows it when every node runs, naming the flags it would enable (none is fine: idempotent)', () => {
+    const report = evaluateGates({ ...facts('feature-flags.enable', 3), flagsToEnable: ['stream_queue'] });
+    expect(report.allowed).toBe(true);
+    expect(report.checks).toEqual([
+      { id: 'node.reachable', ok: true, detail: 'all 3 node(s) run RabbitMQ' },
+      { id: 'flags.to_enable', ok: true, detail: 'would enable 1 stable feature flag(s): stream_queue' },
+    ]);
+    expect(report.wipes).toEqual([]);
+    const none = evaluateGates({ ...facts('feature-flags.enable', 3), flagsToEnable: [] });
+    expect(none.allowed).toBe(true);
+    expect(none.checks[1].detail).toBe('every stable feature flag is already enabled: nothing to enable');
+  });
+
+  it('refuses with any node not running its app, naming each, with what to do', () => {
+    const f = facts('feature-flags.enable', 3, { stopped: [2] });
+    f.members[2] = { ...f.members[2], reach: 'unreachable' };
+    const report = evaluateGates({ ...f, flagsToEnable: ['stream_queue'] });
+    expect(failed(report)).toEqual(['node.reachable']);
+    expect(report.checks[0].detail).toBe(
+      'lab2 (app stopped), lab3 (unreachable): a feature flag is enabled on every node at once and cannot be ' +
+        'enabled with a node missing',
+    );
+    expect(report.checks[0].remedy).toContain('Start RabbitMQ on lab2, lab3');
+  });
+
+  it('refuses when the flags could not be read at all', () => {
+    const report = evaluateGates(facts('feature-flags.enable', 2, { stopped: [1, 2] }));
+    expect(failed(report)).toEqual(['node.reachable', 'flags.to_enable']);
+  });
+
+  it('takes no node', () => {
+    expect(() => assertTarget('feature-flags.enable', 'lab', undefined, ['lab1'], ['lab1'])).not.toThrow();
+  });
+});

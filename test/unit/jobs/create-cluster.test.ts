@@ -147,6 +147,11 @@ describe('cluster.create against simulated Debian nodes', () => {
       `lab3: ${CMD.joinSeed}`,
     ]);
     expect(checkpoints.at(-1)).toEqual(createCluster.steps.map((s) => s.id));
+    // read once each: the seed's cookie (the copy reuses the check's read); the quorum queue members (quorum-members
+    // reads them, verify takes its word for the same node a moment later)
+    expect(shells.matching(/base64 -w0 \/var\/lib\/rabbitmq\/.erlang.cookie'$/)).toHaveLength(1);
+    expect(shells.commandsOn('lab1').filter((c) => c === CMD.listVhosts)).toHaveLength(1);
+    expect(shells.commandsOn('lab1').filter((c) => c === CMD.listQueueMembers('/'))).toHaveLength(1);
   });
 
   it('restarts each joining node exactly once when live cookie switching is off', async () => {

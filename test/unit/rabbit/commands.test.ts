@@ -63,7 +63,7 @@ describe('command builders', () => {
     expect(output).toBe(`3\n${HOSTILE_PATTERN}\n`);
   });
 
-  it('runs every CLI that carries a vhost or queue name from a node as rabbitmq, so the wrapper cannot re-expand it', () => {
+  it('runs every CLI given a vhost or queue name from a node as rabbitmq: the wrapper cannot re-expand it', () => {
     const hostile = '$(touch /tmp/warren-pwned)`id`';
     const carrying = [
       commands.listQueuesCommand(hostile),

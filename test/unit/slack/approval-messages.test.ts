@@ -127,6 +127,30 @@ describe('approval card', () => {
     expect(text).toContain("echo '''&lt;b&gt;'''");
   });
 
+  it('feature-flags enable: every node named, the flags it would enable, and that it cannot be undone', () => {
+    const flags: DestructiveRequest = { operation: 'feature-flags.enable', cluster: 'rmq-lab', nodes: ['mq1', 'mq2'] };
+    const report: GateReport = {
+      operation: 'feature-flags.enable',
+      cluster: 'rmq-lab',
+      allowed: true,
+      readFrom: 'mq1',
+      checks: [
+        { id: 'node.reachable', ok: true, detail: 'all 2 node(s) run RabbitMQ' },
+        { id: 'flags.to_enable', ok: true, detail: 'would enable 1 stable feature flag(s): stream_queue' },
+      ],
+      wipes: [],
+    };
+    const card = cardFor(flags, report);
+    const text = read(card.blocks);
+    expect(card.text).toBe('Approval needed: feature-flags enable rmq-lab (requested by U0REQ)');
+    expect(text).toContain(
+      'Enable every stable feature flag of *rmq-lab* not yet enabled, on all its nodes (`mq1`, `mq2`)',
+    );
+    expect(text).toContain('a flag cannot be disabled again');
+    expect(text).toContain(':white_check_mark: `flags.to_enable` would enable 1 stable feature flag(s): stream_queue');
+    expect(text).not.toContain('*Wipes:*');
+  });
+
   it("stays within Slack's limits for a teardown of many hosts with long plans", () => {
     const hosts = Array.from({ length: 60 }, (_, i) => `mq${i}`);
     const long = hosts.flatMap((host) =>

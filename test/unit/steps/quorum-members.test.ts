@@ -63,7 +63,8 @@ describe('rabbit:quorum-members after a reset (4.3.6: shrink refuses a node that
       target: cluster.hosts[1],
     });
 
-    const outcome = await declareStep(quorumMembers('survivors')).execute(ctx);
+    const found = new Map<string, unknown>();
+    const outcome = await declareStep(quorumMembers('survivors')).execute({ ...ctx, found });
 
     const read = [CMD.clusterStatus, CMD.listVhosts, CMD.listQueueMembers('/'), CMD.listQueueMembers('qv')];
     expect(shells.commandsOn('lab1')).toEqual([
@@ -76,6 +77,25 @@ describe('rabbit:quorum-members after a reset (4.3.6: shrink refuses a node that
       ...read,
     ]);
     expect(outcome?.detail).toBe('rabbit@t4n2: replica deleted from 4 queue(s)');
+    // read again and right: verify, next, may take the step's word for these members on lab1
+    expect(found.get('rabbit:quorum-members')).toEqual({ reader: 'lab1', nodes: ['rabbit@t4n1', 'rabbit@t4n3'] });
+  });
+
+  it('leaves nothing settled for verify while a drift it does not fix remains (verify names it)', async () => {
+    const shells = lab1Answering({
+      [CMD.clusterStatus]: ok(fixture('rabbitmq-4.3/cluster_status.t4n3-app-stopped.json')),
+      [CMD.listVhosts]: ok('[{"name":"/"}]'),
+      [CMD.listQueueMembers('/')]: ok(
+        without('rabbitmq-4.3/list_queues.after-member-reset.default-vhost.json', 'rabbit@t4n3'),
+      ),
+    });
+    const { ctx } = stepContext(cluster, shells, { facts: labFacts(cluster, { rabbitmqVersion: '4.3.6' }) });
+    const found = new Map<string, unknown>();
+
+    // t4n3 lacks replicas but its app is stopped: grow cannot reach it, nothing to do, and nothing settled
+    await expect(declareStep(quorumMembers('cluster')).execute({ ...ctx, found })).resolves.toBeUndefined();
+
+    expect(found.has('rabbit:quorum-members')).toBe(false);
   });
 
   it('uses shrink alone where it works (4.0.5: exit 0 for a node reset away)', async () => {

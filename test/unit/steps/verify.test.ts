@@ -45,6 +45,29 @@ describe('rabbit:verify', () => {
     expect((outcome?.output as ClusterHealth).headline).toBe('healthy');
   });
 
+  it('takes the quorum members quorum-members settled on the seed in this attempt: no second read', async () => {
+    const { shells, ctx } = seedAnswering(CLEAN);
+    const found = new Map<string, unknown>([
+      ['rabbit:quorum-members', { reader: 'lab1', nodes: ['rabbit@lab3', 'rabbit@lab1', 'rabbit@lab2'] }],
+    ]);
+
+    await declareStep(verify).execute({ ...ctx, found });
+
+    expect(shells.commandsOn('lab1')).toEqual([STATUS]);
+  });
+
+  it.each([
+    ['another reader', { reader: 'lab2', nodes: ['rabbit@lab1', 'rabbit@lab2', 'rabbit@lab3'] }],
+    ['other nodes', { reader: 'lab1', nodes: ['rabbit@lab1', 'rabbit@lab2'] }],
+    ['a shape it does not know', { reader: 'lab1' }],
+  ])('reads the members itself when quorum-members settled them on %s', async (_, settled) => {
+    const { shells, ctx } = seedAnswering(CLEAN);
+
+    await declareStep(verify).execute({ ...ctx, found: new Map([['rabbit:quorum-members', settled]]) });
+
+    expect(shells.commandsOn('lab1')).toEqual([STATUS, ...QUORUM_READ]);
+  });
+
   it(
     'stops polling a cluster that has not settled as soon as the job is ' + 'cancelled, without another cluster_status',
     async () => {

@@ -126,6 +126,7 @@ async function followUp(
     case 'cluster.teardown':
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
+    case 'feature-flags.enable':
       return requestDestructiveOperation(deps, request, command, log);
   }
 }
@@ -160,6 +161,7 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     case 'cluster.teardown':
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
+    case 'feature-flags.enable':
       return {
         response_type: 'ephemeral',
         text: plainText(
