@@ -1,3 +1,4 @@
+import { clusterRestart } from './cluster-restart.js';
 import { clusterTeardown } from './cluster-teardown.js';
 import { createCluster } from './create-cluster.js';
 import { nodeAdd } from './node-add.js';
@@ -12,4 +13,5 @@ export const operations: OperationRegistry = {
   'node.remove': nodeRemove,
   'node.add': nodeAdd,
   'cluster.teardown': clusterTeardown,
+  'cluster.restart': clusterRestart,
 };

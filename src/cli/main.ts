@@ -539,8 +539,9 @@ function defineCliCommand(
       );
       return;
     case 'cluster.teardown':
+    case 'cluster.restart':
       follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
-        run(() => destructive(program, 'cluster.teardown', cluster, undefined, options))(),
+        run(() => destructive(program, name, cluster, undefined, options))(),
       );
       return;
     case 'node.reset':

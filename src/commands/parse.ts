@@ -9,7 +9,7 @@ export const MAX_COMMAND_LENGTH = 200;
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
 const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check'] as const;
 const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
-const CLUSTER_ACTIONS = ['create', 'teardown'] as const;
+const CLUSTER_ACTIONS = ['create', 'teardown', 'restart'] as const;
 
 /**
  * Turns `/rabbit` text into a typed command, or a usage error that names what was wrong.
@@ -93,13 +93,17 @@ export function checkHostKnown(command: RabbitCommand, config: Pick<WarrenConfig
 
 function parseCluster(args: string[]): ParseResult {
   const [sub, ...rest] = args;
-  const usage = [USAGE['cluster.create'], USAGE['cluster.teardown']];
+  const usage = [USAGE['cluster.create'], USAGE['cluster.teardown'], USAGE['cluster.restart']];
   if (sub === undefined)
-    return fail('usage.missing_argument', '"cluster" needs a subcommand: cluster create|teardown <cluster>', usage);
+    return fail(
+      'usage.missing_argument',
+      '"cluster" needs a subcommand: cluster create|teardown|restart <cluster>',
+      usage,
+    );
   const action = sub.toLowerCase();
   if (!isOneOf(CLUSTER_ACTIONS, action))
     return fail('usage.unknown_command', `unknown subcommand "cluster ${sub}"`, usage);
-  const name = action === 'create' ? 'cluster.create' : 'cluster.teardown';
+  const name = `cluster.${action}` as const;
   const { positional, flags } = splitArgs(rest);
   const unknownFlag = flags.find((f) => f !== '--dry-run');
   if (unknownFlag !== undefined)

@@ -41,6 +41,11 @@ export const ClusterTeardownCommand = z
   .object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() })
   .strict();
 
+/** `/rabbit cluster restart <cluster> [--dry-run]`: a rolling restart, one node at a time, the seed last. */
+export const ClusterRestartCommand = z
+  .object({ name: z.literal('cluster.restart'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
 /** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
 export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
 
@@ -64,6 +69,7 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   ClusterTeardownCommand,
   AuditCommand,
   UpgradeCheckCommand,
+  ClusterRestartCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -75,7 +81,7 @@ export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
 /** The commands that destroy data: requested in chat, run only once another person approves. */
 export type DestructiveCommand = Extract<
   RabbitCommand,
-  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' }
+  { name: 'node.reset' | 'node.remove' | 'node.add' | 'cluster.teardown' | 'cluster.restart' }
 >;
 
 /** True for node reset/remove/add and cluster teardown. */
@@ -84,7 +90,8 @@ export function isDestructiveCommand(command: RabbitCommand): command is Destruc
     command.name === 'node.reset' ||
     command.name === 'node.remove' ||
     command.name === 'node.add' ||
-    command.name === 'cluster.teardown'
+    command.name === 'cluster.teardown' ||
+    command.name === 'cluster.restart'
   );
 }
 

@@ -8,7 +8,15 @@ import type { MembershipOverrides } from '../state/membership.js';
  * they run only after a second person approves; from the CLI only with --yes. All are audited.
  * The gates below judge exactly these, so the list is theirs; the operations' names build on it.
  */
-export const DESTRUCTIVE_OPERATIONS = ['node.reset', 'node.remove', 'node.add', 'cluster.teardown'] as const;
+export const DESTRUCTIVE_OPERATIONS = [
+  'node.reset',
+  'node.remove',
+  'node.add',
+  'cluster.teardown',
+  // Destroys nothing, but takes every node down in turn: approved like the others (or, where the
+  // cluster's config says `approval: operator`, run by an operator directly).
+  'cluster.restart',
+] as const;
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
 /** The safety gates a destructive operation must pass, each by a stable id. */
@@ -19,6 +27,7 @@ export const GateId = z.enum([
   'node.quorum_critical',
   'node.reachable',
   'join.wipes_data',
+  'cluster.healthy',
 ]);
 export type GateId = z.infer<typeof GateId>;
 

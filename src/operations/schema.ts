@@ -36,6 +36,8 @@ export type JobOrigin = z.infer<typeof JobOrigin>;
 export const JobCheckpoint = z
   .object({
     completedSteps: z.array(z.string()).default([]),
+    /** What a step saved about its own progress (StepCheckpoint), by step id; each step parses its own. */
+    stepData: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 

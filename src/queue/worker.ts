@@ -304,6 +304,7 @@ async function processJob(
         }),
       );
       jobLogger.info('job started');
+      let checkpoint = data.checkpoint;
       const result = await runOperation({
         definition,
         cluster,
@@ -315,6 +316,7 @@ async function processJob(
         logger: jobLogger,
         ...(signal ? { signal } : {}),
         completedSteps: data.checkpoint.completedSteps,
+        ...(data.checkpoint.stepData ? { stepData: data.checkpoint.stepData } : {}),
         report: async (report) => {
           await publish({
             type: 'step',
@@ -325,8 +327,14 @@ async function processJob(
             ...report,
           });
         },
+        // Both halves of the checkpoint are kept together: each save writes the whole of it.
         saveCheckpoint: async (completedSteps) => {
-          await job.updateData({ ...data, checkpoint: { completedSteps } });
+          checkpoint = { ...checkpoint, completedSteps };
+          await job.updateData({ ...data, checkpoint });
+        },
+        saveStepData: async (stepData) => {
+          checkpoint = { ...checkpoint, stepData };
+          await job.updateData({ ...data, checkpoint });
         },
       });
       await publish(jobEvent(data, jobId, attempt, { state: 'completed', result }));

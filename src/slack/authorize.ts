@@ -51,6 +51,7 @@ export function commandLabel(command: RabbitCommand): string {
   switch (command.name) {
     case 'cluster.create':
     case 'cluster.teardown':
+    case 'cluster.restart':
       return `${command.name.replace('.', ' ')} ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
     case 'node.reset':
     case 'node.remove':

@@ -25,7 +25,7 @@ export function destructiveRequestOf(
   config: Pick<WarrenConfig, 'clusters'>,
   command: DestructiveCommand,
 ): DestructiveRequest {
-  if (command.name === 'cluster.teardown') {
+  if (command.name === 'cluster.teardown' || command.name === 'cluster.restart') {
     const nodes = config.clusters.find((c) => c.name === command.cluster)?.nodes ?? [];
     return { operation: command.name, cluster: command.cluster, nodes };
   }

@@ -66,6 +66,12 @@ export function describeEffect(request: DestructiveRequest): string {
         `${request.nodes.map(inlineCode).join(', ')}): the cluster ceases to ` +
         `exist and every node's queues, messages and users are wiped.`
       );
+    case 'cluster.restart':
+      return (
+        `Restart every node of ${cluster} in turn, the seed last (` +
+        `${request.nodes.map(inlineCode).join(', ')}): each waits until no quorum queue depends on it, ` +
+        `is drained, restarted and revived. Nothing is wiped; clients reconnect to the other nodes.`
+      );
   }
 }
 

@@ -124,6 +124,7 @@ async function followUp(
     case 'node.remove':
     case 'node.add':
     case 'cluster.teardown':
+    case 'cluster.restart':
       return requestDestructiveOperation(deps, request, command, log);
   }
 }
@@ -156,6 +157,7 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     case 'node.remove':
     case 'node.add':
     case 'cluster.teardown':
+    case 'cluster.restart':
       return {
         response_type: 'ephemeral',
         text: plainText(
