@@ -2,7 +2,7 @@ import type { MaintenanceResult } from '../src/operations/schema.js';
 import { rollingRestart } from '../src/steps/rolling-restart.js';
 import { safetyGates } from '../src/steps/safety-gates.js';
 import { declareStep } from '../src/steps/step.js';
-import { verifySurvivors } from '../src/steps/verify-survivors.js';
+import { verify } from '../src/steps/verify.js';
 import { maintenanceResult } from './maintenance-result.js';
 import { outputOf } from '../src/operations/operation.js';
 import type { OperationDefinition } from '../src/operations/operation.js';
@@ -16,15 +16,15 @@ import type { OperationDefinition } from '../src/operations/operation.js';
 export const clusterRestart: OperationDefinition<MaintenanceResult> = {
   operation: 'cluster.restart',
   title: 'Rolling restart of a cluster',
-  steps: [declareStep(safetyGates('cluster.restart')), declareStep(rollingRestart), declareStep(verifySurvivors)],
-  alwaysRun: new Set([verifySurvivors.id]),
+  steps: [declareStep(safetyGates('cluster.restart')), declareStep(rollingRestart), declareStep(verify)],
+  alwaysRun: new Set([verify.id]),
 
   buildResult(outcome) {
     const hosts = outcome.cluster.hosts.map((h) => h.name);
     return maintenanceResult(
       outcome,
       `${outcome.cluster.cluster.name} restarted node by node (${hosts.join(', ')}), the seed last`,
-      outputOf(outcome, verifySurvivors)?.health,
+      outputOf(outcome, verify),
     );
   },
 };
