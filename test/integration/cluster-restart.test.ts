@@ -19,7 +19,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import { isFinalEvent, readEvents } from '../../src/queue/events.js';
-import type { StoredEvent } from '../../src/queue/events.js';
 import type { JobEvent } from '../../src/operations/progress.js';
 import { connectRedis } from '../../src/queue/redis.js';
 import { labUp } from '../../tools/lab/lab.js';
@@ -43,7 +42,9 @@ const USER = 'roller';
 const PASSWORD = randomUUID();
 
 /** How one node's VM boots are counted: its own log's boot lines, and the VM's pid and start time. */
-const BOOTS = `grep -c 'Starting RabbitMQ' /var/log/rabbitmq/rabbit@$(hostname).log; for p in $(pgrep -u rabbitmq -x beam.smp); do echo "$p $(cut -d' ' -f22 /proc/$p/stat)"; done`;
+const BOOTS =
+  "grep -c 'Starting RabbitMQ' /var/log/rabbitmq/rabbit@$(hostname).log; " +
+  `for p in $(pgrep -u rabbitmq -x beam.smp); do echo "$p $(cut -d' ' -f22 /proc/$p/stat)"; done`;
 
 interface Boot {
   count: number;
@@ -90,7 +91,7 @@ class Traffic {
             ),
           );
           this.confirmed.add(n);
-          await new Promise((r) => setTimeout(r, 25));
+          await new Promise((r) => setTimeout(r, 50));
         }
         await model.close().catch(() => undefined);
       } catch {
@@ -169,7 +170,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
     let last = '0';
     try {
       while (Date.now() < end) {
-        for (const stored of (await readEvents(reader, prefix, jobId, last, { blockMs: 2000 })) as StoredEvent[]) {
+        for (const stored of await readEvents(reader, prefix, jobId, last, { blockMs: 2000 })) {
           last = stored.id;
           if (isFinalEvent(stored.event)) return stored.event as JobEvent;
         }
@@ -196,7 +197,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
           if (qq) samples.push(qq.online.length);
           break;
         }
-        await new Promise((r) => setTimeout(r, 3000));
+        await new Promise((r) => setTimeout(r, 6000));
       }
     })();
     return {
@@ -233,7 +234,8 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
         const seed = CLUSTERS[name].hosts[0];
         const r = await lab.exec(
           seed,
-          `rabbitmqctl -q add_user ${USER} ${PASSWORD} </dev/null && rabbitmqctl -q set_permissions -p / ${USER} '.*' '.*' '.*' </dev/null`,
+          `rabbitmqctl -q add_user ${USER} ${PASSWORD} </dev/null && ` +
+            `rabbitmqctl -q set_permissions -p / ${USER} '.*' '.*' '.*' </dev/null`,
         );
         expect(r.code, r.stderr).toBe(0);
       }),
@@ -257,7 +259,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
     expect(await bootsOf('rsa')).toEqual(before);
   }, 60_000);
 
-  it('rolls all three clusters under traffic, survives a SIGKILLed worker, and restarts each node exactly once', async () => {
+  it('rolls all three clusters under traffic, survives a SIGKILLed worker, restarts each node once', async () => {
     const addresses = (c: ClusterName) => CLUSTERS[c].hosts.map((i) => lab.hosts[i - 1].address);
     const traffic = Object.fromEntries(NAMES.map((c) => [c, new Traffic(addresses(c))])) as Record<
       ClusterName,
@@ -269,7 +271,9 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
     while (NAMES.some((c) => traffic[c].received.size < 20) && Date.now() < flowing)
       await new Promise((r) => setTimeout(r, 250));
     for (const c of NAMES) expect(traffic[c].received.size, c).toBeGreaterThanOrEqual(20);
-    const before = Object.fromEntries(await Promise.all(NAMES.map(async (c) => [c, await bootsOf(c)])));
+    const before = Object.fromEntries(
+      await Promise.all(NAMES.map(async (c): Promise<[ClusterName, Boot[]]> => [c, await bootsOf(c)])),
+    ) as Record<ClusterName, Boot[]>;
     const samplers = Object.fromEntries(NAMES.map((c) => [c, sampleQuorum(c)])) as Record<
       ClusterName,
       ReturnType<typeof sampleQuorum>
@@ -294,7 +298,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
         return r.stdout.trim().split('\n').pop()!;
       }),
     );
-    const finals = await Promise.all(jobs.map((id) => followJob(rollPrefix, id)));
+    const finals = await Promise.all(jobs.map((id) => followJob(rollPrefix, id, 400_000)));
     expect(killed).toBe(true);
     expect(workers).toHaveLength(2);
     for (const [k, final] of finals.entries()) {
@@ -308,7 +312,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
       // Every node booted once: one more boot line in its own log, and another VM.
       const after = await bootsOf(c);
       after.forEach((boot, i) => {
-        const was = (before[c] as Boot[])[i];
+        const was = before[c][i];
         expect(boot.count, `${c} host ${CLUSTERS[c].hosts[i]} boots`).toBe(was.count + 1);
         expect(boot.vm).not.toBe(was.vm);
         expect(boot.vm).not.toBe('none');
@@ -317,7 +321,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
       const lost = [...traffic[c].confirmed].filter((n) => !traffic[c].received.has(n));
       expect(lost, `${c}: confirmed but never delivered`).toEqual([]);
       expect(traffic[c].confirmed.size, c).toBeGreaterThan(50);
-      expect(minima[k].length, `${c} quorum samples`).toBeGreaterThan(3);
+      expect(minima[k].length, `${c} quorum samples`).toBeGreaterThan(2);
       expect(Math.min(...minima[k]), `${c} fewest online members`).toBeGreaterThanOrEqual(2);
       // And the nodes run the release they ran, every one back in service.
       const status = await warren(rollPrefix, 'status', c);
@@ -326,13 +330,14 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
     // The second worker resumed rsa at rs3: it restarted rs3 at most once (the boots above) and rs2 never.
     const second = workers[1].commands;
     expect(second.filter((r) => r.host === `${NAME}2` && /rabbitmq-server restart/.test(r.command))).toEqual([]);
-  }, 300_000);
+  }, 420_000);
 
   it('a node that cannot start stops the roll: the nodes after it untouched and serving', async () => {
     // rs6 (rsb's second joiner) cannot start: a config it refuses, and an init script that gives up after 15 s.
     const broken = await lab.exec(
       6,
-      "echo 'not a valid = = line' > /etc/rabbitmq/rabbitmq.conf && echo RABBITMQ_STARTUP_TIMEOUT=15 >> /etc/default/rabbitmq-server",
+      "echo 'not a valid = = line' > /etc/rabbitmq/rabbitmq.conf && " +
+        'echo RABBITMQ_STARTUP_TIMEOUT=15 >> /etc/default/rabbitmq-server',
     );
     expect(broken.code, broken.stderr).toBe(0);
     const before = await bootsOf('rsb');
