@@ -264,8 +264,8 @@ async function destructive(
         if (options.dryRun) return EXIT.ok;
         out('');
         out(
-          `${what} destroys data and was not run. Ask for it in Slack (/rabbit ` +
-            `${what}) to get a second person's approval,`,
+          `${what} ${operation === 'cluster.restart' ? 'takes every node down in turn' : 'destroys data'} and ` +
+            `was not run. Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`,
         );
         out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
         return EXIT.usage;
