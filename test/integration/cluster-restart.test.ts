@@ -333,11 +333,11 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
   }, 420_000);
 
   it('a node that cannot start stops the roll: the nodes after it untouched and serving', async () => {
-    // rs6 (rsb's second joiner) cannot start: a config it refuses, and an init script that gives up after 15 s.
+    // rs6 (rsb's second joiner) cannot start: a config it refuses, and an init script that gives up after 5 s.
     const broken = await lab.exec(
       6,
       "echo 'not a valid = = line' > /etc/rabbitmq/rabbitmq.conf && " +
-        'echo RABBITMQ_STARTUP_TIMEOUT=15 >> /etc/default/rabbitmq-server',
+        'echo RABBITMQ_STARTUP_TIMEOUT=5 >> /etc/default/rabbitmq-server',
     );
     expect(broken.code, broken.stderr).toBe(0);
     const before = await bootsOf('rsb');
@@ -357,7 +357,7 @@ describe('cluster restart on 3.10.8, 4.0.5 and 4.3.6 clusters (lab rs)', () => {
     // Fixed and started again, the cluster is whole.
     const fixed = await lab.exec(
       6,
-      'rm /etc/rabbitmq/rabbitmq.conf && sed -i /RABBITMQ_STARTUP_TIMEOUT=15/d /etc/default/rabbitmq-server && ' +
+      'rm /etc/rabbitmq/rabbitmq.conf && sed -i /RABBITMQ_STARTUP_TIMEOUT=5/d /etc/default/rabbitmq-server && ' +
         'service rabbitmq-server start </dev/null',
       { timeoutMs: 120_000 },
     );

@@ -164,7 +164,9 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
           command.dryRun
             ? `Checking the safety gates of ${commandLabel(command)}…`
             : `Checking the safety gates of ${commandLabel(command)}; if they pass, ` +
-                `an approval card for an approver follows in the channel…`,
+                (command.name === 'cluster.restart'
+                  ? 'an approval card (or, where the cluster allows operators, the job card) follows in the channel…'
+                  : 'an approval card for an approver follows in the channel…'),
         ),
       };
     default:
