@@ -1,3 +1,4 @@
+import { clusterRestart } from './cluster-restart.js';
 import { clusterTeardown } from './cluster-teardown.js';
 import { createCluster } from './create-cluster.js';
 import { featureFlagsEnable } from './feature-flags-enable.js';
@@ -18,4 +19,5 @@ export const operations: OperationRegistry = {
   'cluster.migrate-to-quorum': migrateToQuorum,
   'cluster.delete-classic-queues': deleteClassicQueuesOperation,
   'feature-flags.enable': featureFlagsEnable,
+  'cluster.restart': clusterRestart,
 };

@@ -63,6 +63,10 @@ export type WarrenErrorCode =
   | 'job.lost'
   /** A port warren was told to listen on (PORT, WARREN_METRICS_PORT, the dashboard's) is taken, or not allowed. */
   | 'listen.failed'
+  /** A node of a rolling restart did not come back (or was not running): the roll stopped there. */
+  | 'restart.node_down'
+  /** Quorum queues kept depending on a node of a rolling restart past the wait: the roll stopped there. */
+  | 'restart.quorum_wait'
   /** A thrown value warren did not expect: a bug in warren, never the request's fault; its stack is in the log. */
   | 'internal';
 

@@ -232,6 +232,12 @@ function exitCodeOf(error: WarrenError): number {
     : EXIT.failed;
 }
 
+/** Why a request the terminal ran without --yes needs approval, where it is not that it destroys data. */
+const WHY_APPROVED: Partial<Record<DestructiveOperation, string>> = {
+  'feature-flags.enable': 'cannot be undone',
+  'cluster.restart': 'takes every node down in turn',
+};
+
 /**
  * A destructive operation from the terminal, decided by the request layer. --dry-run: the plan
  * and the gates' verdict (exit 0). Neither --dry-run nor --yes: the same, and that nothing ran
@@ -273,9 +279,8 @@ async function destructive(
         if (options.dryRun) return EXIT.ok;
         out('');
         out(
-          `${what} ${operation === 'feature-flags.enable' ? 'cannot be undone' : 'destroys data'} and was not run. ` +
-            `Ask for it in Slack (/rabbit ` +
-            `${what}) to get a second person's approval,`,
+          `${what} ${WHY_APPROVED[operation] ?? 'destroys data'} and was not run. ` +
+            `Ask for it in Slack (/rabbit ${what}) to get a second person's approval,`,
         );
         out('or add --yes to run it now: --yes bypasses chat approval and is recorded in the audit log as such.');
         return EXIT.usage;
@@ -561,6 +566,11 @@ function defineCliCommand(
     case 'feature-flags.enable':
       follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
         run(() => destructive(program, 'feature-flags.enable', cluster, undefined, options))(),
+      );
+      return;
+    case 'cluster.restart':
+      follow(yes(command)).action((cluster: string, options: { yes?: boolean; follow: boolean; dryRun?: boolean }) =>
+        run(() => destructive(program, name, cluster, undefined, options))(),
       );
       return;
     case 'node.reset':

@@ -129,6 +129,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       'every node must run; --dry-run: the flags it would enable)',
     notes: APPROVER_FIRST,
   },
+  {
+    name: 'cluster.restart',
+    words: 'cluster restart',
+    args: ['<cluster>'],
+    dryRun: true,
+    summary:
+      'rolling restart: one node at a time, the seed last, each drained, restarted and revived once ' +
+      'its quorum queues allow (--dry-run: the commands per node)',
+    notes: {
+      slack: ' (asks an approver first, unless the cluster has approval: operator)',
+      cli: APPROVER_FIRST.cli,
+    },
+  },
 ];
 
 /** The row of one command. */

@@ -9,7 +9,7 @@ export const MAX_COMMAND_LENGTH = 200;
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
 const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check', 'feature-flags'] as const;
 const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
-const CLUSTER_ACTIONS = ['create', 'teardown', 'migrate-to-quorum', 'delete-classic-queues'] as const;
+const CLUSTER_ACTIONS = ['create', 'teardown', 'migrate-to-quorum', 'delete-classic-queues', 'restart'] as const;
 
 /**
  * Turns `/rabbit` text into a typed command, or a usage error that names what was wrong.

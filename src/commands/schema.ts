@@ -41,6 +41,11 @@ export const ClusterTeardownCommand = z
   .object({ name: z.literal('cluster.teardown'), cluster: SafeName, dryRun: z.boolean() })
   .strict();
 
+/** `/rabbit cluster restart <cluster> [--dry-run]`: a rolling restart, one node at a time, the seed last. */
+export const ClusterRestartCommand = z
+  .object({ name: z.literal('cluster.restart'), cluster: SafeName, dryRun: z.boolean() })
+  .strict();
+
 /** `/rabbit audit [<cluster>]`: the latest audit entries, of one cluster or all. */
 export const AuditCommand = z.object({ name: z.literal('audit'), cluster: SafeName.optional() }).strict();
 
@@ -82,6 +87,7 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   ClusterMigrateToQuorumCommand,
   ClusterDeleteClassicQueuesCommand,
   FeatureFlagsEnableCommand,
+  ClusterRestartCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -101,11 +107,12 @@ export type DestructiveCommand = Extract<
       | 'cluster.teardown'
       | 'cluster.migrate-to-quorum'
       | 'cluster.delete-classic-queues'
-      | 'feature-flags.enable';
+      | 'feature-flags.enable'
+      | 'cluster.restart';
   }
 >;
 
-/** True for node reset/remove/add, cluster teardown, migrate-to-quorum, delete-classic-queues, feature-flags enable. */
+/** True for every operation approved like a destructive one (node reset/remove/add, teardown, migrate, restart…). */
 export function isDestructiveCommand(command: RabbitCommand): command is DestructiveCommand {
   return (
     command.name === 'node.reset' ||
@@ -114,7 +121,8 @@ export function isDestructiveCommand(command: RabbitCommand): command is Destruc
     command.name === 'cluster.teardown' ||
     command.name === 'cluster.migrate-to-quorum' ||
     command.name === 'cluster.delete-classic-queues' ||
-    command.name === 'feature-flags.enable'
+    command.name === 'feature-flags.enable' ||
+    command.name === 'cluster.restart'
   );
 }
 

@@ -57,6 +57,10 @@ export type Host = z.infer<typeof Host>;
 export const ReplicationMode = z.enum(['auto', 'ha-all', 'quorum', 'none']);
 export type ReplicationMode = z.infer<typeof ReplicationMode>;
 
+/** How a cluster's rolling restart is allowed from Slack (see Cluster.approval). */
+export const ApprovalSetting = z.enum(['required', 'operator']);
+export type ApprovalSetting = z.infer<typeof ApprovalSetting>;
+
 export const DEFAULT_HA_POLICY_PATTERN = '^(?!amq\\.).*';
 
 export const Cluster = z
@@ -75,6 +79,11 @@ export const Cluster = z
       .string()
       .regex(/^[A-Za-z0-9.:+~-]+$/, 'a Debian package version such as 3.10.8-1.1+deb12u1')
       .optional(),
+    /**
+     * Who lets a rolling restart run from Slack: `required` (the default when absent) = a second
+     * person approves, as for the destructive operations; `operator` = an operator runs it directly.
+     */
+    approval: ApprovalSetting.optional(),
   })
   .strict();
 export type Cluster = z.infer<typeof Cluster>;

@@ -3,6 +3,7 @@ import type { ResolvedCluster } from '../config/load.js';
 import type { Host, WarrenConfig } from '../config/schema.js';
 import { toWarrenError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
+import { evaluateHealth } from '../rabbit/cluster-status.js';
 import type { ClusterStatus } from '../rabbit/cluster-status.js';
 import { metadataStoreOfStatus } from '../rabbit/metadata-store.js';
 import { flagsToEnable } from '../rabbit/feature-flags.js';
@@ -70,6 +71,13 @@ export async function readGateFacts(
     ...(view ? { view } : {}),
     ...(viewStatus ? { store: metadataStoreOfStatus(viewStatus) } : {}),
   };
+  if (request.operation === 'cluster.restart') {
+    if (viewStatus) {
+      const expected = new Map(order.map((host) => [nodeNameOf(host), host.name]));
+      facts.health = evaluateHealth(request.cluster, viewStatus, expected, order[viewIndex].name);
+    }
+    return facts;
+  }
   if (request.operation === 'cluster.teardown') {
     if (viewStatus) facts.clusterQueues = await countQueues(shells, order[viewIndex]);
     return facts;

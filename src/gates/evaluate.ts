@@ -2,6 +2,7 @@ import { WarrenError } from '../errors.js';
 import type { DestructiveOperation } from './schema.js';
 import type { MetadataStore } from '../rabbit/metadata-store.js';
 import type { QuorumVerdict } from '../rabbit/queries.js';
+import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { GateCheck, GateReport } from './schema.js';
 import { isMigrationOperation, judgeMigration } from './migration.js';
 import type { MigrationPlan, ShownQueue } from '../rabbit/quorum-migration.js';
@@ -40,6 +41,8 @@ export interface GateFacts {
   clusterQueues?: number;
   /** feature-flags.enable: the stable flags disabled, as the view's node lists them (undefined: not read). */
   flagsToEnable?: string[];
+  /** cluster.restart: the cluster's health as the view's node reads it (the status card's judgement). */
+  health?: ClusterHealth;
   /** The node acted on (reset/remove: a member; add: the joining host). */
   target?: GateNode & { quorum?: QuorumVerdict };
   /** migrate-to-quorum, delete-classic-queues: the plan read from the view's node. */
@@ -57,7 +60,12 @@ export function assertTarget(
   members: readonly string[],
   inventory: readonly string[],
 ): void {
-  if (operation === 'cluster.teardown' || operation === 'feature-flags.enable' || isMigrationOperation(operation))
+  if (
+    operation === 'cluster.teardown' ||
+    operation === 'feature-flags.enable' ||
+    operation === 'cluster.restart' ||
+    isMigrationOperation(operation)
+  )
     return;
   if (node === undefined)
     throw new WarrenError('node.unknown', `${operation} needs the node it acts on`, {
@@ -346,6 +354,35 @@ function judgeFeatureFlags(facts: GateFacts): { checks: GateCheck[]; wipes: stri
   return { checks, wipes: [] };
 }
 
+/**
+ * restart: only a healthy cluster is rolled (every member running and answering, no partition, no
+ * alarm, no node in maintenance): a roll takes one more node down at a time, and on a cluster
+ * already short of a node that can cost quorum queues their majority.
+ */
+function judgeRestart(facts: GateFacts): { checks: GateCheck[]; wipes: string[] } {
+  const down = facts.members.filter((m) => m.reach !== 'running');
+  const problems = facts.health?.problems ?? ['no member answered cluster_status'];
+  const checks: GateCheck[] = [
+    down.length === 0
+      ? pass('node.reachable', `all ${facts.members.length} node(s) run and answer`)
+      : refuse(
+          'node.reachable',
+          `${down.map((m) => `${m.host} (${m.reach})`).join(', ')} not running or not answering`,
+          `Start RabbitMQ on ${down.map((m) => m.host).join(', ')} first (warren status ${facts.cluster}).`,
+        ),
+    facts.health?.headline === 'healthy'
+      ? pass('cluster.healthy', `${facts.cluster} is healthy: every node running, no partition, no alarm`)
+      : refuse(
+          'cluster.healthy',
+          `${facts.cluster} is not healthy: ${problems.slice(0, 5).join('; ')}`,
+          `Fix what warren status ${facts.cluster} reports first; ` +
+            'a rolling restart takes one more node down at a time.',
+        ),
+    ...majorityNow(facts),
+  ];
+  return { checks, wipes: [] };
+}
+
 /** Judges a request from what was read; pure, so every rule is tested without a node. */
 export function evaluateGates(facts: GateFacts, node?: string): GateReport {
   let judged: { checks: GateCheck[]; wipes: string[]; classicQueues?: ShownQueue[] };
@@ -353,6 +390,7 @@ export function evaluateGates(facts: GateFacts, node?: string): GateReport {
   else if (isMigrationOperation(facts.operation))
     judged = judgeMigration(facts.operation, facts.cluster, facts.members, facts.migration);
   else if (facts.operation === 'feature-flags.enable') judged = judgeFeatureFlags(facts);
+  else if (facts.operation === 'cluster.restart') judged = judgeRestart(facts);
   else if (!facts.target) throw new WarrenError('node.unknown', `${facts.operation} needs the node it acts on`);
   else if (facts.operation === 'node.add') judged = judgeAdd(facts, facts.target);
   else judged = judgeNodeLeaving(facts, facts.target);

@@ -18,6 +18,9 @@ export const DESTRUCTIVE_OPERATIONS = [
   'cluster.delete-classic-queues',
   // not destructive, but irreversible (a flag cannot be disabled again): approved the same way
   'feature-flags.enable',
+  // Destroys nothing, but takes every node down in turn: approved like the others (or, where the
+  // cluster's config says `approval: operator`, run by an operator directly).
+  'cluster.restart',
 ] as const;
 export type DestructiveOperation = (typeof DESTRUCTIVE_OPERATIONS)[number];
 
@@ -34,6 +37,7 @@ export const GateId = z.enum([
   /** delete-classic-queues: classic queues without consumers to delete (one with consumers is left out). */
   'queues.deletable',
   'flags.to_enable',
+  'cluster.healthy',
 ]);
 export type GateId = z.infer<typeof GateId>;
 

@@ -33,6 +33,10 @@ export interface RunOperationInput<Result> {
   report(event: StepReport): Promise<void>;
   /** Called after each step finishes, with every step finished so far; persists the checkpoint. */
   saveCheckpoint(completedSteps: string[]): Promise<void>;
+  /** What steps saved of their own progress in earlier attempts (the job's checkpoint.stepData). */
+  stepData?: Readonly<Record<string, unknown>>;
+  /** Persists every step's own progress (StepCheckpoint.save); without it, progress lives only in this attempt. */
+  saveStepData?(stepData: Record<string, unknown>): Promise<void>;
 }
 
 /**
@@ -63,6 +67,7 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
   const completed = new Set(input.completedSteps);
   const records: StepRecord[] = [];
   const signal = input.signal ?? new AbortController().signal;
+  const stepData: Record<string, unknown> = { ...input.stepData };
 
   for (const step of definition.steps) {
     if (completed.has(step.id) && !definition.alwaysRun.has(step.id)) {
@@ -81,6 +86,13 @@ export async function runOperation<Result>(input: RunOperationInput<Result>): Pr
       options: input.options,
       logger: logger.child({ step: step.id }),
       signal,
+      checkpoint: {
+        read: () => (Object.hasOwn(stepData, step.id) ? stepData[step.id] : undefined),
+        save: async (value: unknown) => {
+          stepData[step.id] = value;
+          await input.saveStepData?.({ ...stepData });
+        },
+      },
       report: (progress: HostProgress) => input.report({ step: step.id, ...progress }),
     };
     await input.report({ step: step.id, state: 'running' });

@@ -12,6 +12,14 @@ export type OperationName = z.infer<typeof OperationName>;
 export const isDestructive = (operation: OperationName): operation is DestructiveOperation =>
   (DESTRUCTIVE_OPERATIONS as readonly string[]).includes(operation);
 
+/**
+ * Operations a cluster's config may let an operator run from Slack without a second person
+ * (`approval: operator`): they take nodes down in turn but destroy nothing.
+ */
+export const OPERATOR_RUNNABLE = ['cluster.restart'] as const satisfies readonly OperationName[];
+export const isOperatorRunnable = (operation: OperationName): boolean =>
+  (OPERATOR_RUNNABLE as readonly string[]).includes(operation);
+
 /** Operations on one node of a cluster: the job names that node (an inventory host name). */
 export const NODE_OPERATIONS = ['node.reset', 'node.remove', 'node.add'] as const satisfies readonly OperationName[];
 export const isNodeOperation = (operation: OperationName): boolean =>
@@ -36,6 +44,8 @@ export type JobOrigin = z.infer<typeof JobOrigin>;
 export const JobCheckpoint = z
   .object({
     completedSteps: z.array(z.string()).default([]),
+    /** What a step saved about its own progress (StepCheckpoint), by step id; each step parses its own. */
+    stepData: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 
@@ -62,6 +72,8 @@ export const JobData = z
           })
           .strict(),
         z.object({ kind: z.literal('cli-yes'), user: z.string().max(64) }).strict(),
+        /** An operator ran it from Slack where the cluster's config says `approval: operator` (the worker checks). */
+        z.object({ kind: z.literal('operator'), user: z.string().regex(/^[UW][A-Z0-9]+$/) }).strict(),
       ])
       .optional(),
     requestedAt: z.string().datetime(),
@@ -76,6 +88,12 @@ export const JobData = z
         code: 'custom',
         path: ['node'],
         message: `${data.operation} acts on the whole cluster and takes no node`,
+      });
+    if (data.authorization?.kind === 'operator' && !isOperatorRunnable(data.operation))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authorization'],
+        message: `${data.operation} always needs an approval: an operator cannot run it alone`,
       });
     if (isDestructive(data.operation) && data.authorization === undefined) {
       ctx.addIssue({

@@ -20,7 +20,7 @@ import type { CommandObserver } from '../ssh/session.js';
 import { publishEvent } from './events.js';
 import { runOperation } from '../operations/run-operation.js';
 import type { OperationRegistry } from '../operations/operation.js';
-import { JobData, isDestructive } from '../operations/schema.js';
+import { JobData, isDestructive, isOperatorRunnable } from '../operations/schema.js';
 import { QUEUE_NAME } from './queue.js';
 import type { ProgressEvent } from '../operations/progress.js';
 
@@ -99,7 +99,12 @@ function actorOf(data: JobData): string {
  *   the CLI itself writes to Redis, so Redis write access is the CLI's trust (docs: the trust boundary).
  * Anything else fails as approval.invalid, unrecoverable.
  */
-async function verifyAuthorization(approvals: ApprovalStore, data: JobData, jobId: string): Promise<void> {
+async function verifyAuthorization(
+  approvals: ApprovalStore,
+  data: JobData,
+  jobId: string,
+  config: Pick<WarrenConfig, 'clusters'>,
+): Promise<void> {
   if (!isDestructive(data.operation)) return;
   const auth = data.authorization;
   const refuse = (why: string): never => {
@@ -115,6 +120,15 @@ async function verifyAuthorization(approvals: ApprovalStore, data: JobData, jobI
     );
   };
   if (auth === undefined) return refuse('it carries no authorization');
+  if (auth.kind === 'operator') {
+    // Only where the config says so now (not when the job was queued): a setting taken back holds at once.
+    const setting = config.clusters.find((c) => c.name === data.cluster)?.approval ?? 'required';
+    if (!isOperatorRunnable(data.operation) || setting !== 'operator')
+      refuse(`${data.cluster} has approval: ${setting} for ${data.operation}: an operator cannot run it alone`);
+    if (data.origin.kind !== 'slack' || data.origin.user !== auth.user)
+      refuse('an operator authorization on a job that does not come from that Slack user');
+    return;
+  }
   if (auth.kind === 'cli-yes') {
     if (data.origin.kind !== 'cli' || data.origin.user !== auth.user)
       refuse('a --yes authorization on a job that does not come from that CLI user');
@@ -273,7 +287,7 @@ async function processJob(
   };
 
   try {
-    await verifyAuthorization(new ApprovalStore(redis, prefix), data, jobId);
+    await verifyAuthorization(new ApprovalStore(redis, prefix), data, jobId, options.config);
     audit.verified();
     await audit('started');
     // The cluster as node.add/node.remove left it; a node.add works on the cluster with its target in.
@@ -304,6 +318,7 @@ async function processJob(
         }),
       );
       jobLogger.info('job started');
+      let checkpoint = data.checkpoint;
       const result = await runOperation({
         definition,
         cluster,
@@ -315,6 +330,7 @@ async function processJob(
         logger: jobLogger,
         ...(signal ? { signal } : {}),
         completedSteps: data.checkpoint.completedSteps,
+        ...(data.checkpoint.stepData ? { stepData: data.checkpoint.stepData } : {}),
         report: async (report) => {
           await publish({
             type: 'step',
@@ -325,8 +341,14 @@ async function processJob(
             ...report,
           });
         },
+        // Both halves of the checkpoint are kept together: each save writes the whole of it.
         saveCheckpoint: async (completedSteps) => {
-          await job.updateData({ ...data, checkpoint: { completedSteps } });
+          checkpoint = { ...checkpoint, completedSteps };
+          await job.updateData({ ...data, checkpoint });
+        },
+        saveStepData: async (stepData) => {
+          checkpoint = { ...checkpoint, stepData };
+          await job.updateData({ ...data, checkpoint });
         },
       });
       await publish(jobEvent(data, jobId, attempt, { state: 'completed', result }));

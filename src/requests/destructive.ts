@@ -2,7 +2,9 @@ import { toWarrenError } from '../errors.js';
 import type { WarrenError } from '../errors.js';
 import type { GateReport } from '../gates/schema.js';
 import type { DestructiveOperation } from '../gates/schema.js';
-import type { JobData } from '../operations/schema.js';
+import { isOperatorRunnable } from '../operations/schema.js';
+import type { JobData, JobOrigin } from '../operations/schema.js';
+import type { ApprovalSetting } from '../config/schema.js';
 import type { PlannedCommand } from '../steps/step.js';
 import type { ShownQueue } from '../rabbit/quorum-migration.js';
 import { buildAuditEntry } from '../audit/build-entry.js';
@@ -16,6 +18,16 @@ export interface DestructiveRequest {
   /** The inventory host of a node.* operation; absent for a teardown. */
   node?: string;
   requester: Requester;
+  /** The cluster's `approval` setting from the config; absent means `required`. */
+  approval?: ApprovalSetting;
+}
+
+/**
+ * True when an operator may run the request without a second person: the cluster's config says
+ * `approval: operator` and the operation destroys nothing (a rolling restart).
+ */
+export function runsWithoutApproval(request: Pick<DestructiveRequest, 'operation' | 'approval'>): boolean {
+  return request.approval === 'operator' && isOperatorRunnable(request.operation);
 }
 
 /**
@@ -26,7 +38,15 @@ export interface DestructiveRequest {
 export type DestructiveMode =
   | { kind: 'dry-run' }
   | { kind: 'run-now' }
-  | { kind: 'ask-approval'; ask: (judged: { plan: PlannedCommand[]; report: GateReport }) => Promise<string> };
+  | {
+      kind: 'ask-approval';
+      ask: (judged: { plan: PlannedCommand[]; report: GateReport }) => Promise<string>;
+      /**
+       * Where the cluster lets an operator run it (runsWithoutApproval): posts the job's card and
+       * returns the origin its progress goes to; the request is queued at once, with no approval.
+       */
+      runDirect?: () => Promise<Extract<JobOrigin, { kind: 'slack' }>>;
+    };
 
 /** What became of the request, for the front end to render. */
 export type DestructiveResult =
@@ -102,6 +122,26 @@ export async function requestDestructive(
   if ('error' in plan) return unchecked(plan.error);
   const judged = { plan: plan.value, report };
   if (mode.kind === 'dry-run') return { kind: 'plan', ...judged };
+  if (mode.kind === 'ask-approval' && mode.runDirect && runsWithoutApproval(request)) {
+    const user = request.requester.user;
+    await audit(
+      'requested',
+      `gates passed; approval: operator (the cluster's config): run by ${user}, no second person`,
+    );
+    const queued = await ports.enqueue({
+      operation: request.operation,
+      cluster: request.cluster,
+      options: jobOptionsFor(request.operation),
+      origin: await mode.runDirect(),
+      authorization: { kind: 'operator', user },
+      requestedAt: new Date(ports.now()).toISOString(),
+    });
+    if (queued.status === 'busy') {
+      await audit('refused', `cluster busy: job ${queued.jobId}`, { jobId: queued.jobId });
+      return { kind: 'busy', jobId: queued.jobId };
+    }
+    return { kind: 'queued', jobId: queued.jobId, data: queued.data };
+  }
   if (mode.kind === 'ask-approval') {
     const approvalId = await mode.ask(judged);
     const wipes = judged.report.wipes ?? [];

@@ -54,6 +54,7 @@ export function commandLabel(command: RabbitCommand): string {
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
     case 'feature-flags.enable':
+    case 'cluster.restart':
       return `${command.name.replace('.', ' ')} ${command.cluster}${command.dryRun ? ' --dry-run' : ''}`;
     case 'node.reset':
     case 'node.remove':

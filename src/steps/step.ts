@@ -47,6 +47,19 @@ export interface MembershipRecorder {
   clear(): Promise<void>;
 }
 
+/**
+ * A step's own checkpoint inside the job (Backstage's checkpoint helper, BullMQ's `job.updateData`):
+ * for a step that does several irreversible things (a rolling restart: one node after another), so
+ * a worker that dies in the middle resumes where the step was, not at its start. What comes back
+ * was read from Redis: the step parses it with its own schema.
+ */
+export interface StepCheckpoint {
+  /** What this step saved in this job so far (an earlier attempt included); undefined when nothing. */
+  read(): unknown;
+  /** Saves the step's progress durably before it returns (replaces what was saved). */
+  save(value: unknown): Promise<void>;
+}
+
 /** Everything a step may use; steps get their I/O from here and nowhere else. */
 export interface StepContext {
   readonly cluster: ResolvedCluster;
@@ -67,6 +80,8 @@ export interface StepContext {
    * with job.cancelled). A step needs it only where it waits without sending a command.
    */
   readonly signal: AbortSignal;
+  /** This step's own progress within the job, kept across attempts (see StepCheckpoint). */
+  readonly checkpoint: StepCheckpoint;
   /** Publishes per-host progress for this step (the runner adds the step's own events). */
   report(progress: HostProgress): Promise<void>;
 }

@@ -68,9 +68,13 @@ export function stepContext(
     target?: Host;
     membership?: MemoryMembership;
     signal?: AbortSignal;
+    /** What the step saved in an earlier attempt (its StepCheckpoint); saves land in `saved`. */
+    checkpoint?: unknown;
   } = {},
-): { ctx: StepContext; reports: HostProgress[]; membership: MemoryMembership } {
+): { ctx: StepContext; reports: HostProgress[]; membership: MemoryMembership; saved: unknown[] } {
   const reports: HostProgress[] = [];
+  const saved: unknown[] = [];
+  let checkpoint = options.checkpoint;
   const membership = options.membership ?? new MemoryMembership();
   const ctx: StepContext = {
     cluster,
@@ -81,10 +85,18 @@ export function stepContext(
     options: { allowWipe: false, ...options.job },
     logger: silentLogger,
     signal: options.signal ?? new AbortController().signal,
+    checkpoint: {
+      read: () => checkpoint,
+      save(value) {
+        checkpoint = value;
+        saved.push(structuredClone(value));
+        return Promise.resolve();
+      },
+    },
     report(progress) {
       reports.push(progress);
       return Promise.resolve();
     },
   };
-  return { ctx, reports, membership };
+  return { ctx, reports, membership, saved };
 }

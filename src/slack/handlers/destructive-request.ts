@@ -18,6 +18,9 @@ import type { DestructiveRequest } from '../messages/approval-card.js';
 import { buildBusyNotice } from '../messages/plan.js';
 import { buildProblem } from '../messages/refusal.js';
 import { requestPortsOf } from '../request-ports.js';
+import { initialJobView } from '../job-view.js';
+import { buildJobCard } from '../messages/job-card.js';
+import { permalinkFor } from '../messages/mrkdwn.js';
 import { describeRunning } from './cluster-create.js';
 
 /** The command as the gates and the card see it: which nodes it touches. */
@@ -29,7 +32,8 @@ export function destructiveRequestOf(
     command.name === 'cluster.teardown' ||
     command.name === 'feature-flags.enable' ||
     command.name === 'cluster.migrate-to-quorum' ||
-    command.name === 'cluster.delete-classic-queues'
+    command.name === 'cluster.delete-classic-queues' ||
+    command.name === 'cluster.restart'
   ) {
     const nodes = config.clusters.find((c) => c.name === command.cluster)?.nodes ?? [];
     return { operation: command.name, cluster: command.cluster, nodes };
@@ -50,6 +54,24 @@ export async function requestDestructiveOperation(
   log: Logger,
 ): Promise<void> {
   const target = destructiveRequestOf(deps.config, command);
+  const approval = deps.config.clusters.find((c) => c.name === target.cluster)?.approval;
+  // Where the cluster lets an operator run it directly, the job card goes up instead of an approval card.
+  let card: { ts: string; requestedAt: string } | undefined;
+  const runDirect = async () => {
+    const requestedAt = new Date(deps.now()).toISOString();
+    const message = buildJobCard(initialJobView('', target.operation, target.cluster), {
+      user: request.user,
+      requestedAt,
+    });
+    const posted = await deps.client.chat.postMessage({
+      channel: request.channel,
+      text: message.text,
+      blocks: message.blocks,
+    });
+    if (!posted.ts) throw new Error('chat.postMessage returned no ts for the job card');
+    card = { ts: posted.ts, requestedAt };
+    return { kind: 'slack' as const, user: request.user, channel: request.channel, cardTs: posted.ts };
+  };
   const result = await requestDestructive(
     requestPortsOf(deps, log),
     {
@@ -57,10 +79,15 @@ export async function requestDestructiveOperation(
       cluster: target.cluster,
       ...(target.node ? { node: target.node } : {}),
       requester: { via: 'slack', user: request.user },
+      ...(approval ? { approval } : {}),
     },
     command.dryRun
       ? { kind: 'dry-run' }
-      : { kind: 'ask-approval', ask: ({ plan, report }) => postApprovalCard(deps, request, target, plan, report, log) },
+      : {
+          kind: 'ask-approval',
+          ask: ({ plan, report }) => postApprovalCard(deps, request, target, plan, report, log),
+          runDirect,
+        },
   );
   switch (result.kind) {
     case 'busy':
@@ -88,9 +115,24 @@ export async function requestDestructiveOperation(
       return request.reply(buildGateRefusal(target, result.report));
     case 'plan':
       return request.reply(buildDestructiveDryRun(target, result.plan, result.report));
-    case 'needs-approval':
     case 'queued':
-      // needs-approval: the card is out (postApprovalCard logged it). queued is the CLI's --yes, never asked here.
+      // An operator's own run (approval: operator): the job card is out; the reporter keeps it current.
+      if (card) {
+        await deps.store.saveCard(result.jobId, {
+          channel: request.channel,
+          ts: card.ts,
+          user: request.user,
+          operation: target.operation,
+          cluster: target.cluster,
+          permalink: permalinkFor(request.teamDomain, request.channel, card.ts),
+          requestedAt: card.requestedAt,
+        });
+        deps.reporter.track(result.jobId);
+        log.info({ jobId: result.jobId, cardTs: card.ts }, 'run by an operator (approval: operator)');
+      }
+      return;
+    case 'needs-approval':
+      // The card is out (postApprovalCard logged it).
       return;
   }
 }

@@ -84,6 +84,12 @@ export function describeEffect(request: DestructiveRequest): string {
         `${request.nodes.map(inlineCode).join(', ')}) at once. No data is touched, but a flag ` +
         `cannot be disabled again: nodes of an older RabbitMQ can no longer join ${cluster}.`
       );
+    case 'cluster.restart':
+      return (
+        `Restart every node of ${cluster} in turn, the seed last (` +
+        `${request.nodes.map(inlineCode).join(', ')}): each waits until no quorum queue depends on it, ` +
+        `is drained, restarted and revived. Nothing is wiped; clients reconnect to the other nodes.`
+      );
   }
 }
 

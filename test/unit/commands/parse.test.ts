@@ -212,7 +212,23 @@ describe('helpLines', () => {
       '/rabbit cluster migrate-to-quorum <cluster> [--dry-run]',
       '/rabbit cluster delete-classic-queues <cluster> [--dry-run]',
       '/rabbit feature-flags enable <cluster> [--dry-run]',
+      '/rabbit cluster restart <cluster> [--dry-run]',
     ]);
+  });
+
+  it('parses cluster restart with and without --dry-run', () => {
+    expect(parseCommand('cluster restart rmq-lab')).toEqual({
+      ok: true,
+      command: { name: 'cluster.restart', cluster: 'rmq-lab', dryRun: false },
+    });
+    expect(parseCommand('cluster restart rmq-lab --dry-run')).toEqual({
+      ok: true,
+      command: { name: 'cluster.restart', cluster: 'rmq-lab', dryRun: true },
+    });
+    const missing = parseCommand('cluster restart');
+    expect(missing.ok || missing.error.code).toBe('usage.missing_argument');
+    const bad = parseCommand('cluster restart rmq-lab --force');
+    expect(bad.ok || bad.error.code).toBe('usage.unknown_option');
   });
 });
 

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { assertTarget, evaluateGates, refusalError } from '../../../src/gates/evaluate.js';
 import type { GateFacts, GateNode, NodeReach, QuorumVerdict } from '../../../src/gates/evaluate.js';
 import type { DestructiveOperation } from '../../../src/gates/schema.js';
+import { evaluateHealth, parseClusterStatus } from '../../../src/rabbit/cluster-status.js';
+import { fixture } from '../../support/fixtures.js';
 
 const node = (i: number, reach: NodeReach = 'running'): GateNode => ({
   host: `lab${i}`,
@@ -202,6 +204,42 @@ describe('gates for cluster.teardown', () => {
     const report = evaluateGates(f);
     expect(report.allowed).toBe(false);
     expect(report.checks[0]?.detail).toBe('lab2 (RabbitMQ down) cannot be reset');
+  });
+});
+
+describe('gates for cluster.restart', () => {
+  const expected = new Map([1, 2, 3].map((i) => [`rabbit@lab${i}`, `lab${i}`]));
+  const withHealth = (file: string, stopped: number[] = []): GateFacts => ({
+    ...facts('cluster.restart', 3, { stopped }),
+    health: evaluateHealth('lab', parseClusterStatus(fixture(`rabbitmq-3.10/${file}`), 'lab1'), expected, 'lab1'),
+  });
+
+  it('allows a roll of a healthy cluster: every node runs, no alarm, no partition', () => {
+    const report = evaluateGates(withHealth('cluster_status.clean.json'));
+    expect(report.allowed).toBe(true);
+    expect(report.checks.map((c) => c.id)).toEqual(['node.reachable', 'cluster.healthy']);
+    expect(report.wipes).toEqual([]);
+  });
+
+  it('refuses a cluster with a node down, naming it and what to do', () => {
+    const report = evaluateGates(withHealth('cluster_status.lab3-rabbit-stopped.json', [3]));
+    expect(report.allowed).toBe(false);
+    expect(failed(report)).toEqual(['node.reachable', 'cluster.healthy']);
+    expect(report.checks[0]?.detail).toBe('lab3 (app-stopped) not running or not answering');
+    expect(report.checks[1]?.detail).toMatch(/^lab is not healthy: rabbit@lab3 is stopped/);
+    expect(refusalError(report).code).toBe('gate.refused');
+  });
+
+  it('refuses a cluster with an alarm, though every node runs', () => {
+    const report = evaluateGates(withHealth('cluster_status.memory-alarm.json'));
+    expect(failed(report)).toEqual(['cluster.healthy']);
+    expect(report.checks[1]?.remedy).toMatch(/Fix what warren status lab reports first/);
+  });
+
+  it('refuses when no member answered at all', () => {
+    const report = evaluateGates(facts('cluster.restart', 3, { stopped: [1, 2, 3] }));
+    expect(report.allowed).toBe(false);
+    expect(report.checks[1]?.detail).toBe('lab is not healthy: no member answered cluster_status');
   });
 });
 

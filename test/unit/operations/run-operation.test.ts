@@ -410,3 +410,40 @@ describe('runOperation', () => {
     });
   });
 });
+
+describe('runOperation, a step checkpoint of its own', () => {
+  it('hands each step what it saved in an earlier attempt, and persists every save at once', async () => {
+    const log: string[] = [];
+    const seen: unknown[] = [];
+    const step = fakeStep('rabbit:roll', log, async (ctx) => {
+      seen.push(ctx.checkpoint.read());
+      await ctx.checkpoint.save({ nodes: { lab2: 'done', lab3: 'restarting' } });
+      seen.push(ctx.checkpoint.read());
+      return { detail: 'rolled' };
+    });
+    const other = fakeStep('rabbit:other', log, (ctx) => {
+      seen.push(ctx.checkpoint.read());
+      return Promise.resolve({ detail: 'other' });
+    });
+    const saves: Record<string, unknown>[] = [];
+    const cluster = labCluster(3);
+    await runOperation({
+      definition: definition([step, other]),
+      cluster,
+      shells: new RecordingShells(cluster.hosts, scripted([])),
+      options: { allowWipe: false },
+      membership: new MemoryMembership(),
+      logger: silentLogger,
+      completedSteps: [],
+      stepData: { 'rabbit:roll': { nodes: { lab2: 'done' } } },
+      report: () => Promise.resolve(),
+      saveCheckpoint: () => Promise.resolve(),
+      saveStepData: (data) => {
+        saves.push(data);
+        return Promise.resolve();
+      },
+    });
+    expect(seen).toEqual([{ nodes: { lab2: 'done' } }, { nodes: { lab2: 'done', lab3: 'restarting' } }, undefined]);
+    expect(saves).toEqual([{ 'rabbit:roll': { nodes: { lab2: 'done', lab3: 'restarting' } } }]);
+  });
+});

@@ -127,6 +127,7 @@ async function followUp(
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
     case 'feature-flags.enable':
+    case 'cluster.restart':
       return requestDestructiveOperation(deps, request, command, log);
   }
 }
@@ -162,13 +163,16 @@ function ackFor(command: RabbitCommand): RespondArguments | undefined {
     case 'cluster.migrate-to-quorum':
     case 'cluster.delete-classic-queues':
     case 'feature-flags.enable':
+    case 'cluster.restart':
       return {
         response_type: 'ephemeral',
         text: plainText(
           command.dryRun
             ? `Checking the safety gates of ${commandLabel(command)}…`
             : `Checking the safety gates of ${commandLabel(command)}; if they pass, ` +
-                `an approval card for an approver follows in the channel…`,
+                (command.name === 'cluster.restart'
+                  ? 'an approval card (or, where the cluster allows operators, the job card) follows in the channel…'
+                  : 'an approval card for an approver follows in the channel…'),
         ),
       };
     default:
