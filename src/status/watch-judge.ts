@@ -198,11 +198,7 @@ function judgeFull(
     faults.push({
       key: 'quorum',
       kind: 'quorum',
-      summary:
-        `${lost.length} quorum queue${lost.length === 1 ? '' : 's'} of ${health.cluster} lost members on running nodes`.slice(
-          0,
-          1000,
-        ),
+      summary: `${lost.length} quorum queue${lost.length === 1 ? '' : 's'} of ${health.cluster} lost members`,
       evidence: lost.slice(0, EVIDENCE_ITEMS).map((q) => `${q.vhost} ${q.name}: no replica on ${q.missing.join(', ')}`),
       suggestion: `/rabbit upgrade-check ${health.cluster} (then rabbitmq-queues grow <node> all)`,
     });
