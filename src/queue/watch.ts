@@ -13,6 +13,9 @@ import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import { WatchFault, WatchState } from '../status/watch-judge.js';
 import type { WatchAlert } from '../status/watch-judge.js';
 import { durableWrite } from './redis.js';
+import { MembershipStore } from '../state/membership.js';
+import { readClusterStatus } from '../status/read-cluster-status.js';
+import type { CommandObserver } from '../ssh/session.js';
 
 /** The watch's own queue: its ticks never hold a cluster's operation slot (`warren-operations`). */
 export const WATCH_QUEUE_NAME = 'warren-watch';
@@ -249,8 +252,13 @@ export interface WatchWorkerOptions {
   logger?: Logger;
   /** The tick (jobs/watch.ts), given by the process that starts the worker: src/ never imports jobs/. */
   tick: WatchTick;
-  /** Reads a cluster's health (src/status/read-cluster-status.ts, bounded by watch.readTimeoutSeconds). */
-  readHealth(cluster: string): Promise<ClusterHealth>;
+  /**
+   * Reads a cluster's health; by default src/status/read-cluster-status.ts on the cluster as node
+   * add/remove left it, bounded by watch.readTimeoutSeconds (past it: what SSH alone tells).
+   */
+  readHealth?: (cluster: string) => Promise<ClusterHealth>;
+  /** Sees every remote command (tests, metrics). */
+  observer?: CommandObserver;
   concurrency?: number;
   now?: () => number;
 }
@@ -266,6 +274,18 @@ export async function startWatchWorker(options: WatchWorkerOptions): Promise<Run
   const prefix = options.prefix ?? 'warren';
   const store = new WatchStore(options.connection, prefix);
   const lockMs = (options.config.watch.readTimeoutSeconds + 60) * 1000;
+  const membership = new MembershipStore(options.connection, prefix);
+  const deadlineMs = options.config.watch.readTimeoutSeconds * 1000;
+  const readHealth =
+    options.readHealth ??
+    (async (cluster: string) =>
+      readClusterStatus(options.config, cluster, {
+        logger,
+        membership: await membership.read(cluster),
+        earlyAfterMs: deadlineMs,
+        deadlineMs,
+        ...(options.observer ? { observer: options.observer } : {}),
+      }));
   const worker = new Worker<WatchJobData>(
     WATCH_QUEUE_NAME,
     async (job) => {
@@ -278,7 +298,7 @@ export async function startWatchWorker(options: WatchWorkerOptions): Promise<Run
         const result = await options.tick({
           record: () => store.record(cluster),
           previous: () => store.state(cluster),
-          readHealth: () => options.readHealth(cluster),
+          readHealth: () => readHealth(cluster),
           commit: (record, state, alerts) => store.commit(record, state, alerts),
           now: options.now ?? Date.now,
           settings: options.config.watch,
@@ -297,4 +317,19 @@ export async function startWatchWorker(options: WatchWorkerOptions): Promise<Run
   worker.on('error', (error) => logger.error({ err: error.message }, 'watch worker error'));
   await worker.waitUntilReady();
   return { worker, close: () => worker.close() };
+}
+
+/** The watch requests' ports (src/requests/watch.ts) over one Redis connection and the watch queue. */
+export function watchPortsOf(store: WatchStore, queue: WatchQueue, config: WarrenConfig, now = Date.now) {
+  return {
+    config,
+    saveRecord: (record: WatchRecord) => store.saveRecord(record),
+    record: (cluster: string) => store.record(cluster),
+    removeRecord: (cluster: string) => store.removeRecord(cluster),
+    records: () => store.records(),
+    state: (cluster: string) => store.state(cluster),
+    schedule: (cluster: string, periodSeconds: number) => scheduleWatch(queue, cluster, periodSeconds),
+    unschedule: (cluster: string) => unscheduleWatch(queue, cluster),
+    now,
+  };
 }

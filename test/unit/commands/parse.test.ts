@@ -189,6 +189,9 @@ describe('helpLines', () => {
       '/rabbit cluster teardown <cluster> [--dry-run]',
       '/rabbit audit [<cluster>]',
       '/rabbit upgrade-check <cluster> [--to <version>]',
+      '/rabbit watch <cluster> [<channel>]',
+      '/rabbit unwatch <cluster>',
+      '/rabbit watches',
     ]);
   });
 });
