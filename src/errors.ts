@@ -59,6 +59,8 @@ export type WarrenErrorCode =
   | 'membership.unconfirmed'
   /** The job ended (removed, or its worker gave up) without publishing a final event. */
   | 'job.lost'
+  /** A port warren was told to listen on (PORT, WARREN_METRICS_PORT, the dashboard's) is taken, or not allowed. */
+  | 'listen.failed'
   /** A thrown value warren did not expect: a bug in warren, never the request's fault; its stack is in the log. */
   | 'internal';
 
@@ -190,6 +192,8 @@ export function toWarrenError(value: unknown, fallback: { step?: string; host?: 
       cause: value,
     });
   }
+  const listen = listenFailure(value);
+  if (listen) return new WarrenError('listen.failed', listen.message, { hint: listen.hint, ...fallback, cause: value });
   if (NETWORK_MESSAGE.test(message))
     return new WarrenError('ssh.connection_lost', message, { retryable: true, ...fallback, cause: value });
   return new WarrenError('internal', message, {
@@ -199,6 +203,28 @@ export function toWarrenError(value: unknown, fallback: { step?: string; host?: 
     ...fallback,
     cause: value,
   });
+}
+
+/**
+ * A server that could not open its port: Node's listen error (`code` EADDRINUSE or EACCES, `syscall`
+ * listen). Not a bug in warren but a setting or another process: say which port and what to change.
+ */
+function listenFailure(value: unknown): { message: string; hint: string } | undefined {
+  if (!(value instanceof Error)) return undefined;
+  const { code, syscall, address, port } = value as NodeJS.ErrnoException & { address?: unknown; port?: unknown };
+  if (syscall !== 'listen' || (code !== 'EADDRINUSE' && code !== 'EACCES')) return undefined;
+  const where = typeof port === 'number' ? `${typeof address === 'string' ? address : ''}:${port}` : 'its port';
+  const settings =
+    'PORT for the Slack endpoint, WARREN_METRICS_PORT for /metrics and /healthz, --port for the dashboard';
+  return code === 'EADDRINUSE'
+    ? {
+        message: `cannot listen on ${where}: another process already uses that port`,
+        hint: `Stop the other process (\`ss -ltnp\` shows it) or choose a free port (${settings}).`,
+      }
+    : {
+        message: `cannot listen on ${where}: not allowed (ports below 1024 need privileges)`,
+        hint: `Choose a port above 1024 (${settings}).`,
+      };
 }
 
 /** For the log: the stack of an internal error's original value (the one thing a bug report needs), else nothing. */

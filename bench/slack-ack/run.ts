@@ -2,7 +2,7 @@
  * Ack latency of the Slack HTTP receiver: rounds of 100 concurrent signed /rabbit commands, timed from
  * the request leaving to the whole response arriving (Bolt responds when the listener acks).
  *
- *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline]
+ *   npx tsx bench/slack-ack/run.ts [--rounds 10] [--concurrency 100] [--mix "help,jobs"] [--baseline] [--bolt-floor]
  *
  * The bot (bench/slack-ack/bot.ts) and the Slack emulator (emulator.ts) run in child processes of
  * their own, so this process only sends and times, over keep-alive connections as Slack's senders
@@ -12,7 +12,10 @@
  * measures it in the same run, a round of each in turn, so both meet the same machine; the report
  * sets the bot's p99 beside the baseline's and gives the ratio. After each round the server's own
  * follow-up work is waited for (and its CPU read), so one server's leftovers never load the other's
- * round. BENCH_CPU_PROF=<dir> writes a CPU profile of the bot.
+ * round. --bolt-floor adds a bare Bolt app that acks with an empty body (bolt-floor.ts): the floor
+ * of the fixed stack, so the report can tell Bolt's own cost from what warren adds, and the same Bolt
+ * behind warren's receiver (FLOOR_ACK=help: both floors ack with the bot's help answer).
+ * BENCH_CPU_PROF=<dir> writes a CPU profile of the bot (of another server: BENCH_CPU_PROF_OF=<name>).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -31,6 +34,7 @@ const option = (name: string): string | undefined => {
 const ROUNDS = Number(option('rounds') ?? 10);
 const CONCURRENCY = Number(option('concurrency') ?? 100);
 const WITH_BASELINE = args.includes('--baseline');
+const WITH_BOLT_FLOOR = args.includes('--bolt-floor');
 const MIX = option('mix')?.split(',') ?? [
   'cluster create rmq-lab',
   'cluster create spare',
@@ -75,7 +79,10 @@ function launch(script: string, env: Record<string, string> = {}, nodeArgs: stri
 // Slack is remote: the emulator gets its own process, off the bot's event loop.
 const emulator = launch('./emulator.ts');
 const slack = JSON.parse(await emulator.line('READY')) as { apiUrl: string; botToken: string; responseUrl: string };
-const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+const profileOf = (name: string): string[] =>
+  process.env.BENCH_CPU_PROF && (process.env.BENCH_CPU_PROF_OF ?? 'bot') === name
+    ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF]
+    : [];
 // Each command gets its own response_url on the emulator, as Slack gives each its own.
 const responseUrlBase = slack.responseUrl.replace(/[^/]+$/, '');
 
@@ -86,13 +93,21 @@ interface Target {
   port: number;
   agent: Agent;
   samples: { ms: number; status: number; text: string }[];
+  /** The p99 of each measured round, in round order: rounds of two servers with one index ran back to back. */
+  roundP99: number[];
   serverMs: number[];
   cpuMs: number;
   drainMs: number;
 }
 
-async function start(name: string, script: string, describe: string, nodeArgs: string[] = []): Promise<Target> {
-  const child = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken }, nodeArgs);
+async function start(
+  name: string,
+  script: string,
+  describe: string,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Target> {
+  const child = launch(script, { SLACK_API_URL: slack.apiUrl, SLACK_BOT_TOKEN: slack.botToken, ...env }, nodeArgs);
   const ready = JSON.parse(await child.line('READY')) as { port: number };
   return {
     name,
@@ -101,6 +116,7 @@ async function start(name: string, script: string, describe: string, nodeArgs: s
     port: ready.port,
     agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY }),
     samples: [],
+    roundP99: [],
     serverMs: [],
     cpuMs: 0,
     drainMs: 0,
@@ -108,10 +124,22 @@ async function start(name: string, script: string, describe: string, nodeArgs: s
 }
 
 const targets: Target[] = [
-  await start('bot', './bot.ts', "warren bot (Bolt's HTTPReceiver behind warren's delivery checks)", profile),
+  await start('bot', './bot.ts', "warren bot (Bolt's HTTPReceiver behind warren's delivery checks)", profileOf('bot')),
 ];
 if (WITH_BASELINE)
   targets.push(await start('baseline', './baseline.ts', 'baseline (bare node:http, signature check, empty answer)'));
+if (WITH_BOLT_FLOOR) {
+  targets.push(await start('bolt-floor', './bolt-floor.ts', 'Bolt floor (bare Bolt app, one listener, empty ack)'));
+  targets.push(
+    await start(
+      'receiver-floor',
+      './bolt-floor.ts',
+      "receiver floor (Bolt behind warren's receiver, one listener, empty ack)",
+      profileOf('receiver-floor'),
+      { FLOOR_RECEIVER: 'warren' },
+    ),
+  );
+}
 
 function send(target: Target, text: string, n: number): Promise<{ ms: number; status: number; text: string }> {
   const body = new URLSearchParams({
@@ -190,7 +218,14 @@ try {
   for (let r = 0; r < ROUNDS; r += 1) {
     // A round of each in turn: a change in the machine's load reaches both alike.
     for (const target of r % 2 === 0 ? targets : [...targets].reverse()) {
-      target.samples.push(...(await round(target, r)));
+      const answers = await round(target, r);
+      target.samples.push(...answers);
+      target.roundP99.push(
+        percentile(
+          answers.map((a) => a.ms).sort((a, b) => a - b),
+          99,
+        ),
+      );
       const stats = await collect(target);
       target.serverMs.push(...stats.serverMs);
       target.cpuMs += stats.cpuMs;
@@ -227,14 +262,26 @@ try {
     );
   }
   lines.push('');
-  if (targets.length === 2)
-    lines.push(
-      `**p99 ratio bot / baseline: ` +
-        `${(p99(targets[0]) / p99(targets[1])).toFixed(2)}** (target ≤ 1.5); ` +
-        `CPU per request ratio: ` +
-        `${(targets[0].cpuMs / targets[0].samples.length / (targets[1].cpuMs / targets[1].samples.length)).toFixed(2)}`,
-      '',
+  const cpuPerRequest = (t: Target) => t.cpuMs / t.samples.length;
+  const named = (name: string) => targets.find((t) => t.name === name);
+  // A burst that meets a spike of the machine's other work moves one p99 a lot; the same ratio taken
+  // round by round (both servers' rounds ran back to back) and its median is steadier.
+  const medianRoundRatio = (a: Target, b: Target) =>
+    percentile(
+      a.roundP99.map((ms, r) => ms / b.roundP99[r]).sort((x, y) => x - y),
+      50,
     );
+  const ratio = (a: Target, b: Target, label: string, target = '') =>
+    `**p99 ratio ${label}: ${(p99(a) / p99(b)).toFixed(2)}**${target}; ` +
+    `median over rounds of each round's p99 ratio: ${medianRoundRatio(a, b).toFixed(2)}; ` +
+    `CPU per request ratio: ${(cpuPerRequest(a) / cpuPerRequest(b)).toFixed(2)}`;
+  const baseline = named('baseline');
+  const boltFloor = named('bolt-floor');
+  const receiverFloor = named('receiver-floor');
+  if (baseline) lines.push(ratio(targets[0], baseline, 'bot / baseline', ' (target ≤ 1.5)'), '');
+  if (receiverFloor) lines.push(ratio(targets[0], receiverFloor, 'bot / receiver floor'), '');
+  if (baseline && boltFloor) lines.push(ratio(boltFloor, baseline, 'Bolt floor / baseline'), '');
+  if (baseline && receiverFloor) lines.push(ratio(receiverFloor, baseline, 'receiver floor / baseline'), '');
   lines.push(
     `bot CPU per request is the ack and all the work after it; the longest ` +
       `wait for that work after a round: ${targets[0].drainMs.toFixed(0)} ms`,

@@ -20,19 +20,23 @@ export const auditKey = (prefix: string): string => `${prefix}:audit`;
  */
 export class AuditLog {
   private readonly key: string;
+  private readonly maxEntries: string;
 
   constructor(
     private readonly redis: Redis,
     prefix: string,
+    /** Entries kept (AUDIT_MAX_ENTRIES); a test that appends more than that at full speed keeps more. */
+    options: { maxEntries?: number } = {},
   ) {
     this.key = auditKey(prefix);
+    this.maxEntries = String(options.maxEntries ?? AUDIT_MAX_ENTRIES);
   }
 
   /** Appends one entry (validated first: a bad entry is a bug, and must not reach the log). */
   async append(entry: AuditEntry): Promise<string> {
     const checked = AuditEntry.parse(entry);
     const id = await durableWrite(this.redis, 'audit entry', () =>
-      this.redis.xadd(this.key, 'MAXLEN', String(AUDIT_MAX_ENTRIES), '*', 'entry', JSON.stringify(checked)),
+      this.redis.xadd(this.key, 'MAXLEN', this.maxEntries, '*', 'entry', JSON.stringify(checked)),
     );
     if (id === null) throw new Error('XADD returned no id');
     return id;

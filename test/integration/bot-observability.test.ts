@@ -2,7 +2,9 @@
  * The bot's /healthz and /metrics on the Slack receiver's port: real Redis under a fresh prefix,
  * Slack through the emulator, worker heartbeats written by the worker's own startHeartbeat.
  */
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { toWarrenError } from '../../src/errors.js';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
@@ -184,5 +186,43 @@ describe('bot in Socket Mode', () => {
       await emulator.close();
     }
     await expect(fetch(`http://127.0.0.1:${String(port)}/healthz`)).rejects.toThrow();
+  });
+  it('fails its start with listen.failed when WARREN_METRICS_PORT is taken, and leaves nothing running', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const queue = openOperationsQueue(h.redis, `${h.prefix}:socket-taken`);
+    const emulator = await SlackEmulator.start();
+    try {
+      const started = startBot({
+        config: testConfig(),
+        redis: h.redis,
+        queue,
+        env: {
+          SLACK_BOT_TOKEN: emulator.botToken,
+          SLACK_APP_TOKEN: emulator.appToken,
+          SLACK_API_URL: emulator.apiUrl,
+          WARREN_METRICS_PORT: String(port),
+        },
+        logger: createLogger({ level: 'silent' }),
+        checkSafetyGates: refuseAllGates,
+        reporter: FAST_REPORTER,
+      });
+      // Bolt's own route server listened without an error handler: this process used to die here.
+      const error: unknown = await started.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(toWarrenError(error)).toMatchObject({
+        code: 'listen.failed',
+        message: `cannot listen on 0.0.0.0:${port}: another process already uses that port`,
+      });
+      // Slack was never connected: the port is opened first.
+      expect(emulator.callsOf('apps.connections.open')).toEqual([]);
+    } finally {
+      await queue.close();
+      await emulator.close();
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

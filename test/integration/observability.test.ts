@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createMetrics } from '../../src/observability/metrics.js';
@@ -70,6 +72,37 @@ describe('worker /healthz and /metrics', () => {
     expect(await redis.exists(heartbeatKey(prefix, 'w1'))).toBe(0);
     redis.disconnect();
   });
+
+  it('the worker command refuses a WARREN_METRICS_PORT another process holds, naming the port, as no bug', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const child = spawn(
+        'node',
+        [
+          'dist/src/cli/bin.js',
+          '--config',
+          'config/warren.example.yaml',
+          '--prefix',
+          `obs-${randomUUID().slice(0, 8)}`,
+          'worker',
+        ],
+        { env: { ...process.env, WARREN_METRICS_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let output = '';
+      child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).not.toBe(0);
+      expect(output).toContain(
+        `listen.failed: cannot listen on 0.0.0.0:${port}: another process already uses that port`,
+      );
+      expect(output).toContain('WARREN_METRICS_PORT');
+      expect(output).not.toContain('bug in warren');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  }, 30_000);
 
   it('the worker command serves both on WARREN_METRICS_PORT', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);

@@ -294,6 +294,25 @@ describe('cluster create', () => {
     },
   );
 
+  it('marks the busy create card "not started" when Slack will not delete it', async () => {
+    await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+    const first = await h.emulator.waitFor(() => h.emulator.channelMessages(CHANNEL)[0], 'the first card');
+    await waitForJob();
+    h.emulator.failNext('chat.delete', 'cant_delete_message');
+
+    const second = await h.driver.slashCommand({ text: 'cluster create rmq-lab' });
+    const notice = await h.emulator.waitFor(() => h.emulator.responsesTo(second.responseUrl)[0], 'the busy notice');
+    expect(said(notice.body)).toContain('already has an operation running');
+    expect(h.emulator.callsOf('chat.delete').map((c) => c.error)).toEqual(['cant_delete_message']);
+    const kept = h.emulator.channelMessages(CHANNEL).filter((m) => m.ts !== first.ts);
+    expect(kept).toHaveLength(1);
+    expect(kept[0].text).toContain('not started');
+    expect(said(kept[0].blocks)).toContain(
+      `https://example.slack.com/archives/${CHANNEL}/p${first.ts.replace('.', '')}`,
+    );
+    expect(await jobCount()).toBe(1);
+  });
+
   it('queues one job when two creates race, and the loser hears where the winner is', async () => {
     const [a, b] = await Promise.all([
       h.driver.slashCommand({ text: 'cluster create rmq-lab' }),

@@ -58,6 +58,7 @@ export class SlackEmulator {
   readonly ephemerals: Record<string, unknown>[] = [];
   private readonly messages = new Map<string, EmulatedMessage>();
   private readonly rateLimits = new Map<string, { remaining: number; retryAfter: number }>();
+  private readonly failures = new Map<string, { remaining: number; error: string }>();
   /** Channels the bot is not a member of: posting there fails as Slack fails it. */
   private readonly notMemberOf = new Set<string>();
   private readonly sockets = new Set<WebSocket>();
@@ -103,6 +104,14 @@ export class SlackEmulator {
   /** The next `count` calls of `method` get HTTP 429 with `Retry-After: retryAfterSeconds`. */
   rateLimit(method: string, count: number, retryAfterSeconds = 1): void {
     this.rateLimits.set(method, { remaining: count, retryAfter: retryAfterSeconds });
+  }
+
+  /**
+   * The next `count` calls of `method` answer `{ ok: false, error }` as Slack does when it refuses one
+   * (e.g. `cant_delete_message` where a workspace lets no app delete messages).
+   */
+  failNext(method: string, error: string, count = 1): void {
+    this.failures.set(method, { remaining: count, error });
   }
 
   /** The bot is not in `channel`: chat.postMessage there answers not_in_channel. */
@@ -244,7 +253,10 @@ export class SlackEmulator {
       res.setHeader('Retry-After', String(limit.retryAfter));
       return json(res, 429, { ok: false, error: 'ratelimited' });
     }
-    const answer = this.answer(method, args, token);
+    const failure = this.failures.get(method);
+    const failed = failure !== undefined && failure.remaining > 0;
+    if (failed) failure.remaining -= 1;
+    const answer = failed ? { ok: false, error: failure.error } : this.answer(method, args, token);
     this.calls.push({
       method,
       args,

@@ -1,3 +1,4 @@
+import { messageOf } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { JobData } from '../../operations/schema.js';
 import { requestClusterCreate } from '../../requests/cluster-create.js';
@@ -64,10 +65,7 @@ async function withdrawCard(
   try {
     await deps.client.chat.delete({ channel: request.channel, ts });
   } catch (error) {
-    log.info(
-      { err: error instanceof Error ? error.message : String(error) },
-      'card of a create not started could not be deleted; marking it',
-    );
+    log.info({ err: messageOf(error) }, 'card of a create not started could not be deleted; marking it');
     await deps.client.chat.update({ channel: request.channel, ts, text: notStarted.text, blocks: notStarted.blocks });
   }
 }

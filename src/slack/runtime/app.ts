@@ -5,7 +5,6 @@ import type { HealthReport } from '../../observability/server.js';
 import { boltLoggerFrom } from './bolt-logger.js';
 import type { SlackReceiverSettings } from './env.js';
 import { createSlackHttpReceiver } from './http-receiver.js';
-import { observabilityRoutes } from './routes.js';
 
 export interface SlackAppOptions {
   settings: SlackReceiverSettings;
@@ -24,7 +23,8 @@ export interface SlackAppOptions {
  * The Bolt app on Bolt's own receivers. Over HTTP (createSlackHttpReceiver) every request's signature
  * is verified on its bytes, ones more than five minutes off are refused, a delivery is acted on once,
  * and `/healthz` and `/metrics` are served beside Slack's endpoint. Socket Mode needs no public URL;
- * there the two routes get a port of their own when the settings name one (WARREN_METRICS_PORT).
+ * there startBot serves the two routes on a port of their own when the settings name one
+ * (WARREN_METRICS_PORT).
  */
 export function createSlackApp(options: SlackAppOptions): App {
   const { settings } = options;
@@ -45,16 +45,10 @@ export function createSlackApp(options: SlackAppOptions): App {
   // convoStore: no listener reads conversation state; without the store every request skips a middleware.
   const app =
     settings.mode === 'socket'
-      ? // Bolt builds its SocketModeReceiver (its WebSocket client uses clientOptions, so SLACK_API_URL too)
-        // and opens an HTTP server for the custom routes only when there are any, on installerOptions.port.
-        new App({
-          ...common,
-          socketMode: true,
-          appToken: settings.appToken,
-          ...(settings.metricsPort === undefined
-            ? {}
-            : { customRoutes: observabilityRoutes(routes), installerOptions: { port: settings.metricsPort } }),
-        })
+      ? // Bolt builds its SocketModeReceiver (its WebSocket client uses clientOptions, so SLACK_API_URL too).
+        // /healthz and /metrics are not given to it as custom routes: it would listen on their port with no
+        // error handler, so a port in use would crash the process (startBot serves them instead).
+        new App({ ...common, socketMode: true, appToken: settings.appToken })
       : new App({
           ...common,
           receiver: createSlackHttpReceiver({

@@ -9,6 +9,8 @@ import type { WarrenConfig } from '../../config/schema.js';
 import type { CheckSafetyGates } from '../../gates/schema.js';
 import type { Logger } from '../../log/logger.js';
 import { createBotMetrics } from '../../observability/metrics.js';
+import { startObservabilityServer } from '../../observability/server.js';
+import type { ObservabilityServer } from '../../observability/server.js';
 import type { BotMetrics } from '../../observability/metrics.js';
 import { planOperation } from '../../plan.js';
 import type { OperationsQueue } from '../../queue/queue.js';
@@ -80,7 +82,8 @@ export interface RunningBot {
  * Starts the Slack front: the Bolt app on the receiver the environment chooses, its listeners,
  * and the reporter, which first resumes every card a previous run left unfinished. Over HTTP the
  * receiver's port also serves `GET /healthz` and `GET /metrics`; in Socket Mode (no port of its
- * own) Bolt serves them on WARREN_METRICS_PORT when it is set.
+ * own) they are served on WARREN_METRICS_PORT when it is set, opened before Slack is connected, so a
+ * port in use fails the start with `listen.failed` instead of crashing the process later.
  */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const settings = slackSettingsFromEnv(options.env);
@@ -157,12 +160,20 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   });
   let port: number | undefined;
   let server: Server | undefined;
+  let observability: ObservabilityServer | undefined;
   if (settings.mode === 'http') {
     server = await app.start(settings.port);
     port = (server.address() as AddressInfo).port;
     afterAck.watch(server);
   } else {
-    await app.start();
+    observability =
+      settings.metricsPort === undefined
+        ? undefined
+        : await startObservabilityServer({ port: settings.metricsPort, registry: metrics.registry, health });
+    await app.start().catch(async (error: unknown) => {
+      await observability?.close();
+      throw error;
+    });
   }
   // Approvals a previous run won but did not finish releasing: queued (once) and carded before the
   // reporter adopts jobs without a card record, so their cards keep who approved and when.
@@ -193,6 +204,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await reporter.close();
       await watchReporter.close();
       await watchQueue.close();
+      await observability?.close();
     },
   };
 }
