@@ -76,7 +76,7 @@ describe('watch on 3.10.8, 4.0.5 and 4.3.6 clusters (lab wa)', () => {
   async function recoveries(alerts: Record<string, EmulatedMessage>, what: string, since: number) {
     const found = await Promise.all(
       NAMES.map(async (name) => {
-        const reply = await slack.emulator.waitFor(() => replies(alerts[name])[0], `${what} on ${name}`, 150_000);
+        const reply = await slack.emulator.waitFor(() => replies(alerts[name])[0], `${what} on ${name}`, 240_000);
         timings.push(`${what} ${name}: ${((Date.now() - since) / 1000).toFixed(1)} s`);
         return [name, reply] as const;
       }),
@@ -227,7 +227,7 @@ describe('watch on 3.10.8, 4.0.5 and 4.3.6 clusters (lab wa)', () => {
     const healed = Date.now();
     const recovered = await recoveries(alerts, 'isolation recovery', healed);
     for (const name of NAMES) expect(recovered[name].text).toMatch(/recovered/);
-  }, 300_000);
+  }, 420_000);
 
   it('/metrics gauges, /rabbit watches, then unwatch removes the schedulers', async () => {
     // Every alert so far once, every recovery once: nothing came late or twice.
