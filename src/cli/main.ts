@@ -17,7 +17,7 @@ import { connectRedis, describeRedis, redisSettingsFromEnv } from '../queue/redi
 import type { Redis } from 'ioredis';
 import { redisDownLogEveryFromEnv, watchRedisConnection } from '../queue/redis-watch.js';
 import { startHeartbeat, startWorker, workerHealth } from '../queue/worker.js';
-import { createMetrics } from '../observability/metrics.js';
+import { addWatchGauges, createMetrics, observeCommand } from '../observability/metrics.js';
 import { startObservabilityServer } from '../observability/server.js';
 import { runBotProcess } from '../slack/runtime/process.js';
 import { checkSafetyGates } from '../gates/check.js';
@@ -43,6 +43,10 @@ import type { RequestPorts } from '../requests/ports.js';
 import { requestUpgradeCheck } from '../requests/upgrade-check.js';
 import { readUpgradeReadiness } from '../status/read-upgrade-readiness.js';
 import { operations } from '../../jobs/index.js';
+import { watchTick } from '../../jobs/watch.js';
+import { WatchStore, openWatchQueue, startWatchWorker, watchPortsOf } from '../queue/watch.js';
+import { listWatches, requestUnwatch, requestWatch } from '../requests/watch.js';
+import type { WatchPorts } from '../requests/watch.js';
 
 /** Exit codes: 0 ok, 1 the operation failed / cluster unhealthy, 2 bad usage or config, 3 cluster busy. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3 } as const;
@@ -410,6 +414,67 @@ async function showStatusSummary(program: Command, config: WarrenConfig, options
   return rows.every((row) => row.health?.headline === 'healthy') ? EXIT.ok : EXIT.failed;
 }
 
+/** Runs `work` with the watch's ports over a Redis connection of its own, closing it after. */
+async function withWatchPorts<T>(program: Command, work: (ports: WatchPorts) => Promise<T>): Promise<T> {
+  const config = await configFrom(program);
+  const prefix = program.opts<GlobalOptions>().prefix;
+  const redis = redisFromEnv();
+  const queue = openWatchQueue(redis, prefix);
+  try {
+    return await work(watchPortsOf(new WatchStore(redis, prefix), queue, config));
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+/** `warren watch <cluster> <channel>`: the terminal has no channel of its own, so one is named. */
+async function startWatchCli(program: Command, cluster: string, channel: string | undefined): Promise<number> {
+  const command = parsedCommand(['watch', cluster, ...(channel === undefined ? [] : [channel])]);
+  if ('code' in command) return refuseUsage(command);
+  if (command.name !== 'watch') return EXIT.usage;
+  if (command.channel === undefined) {
+    err('warren watch needs the channel its alerts go to: warren watch <cluster> <channel id>');
+    return EXIT.usage;
+  }
+  const result = await withWatchPorts(program, (ports) =>
+    requestWatch(ports, { cluster, channel: command.channel!, requestedBy: `cli:${cliUser()}` }),
+  );
+  if (result.kind === 'refused') {
+    err(`not watching ${cluster}: ${result.reason}. ${result.hint}`);
+    return EXIT.failed;
+  }
+  out(`watching ${cluster} every ${result.record.periodSeconds} s; alerts go to ${result.record.channel}`);
+  return EXIT.ok;
+}
+
+async function stopWatchCli(program: Command, cluster: string): Promise<number> {
+  const command = parsedCommand(['unwatch', cluster]);
+  if ('code' in command) return refuseUsage(command);
+  const { removed } = await withWatchPorts(program, (ports) => requestUnwatch(ports, cluster));
+  out(removed ? `stopped watching ${cluster}` : `${cluster} was not watched`);
+  return EXIT.ok;
+}
+
+async function showWatches(program: Command, options: { json?: boolean }): Promise<number> {
+  const { watches, skipped } = await withWatchPorts(program, (ports) => listWatches(ports));
+  if (options.json) outJson(watches);
+  else if (watches.length === 0) out('no cluster is watched');
+  else
+    for (const { record, state } of watches) {
+      const faults = Object.values(state?.faults ?? {});
+      out(
+        `${record.cluster} -> ${record.channel} every ${record.periodSeconds} s: ` +
+          (state
+            ? `${state.gauges.nodesRunning}/${state.gauges.nodesExpected} running at ${state.judgedAt}, ` +
+              `${faults.length} open${faults.map((f) => `\n  - ${f.summary}`).join('')}`
+            : 'not read yet'),
+      );
+    }
+  if (skipped.length > 0) err(`${skipped.length} unreadable watch record(s) left out: ${skipped.join(', ')}`);
+  return EXIT.ok;
+}
+
 /** Resolves on SIGTERM or SIGINT, after `close` has run. */
 function untilSignalled(logger: ReturnType<typeof createLogger>, close: () => Promise<void>): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -455,6 +520,17 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
     concurrency: Number(options.concurrency),
     ...(lockDurationMs && lockDurationMs > 0 ? { lockDurationMs } : {}),
   });
+  // The watch's ticks: a queue of their own, judged here, posted by the bot (src/slack/watch-reporter.ts).
+  const prefix = program.opts<GlobalOptions>().prefix;
+  addWatchGauges(metrics.registry, () => new WatchStore(connection, prefix).states());
+  const watching = await startWatchWorker({
+    config,
+    connection,
+    prefix,
+    logger: logger.child({ component: 'watch' }),
+    tick: watchTick,
+    observer: (record) => observeCommand(metrics, record),
+  });
   const stopHeartbeat = startHeartbeat(
     connection,
     program.opts<GlobalOptions>().prefix,
@@ -476,6 +552,7 @@ async function runWorker(program: Command, options: { concurrency: string }): Pr
   // SIGTERM: stop taking jobs, let running ones finish, then leave.
   await untilSignalled(logger, async () => {
     await running.close();
+    await watching.close();
     await stopHeartbeat();
     await observability?.close();
     await connection.quit();
@@ -602,6 +679,19 @@ function defineCliCommand(
         .action((cluster: string, options: { to?: string; json?: boolean }) =>
           run(() => showUpgradeCheck(program, cluster, options))(),
         );
+      return;
+    case 'watch':
+      command.action((cluster: string, channel: string | undefined) =>
+        run(() => startWatchCli(program, cluster, channel))(),
+      );
+      return;
+    case 'unwatch':
+      command.action((cluster: string) => run(() => stopWatchCli(program, cluster))());
+      return;
+    case 'watches':
+      command
+        .option('--json', 'print the watches and their states as JSON')
+        .action((options: { json?: boolean }) => run(() => showWatches(program, options))());
       return;
     case 'help':
     case 'jobs':

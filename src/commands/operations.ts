@@ -142,6 +142,23 @@ export const COMMANDS: readonly CommandSpec[] = [
       cli: APPROVER_FIRST.cli,
     },
   },
+  {
+    name: 'watch',
+    words: 'watch',
+    args: ['<cluster>', '[<channel>]'],
+    dryRun: false,
+    summary:
+      'read the cluster every period and alert the channel (default: this one) on a change: a node down or back, ' +
+      'a partition, an alarm, quorum queues that lost members, a node in maintenance too long',
+  },
+  { name: 'unwatch', words: 'unwatch', args: ['<cluster>'], dryRun: false, summary: 'stop watching the cluster' },
+  {
+    name: 'watches',
+    words: 'watches',
+    args: [],
+    dryRun: false,
+    summary: 'the watched clusters, where their alerts go and what is open',
+  },
 ];
 
 /** The row of one command. */

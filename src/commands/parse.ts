@@ -1,13 +1,25 @@
 import type { WarrenConfig } from '../config/schema.js';
 import { USAGE, allUsage } from './help.js';
-import { RabbitCommand, UpgradeTarget } from './schema.js';
+import { ChannelId, RabbitCommand, UpgradeTarget } from './schema.js';
 import type { CommandName, ParseResult, UsageError, UsageErrorCode } from './schema.js';
 
 /** Longer than any real command; anything past it is pasted text, not a command. */
 export const MAX_COMMAND_LENGTH = 200;
 
 const ALLOWED_CHARACTER = /^[A-Za-z0-9._ \t-]$/;
-const VERBS = ['help', 'cluster', 'node', 'status', 'jobs', 'audit', 'upgrade-check', 'feature-flags'] as const;
+const VERBS = [
+  'help',
+  'cluster',
+  'node',
+  'status',
+  'jobs',
+  'audit',
+  'upgrade-check',
+  'feature-flags',
+  'watch',
+  'unwatch',
+  'watches',
+] as const;
 const NODE_ACTIONS = ['reset', 'remove', 'add'] as const;
 const CLUSTER_ACTIONS = ['create', 'teardown', 'migrate-to-quorum', 'delete-classic-queues', 'restart'] as const;
 
@@ -25,7 +37,13 @@ export function parseCommand(text: string): ParseResult {
     );
   }
   if (/[\r\n\u2028\u2029]/.test(text)) return fail('usage.multiline', 'the command must be on one line', allUsage());
-  const normalized = normalize(text);
+  const normalized = channelMentionsToIds(normalize(text));
+  if (/(^|\s)#\S/.test(normalized))
+    return fail(
+      'usage.bad_channel',
+      'name the channel by its id (such as C0123ABCD: channel details, at the bottom), or run the command in it',
+      [USAGE.watch],
+    );
   const bad = findBadCharacter(normalized);
   if (bad) {
     return fail(
@@ -58,6 +76,12 @@ export function parseCommand(text: string): ParseResult {
       return parseUpgradeCheck(rest);
     case 'feature-flags':
       return parseFeatureFlags(rest);
+    case 'watch':
+      return parseWatch(rest);
+    case 'unwatch':
+      return parseUnwatch(rest);
+    case 'watches':
+      return rest.length === 0 ? ok({ name: 'watches' }) : unexpected('watches', rest[0]);
     default:
       return fail('usage.unknown_command', `unknown command "${verb}"${suggestionFor(verb.toLowerCase())}`, allUsage());
   }
@@ -208,6 +232,33 @@ function parseFeatureFlags(args: string[]): ParseResult {
   return validated({ name: 'feature-flags.enable', cluster: positional[0], dryRun: flags.includes('--dry-run') });
 }
 
+/** `watch <cluster> [<channel>]`: the channel as an id (a `<#C…|name>` mention was turned into one). */
+function parseWatch(args: string[]): ParseResult {
+  const { positional, flags } = splitArgs(args);
+  if (flags.length > 0)
+    return fail('usage.unknown_option', `unknown option "${flags[0]}" for watch (it takes none)`, [USAGE.watch]);
+  if (positional.length === 0) return fail('usage.missing_argument', 'watch needs a cluster name', [USAGE.watch]);
+  if (positional.length > 2) return unexpected('watch', positional[2]);
+  const [cluster, channel] = positional;
+  if (channel !== undefined && !ChannelId.safeParse(channel).success)
+    return fail('usage.bad_channel', `"${channel}" is not a channel id such as C0123ABCD`, [USAGE.watch]);
+  return validated({ name: 'watch', cluster, ...(channel === undefined ? {} : { channel }) });
+}
+
+function parseUnwatch(args: string[]): ParseResult {
+  const { positional, flags } = splitArgs(args);
+  if (flags.length > 0)
+    return fail('usage.unknown_option', `unknown option "${flags[0]}" for unwatch (it takes none)`, [USAGE.unwatch]);
+  if (positional.length === 0) return fail('usage.missing_argument', 'unwatch needs a cluster name', [USAGE.unwatch]);
+  if (positional.length > 1) return unexpected('unwatch', positional[1]);
+  return validated({ name: 'unwatch', cluster: positional[0] });
+}
+
+/** Slack writes a channel picked in the composer as `<#C0123ABCD|name>` (or `<#C0123ABCD>`): keep the id. */
+function channelMentionsToIds(text: string): string {
+  return text.replace(/<#([CG][A-Z0-9]{2,20})(?:\|[^<>\s]{0,80})?>/g, '$1');
+}
+
 function parseStatus(args: string[]): ParseResult {
   const { positional, flags } = splitArgs(args);
   if (flags.length > 0)
@@ -223,6 +274,7 @@ function validated(candidate: {
   host?: string;
   dryRun?: boolean;
   to?: string;
+  channel?: string;
 }): ParseResult {
   const result = RabbitCommand.safeParse(candidate);
   if (result.success) return ok(result.data);

@@ -72,6 +72,20 @@ export const FeatureFlagsEnableCommand = z
   .object({ name: z.literal('feature-flags.enable'), cluster: SafeName, dryRun: z.boolean() })
   .strict();
 
+/** A Slack channel id (`C0123ABCD`), as `<#C0123ABCD|name>` gives it. */
+export const ChannelId = z.string().regex(/^[CG][A-Z0-9]{2,20}$/, 'a Slack channel id such as C0123ABCD');
+
+/** `/rabbit watch <cluster> [<channel>]`: read the cluster every period, alert the channel on a change. */
+export const WatchCommand = z
+  .object({ name: z.literal('watch'), cluster: SafeName, channel: ChannelId.optional() })
+  .strict();
+
+/** `/rabbit unwatch <cluster>`: stop watching it. */
+export const UnwatchCommand = z.object({ name: z.literal('unwatch'), cluster: SafeName }).strict();
+
+/** `/rabbit watches`: the watched clusters and what each one's last reading found. */
+export const WatchesCommand = z.object({ name: z.literal('watches') }).strict();
+
 /** A `/rabbit` command after parsing: the only shape the front ends act on. */
 export const RabbitCommand = z.discriminatedUnion('name', [
   HelpCommand,
@@ -88,6 +102,9 @@ export const RabbitCommand = z.discriminatedUnion('name', [
   ClusterDeleteClassicQueuesCommand,
   FeatureFlagsEnableCommand,
   ClusterRestartCommand,
+  WatchCommand,
+  UnwatchCommand,
+  WatchesCommand,
 ]);
 export type RabbitCommand = z.infer<typeof RabbitCommand>;
 export type CommandName = RabbitCommand['name'];
@@ -95,6 +112,7 @@ export type ClusterCreateCommand = z.infer<typeof ClusterCreateCommand>;
 export type StatusCommand = z.infer<typeof StatusCommand>;
 export type AuditCommand = z.infer<typeof AuditCommand>;
 export type UpgradeCheckCommand = z.infer<typeof UpgradeCheckCommand>;
+export type WatchCommand = z.infer<typeof WatchCommand>;
 
 /** The commands that destroy data: requested in chat, run only once another person approves. */
 export type DestructiveCommand = Extract<
@@ -138,7 +156,8 @@ export type UsageErrorCode =
   | 'usage.bad_name'
   | 'usage.bad_version'
   | 'usage.unknown_cluster'
-  | 'usage.unknown_host';
+  | 'usage.unknown_host'
+  | 'usage.bad_channel';
 
 /** Why a command text was not understood, and the usage line that would have been right. */
 export interface UsageError {

@@ -124,12 +124,31 @@ export const SlackSettings = z
   .strict();
 export type SlackSettings = z.infer<typeof SlackSettings>;
 
+/** The watch (`/rabbit watch`): how often each watched cluster is read, and what counts as too long. */
+export const WatchSettings = z
+  .object({
+    /** Seconds between two readings of a watched cluster; at least 2 (every reading costs each node a CLI VM). */
+    periodSeconds: z.number().int().min(2).max(3600).default(30),
+    /** A reading that takes longer returns what is known by then (which hosts answer SSH). */
+    readTimeoutSeconds: z.number().int().min(2).max(120).default(20),
+    /** A node under maintenance longer than this is alerted on. */
+    maintenanceMaxSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 3600)
+      .default(1800),
+  })
+  .strict();
+export type WatchSettings = z.infer<typeof WatchSettings>;
+
 export const WarrenConfig = z
   .object({
     ssh: SshSettings.default({ connectTimeoutMs: 10_000, commandTimeoutMs: 180_000, maxOutputBytes: 4 * 1024 * 1024 }),
     hosts: z.array(Host).min(1),
     clusters: z.array(Cluster).min(1),
     slack: SlackSettings.default({ channels: [], users: {}, allowSelfApproval: false, approvalTimeoutMinutes: 15 }),
+    watch: WatchSettings.default({ periodSeconds: 30, readTimeoutSeconds: 20, maintenanceMaxSeconds: 1800 }),
   })
   .strict()
   .superRefine((config, ctx) => {

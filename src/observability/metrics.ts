@@ -1,6 +1,7 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProgressEvent } from '../operations/progress.js';
 import type { CommandRecord } from '../ssh/session.js';
+import type { WatchState } from '../status/watch-judge.js';
 
 /** The counters an operator graphs: jobs by outcome, step and SSH command durations, SSH failures. */
 export interface WarrenMetrics {
@@ -112,4 +113,45 @@ export function createBotMetrics(options: { defaultMetrics?: boolean } = {}): Bo
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Each watched cluster's last judged state as gauges (`cluster` label), read from Redis at every
+ * scrape, so any worker's /metrics shows every watch, whichever worker judged it last.
+ */
+export function addWatchGauges(registry: Registry, readStates: () => Promise<WatchState[]>): void {
+  const gauge = (name: string, help: string, value: (state: WatchState) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['cluster'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const states = await readStates().catch(() => []);
+        for (const state of states) this.set({ cluster: state.cluster }, value(state));
+      },
+    });
+  gauge(
+    'warren_watch_nodes_running',
+    'Nodes running in a watched cluster at its last reading',
+    (s) => s.gauges.nodesRunning,
+  );
+  gauge(
+    'warren_watch_nodes_expected',
+    'Nodes a watched cluster should have (the config)',
+    (s) => s.gauges.nodesExpected,
+  );
+  gauge('warren_watch_partitions', 'Nodes reporting a partition at the last reading', (s) => s.gauges.partitions);
+  gauge('warren_watch_alarms', 'Resource alarms (memory, disk) at the last reading', (s) => s.gauges.alarms);
+  gauge(
+    'warren_watch_under_replicated_quorum_queues',
+    'Quorum queues with fewer online replicas than the cluster has nodes (4.x)',
+    (s) => s.gauges.underReplicatedQueues,
+  );
+  gauge(
+    'warren_watch_open_faults',
+    'Faults the watch has alerted on and not yet seen recover',
+    (s) => Object.keys(s.faults).length,
+  );
 }

@@ -8,6 +8,8 @@ import type { Refusal } from './messages/refusal.js';
  * Approving one needs approver, checked by the approval buttons, not here.
  */
 export function requiredRole(command: RabbitCommand): SlackRole {
+  // A watch posts into a channel on its own from then on: an operator's to start or stop.
+  if (command.name === 'watch' || command.name === 'unwatch') return 'operator';
   return 'dryRun' in command && !command.dryRun ? 'operator' : 'viewer';
 }
 
@@ -67,6 +69,10 @@ export function commandLabel(command: RabbitCommand): string {
       return command.cluster ? `${command.name} ${command.cluster}` : command.name;
     case 'upgrade-check':
       return `upgrade-check ${command.cluster}${command.to ? ` --to ${command.to}` : ''}`;
+    case 'watch':
+      return `watch ${command.cluster}${command.channel ? ` ${command.channel}` : ''}`;
+    case 'unwatch':
+      return `unwatch ${command.cluster}`;
     default:
       return command.name;
   }

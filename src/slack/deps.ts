@@ -10,6 +10,7 @@ import type { OperationsQueue } from '../queue/queue.js';
 import type { OperationName } from '../operations/schema.js';
 import type { ClusterHealth } from '../rabbit/cluster-status.js';
 import type { UpgradeReport } from '../status/read-upgrade-readiness.js';
+import type { WatchPorts } from '../requests/watch.js';
 import type { AfterAck } from './after-ack.js';
 import type { Block, SlackText } from './messages/mrkdwn.js';
 import type { PlanEntry } from './messages/plan.js';
@@ -62,6 +63,8 @@ export interface BotDeps {
   approvals: ApprovalStore;
   /** The clock approvals are decided by (tests move it). */
   now: () => number;
+  /** The watches' records and schedulers (src/queue/watch.ts). */
+  watch: WatchPorts;
 }
 
 /** Who asked, where, and how to answer them privately. */

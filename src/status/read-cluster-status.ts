@@ -50,7 +50,11 @@ export async function readClusterStatus(
   const cluster = resolveCluster(config, clusterName, options.membership);
   const expected = expectedNodes({ cluster });
   const order = [cluster.seed, ...cluster.joiners];
+  // Aborted once the answer is decided: a reading past its deadline must not dial the next node
+  // (closing the pool alone does not stop that: a closed pool dials again on the next shell()).
+  const done = new AbortController();
   const pool = new SshSessionPool(cluster.hosts, config.ssh, {
+    signal: done.signal,
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.env ? { env: options.env } : {}),
@@ -127,6 +131,7 @@ export async function readClusterStatus(
     return winner as ClusterHealth;
   } finally {
     stop.abort();
+    done.abort();
     // Closing the connections ends a reading still under way (after the deadline).
     await pool.close();
     await full.catch(() => undefined);

@@ -30,6 +30,9 @@ import type { RateBudget } from '../rate-limit.js';
 import { JobReporter } from '../reporter.js';
 import type { ReporterOptions } from '../reporter.js';
 import { SlackStore } from '../store.js';
+import { WatchStore, openWatchQueue, watchPortsOf } from '../../queue/watch.js';
+import { WatchReporter } from '../watch-reporter.js';
+import type { WatchReporterOptions } from '../watch-reporter.js';
 
 export interface BotOptions {
   config: WarrenConfig;
@@ -56,6 +59,7 @@ export interface BotOptions {
     ReporterOptions,
     'pollMs' | 'cardIntervalMs' | 'leaseMs' | 'staleCheckMs' | 'rescanMs' | 'closeTimeoutMs'
   >;
+  watchReporter?: Pick<WatchReporterOptions, 'pollMs' | 'leaseMs'>;
 }
 
 export interface RunningBot {
@@ -67,6 +71,7 @@ export interface RunningBot {
   mode: 'http' | 'socket';
   app: App;
   reporter: JobReporter;
+  watchReporter: WatchReporter;
   afterAck: AfterAck;
   metrics: BotMetrics;
   /** Closes approvals nobody decided in time; `sweep()` runs one pass (tests). */
@@ -95,14 +100,25 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     firstDelivery: batchedFirstDelivery((keys, ttlSeconds) => store.firstDeliveries(keys, ttlSeconds)),
     ...(options.retryConfig ? { retryConfig: options.retryConfig } : {}),
   });
+  // One limiter for every poster: Slack's limits are per method, for the whole app.
+  const limiter = new MethodLimiter(options.rateBudget);
   const reporter = new JobReporter({
     client: app.client,
     redis: options.redis,
     store,
     queue: options.queue,
     logger,
-    limiter: new MethodLimiter(options.rateBudget),
+    limiter,
     ...options.reporter,
+  });
+  const watchStore = new WatchStore(options.redis, prefix);
+  const watchQueue = openWatchQueue(options.redis, prefix);
+  const watchReporter = new WatchReporter({
+    client: app.client,
+    store: watchStore,
+    logger: logger.child({ component: 'watch' }),
+    limiter,
+    ...options.watchReporter,
   });
   const afterAck = new AfterAck(logger);
   const membership = new MembershipStore(options.redis, prefix);
@@ -134,6 +150,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     audit: new AuditLog(options.redis, prefix),
     approvals: new ApprovalStore(options.redis, prefix),
     now: options.now ?? Date.now,
+    watch: watchPortsOf(watchStore, watchQueue, options.config, options.now ?? Date.now),
   };
   const sweeper = new ApprovalSweeper(deps, logger, options.approvalSweepMs);
   registerListeners(app, deps);
@@ -162,6 +179,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   // reporter adopts jobs without a card record, so their cards keep who approved and when.
   await sweeper.release();
   await reporter.start();
+  watchReporter.start();
   // Approvals that ran out while no bot was running are closed on this first pass.
   sweeper.start();
   let closed = false;
@@ -172,6 +190,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     ...(server === undefined ? {} : { server }),
     app,
     reporter,
+    watchReporter,
     afterAck,
     metrics,
     sweeper,
@@ -183,6 +202,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await Promise.race([afterAck.idle(), sleep(10_000, undefined, { ref: false })]);
       await sweeper.close();
       await reporter.close();
+      await watchReporter.close();
+      await watchQueue.close();
       await observability?.close();
     },
   };

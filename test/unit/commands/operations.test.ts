@@ -53,7 +53,8 @@ describe('the grammar table', () => {
         .replace(/\[<cluster>\]|<cluster>/, 'rmq-lab')
         .replace('<host>', 'mq3')
         .replace('[--dry-run]', '--dry-run')
-        .replace('[--to <version>]', '--to 4.0');
+        .replace('[--to <version>]', '--to 4.0')
+        .replace('[<channel>]', 'C0123ABCD');
       const parsed = parseCommand(text);
       expect(parsed.ok && parsed.command.name, text).toBe(spec.name);
       expect(USAGE[spec.name].startsWith(synopsis(spec))).toBe(true);

@@ -213,6 +213,9 @@ describe('helpLines', () => {
       '/rabbit cluster delete-classic-queues <cluster> [--dry-run]',
       '/rabbit feature-flags enable <cluster> [--dry-run]',
       '/rabbit cluster restart <cluster> [--dry-run]',
+      '/rabbit watch <cluster> [<channel>]',
+      '/rabbit unwatch <cluster>',
+      '/rabbit watches',
     ]);
   });
 

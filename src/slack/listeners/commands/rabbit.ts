@@ -11,6 +11,7 @@ import { requestDestructiveOperation } from '../../handlers/destructive-request.
 import { replyWithJobs } from '../../handlers/jobs.js';
 import { postClusterStatus, postStatusSummary } from '../../handlers/status.js';
 import { postUpgradeCheck } from '../../handlers/upgrade-check.js';
+import { replyWithWatches, startWatch, stopWatch } from '../../handlers/watch.js';
 import type { SlackMessage } from '../../messages/mrkdwn.js';
 import { plainText } from '../../messages/mrkdwn.js';
 import type { CommandOutcome } from '../../../observability/metrics.js';
@@ -129,6 +130,12 @@ async function followUp(
     case 'feature-flags.enable':
     case 'cluster.restart':
       return requestDestructiveOperation(deps, request, command, log);
+    case 'watch':
+      return startWatch(deps, request, command, log);
+    case 'unwatch':
+      return stopWatch(deps, request, command.cluster, log);
+    case 'watches':
+      return replyWithWatches(deps, request);
   }
 }
 
