@@ -17,7 +17,11 @@ const VM_DOWN: Reply = { code: 69 };
  * lab1 answers cluster_status and metadata_store_status from the lists given (last entry repeating); lab2 and lab3 are
  * down.
  */
-function khepriLab(status: Reply[], store: Reply[]) {
+function khepriLab(
+  status: Reply[],
+  store: Reply[],
+  forget: Reply = ok(fixture('rabbitmq-4.3/forget_cluster_node.minority.exit0-uncommitted.txt')),
+) {
   let statusCalls = 0;
   let storeCalls = 0;
   return new RecordingShells(cluster.hosts, (host, command) => {
@@ -27,7 +31,7 @@ function khepriLab(status: Reply[], store: Reply[]) {
     }
     if (command === CMD.clusterStatus) return status[Math.min(statusCalls++, status.length - 1)];
     if (command === CMD.metadataStoreStatus) return store[Math.min(storeCalls++, store.length - 1)];
-    if (command === FORGET) return ok(fixture('rabbitmq-4.3/forget_cluster_node.minority.exit0-uncommitted.txt'));
+    if (command === FORGET) return forget;
     throw new Error(`unexpected ${host}: ${command}`);
   });
 }
@@ -72,6 +76,29 @@ describe('rabbit:forget-node under Khepri (4.3.6)', () => {
       expect(shells.commandsOn('lab1').filter((c) => c === CMD.metadataStoreStatus).length).toBeGreaterThanOrEqual(60);
     },
   );
+
+  it('takes a forget that fails in a minority (exit 75) as undecided: membership.unconfirmed', async () => {
+    vi.useFakeTimers();
+    const shells = khepriLab(
+      [
+        ok(fixture('rabbitmq-4.3/cluster_status.3nodes.json')),
+        ok(fixture('rabbitmq-4.3/cluster_status.minority-after-forget.json')),
+      ],
+      [ok(fixture('rabbitmq-4.3/metadata_store_status.minority-uncommitted-forget.json'))],
+      { code: 75, stderr: 'Error:\n{:timeout, {:rabbitmq_metadata, :"rabbit@t4n1"}}\n' },
+    );
+    const { ctx } = stepContext(cluster, shells, {
+      facts: labFacts(cluster, { rabbitmqVersion: '4.3.6' }),
+      target: cluster.hosts[2],
+    });
+
+    const running = declareStep(forgetNode).execute(ctx);
+    const failed = expect(running).rejects.toMatchObject({ code: 'membership.unconfirmed', retryable: true });
+    await vi.advanceTimersByTimeAsync(61_000);
+
+    await failed;
+    expect(shells.matching(/forget_cluster_node/)).toEqual([`lab1: ${FORGET}`]);
+  });
 
   it('on the retry, once the majority is back, confirms without forgetting again', async () => {
     const shells = khepriLab(
