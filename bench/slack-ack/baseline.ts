@@ -1,17 +1,15 @@
 /**
  * The floor the bot is measured against: a bare node:http server that reads the body, checks the
  * Slack signature and answers `{}`, as cheaply as an HTTP ack can be on this machine. Same
- * protocol as bot.ts (READY / STATS on SIGUSR2 / SIGTERM); run.ts --baseline measures it beside the bot.
+ * protocol as bot.ts (server-protocol.ts: READY, STATS on SIGUSR2; SIGTERM stops it); run.ts --baseline
+ * measures it beside the bot.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
+import { reportToBench } from './server-protocol.js';
 
-const serverMs: number[] = [];
 const server = createServer((req, res) => {
-  const started = performance.now();
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
   req.on('end', () => {
@@ -24,17 +22,8 @@ const server = createServer((req, res) => {
     const ok = given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
     res.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
     res.end('{}');
-    serverMs.push(performance.now() - started);
   });
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-process.stdout.write(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-let cpuSince = process.cpuUsage();
-process.on('SIGUSR2', () => {
-  const cpu = process.cpuUsage(cpuSince);
-  cpuSince = process.cpuUsage();
-  process.stdout.write(
-    `STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
-  );
-});
+reportToBench(server);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));

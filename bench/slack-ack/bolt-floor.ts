@@ -9,12 +9,11 @@
  */
 import { App, LogLevel } from '@slack/bolt';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { createLogger } from '../../src/log/logger.js';
 import { createSlackHttpReceiver } from '../../src/slack/runtime/http-receiver.js';
 import { buildHelp } from '../../src/slack/messages/usage.js';
 import { SIGNING_SECRET } from '../../tools/slack-emulator/harness.js';
+import { reportToBench } from './server-protocol.js';
 
 const silent = {
   debug: () => undefined,
@@ -47,18 +46,5 @@ app.command('/rabbit', async ({ ack }) => {
 });
 const server = (await app.start(0)) as Server;
 
-const serverMs: number[] = [];
-server.prependListener('request', (_req, res) => {
-  const started = performance.now();
-  res.on('finish', () => serverMs.push(performance.now() - started));
-});
-process.stdout.write(`READY ${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
-let cpuSince = process.cpuUsage();
-process.on('SIGUSR2', () => {
-  const cpu = process.cpuUsage(cpuSince);
-  cpuSince = process.cpuUsage();
-  process.stdout.write(
-    `STATS ${JSON.stringify({ serverMs: serverMs.splice(0), cpuMs: (cpu.user + cpu.system) / 1000 })}\n`,
-  );
-});
+reportToBench(server);
 process.on('SIGTERM', () => void app.stop().then(() => process.exit(0)));
